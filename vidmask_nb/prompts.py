@@ -1,0 +1,229 @@
+"""Prompts: which objects to hide, and the boxes and points that show SAM 2 where they are.
+
+``prompts.json`` (version 1)::
+
+    {"version": 1,
+     "video": {"name": "clip.mp4", "width": 1280, "height": 720, "frame_count": 289,
+               "fps": "30000/1001", "fingerprint": "sha256:..."},
+     "objects": [{"id": 1, "label": "dog", "color": [230, 25, 75]}],
+     "prompts": [{"frame": 12, "pts": 6006, "obj_id": 1, "box": [x0, y0, x1, y1],
+                  "points": [[x, y], ...], "point_labels": [1, 0, ...]}]}
+
+Coordinates are source pixels (x right, y down; a box is [x0, y0, x1, y1]). A point label of 1
+is positive (part of the object), 0 negative. Several prompts may share a frame and object: they
+are merged into one SAM 2 call (box + all points) for that frame and object.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.runfolder import read_json, write_json
+
+PROMPTS_VERSION = 1
+
+# A palette that stays distinguishable on video (Sasha Trubetskoy's 20 distinct colours, first 10).
+PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+           (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+
+
+def color_for(obj_id: int) -> tuple[int, int, int]:
+    return PALETTE[(obj_id - 1) % len(PALETTE)]
+
+
+@dataclass(frozen=True)
+class VideoRef:
+    """The video a prompt file belongs to."""
+
+    name: str
+    width: int
+    height: int
+    frame_count: int
+    fps: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, info) -> "VideoRef":
+        """From a ``video.VideoInfo``."""
+        from vidmask_nb.video import fraction_str
+
+        return cls(Path(info.path).name, info.width, info.height, info.frame_count,
+                   fraction_str(info.fps), info.fingerprint)
+
+
+@dataclass(frozen=True)
+class TrackedObject:
+    id: int
+    label: str
+    color: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class FramePrompt:
+    """A box and/or points for one object on one frame, in source pixels."""
+
+    frame: int
+    obj_id: int
+    box: tuple[float, float, float, float] | None = None
+    points: tuple[tuple[float, float], ...] = ()
+    point_labels: tuple[int, ...] = ()
+    pts: int | None = None
+
+    def describe(self) -> str:
+        what = "box" if self.box is not None else f"{len(self.points)} point(s)"
+        return f"prompt ({what}) for object {self.obj_id} on frame {self.frame}"
+
+    def to_json(self) -> dict:
+        return {"frame": self.frame, "pts": self.pts, "obj_id": self.obj_id,
+                "box": None if self.box is None else [round(float(v), 2) for v in self.box],
+                "points": [[round(float(x), 2), round(float(y), 2)] for x, y in self.points],
+                "point_labels": [int(v) for v in self.point_labels]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "FramePrompt":
+        box = d.get("box")
+        return cls(frame=int(d["frame"]), obj_id=int(d["obj_id"]),
+                   box=None if box is None else tuple(float(v) for v in box),
+                   points=tuple((float(x), float(y)) for x, y in d.get("points", [])),
+                   point_labels=tuple(int(v) for v in d.get("point_labels", [])),
+                   pts=d.get("pts"))
+
+
+@dataclass
+class PromptSet:
+    """Objects and their prompts for one video."""
+
+    video: VideoRef
+    objects: list[TrackedObject] = field(default_factory=list)
+    prompts: list[FramePrompt] = field(default_factory=list)
+
+    # -- objects -----------------------------------------------------------
+    def object(self, obj_id: int) -> TrackedObject:
+        for o in self.objects:
+            if o.id == obj_id:
+                return o
+        raise VidmaskError(f"no object with id {obj_id}; known objects: "
+                           f"{', '.join(f'{o.id} ({o.label})' for o in self.objects) or 'none'}")
+
+    def add_object(self, label: str, color: tuple[int, int, int] | None = None) -> TrackedObject:
+        new_id = max((o.id for o in self.objects), default=0) + 1
+        obj = TrackedObject(new_id, label, tuple(color) if color else color_for(new_id))
+        self.objects.append(obj)
+        return obj
+
+    def object_by_label(self, label: str, create: bool = False) -> TrackedObject:
+        for o in self.objects:
+            if o.label == label:
+                return o
+        if create:
+            return self.add_object(label)
+        raise VidmaskError(f"unknown label {label!r}; known labels: "
+                           f"{', '.join(o.label for o in self.objects) or 'none'}")
+
+    # -- prompts -----------------------------------------------------------
+    @property
+    def prompt_frames(self) -> list[int]:
+        return sorted({p.frame for p in self.prompts})
+
+    def merged(self) -> dict[tuple[int, int], FramePrompt]:
+        """One prompt per (frame, object): boxes (the last one wins) and all points together."""
+        out: dict[tuple[int, int], FramePrompt] = {}
+        for p in self.prompts:
+            key = (p.frame, p.obj_id)
+            if key not in out:
+                out[key] = p
+                continue
+            q = out[key]
+            out[key] = replace(q, box=p.box if p.box is not None else q.box,
+                               points=q.points + p.points, point_labels=q.point_labels + p.point_labels)
+        return dict(sorted(out.items()))
+
+    # -- validation --------------------------------------------------------
+    def validate(self, info=None) -> "PromptSet":
+        """Raise ``VidmaskError`` naming the first bad prompt; check against ``info`` (a VideoInfo) if given."""
+        v = self.video
+        if info is not None:
+            if v.fingerprint and info.fingerprint and v.fingerprint != info.fingerprint:
+                raise VidmaskError(
+                    f"these prompts were made for another video ({v.name}, {v.width}x{v.height}, "
+                    f"{v.frame_count} frames, fingerprint {v.fingerprint}); "
+                    f"{Path(info.path).name} differs. Draw prompts for this video (notebook 02)")
+            if (v.width, v.height, v.frame_count) != (info.width, info.height, info.frame_count):
+                raise VidmaskError(
+                    f"these prompts were made for a {v.width}x{v.height} video of {v.frame_count} frames "
+                    f"({v.name}); {Path(info.path).name} is {info.width}x{info.height} with "
+                    f"{info.frame_count} frames. Draw prompts for this video (notebook 02)")
+        ids = [o.id for o in self.objects]
+        if len(ids) != len(set(ids)):
+            raise VidmaskError(f"object ids repeat in the prompt file: {ids}")
+        for p in self.prompts:
+            if p.obj_id not in ids:
+                raise VidmaskError(f"{p.describe()} names an unknown object id {p.obj_id}; "
+                                   f"known ids: {ids or 'none'}")
+            if not 0 <= p.frame < v.frame_count:
+                raise VidmaskError(f"{p.describe()} is past the end of the video "
+                                   f"(frames 0..{v.frame_count - 1})")
+            if p.box is None and not p.points:
+                raise VidmaskError(f"{p.describe()} has neither a box nor points")
+            if p.box is not None:
+                x0, y0, x1, y1 = p.box
+                if x1 - x0 <= 0 or y1 - y0 <= 0:
+                    raise VidmaskError(f"{p.describe()} has a zero-area box {list(p.box)} "
+                                       "(need x0 < x1 and y0 < y1)")
+                if x0 < 0 or y0 < 0 or x1 > v.width or y1 > v.height:
+                    raise VidmaskError(f"{p.describe()}: box {list(p.box)} lies outside the "
+                                       f"{v.width}x{v.height} frame")
+            if len(p.points) != len(p.point_labels):
+                raise VidmaskError(f"{p.describe()} has {len(p.points)} points but "
+                                   f"{len(p.point_labels)} point labels")
+            for (x, y), lab in zip(p.points, p.point_labels):
+                if not (0 <= x <= v.width and 0 <= y <= v.height):
+                    raise VidmaskError(f"{p.describe()}: point ({x}, {y}) lies outside the "
+                                       f"{v.width}x{v.height} frame")
+                if lab not in (0, 1):
+                    raise VidmaskError(f"{p.describe()}: point label {lab} must be 1 (positive) or 0 (negative)")
+        return self
+
+    def require_prompts(self) -> "PromptSet":
+        if not self.prompts:
+            raise VidmaskError("the prompt file holds no prompts: draw at least one box on the object "
+                               "to hide (notebook 02), or import LabelMe boxes")
+        return self
+
+    # -- files -------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"version": PROMPTS_VERSION, "video": self.video.__dict__,
+                "objects": [{"id": o.id, "label": o.label, "color": list(o.color)} for o in self.objects],
+                "prompts": [p.to_json() for p in sorted(self.prompts, key=lambda p: (p.frame, p.obj_id))]}
+
+    @classmethod
+    def from_json(cls, d: dict, source: str = "prompts") -> "PromptSet":
+        if d.get("version") != PROMPTS_VERSION:
+            raise VidmaskError(f"{source} has prompt-file version {d.get('version')!r}; this kit reads "
+                               f"version {PROMPTS_VERSION}")
+        try:
+            return cls(video=VideoRef(**d["video"]),
+                       objects=[TrackedObject(int(o["id"]), str(o["label"]), tuple(o.get("color") or color_for(int(o["id"]))))
+                                for o in d.get("objects", [])],
+                       prompts=[FramePrompt.from_json(p) for p in d.get("prompts", [])])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VidmaskError(f"{source} is not a valid prompt file ({exc!r})") from exc
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically: a crash mid-save leaves the previous file intact."""
+        return write_json(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, info=None) -> "PromptSet":
+        """Load and validate; with ``info`` (a VideoInfo) also check it is this video's."""
+        return cls.from_json(read_json(path, "prompts"), source=str(path)).validate(info)
+
+    @classmethod
+    def for_video(cls, info) -> "PromptSet":
+        return cls(VideoRef.of(info))
+
+    def fps(self) -> Fraction:
+        return Fraction(self.video.fps)

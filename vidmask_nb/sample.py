@@ -1,0 +1,155 @@
+"""A deterministic sample clip: moving shapes over texture, with an audio tone.
+
+The demo and the tests use it, so the kit means something on a machine with no videos. Because
+the scene is drawn from a formula, ``SampleScene.object_mask(i, obj_id)`` is the exact ground
+truth of where each object is on frame ``i`` (for leak tests), and ``sample_prompts`` gives boxes
+a person would have drawn.
+
+Example::
+
+    path = make_sample_clip("sample.mp4", seconds=3, fps=Fraction(24000, 1001))
+    scene = SampleScene((320, 240), Fraction(24000, 1001))
+    scene.object_box(10, obj_id=1)   # (x0, y0, x1, y1) of the ball on frame 10
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidmask_nb.runfolder import atomic_output
+
+SAMPLE_OBJECTS = {1: ("ball", (230, 40, 40)), 2: ("block", (40, 90, 230))}
+
+
+@dataclass(frozen=True)
+class SampleScene:
+    """The sample clip's content as a function of the frame index."""
+
+    size: tuple[int, int] = (320, 240)  # (width, height)
+    fps: Fraction = Fraction(24000, 1001)
+    seed: int = 7
+
+    def _ball(self, i: int) -> tuple[float, float, float]:
+        w, h = self.size
+        t = float(i / self.fps)
+        r = 0.13 * min(w, h)
+        cx = w / 2 + (w / 2 - r - 4) * math.sin(2 * math.pi * t / 3.0)
+        cy = h / 2 + (h / 2 - r - 4) * math.sin(2 * math.pi * t / 2.1)
+        return cx, cy, r
+
+    def _block(self, i: int) -> tuple[int, int, int, int]:
+        w, h = self.size
+        t = float(i / self.fps)
+        s = int(0.16 * min(w, h))
+        x0 = int((w - s) * (0.5 + 0.5 * math.sin(2 * math.pi * t / 4.0 + 1.0)))
+        y0 = int(h * 0.62)
+        return x0, y0, x0 + s, min(h, y0 + s)
+
+    def object_mask(self, i: int, obj_id: int = 1) -> np.ndarray:
+        """Exact boolean mask of object ``obj_id`` (1 ball, 2 block) on frame ``i``; the ball is in front."""
+        w, h = self.size
+        yy, xx = np.mgrid[0:h, 0:w]
+        cx, cy, r = self._ball(i)
+        ball = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= r * r
+        if obj_id == 1:
+            return ball
+        x0, y0, x1, y1 = self._block(i)
+        block = np.zeros((h, w), bool)
+        block[y0:y1, x0:x1] = True
+        return block & ~ball
+
+    def object_box(self, i: int, obj_id: int = 1) -> tuple[float, float, float, float]:
+        ys, xs = np.nonzero(self.object_mask(i, obj_id))
+        return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+
+    def background(self) -> np.ndarray:
+        w, h = self.size
+        rng = np.random.default_rng(self.seed)
+        noise = rng.integers(0, 40, size=(h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
+        noise = np.kron(noise, np.ones((4, 4, 1), np.uint8))[:h, :w]
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = np.stack([90 + 60 * xx / w, 110 + 50 * yy / h, 100 + 30 * np.sin(xx / 9.0)], axis=-1)
+        return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+    def frame(self, i: int, background: np.ndarray | None = None) -> np.ndarray:
+        img = (self.background() if background is None else background).copy()
+        img[self.object_mask(i, 2)] = SAMPLE_OBJECTS[2][1]
+        img[self.object_mask(i, 1)] = SAMPLE_OBJECTS[1][1]
+        return img
+
+
+def make_sample_clip(path: str | os.PathLike, seconds: float = 3.0, fps: Fraction = Fraction(24000, 1001),
+                     size: tuple[int, int] = (320, 240), audio: bool = True, crf: int = 12) -> Path:
+    """Write the sample clip (H.264 MP4, AAC tone when ``audio``); odd sizes are encoded 4:4:4."""
+    fps = Fraction(fps)
+    scene = SampleScene(tuple(size), fps)
+    n = max(1, round(seconds * fps))
+    w, h = size
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with av.open(str(tmp), "w", format="mp4") as out:
+            vs = out.add_stream("libx264", rate=fps)
+            vs.width, vs.height = w, h
+            vs.pix_fmt = "yuv444p" if (w % 2 or h % 2) else "yuv420p"
+            vs.options = {"crf": str(crf), "preset": "fast", "g": "24"}
+            # A fine time base (as MP4 muxers choose): pts of i * ticks, never a tick per frame.
+            ticks = fps.denominator * (512 if fps.denominator == 1 else 1)
+            vs.time_base = Fraction(1, fps.numerator * (512 if fps.denominator == 1 else 1))
+            if audio:
+                rate = 48000
+                aus = out.add_stream("aac", rate=rate)
+                aus.layout = "mono"
+                samples = _tone(seconds=float(n / fps), rate=rate)
+            bg = scene.background()
+            a_pos = 0
+            for i in range(n):
+                frame = av.VideoFrame.from_ndarray(scene.frame(i, bg), format="rgb24").reformat(format=vs.pix_fmt)
+                frame.pts = i * ticks
+                frame.time_base = vs.time_base
+                for packet in vs.encode(frame):
+                    out.mux(packet)
+                if audio:  # keep audio roughly interleaved with video
+                    until = min(len(samples), round((i + 1) / fps * rate))
+                    while a_pos + 1024 <= until or (i == n - 1 and a_pos < len(samples)):
+                        chunk = samples[a_pos:a_pos + 1024]
+                        af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+                        af.sample_rate = rate
+                        af.pts = a_pos
+                        af.time_base = Fraction(1, rate)
+                        for packet in aus.encode(af):
+                            out.mux(packet)
+                        a_pos += len(chunk)
+            for packet in vs.encode(None):
+                out.mux(packet)
+            if audio:
+                for packet in aus.encode(None):
+                    out.mux(packet)
+    return path
+
+
+def _tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.2 * np.sin(2 * np.pi * freq * t) * (1 + 0.3 * np.sin(2 * np.pi * 1.5 * t))).astype(np.float32)
+
+
+def sample_prompts(info, frames: tuple[int, ...] | None = None):
+    """Boxes a person would draw on the sample clip: the ball on a frame a third of the way in
+    (so the reverse pass has work to do) and the block later on. Returns a ``PromptSet``."""
+    from vidmask_nb.prompts import FramePrompt, PromptSet
+
+    scene = SampleScene((info.width, info.height), info.fps)
+    n = info.frame_count
+    frames = frames or (n // 3, (2 * n) // 3)
+    prompts = PromptSet.for_video(info)
+    for obj_id, frame in zip((1, 2), frames):
+        label, color = SAMPLE_OBJECTS[obj_id]
+        prompts.add_object(label, color)
+        prompts.prompts.append(FramePrompt(frame=frame, obj_id=obj_id, box=scene.object_box(frame, obj_id),
+                                           pts=info.pts[frame]))
+    return prompts.validate(info)

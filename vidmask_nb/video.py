@@ -1,0 +1,371 @@
+"""Probe and read videos with PyAV, keeping every frame and its exact timestamp.
+
+``probe(path)`` describes a video (exact fps fraction, pts of every frame, audio streams...).
+``VideoReader`` decodes it sequentially or by frame index, optionally resized, never holding
+more than a small cache of frames.
+
+Example::
+
+    info = probe("clip.mp4")
+    print(info.fps, info.frame_count)          # 30000/1001 289
+    reader = VideoReader("clip.mp4", size=512)  # 512x512 RGB, what SAM 2 wants
+    for frame in reader:                       # Frame(index, pts, rgb)
+        ...
+    rgb = reader[120]                           # random access
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from bisect import bisect_right
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from vidmask_nb.errors import VidmaskError
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """An audio or subtitle stream, copied packet for packet into the output."""
+
+    index: int
+    kind: str  # "audio" | "subtitle"
+    codec: str
+    language: str | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ``probe`` learns about a video. ``pts[i]`` is frame i's timestamp in ``time_base``."""
+
+    path: str
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frame_count: int
+    duration: float
+    start_time: float
+    rotation: int
+    pix_fmt: str
+    codec: str
+    pts: tuple[int, ...] = field(repr=False)
+    keyframes: tuple[int, ...] = field(repr=False)  # frame indices that start a GOP
+    streams: tuple[StreamInfo, ...] = ()
+    fingerprint: str = ""
+
+    @property
+    def audio(self) -> tuple[StreamInfo, ...]:
+        return tuple(s for s in self.streams if s.kind == "audio")
+
+    def seconds(self, index: int) -> float:
+        """Presentation time of frame ``index`` in seconds."""
+        return float(self.pts[index] * self.time_base)
+
+    def to_dict(self, with_pts: bool = False) -> dict:
+        """A JSON-ready dict: fractions as strings like ``"30000/1001"``."""
+        d = asdict(self)
+        d["fps"] = fraction_str(self.fps)
+        d["time_base"] = fraction_str(self.time_base)
+        d["streams"] = [asdict(s) for s in self.streams]
+        if not with_pts:
+            d.pop("pts")
+            d.pop("keyframes")
+        else:
+            d["pts"] = list(self.pts)
+            d["keyframes"] = list(self.keyframes)
+        return d
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    pts: int
+    rgb: np.ndarray  # HxWx3 uint8
+
+
+def fraction_str(f: Fraction) -> str:
+    return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
+
+
+def parse_fraction(text: str | int | float | Fraction) -> Fraction:
+    return Fraction(text) if not isinstance(text, float) else Fraction(text).limit_denominator(1001000)
+
+
+def fingerprint(path: str | os.PathLike, block: int = 1 << 20) -> str:
+    """A content fingerprint: sha256 of the size and the first, middle and last MiB.
+
+    Cheap for hour-long files, and changes whenever the file is re-encoded or cut.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        for offset in sorted({0, max(0, size // 2 - block // 2), max(0, size - block)}):
+            f.seek(offset)
+            h.update(f.read(block))
+    return "sha256:" + h.hexdigest()[:32]
+
+
+def _open(path: str | os.PathLike) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise VidmaskError(f"video not found: {path}")
+    if path.is_dir():
+        raise VidmaskError(f"{path} is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise VidmaskError(f"{path} is empty (0 bytes); it is not a video")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VidmaskError(f"{path} is not a video FFmpeg can read ({exc.strerror or exc}); "
+                           "it may be corrupt or cut short") from exc
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        container.close()
+        raise VidmaskError(f"{path} has no video stream (it holds: {', '.join(kinds)}); "
+                           "give a video file")
+    return container
+
+
+def _rotation(container, stream) -> int:
+    """Display rotation in degrees as FFmpeg reports it on the first decoded frame (display matrix)."""
+    try:
+        container.seek(0, stream=stream)
+        for frame in container.decode(stream):
+            return int(round(getattr(frame, "rotation", 0) or 0))
+    except av.error.FFmpegError:
+        pass
+    return 0
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Describe a video: exact frame rate, true frame count and every frame's pts.
+
+    The frame list comes from demuxing (fast, no decoding). Packets the container marks for
+    discarding (edit lists) are left out, as the decoder leaves them out. A file whose index
+    promises more frames than it holds is reported as cut short, after decoding what is there.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        vs = container.streams.video[0]
+        declared = vs.frames or 0
+        pts: list[int] = []
+        key_pts: set[int] = set()
+        damaged = None
+        try:
+            for packet in container.demux(vs):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                if getattr(packet, "is_discard", False):
+                    continue
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    key_pts.add(packet.pts)
+        except av.error.FFmpegError as exc:
+            damaged = exc
+        pts.sort()
+        if damaged is not None or not pts or (declared and len(pts) < declared):
+            decoded = _count_decodable(path)
+            if not pts or decoded == 0:
+                raise VidmaskError(f"{path}: no video frame could be decoded; the file is corrupt or cut short")
+            raise VidmaskError(
+                f"{path} is cut short: decoded {decoded} frames"
+                + (f" of the {declared} its index promises" if declared else "")
+                + "; the file is truncated or damaged. Re-copy or re-export the video and try again.")
+        fps = _frame_rate(vs, pts)
+        tb = Fraction(vs.time_base.numerator, vs.time_base.denominator)
+        # Duration: last frame's pts plus one frame, relative to the first.
+        duration = float((pts[-1] - pts[0]) * tb + 1 / fps)
+        streams = []
+        for s in container.streams:
+            if s.type in ("audio", "subtitle"):
+                cc = s.codec_context
+                streams.append(StreamInfo(
+                    index=s.index, kind=s.type, codec=cc.name if cc else "unknown",
+                    language=s.metadata.get("language"),
+                    channels=getattr(cc, "channels", None) if s.type == "audio" else None,
+                    sample_rate=getattr(cc, "sample_rate", None) if s.type == "audio" else None))
+        cc = vs.codec_context
+        return VideoInfo(
+            path=str(path), width=cc.width, height=cc.height, fps=fps, time_base=tb,
+            frame_count=len(pts), duration=duration, start_time=float(pts[0] * tb),
+            rotation=_rotation(container, vs), pix_fmt=cc.pix_fmt or "unknown", codec=cc.name,
+            pts=tuple(pts), keyframes=tuple(i for i, p in enumerate(pts) if p in key_pts) or (0,),
+            streams=tuple(streams), fingerprint=fingerprint(path))
+    finally:
+        container.close()
+
+
+def _frame_rate(vs, pts: list[int]) -> Fraction:
+    """The exact nominal frame rate as a fraction (30000/1001, never 29.97), as the stream states it.
+
+    No snapping to "nominal" rates: a stream whose timestamps step by 200/11988 s is 2997/50 fps,
+    and the output must keep exactly that.
+    """
+    for rate in (vs.average_rate, vs.guessed_rate, vs.base_rate):
+        if rate:
+            return Fraction(rate.numerator, rate.denominator)
+    if len(pts) > 1:
+        tb = Fraction(vs.time_base.numerator, vs.time_base.denominator)
+        return (Fraction(len(pts) - 1) / ((pts[-1] - pts[0]) * tb)).limit_denominator(1001000)
+    raise VidmaskError("cannot tell the frame rate of a one-frame video with no rate in its header")
+
+
+def _count_decodable(path: Path) -> int:
+    n = 0
+    try:
+        with av.open(str(path)) as c:
+            for _ in c.decode(video=0):
+                n += 1
+    except av.error.FFmpegError:
+        pass
+    return n
+
+
+class VideoReader:
+    """Frames of a video by index, decoded on demand, optionally resized.
+
+    ``size``: None for source size, an int S for an SxS square (SAM 2's input), or (width, height).
+    Iterating decodes sequentially from ``start``. ``reader[i]`` seeks to the keyframe before i and
+    decodes forward, keeping the last ``cache_frames`` frames, so stepping backwards (SAM 2's reverse
+    pass) re-decodes one block per ``cache_frames`` frames rather than one GOP per frame.
+    """
+
+    def __init__(self, path: str | os.PathLike, size: int | tuple[int, int] | None = None,
+                 info: VideoInfo | None = None, cache_frames: int = 48):
+        self.info = info or probe(path)
+        self.path = str(path)
+        if isinstance(size, int):
+            size = (size, size)
+        self.size = size
+        self.cache_frames = max(1, cache_frames)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._index_of = {p: i for i, p in enumerate(self.info.pts)}
+        self._container = None
+        self._decoder: Iterator | None = None
+        self._next_index: int | None = None  # index the open decoder yields next
+
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container = None
+        self._decoder = None
+        self._next_index = None
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _convert(self, frame: av.VideoFrame) -> np.ndarray:
+        if self.size is None:
+            return frame.to_ndarray(format="rgb24")
+        w, h = self.size
+        return frame.reformat(width=w, height=h, format="rgb24", interpolation="BILINEAR").to_ndarray()
+
+    def keyframe_before(self, index: int) -> int:
+        return self.info.keyframes[bisect_right(self.info.keyframes, index) - 1]
+
+    def _decode_from(self, index: int) -> None:
+        """Position the decoder so that it yields frame ``index`` (or a frame before it) next."""
+        if self._container is None:
+            self._container = av.open(self.path)
+            self._container.streams.video[0].thread_type = "AUTO"
+        key = self.keyframe_before(index)
+        vs = self._container.streams.video[0]
+        self._container.seek(self.info.pts[key], stream=vs, backward=True, any_frame=False)
+        self._decoder = self._container.decode(vs)
+        self._next_index = None
+
+    def _frames_raw(self) -> Iterator[tuple[int, av.VideoFrame]]:
+        for frame in self._decoder:
+            idx = self._index_of.get(frame.pts)
+            if idx is None:
+                continue  # a frame outside the probed list (discarded by an edit list)
+            self._next_index = idx + 1
+            yield idx, frame
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
+        """Decode frames ``start <= index < stop`` in order."""
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
+        if start >= stop:
+            return
+        if self._next_index != start:
+            self._decode_from(start)
+        expected = start
+        for idx, frame in self._frames_raw():
+            if idx < start:
+                continue
+            if idx != expected:
+                raise VidmaskError(f"{self.path}: frame {expected} could not be decoded "
+                                   f"(the decoder jumped to {idx}); the file may be damaged")
+            yield Frame(idx, frame.pts, self._convert(frame))
+            expected += 1
+            if expected >= stop:
+                return
+        raise VidmaskError(f"{self.path} is cut short: decoded {expected} of {self.info.frame_count} frames")
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        n = self.info.frame_count
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"frame {index} is outside the video (0..{n - 1})")
+        cached = self._cache.get(index)
+        if cached is not None:
+            self._cache.move_to_end(index)
+            return cached
+        continuing = self._next_index is not None and self._next_index <= index < self._next_index + self.cache_frames
+        start = self._next_index if continuing else max(self.keyframe_before(index), index - self.cache_frames + 1)
+        for frame in self.frames(start, index + 1):
+            if frame.index >= index - self.cache_frames + 1:
+                self._cache[frame.index] = frame.rgb
+                self._cache.move_to_end(frame.index)
+                while len(self._cache) > self.cache_frames:
+                    self._cache.popitem(last=False)
+        return self._cache[index]
+
+    def frames_at(self, indices) -> list[np.ndarray]:
+        """Several frames by index (sorted internally so each GOP is decoded once)."""
+        out = {}
+        for i in sorted(set(indices)):
+            out[i] = self[i]
+        return [out[i] for i in indices]
+
+
+def sample_indices(frame_count: int, n: int) -> list[int]:
+    """``n`` frame indices spread evenly over a video, first and last included."""
+    n = max(1, min(n, frame_count))
+    if n == 1:
+        return [0]
+    return sorted({round(i * (frame_count - 1) / (n - 1)) for i in range(n)})
+
+
+def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """Scale (width, height) down to fit ``max_side``, keeping the aspect ratio."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
