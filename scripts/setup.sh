@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv (Python >= 3.10) and install vidmask-nb with its test tools; a no-op when up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+"$PY" - <<'PYCHECK' || { echo "vidmask-nb needs Python >= 3.10 (found: $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.10+" >&2; exit 1; }
+import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)
+PYCHECK
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.vidmask-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import vidmask_nb" 2>/dev/null; then
+  echo "[setup] installing vidmask-nb and its dependencies (torch, sam2, PyAV, JupyterLab...): a few minutes the first time"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # sam2 builds an optional CUDA extension; without a CUDA toolkit it must be told not to try.
+  SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi

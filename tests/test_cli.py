@@ -1,0 +1,59 @@
+"""The CLI: probe output, plain errors with non-zero exits, options checked before heavy work."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vidmask_nb.cli import main
+
+
+def test_probe_prints_json(sample_clip, capsys):
+    assert main(["probe", str(sample_clip)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fps"] == "24000/1001" and isinstance(out["frame_count"], int) and out["frame_count"] == 48
+    assert out["streams"][0]["kind"] == "audio"
+
+
+def test_error_is_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    proc = subprocess.run([sys.executable, "-m", "vidmask_nb.cli", "probe", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("vidmask-nb: error:") and "not a video" in proc.stderr
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--style", "sparkle"], "unknown style"),
+    (["--style", "fill:#12345"], "colour"),
+    (["--dilate", "-2"], "--dilate must be 0 or more"),
+    (["--weights", "trained", "--checkpoint", "/nowhere/sam2.1_hiera_tiny.pt"], "checkpoint not found"),
+    (["--model", "huge"], "unknown model"),
+    (["--image-size", "100"], "multiple of 32"),
+])
+def test_run_checks_options_first(tmp_path, sample_clip, capsys, flags, words):
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text("{}")
+    rc = main(["run", str(sample_clip), "--prompts", str(prompts), "--out", str(tmp_path / "run"),
+               "--weights", "random", *flags])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err, err
+    assert not (tmp_path / "run").exists(), "nothing is written when an option is wrong"
+
+
+def test_run_refuses_prompts_for_another_video(tmp_path, sample_clip, clip_dir, capsys):
+    from fractions import Fraction
+
+    from vidmask_nb.sample import make_sample_clip, sample_prompts
+    from vidmask_nb.video import probe
+
+    other = make_sample_clip(tmp_path / "other.mp4", seconds=1.0, fps=Fraction(25), size=(96, 64), audio=False)
+    sample_prompts(probe(other)).save(tmp_path / "prompts.json")
+    rc = main(["run", str(sample_clip), "--prompts", str(tmp_path / "prompts.json"), "--out", str(tmp_path / "run"),
+               "--weights", "random", "--image-size", "128"])
+    err = capsys.readouterr().err
+    assert rc == 2 and ("another video" in err or "made for a" in err), err
+    assert not (tmp_path / "run").exists()
