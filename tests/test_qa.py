@@ -1,0 +1,144 @@
+"""QA: review table, timeline, contact sheet, overlay video, palette PNGs, and notebook 04 end to end."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidmask_nb import qa
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
+from vidmask_nb.render import inject_masks
+from vidmask_nb.runfolder import RunFolder
+from vidmask_nb.sample import SampleScene
+from vidmask_nb.video import probe
+
+ROOT = Path(__file__).resolve().parents[1]
+W, H, N = 40, 30, 60
+
+
+def square(side: int, x: int = 5, y: int = 5) -> np.ndarray:
+    m = np.zeros((H, W), bool)
+    m[y:y + side, x:x + side] = True
+    return m
+
+
+@pytest.fixture
+def troubled_store() -> MaskStore:
+    """Object 1 vanishes on 10..12 (short) and 40..49 (long), shrinks on 20..21, scores low on 30;
+    object 2 is never found."""
+    frames = []
+    for i in range(N):
+        side = 0 if (10 <= i <= 12 or 40 <= i <= 49) else (3 if i in (20, 21) else 10)
+        score = 0.2 if i == 30 else (0.9 if side else 0.05)
+        objects = (ObjectMask(1, "face", score, encode_rle(square(side))),
+                   ObjectMask(2, "plate", 0.01, encode_rle(np.zeros((H, W), bool))))
+        frames.append(FrameMasks(i, i * 1001, objects))
+    video = {"width": W, "height": H, "frame_count": N, "fps": "30000/1001", "fingerprint": ""}
+    objects = [{"id": 1, "label": "face", "color": [230, 25, 75]}, {"id": 2, "label": "plate", "color": [60, 180, 75]}]
+    return MaskStore.from_frames(video, objects, frames)
+
+
+def test_review_finds_vanishing_collapse_low_score_and_never_found(troubled_store, tmp_path):
+    table = qa.review_frames(troubled_store, drop=0.5, window=15, min_score=0.5, hold=3)
+    got = {(r.obj_id, r.reason, r.first, r.last) for r in table}
+    assert got == {(1, "vanished", 10, 12), (1, "vanished", 40, 49), (1, "area drop", 20, 21),
+                   (1, "low score", 30, 30), (2, "never found", 0, N - 1)}
+    by_first = {r.first: r for r in table}
+    assert "covered by hold=3" in by_first[10].detail
+    assert "NOT covered" in by_first[40].detail and "back at 50" in by_first[40].detail
+    assert "91% below" in by_first[20].detail
+    assert by_first[20].time == "0:00.67"
+    assert [r.first for r in table] == sorted(r.first for r in table)
+    assert table.frames_to_check(3) == [0, 10, 20]
+    text = str(table)
+    assert "never found" in text and "5 span(s) to review" in text
+    saved = table.save(tmp_path / "review.json")
+    assert saved.is_file()
+
+
+def test_steady_track_has_nothing_to_review(troubled_store):
+    steady = MaskStore.from_frames(troubled_store.header["video"], troubled_store.objects[:1],
+                                   [FrameMasks(i, i, (ObjectMask(1, "face", 0.9, encode_rle(square(10))),))
+                                    for i in range(N)])
+    table = qa.review_frames(steady)
+    assert len(table) == 0 and str(table) == "nothing to review"
+    with pytest.raises(VidmaskError, match="drop"):
+        qa.review_frames(steady, drop=1.5)
+
+
+def test_area_timeline_is_saved(troubled_store, tmp_path):
+    table = qa.review_frames(troubled_store)
+    fig = qa.area_timeline(troubled_store, table, out_path=tmp_path / "qa" / "areas.png")
+    assert (tmp_path / "qa" / "areas.png").stat().st_size > 5000
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+
+
+def test_palette_pngs_hold_object_ids_and_colours(tmp_path, troubled_store):
+    from PIL import Image
+
+    out = qa.export_palette_pngs(troubled_store, tmp_path / "png", progress=False)
+    files = sorted(out.glob("frame_*.png"))
+    assert len(files) == N and files[0].name == "frame_000000.png"
+    img = Image.open(out / "frame_000005.png")
+    assert img.mode == "P" and img.size == (W, H)
+    ids = np.array(img)
+    assert np.array_equal(ids == 1, square(10)) and set(np.unique(ids)) == {0, 1}
+    assert img.getpalette()[3:6] == [230, 25, 75]
+    assert not np.array(Image.open(out / "frame_000011.png")).any()
+    assert (out / "objects.json").is_file()
+    assert not list(out.glob(".*partial*"))
+
+
+@pytest.fixture
+def sample_run(tmp_path, sample_clip, sample_clip_info):
+    """The sample clip copied into a run folder, with the ball's and block's exact masks, the ball
+    lost on frames 20..22."""
+    video = tmp_path / "sample.mp4"
+    shutil.copy(sample_clip, video)
+    info = probe(video)
+    scene = SampleScene((info.width, info.height), info.fps)
+    inject_masks(info, {1: "ball", 2: "block"},
+                 lambda i, k: None if (k == 1 and 20 <= i <= 22) else scene.object_mask(i, k)
+                 ).save(RunFolder(tmp_path).masks_json)
+    return video, tmp_path
+
+
+def test_contact_sheet_and_overlay_video(sample_run):
+    video, workdir = sample_run
+    run = RunFolder(workdir)
+    fig = qa.contact_sheet(video, workdir, n=4)
+    assert (run.qa_dir / "sample_contact.png").is_file() and len(fig.axes) == 4
+    with pytest.raises(VidmaskError, match="outside the video"):
+        qa.contact_sheet(video, workdir, frames=[0, 999])
+    out = qa.overlay_video(video, workdir, crf=30, preset="ultrafast", progress=False)
+    assert out == run.qa_dir / "sample_overlay.mp4"
+    rows = qa.compare_to_source(video, out)
+    assert all(r["same"] for r in rows), rows
+
+
+@pytest.mark.slow
+def test_notebook_04_runs_headless(sample_run):
+    """papermill runs notebooks/04_render.ipynb on the sample clip with injected masks."""
+    import papermill
+
+    video, workdir = sample_run
+    run = RunFolder(workdir)
+    report = run.reports_dir / "04_render.ipynb"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "04_render.ipynb"), str(report), kernel_name="python3", progress_bar=False,
+        cwd=str(workdir),
+        parameters=dict(video=str(video), workdir=str(workdir), style="pixelate:8",
+                        object_styles={"block": "fill:#000000"}, dilate=2, hold=3, crf=20,
+                        palette_pngs=True))
+    out = run.redacted_video(video)
+    assert all(r["same"] for r in qa.compare_to_source(video, out))
+    for name in ("sample_contact.png", "sample_review.png", "sample_areas.png", "sample_overlay.mp4",
+                 "sample_review.json"):
+        assert (run.qa_dir / name).is_file(), name
+    assert len(list((workdir / "masks_png").glob("frame_*.png"))) == probe(video).frame_count
+    text = report.read_text(encoding="utf-8")
+    assert "redacted video:" in text and "vanished" in text and "covered by hold=3" in text

@@ -1,0 +1,470 @@
+"""Quality checks of a track before and after rendering: pictures, a review table, mask exports.
+
+- ``overlay_video``: ``qa/<stem>_overlay.mp4``, every frame with each object's translucent mask,
+  outline and label (the source's timing and audio, quick to encode).
+- ``contact_sheet``: a grid of frames with overlays (beside the redacted frames when given),
+  saved as ``qa/<stem>_contact.png``.
+- ``area_timeline``: each object's mask area (% of the frame) and score over time, review spans
+  shaded, saved as ``qa/<stem>_areas.png``.
+- ``review_frames``: spans of frames a person should look at: an object vanishes, its area
+  collapses below its recent median, or its score drops. ``ReviewTable.show()`` shows it.
+- ``export_palette_pngs``: one 8-bit palette PNG per frame (pixel = object id, palette = object
+  colours) beside the COCO RLE ``masks.json``.
+
+Areas and scores come from the RLE without decoding, so the table and timeline are quick even
+for long videos.
+
+Example::
+
+    store = MaskStore.load(RunFolder("runs/clip").masks_json)
+    table = review_frames(store, hold=3)
+    table.show()
+    area_timeline(store, table=table, out_path="runs/clip/qa/clip_areas.png")
+    contact_sheet("clip.mp4", "runs/clip", redacted="runs/clip/clip_redacted.mp4")
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from vidmask_nb.effects import MaskMargins
+from vidmask_nb.encode import VideoWriter
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.masks import MaskStore, rle_area
+from vidmask_nb.notebook import format_table, show_table
+from vidmask_nb.overlay import draw_overlay, show_grid
+from vidmask_nb.prompts import color_for
+from vidmask_nb.render import mask_stream
+from vidmask_nb.runfolder import RunFolder, atomic_output, write_json
+from vidmask_nb.video import VideoReader, fraction_str, probe, sample_indices
+
+
+# -- per-object series ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectTrack:
+    """One object's mask area (pixels) and score on every frame."""
+
+    obj_id: int
+    label: str
+    color: tuple[int, int, int]
+    areas: np.ndarray = field(repr=False)  # int64, one per frame
+    scores: np.ndarray = field(repr=False)  # float32, one per frame
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.areas > 0
+
+
+def object_tracks(store: MaskStore) -> list[ObjectTrack]:
+    """Each object's area and score per frame, read from the RLE (no decoding).
+
+    Example: ``[t.areas.max() for t in object_tracks(store)]``.
+    """
+    n = len(store)
+    tracks = []
+    for o in store.objects:
+        obj_id = int(o["id"])
+        areas = np.zeros(n, np.int64)
+        scores = np.zeros(n, np.float32)
+        for i, fm in enumerate(store):
+            for om in fm.objects:
+                if om.obj_id == obj_id:
+                    areas[i] = rle_area(om.rle)
+                    scores[i] = om.score
+        tracks.append(ObjectTrack(obj_id, str(o.get("label", "")), _object_color(o), areas, scores))
+    return tracks
+
+
+def _object_color(obj: dict) -> tuple[int, int, int]:
+    color = obj.get("color")
+    return tuple(int(c) for c in color) if color else color_for(int(obj["id"]))  # type: ignore[return-value]
+
+
+def _fps(store: MaskStore) -> Fraction | None:
+    try:
+        return Fraction(store.header["video"]["fps"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _clock(frame: int, fps: Fraction | None) -> str:
+    if not fps:
+        return ""
+    seconds = float(frame / fps)
+    return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
+
+
+# -- review table -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """A span of frames ``first..last`` (inclusive) where one object needs a look."""
+
+    obj_id: int
+    label: str
+    first: int
+    last: int
+    reason: str  # "vanished" | "area drop" | "low score" | "never found"
+    detail: str
+    time: str = ""  # m:ss.ss of the first frame
+
+    @property
+    def frames(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass
+class ReviewTable:
+    """The review rows, sorted by first frame. ``show()`` displays them; ``str()`` is plain text."""
+
+    rows: list[ReviewRow]
+    settings: dict
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def as_dicts(self) -> list[dict]:
+        return [{"object": f"{r.obj_id} ({r.label})", "first": r.first, "last": r.last, "time": r.time,
+                 "frames": r.frames, "reason": r.reason, "detail": r.detail} for r in self.rows]
+
+    def title(self) -> str:
+        s = self.settings
+        return (f"{len(self.rows)} span(s) to review (area drop > {s['drop']:.0%} of the median of the "
+                f"last {s['window']} present frames, score < {s['min_score']}, any vanishing)")
+
+    def show(self) -> None:
+        if self.rows:
+            show_table(self.as_dicts(), self.title())
+        else:
+            print("nothing to review: every object stays present, its area steady and its score high")
+
+    def __str__(self) -> str:
+        return format_table(self.as_dicts(), self.title()) if self.rows else "nothing to review"
+
+    def frames_to_check(self, limit: int = 12) -> list[int]:
+        """One frame per row (its first), at most ``limit``, for a contact sheet."""
+        return sorted({r.first for r in self.rows})[:limit]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return write_json(path, {"settings": self.settings, "rows": [asdict(r) for r in self.rows]})
+
+
+def review_frames(store: MaskStore, drop: float = 0.5, window: int = 15, min_score: float = 0.5,
+                  hold: int = 0) -> ReviewTable:
+    """Find spans where an object vanishes, its area collapses, or its score falls.
+
+    - vanished: absent after having been present (``hold``: a gap the render covers says so);
+    - area drop: area below ``(1 - drop)`` x the median of its last ``window`` present frames;
+    - low score: present with a score below ``min_score``;
+    - never found: absent on every frame.
+
+    Example::
+
+        table = review_frames(store, drop=0.5, hold=3)
+        for row in table: print(row.first, row.last, row.reason, row.detail)
+    """
+    if not 0 < drop < 1:
+        raise VidmaskError(f"drop must be a fraction between 0 and 1 (0.5 = area halves), not {drop}")
+    if window < 3:
+        raise VidmaskError(f"window must be at least 3 frames, not {window}")
+    fps = _fps(store)
+    rows: list[ReviewRow] = []
+    for track in object_tracks(store):
+        rows += _review_track(track, drop, window, min_score, hold, fps)
+    rows.sort(key=lambda r: (r.first, r.obj_id, r.reason))
+    return ReviewTable(rows, {"drop": drop, "window": window, "min_score": min_score, "hold": hold})
+
+
+def _review_track(track: ObjectTrack, drop: float, window: int, min_score: float, hold: int,
+                  fps: Fraction | None) -> list[ReviewRow]:
+    n = len(track.areas)
+    present = track.present
+    if not present.any():
+        return [ReviewRow(track.obj_id, track.label, 0, n - 1, "never found",
+                          "no mask on any frame: check its prompts (02) and run 03 again", _clock(0, fps))]
+    first_present = int(np.argmax(present))
+    vanished = ~present
+    vanished[:first_present] = False
+    ratio = np.ones(n, np.float32)  # area / recent median, on present frames
+    recent: list[int] = []
+    for i in np.flatnonzero(present):
+        if len(recent) >= 3:
+            ratio[i] = track.areas[i] / float(np.median(recent))
+        recent = (recent + [int(track.areas[i])])[-window:]
+    collapsed = present & (ratio < 1 - drop)
+    low = present & (track.scores < min_score)
+    rows = []
+    for first, last in _spans(vanished):
+        back = int(np.argmax(present[last + 1:])) + last + 1 if present[last + 1:].any() else None
+        if back is None:
+            detail = f"gone for {last - first + 1} frame(s), to the end"
+        elif last - first + 1 <= hold:
+            detail = f"gone for {last - first + 1} frame(s), back at {back}; covered by hold={hold}"
+        else:
+            detail = f"gone for {last - first + 1} frame(s), back at {back}; NOT covered (hold={hold})"
+        rows.append(ReviewRow(track.obj_id, track.label, first, last, "vanished", detail, _clock(first, fps)))
+    for first, last in _spans(collapsed):
+        worst = first + int(np.argmin(ratio[first:last + 1]))
+        rows.append(ReviewRow(track.obj_id, track.label, first, last, "area drop",
+                              f"area {int(track.areas[worst])} px at frame {worst}, "
+                              f"{1 - ratio[worst]:.0%} below its recent median", _clock(first, fps)))
+    for first, last in _spans(low):
+        worst = first + int(np.argmin(track.scores[first:last + 1]))
+        rows.append(ReviewRow(track.obj_id, track.label, first, last, "low score",
+                              f"score {track.scores[worst]:.2f} at frame {worst} (< {min_score})",
+                              _clock(first, fps)))
+    return rows
+
+
+def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of True as (first, last) inclusive."""
+    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+# -- pictures ---------------------------------------------------------------------------------
+
+
+def area_timeline(store: MaskStore, table: ReviewTable | None = None,
+                  out_path: str | os.PathLike | None = None):
+    """Mask area (% of the frame) and score of every object over the frames; returns the figure.
+
+    Review spans from ``table`` are shaded. Saved as PNG when ``out_path`` is given.
+
+    Example: ``area_timeline(store, review_frames(store), "qa/clip_areas.png")``.
+    """
+    import matplotlib.pyplot as plt
+
+    w, h = store.size
+    tracks = object_tracks(store)
+    fig, (ax_area, ax_score) = plt.subplots(2, 1, figsize=(12, 5), sharex=True,
+                                            gridspec_kw={"height_ratios": [3, 1.4]})
+    frames = np.arange(len(store))
+    for t in tracks:
+        color = np.array(t.color) / 255.0
+        ax_area.plot(frames, 100.0 * t.areas / (w * h), color=color, lw=1.4, label=f"{t.obj_id} {t.label}")
+        ax_score.plot(frames, t.scores, color=color, lw=1.0)
+    for row in (table.rows if table is not None else []):
+        for ax in (ax_area, ax_score):
+            ax.axvspan(row.first - 0.5, row.last + 0.5, color="red", alpha=0.12, lw=0)
+    if table is not None and table.rows:
+        ax_score.axhline(table.settings["min_score"], color="gray", ls="--", lw=0.8)
+    ax_area.set_ylabel("mask area, % of frame")
+    ax_score.set_ylabel("score")
+    ax_score.set_xlabel("frame" + (f"  ({store.header['video'].get('fps')} fps)" if _fps(store) else ""))
+    if tracks:
+        ax_area.legend(loc="upper right", fontsize=8)
+    ax_area.set_title("mask area per object" + (" (shaded: frames to review)" if table is not None and table.rows else ""))
+    ax_area.grid(alpha=0.3)
+    ax_score.grid(alpha=0.3)
+    fig.tight_layout()
+    plt.close(fig)
+    if out_path is not None:
+        _save_figure(fig, out_path)
+    return fig
+
+
+def contact_sheet(video: str | os.PathLike, workdir: str | os.PathLike, frames: Sequence[int] | None = None,
+                  n: int = 12, cols: int = 4, redacted: str | os.PathLike | None = None,
+                  out_path: str | os.PathLike | None = None, width: float = 16.0):
+    """Frames with each object's overlay, spread over the video (or ``frames``); returns the figure.
+
+    With ``redacted`` (the rendered video) every tile shows the overlay and the redacted frame side
+    by side. Saved to ``qa/<stem>_contact.png`` unless ``out_path`` says otherwise.
+
+    Example: ``contact_sheet("clip.mp4", "runs/clip", redacted="runs/clip/clip_redacted.mp4")``.
+    """
+    run = RunFolder(workdir)
+    info = probe(video)
+    store = MaskStore.load(run.masks_json)
+    store.check_video(info)
+    indices = list(frames) if frames is not None else sample_indices(info.frame_count, n)
+    bad = [i for i in indices if not 0 <= i < info.frame_count]
+    if bad:
+        raise VidmaskError(f"frames {bad} are outside the video (0..{info.frame_count - 1})")
+    if not indices:
+        raise VidmaskError("no frames to show: give at least one frame index")
+    labels, colors = _labels_colors(store)
+    with VideoReader(video, info=info) as reader:
+        sources = reader.frames_at(indices)
+    outputs = None
+    if redacted is not None:
+        with VideoReader(redacted) as out_reader:
+            if len(out_reader) != info.frame_count:
+                raise VidmaskError(f"{redacted} has {len(out_reader)} frames, the source "
+                                   f"{info.frame_count}: it is not this video's render")
+            outputs = out_reader.frames_at(indices)
+    tiles = []
+    for k, i in enumerate(indices):
+        tile = draw_overlay(sources[k], store[i].masks(), labels=labels, colors=colors)
+        if outputs is not None:
+            gap = np.full((tile.shape[0], max(2, tile.shape[1] // 80), 3), 255, np.uint8)
+            tile = np.concatenate([tile, gap, outputs[k]], axis=1)
+        tiles.append(tile)
+    titles = [f"frame {i}  {_clock(i, info.fps)}" for i in indices]
+    what = "overlay | redacted" if outputs is not None else "overlay"
+    fig = show_grid(tiles, titles, cols=cols if outputs is None else max(1, cols // 2), width=width,
+                    suptitle=f"{Path(video).name}: {what}")
+    _save_figure(fig, out_path if out_path is not None else run.qa_dir / f"{Path(video).stem}_contact.png")
+    return fig
+
+
+def overlay_video(video: str | os.PathLike, workdir: str | os.PathLike, output: str | os.PathLike | None = None,
+                  margins: MaskMargins | None = None, crf: int = 26, preset: str = "veryfast",
+                  progress: bool = True) -> Path:
+    """Write ``qa/<stem>_overlay.mp4``: every frame with translucent masks, outlines and labels.
+
+    With ``margins`` the overlay shows the region the render covers (grown, held) instead of the
+    tracker's raw masks. Same timing and audio as the source; quality is for viewing, not keeping.
+
+    Example: ``overlay_video("clip.mp4", "runs/clip")``.
+    """
+    run = RunFolder(workdir)
+    info = probe(video)
+    store = MaskStore.load(run.masks_json)
+    store.check_video(info)
+    labels, colors = _labels_colors(store)
+    out_path = Path(output) if output is not None else run.qa_dir / f"{Path(video).stem}_overlay.mp4"
+    stream = mask_stream(store, info)
+    if margins is not None:
+        stream = ((i, {k: margins.apply(m) > 0 for k, m in ms.items()}) for i, ms in margins.hold(stream))
+    with VideoReader(video, info=info) as reader, \
+            VideoWriter(out_path, info, crf=crf, preset=preset) as writer:
+        for frame, (_, masks) in tqdm(zip(reader, stream), total=info.frame_count, unit="frame",
+                                      desc=f"overlay {Path(video).name}", disable=not progress):
+            writer.write(draw_overlay(frame.rgb, masks, labels=labels, colors=colors), frame.pts)
+    return out_path
+
+
+def _labels_colors(store: MaskStore) -> tuple[dict[int, str], dict[int, tuple[int, int, int]]]:
+    labels = {int(o["id"]): str(o.get("label", "")) for o in store.objects}
+    colors = {int(o["id"]): _object_color(o) for o in store.objects}
+    return labels, colors
+
+
+def _save_figure(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100, format=path.suffix.lstrip(".") or "png")
+    return path
+
+
+# -- palette PNG export -----------------------------------------------------------------------
+
+
+def export_palette_pngs(store: MaskStore, out_dir: str | os.PathLike, progress: bool = True) -> Path:
+    """One 8-bit palette PNG per frame: pixel value = object id (0 = none), palette = object colours.
+
+    Files are ``frame_000000.png`` ... (whole-video frame index), each written atomically, plus
+    ``objects.json`` (id, label, colour). Where masks overlap, the higher id wins.
+
+    Example::
+
+        export_palette_pngs(store, "runs/clip/masks_png")
+        np.array(Image.open("runs/clip/masks_png/frame_000010.png"))   # HxW uint8 ids
+    """
+    from PIL import Image
+
+    ids = [int(o["id"]) for o in store.objects]
+    if any(not 1 <= i <= 255 for i in ids):
+        raise VidmaskError(f"palette PNGs hold object ids 1..255; these masks have ids {ids}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    palette = np.zeros((256, 3), np.uint8)
+    for o in store.objects:
+        palette[int(o["id"])] = _object_color(o)
+    palette_bytes = palette.tobytes()
+    w, h = store.size
+    for fm in tqdm(store, total=len(store), unit="frame", desc="palette PNGs", disable=not progress):
+        index = np.zeros((h, w), np.uint8)
+        for obj_id, mask in sorted(fm.masks().items()):
+            index[mask] = obj_id
+        image = Image.fromarray(index, mode="P")
+        image.putpalette(palette_bytes)
+        path = out_dir / f"frame_{fm.frame:06d}.png"
+        with atomic_output(path) as tmp:
+            image.save(tmp, format="PNG", optimize=False)
+    write_json(out_dir / "objects.json", {"objects": [{"id": int(o["id"]), "label": o.get("label", ""),
+                                                       "color": list(_object_color(o))} for o in store.objects],
+                                          "frames": len(store), "size": [w, h]})
+    return out_dir
+
+
+# -- the output against its source ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamDigest:
+    """A copied stream's packets: how many, their times, and a hash of their bytes."""
+
+    kind: str
+    codec: str
+    packets: int
+    times: tuple[Fraction, ...] = field(repr=False)  # pts x time base of every packet
+    sha256: str = ""
+
+
+def stream_digests(path: str | os.PathLike) -> list[StreamDigest]:
+    """Digest every audio and subtitle stream of a file, in stream order (demuxing only).
+
+    Example: ``stream_digests("clip.mp4")[0].packets`` -> 452.
+    """
+    import hashlib
+
+    import av
+
+    digests = []
+    with av.open(str(path)) as container:
+        streams = [s for s in container.streams if s.type in ("audio", "subtitle")]
+        for s in streams:
+            h = hashlib.sha256()
+            times = []
+            for packet in container.demux(s):
+                if packet.size == 0:
+                    continue
+                h.update(bytes(packet))
+                t = packet.pts if packet.pts is not None else packet.dts
+                times.append(Fraction(t) * Fraction(s.time_base.numerator, s.time_base.denominator))
+            container.seek(0)
+            digests.append(StreamDigest(s.type, s.codec_context.name, len(times), tuple(times),
+                                        "sha256:" + h.hexdigest()[:32]))
+    return digests
+
+
+def compare_to_source(source: str | os.PathLike, output: str | os.PathLike) -> list[dict]:
+    """Rows of (check, source, output, same) for size, frames, frame rate, timestamps and audio.
+
+    Example: ``show_table(compare_to_source("clip.mp4", out), "output against source")``.
+    """
+    a, b = probe(source), probe(output)
+    times_a = [p * a.time_base for p in a.pts]
+    times_b = [p * b.time_base for p in b.pts]
+    rows = [
+        {"check": "size", "source": f"{a.width}x{a.height}", "output": f"{b.width}x{b.height}"},
+        {"check": "frames", "source": a.frame_count, "output": b.frame_count},
+        {"check": "frame rate", "source": fraction_str(a.fps), "output": fraction_str(b.fps)},
+        {"check": "every frame's timestamp", "source": f"{a.start_time:.3f}..{float(times_a[-1]):.3f} s",
+         "output": f"{b.start_time:.3f}..{float(times_b[-1]):.3f} s", "same": times_a == times_b},
+    ]
+    da, db = stream_digests(source), stream_digests(output)
+    rows.append({"check": "audio/subtitle streams", "source": len(da), "output": len(db)})
+    for k, (x, y) in enumerate(zip(da, db)):
+        rows.append({"check": f"stream {k + 1} ({x.kind} {x.codec}) packets",
+                     "source": x.packets, "output": y.packets,
+                     "same": (x.packets, x.times, x.sha256) == (y.packets, y.times, y.sha256)})
+    for row in rows:
+        row.setdefault("same", row["source"] == row["output"])
+    return rows
