@@ -1,0 +1,132 @@
+"""The prompt editor in a real JupyterLab and a real browser (headless Chromium via Playwright).
+
+Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object, steps two
+frames with the widget's button, drags a box, clicks a point and Shift-clicks a negative one on the canvas, and checks that
+``prompts.json`` holds them in source pixels on that frame and object; then runs the in-widget
+preview. Screenshots go to the test's temp folder and ``tests/artifacts/browser``.
+
+Skips when Chromium or Playwright is missing, unless ``VIDMASK_REQUIRE_BROWSER=1`` (CI), where a
+missing browser fails the run instead.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from browser_helpers import (Browser, JupyterLab, browser_missing, cell_errors, click, copy_artifacts, drag,
+                             open_notebook, run_all_cells, wait_canvas_painted, wait_for, wait_until_executed)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "02_prompt.ipynb"
+ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
+TOLERANCE_PX = 2.0
+
+
+def require_browser() -> None:
+    why = browser_missing()
+    if why is None:
+        return
+    if os.environ.get("VIDMASK_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"VIDMASK_REQUIRE_BROWSER=1 but the browser test cannot run: {why}")
+    pytest.skip(f"browser test skipped: {why}")
+
+
+def _prompts(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["prompts"] if path.is_file() else []
+
+
+def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_info):
+    require_browser()
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    info = sample_clip_info
+    root, scratch = tmp_path / "lab", tmp_path / "scratch"
+    root.mkdir()
+    workdir = root / "run"
+    prompts_json = workdir / "prompts.json"
+    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOK)), {
+        "video": str(sample_clip), "workdir": str(workdir), "weights": "random", "image_size": 128,
+        "device": "cpu"})
+    nbformat.write(nb, root / "02_prompt.ipynb")
+
+    frame = 2
+    box = (40.0, 30.0, 100.0, 80.0)  # source pixels
+    point = (70.0, 55.0)
+    negative = (120.0, 100.0)
+
+    with JupyterLab(root, scratch) as lab, Browser(scratch) as browser:
+        page = browser.page
+        try:
+            open_notebook(page, lab, "02_prompt.ipynb")
+            browser.screenshot("opened")
+            run_all_cells(page)
+            wait_until_executed(page)
+            assert not cell_errors(page), cell_errors(page)
+            canvas = wait_canvas_painted(page, "canvas.vidmask-canvas")
+            # The editor draws the (here full-size) frame: 1 canvas pixel = 1 source pixel, CSS scales it.
+            assert canvas.evaluate("c => [c.width, c.height]") == [info.width, info.height]
+            browser.screenshot("before_drawing")
+
+            page.locator(".vidmask-label input").fill("target")
+            page.locator(".vidmask-new-object").click()
+            page.locator(".vidmask-status", has_text="new object 2: target").wait_for(timeout=30_000)
+            for _ in range(frame):
+                page.locator(".vidmask-next").click()
+            page.locator(".vidmask-frame-info", has_text=f"{info.seconds(frame):.3f} s").wait_for(timeout=30_000)
+
+            drag(page, canvas, box[:2], box[2:])
+            wait_for(lambda: any(p["box"] for p in _prompts(prompts_json)), what="the box in prompts.json")
+            click(page, canvas, point)
+            wait_for(lambda: any(p["points"] for p in _prompts(prompts_json)), what="the point in prompts.json")
+            # Shift held over the focused canvas, then a click: a negative point
+            page.keyboard.down("Shift")
+            click(page, canvas, negative)
+            page.keyboard.up("Shift")
+            wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 2,
+                     what="the negative point in prompts.json")
+            page.locator(".vidmask-status", has_text="- point").wait_for(timeout=30_000)
+            browser.screenshot("after_drawing")
+
+            page.locator(".vidmask-preview-button").click()
+            page.locator("img.vidmask-preview").first.wait_for(state="visible", timeout=240_000)
+            browser.screenshot("preview")
+        except Exception:
+            browser.screenshot("failure")
+            print("JupyterLab log:\n" + lab.log_tail())
+            print("browser console:\n" + "\n".join(browser.console[-30:]))
+            raise
+        finally:
+            copy_artifacts(browser.shots, ARTIFACTS)
+
+    data = json.loads(prompts_json.read_text())
+    target = next(o for o in data["objects"] if o["label"] == "target")
+    boxes = [p for p in data["prompts"] if p["box"]]
+    points = [p for p in data["prompts"] if p["points"]]
+    assert len(boxes) == 1 and len(points) == 2, data["prompts"]
+    for p in boxes + points:
+        assert p["frame"] == frame and p["obj_id"] == target["id"] and p["pts"] == info.pts[frame]
+    assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(boxes[0]["box"], box)), boxes[0]["box"]
+    for p, (x, y), label in zip(points, (point, negative), (1, 0)):
+        (px, py), = p["points"]
+        assert abs(px - x) <= TOLERANCE_PX and abs(py - y) <= TOLERANCE_PX, p
+        assert p["point_labels"] == [label], p
+    assert len(list(browser.shots.glob("*.png"))) >= 4
+
+
+def test_a_missing_browser_skips_or_fails_as_asked(monkeypatch):
+    import browser_helpers
+
+    monkeypatch.setattr(browser_helpers, "CHROMIUM_CANDIDATES", ("/nonexistent/chromium",))
+    monkeypatch.delenv("VIDMASK_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Chromium not found"):
+        require_browser()
+    monkeypatch.setenv("VIDMASK_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="VIDMASK_REQUIRE_BROWSER=1 but the browser test cannot run"):
+        require_browser()

@@ -1,0 +1,283 @@
+"""The prompt editor's logic, driven by simulated mouse, key and button events (no browser)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vidmask_nb.editor import PromptEditor
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.prompts import PromptSet
+
+
+@pytest.fixture
+def editor(tmp_path, sample_clip):
+    """The 160x120 clip drawn at half size (80x60 canvas): 1 canvas pixel = 2 source pixels."""
+    ed = PromptEditor(sample_clip, tmp_path / "run", max_display=80)
+    yield ed
+    ed.close()
+
+
+def on_disk(ed) -> dict:
+    return json.loads(ed.path.read_text())
+
+
+def drag(ed, a, b, via=None, **kw):
+    ed.on_mouse_down(*a)
+    ed.on_mouse_move(*(via or a))
+    ed.on_mouse_move(*b)
+    return ed.on_mouse_up(*b, **kw)
+
+
+def click(ed, at, **kw):
+    ed.on_mouse_down(*at)
+    return ed.on_mouse_up(*at, **kw)
+
+
+def test_canvas_is_the_drawn_frame_size_and_css_scales_it(editor, tmp_path, sample_clip):
+    assert (editor.canvas.width, editor.canvas.height) == editor.canvas_size == (80, 60)
+    assert editor.scale == (2.0, 2.0) and editor.css_scale == 4.0
+    assert (editor.canvas.layout.width, editor.canvas.layout.height) == ("320px", "240px")
+    assert editor.to_source(10, 20) == (20.0, 40.0) and editor.to_canvas(20, 40) == (10.0, 20.0)
+    assert editor.to_source(-5, 99) == (0.0, 120.0)  # clamped to the frame
+    wide = PromptEditor(sample_clip, tmp_path / "run2", max_display=100, display_width=500)
+    assert wide.canvas_size == (100, 75) and wide.scale == (1.6, 1.6) and wide.canvas.layout.width == "500px"
+    full = PromptEditor(sample_clip, tmp_path / "run3")
+    assert full.canvas_size == (160, 120) and full.scale == (1.0, 1.0) and full.css_scale == 4.0
+
+
+def test_drag_makes_a_box_in_source_pixels_saved_at_once(editor, sample_clip_info):
+    editor.set_frame(7)
+    prompt = drag(editor, (10, 20), (30, 40), via=(20, 25))
+    assert prompt.box == (20.0, 40.0, 60.0, 80.0) and prompt.frame == 7 and prompt.pts == sample_clip_info.pts[7]
+    data = on_disk(editor)
+    assert data == editor.prompts.to_json()
+    assert data["prompts"] == [{"frame": 7, "pts": sample_clip_info.pts[7], "obj_id": 1,
+                                "box": [20.0, 40.0, 60.0, 80.0], "points": [], "point_labels": []}]
+    assert data["objects"][0]["label"] == "object 1"
+    assert PromptSet.load(editor.path, sample_clip_info).prompts == editor.prompts.prompts
+    assert sorted(p.name for p in editor.path.parent.iterdir()) == ["prompts.json"]  # no partial files
+    assert "box (20, 40)-(60, 80)" in editor.status and "saved prompts.json" in editor.status
+
+
+def test_drag_up_left_and_off_the_canvas(editor):
+    assert drag(editor, (30, 40), (10, 20)).box == (20.0, 40.0, 60.0, 80.0)  # corners in either order
+    editor.set_frame(1)
+    editor.on_mouse_down(70, 50)
+    editor.on_mouse_move(79, 59)
+    prompt = editor.on_mouse_out(95, 70)  # left the canvas mid-drag: the box ends at the edge
+    assert prompt.box == (140.0, 100.0, 160.0, 120.0)
+    assert editor.on_mouse_up(95, 70) is None  # the drag is over
+
+
+def test_clicks_make_points_shift_or_mode_makes_them_negative(editor):
+    assert click(editor, (15, 15)).points == ((30.0, 30.0),)
+    editor.on_key("Shift")  # what the browser sends when Shift is pressed over the focused canvas
+    neg = click(editor, (16, 16))
+    assert neg.point_labels == (0,)
+    assert click(editor, (17, 17)).point_labels == (1,)  # Shift arms one click only
+    assert click(editor, (18, 18), shift=True).point_labels == (0,)
+    editor.set_mode("negative")
+    assert click(editor, (19, 19)).point_labels == (0,)
+    editor.set_mode("positive")
+    assert drag(editor, (20, 20), (40, 40)).points == ((40.0, 40.0),)  # point mode: a drag is a click
+    assert [p["point_labels"] for p in on_disk(editor)["prompts"]] == [[1], [0], [1], [0], [0], [1]]
+
+
+def test_a_tiny_wobble_is_a_click_not_a_box(editor):
+    # 1 canvas pixel is 4 screen pixels here, under the 5 px click tolerance
+    prompt = drag(editor, (10, 10), (11, 10))
+    assert prompt.box is None and prompt.points == ((22.0, 20.0),)
+    with pytest.raises(VidmaskError, match="has no area"):  # a flat drag: a box of no height
+        drag(editor, (10, 10), (14, 10))
+    prompt = drag(editor, (10, 10), (12, 12))  # 8 screen pixels: a box
+    assert prompt.box == (20.0, 20.0, 24.0, 24.0)
+
+
+def test_new_box_replaces_the_objects_box_on_that_frame(editor):
+    editor.add_box(10, 10, 50, 50)
+    editor.add_point(20, 20)
+    car = editor.new_object("car")
+    editor.add_box(60, 60, 100, 100)
+    editor.select_object(1)
+    editor.add_box(12, 12, 52, 52)
+    editor.add_box(1, 1, 5, 5, frame=9)
+    boxes = sorted((p.frame, p.obj_id, p.box) for p in editor.prompts.prompts if p.box)
+    assert boxes == [(0, 1, (12.0, 12.0, 52.0, 52.0)), (0, car.id, (60.0, 60.0, 100.0, 100.0)),
+                     (9, 1, (1.0, 1.0, 5.0, 5.0))]
+    assert "replaced its previous box" not in editor.status
+    assert len(editor.prompts.prompts) == 4
+
+
+def test_delete_and_undo(editor, sample_clip_info):
+    editor.add_box(10, 10, 50, 50)
+    editor.add_point(20, 20)
+    editor.add_point(30, 30, positive=False)
+    assert len(on_disk(editor)["prompts"]) == 3
+    deleted = editor.delete(1)
+    assert deleted.points == ((20.0, 20.0),)
+    assert [p.get("point_labels") for p in on_disk(editor)["prompts"]] == [[], [0]]
+    assert editor.undo()
+    assert len(on_disk(editor)["prompts"]) == 3
+    for _ in range(3):
+        assert editor.undo()
+    assert on_disk(editor)["prompts"] == [] and editor.prompts.prompts == []
+    assert editor.undo() is False and editor.status == "nothing to undo"
+    with pytest.raises(VidmaskError, match="no prompt selected"):
+        editor.delete()
+    with pytest.raises(VidmaskError, match="there is no prompt 5"):
+        editor.delete(5)
+
+
+def test_objects_new_pick_rename_delete(editor):
+    car = editor.new_object("car")
+    assert editor.obj_id == car.id == 2 and car.color != editor.prompts.object(1).color
+    assert editor.object_dropdown.options == (("1: object 1", 1), ("2: car", 2))
+    with pytest.raises(VidmaskError, match="already an object labelled 'car'"):
+        editor.new_object("car")
+    assert editor.new_object("").label == "object 3"
+    editor.rename_object(2, "truck")
+    editor.add_box(1, 1, 9, 9, obj_id=2)
+    assert [o["label"] for o in on_disk(editor)["objects"]] == ["object 1", "truck", "object 3"]
+    editor.delete_object(2)
+    data = on_disk(editor)
+    assert [o["id"] for o in data["objects"]] == [1, 3] and data["prompts"] == []
+    editor.undo()
+    assert len(on_disk(editor)["prompts"]) == 1
+    with pytest.raises(VidmaskError, match="no object with id 8"):
+        editor.select_object(8)
+
+
+def test_keyboard_shortcuts(editor):
+    editor.on_key("ArrowRight")
+    editor.on_key("d")
+    assert editor.frame == 2
+    editor.on_key("ArrowRight", shift=True)
+    assert editor.frame == 12
+    editor.on_key("a")
+    assert editor.frame == 11 and editor.slider.value == 11
+    for key, mode in (("n", "negative"), ("p", "positive"), ("b", "box")):
+        editor.on_key(key)
+        assert editor.mode == mode == editor.mode_buttons.value
+    editor.label_text.value = "dog"
+    editor.on_key("o")
+    assert editor.prompts.object(editor.obj_id).label == "dog"
+    editor.on_key("1")
+    assert editor.obj_id == 1
+    drag(editor, (10, 10), (20, 20))
+    editor.on_key("x")  # deletes the selected (just drawn) prompt
+    assert editor.prompts.prompts == []
+    editor.on_key("z")
+    assert len(editor.prompts.prompts) == 1
+    editor.on_key("ArrowLeft", shift=True)
+    editor.on_key("ArrowLeft", shift=True)
+    assert editor.frame == 0  # clamped at the start
+
+
+def test_widget_controls_drive_the_same_operations(editor):
+    editor.next_button.click()
+    editor.next_button.click()
+    editor.prev_button.click()
+    assert editor.frame == 1
+    editor.slider.value = 7
+    assert editor.frame == 7 and "0.292 s" in editor.frame_label.value
+    editor.label_text.value = "plate"
+    editor.new_object_button.click()
+    assert editor.prompts.object(editor.obj_id).label == "plate"
+    editor.add_box(10, 10, 40, 40)
+    editor.set_frame(0)
+    editor.add_point(5, 5)
+    assert [label for label, _ in editor.prompt_list.options] == [
+        "#0 frame 0 · 2: plate · + point (5, 5)", "#1 frame 7 · 2: plate · box (10, 10)-(40, 40)"]
+    editor.prompt_list.value = 1  # picking a prompt jumps to its frame
+    assert editor.frame == 7 and editor.selected == 1
+    editor.delete_button.click()
+    assert len(on_disk(editor)["prompts"]) == 1
+    editor.undo_button.click()
+    assert len(on_disk(editor)["prompts"]) == 2
+    editor.mode_buttons.value = "negative"
+    assert editor.mode == "negative"
+    editor.object_dropdown.value = 1
+    assert editor.obj_id == 1
+    editor.delete_button.click()  # nothing selected: the error shows in the status line, nothing raises
+    assert "no prompt selected" in editor.status
+    assert editor.preview_button.disabled  # no model given
+
+
+def test_ipycanvas_events_reach_the_editor(editor):
+    layer = editor.canvas[1]  # the top layer receives the browser's events
+    for event, x, y in (("mouse_down", 10, 20), ("mouse_move", 20, 30), ("mouse_up", 30, 40)):
+        layer._handle_frontend_event(None, {"event": event, "x": x, "y": y}, [])
+    assert editor.prompts.prompts[0].box == (20.0, 40.0, 60.0, 80.0)
+    layer._handle_frontend_event(None, {"event": "key_down", "key": "Shift", "shift_key": True, "ctrl_key": False,
+                                        "meta_key": False}, [])
+    for event in ("mouse_down", "mouse_up"):
+        layer._handle_frontend_event(None, {"event": event, "x": 5, "y": 5}, [])
+    assert editor.prompts.prompts[-1].point_labels == (0,)
+    layer._handle_frontend_event(None, {"event": "key_down", "key": "ArrowRight", "shift_key": False,
+                                        "ctrl_key": False, "meta_key": False}, [])
+    assert editor.frame == 1
+
+
+def test_a_failed_save_takes_the_edit_back(editor, monkeypatch):
+    editor.add_box(10, 10, 50, 50)
+    before = editor.path.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", disk_full)
+    with pytest.raises(VidmaskError, match="disk is full"):
+        editor.add_point(20, 20)
+    assert len(editor.prompts.prompts) == 1 and editor.path.read_bytes() == before
+    with pytest.raises(VidmaskError, match="disk is full"):
+        editor.undo()
+    assert len(editor.prompts.prompts) == 1
+    monkeypatch.undo()
+    assert editor.undo() and on_disk(editor)["prompts"] == []
+
+
+def test_reopening_loads_the_saved_prompts(tmp_path, sample_clip, sample_clip_info):
+    first = PromptEditor(sample_clip_info, tmp_path / "run")
+    first.new_object("ball")
+    first.add_box(10, 10, 40, 40, frame=20)
+    again = PromptEditor(sample_clip, tmp_path / "run")
+    assert again.prompts == first.prompts and again.frame == 20
+    assert "1 prompt(s) loaded" in again.status
+
+
+def test_prompts_of_another_video_are_refused(tmp_path, sample_clip):
+    from vidmask_nb.sample import make_sample_clip
+    from vidmask_nb.video import probe
+
+    other = probe(make_sample_clip(tmp_path / "other.mp4", seconds=1.0, size=(96, 64), audio=False))
+    PromptEditor(other, tmp_path / "run").add_box(1, 1, 9, 9)
+    with pytest.raises(VidmaskError, match="made for another video"):
+        PromptEditor(sample_clip, tmp_path / "run")
+
+
+def test_bad_edits_say_what_to_do(editor):
+    with pytest.raises(VidmaskError, match="outside the video"):
+        editor.set_frame(48)
+    with pytest.raises(VidmaskError, match="has no area inside the frame"):
+        editor.add_box(170, 10, 200, 40)
+    with pytest.raises(VidmaskError, match="unknown mode"):
+        editor.set_mode("lasso")
+    editor.add_box(1, 1, 9, 9)
+    with pytest.raises(VidmaskError, match="no model given to preview"):
+        editor.preview()
+    with pytest.raises(VidmaskError, match="frame 3 has no prompts to preview"):
+        editor.preview(frame=3)
+
+
+@pytest.mark.media
+def test_real_720p_clip_at_display_scale(tmp_path, shared_media):
+    """01_dog (1280x720) drawn at 960x540: canvas pixels are 4/3 source pixels."""
+    ed = PromptEditor(shared_media / "01_dog.mp4", tmp_path / "run")
+    assert ed.canvas_size == (960, 540) and ed.scale == pytest.approx((4 / 3, 4 / 3)) and ed.css_scale == 1.0
+    ed.set_frame(288)  # the last frame
+    box = drag(ed, (300, 150), (600, 450)).box
+    assert box == pytest.approx((400.0, 200.0, 800.0, 600.0))
+    saved = PromptSet.load(ed.path, ed.info)
+    assert saved.prompts[0].frame == 288 and saved.prompts[0].pts == ed.info.pts[288]
+    ed.close()

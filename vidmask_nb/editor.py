@@ -1,0 +1,620 @@
+"""The prompt editor: draw boxes and points on video frames in Jupyter (ipycanvas + ipywidgets).
+
+The canvas is the (downscaled) frame's own size, so one canvas pixel is one displayed image
+pixel, and CSS stretches it for display: ipycanvas then reports mouse positions in canvas pixels
+at any zoom. Prompts are kept in source pixels; ``to_source``/``to_canvas`` are the only places
+that convert. Every edit saves ``prompts.json`` atomically, so closing the browser loses nothing.
+
+Mouse: drag draws a box; a click adds a positive point; Shift then click (or the "- point"
+mode) a negative one. Keys (click the image first so it has the keyboard) are listed in the
+widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
+
+Example::
+
+    editor = PromptEditor("clip.mp4", "runs/clip")
+    editor                                   # the widget, in a notebook cell
+    editor.set_frame(120)
+    editor.new_object("licence plate")
+    editor.add_box(400, 300, 520, 340)       # source pixels; saved at once
+    editor.add_point(460, 320, positive=True)
+    editor.undo()
+"""
+from __future__ import annotations
+
+import html
+import io
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import ipywidgets as widgets
+import numpy as np
+from ipycanvas import MultiCanvas, hold_canvas
+
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.prompts import FramePrompt, PromptSet, TrackedObject
+from vidmask_nb.runfolder import RunFolder
+from vidmask_nb.video import VideoInfo, VideoReader, fit_size, probe
+
+MODES = {"box": "box (a click: + point)", "positive": "+ point", "negative": "- point"}
+SHIFT_WINDOW_S = 4.0  # a Shift press makes the next click (within this many seconds) negative
+CLICK_CSS_PX = 5  # a press and release closer than this (in screen pixels) is a click, not a drag
+UNDO_DEPTH = 200
+
+SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift, then click", "- point"),
+             ("b / p / n", "mode: box / + point / - point"), ("← → or a d", "previous / next frame"),
+             ("Shift+← →", "10 frames"), ("o", "new object"), ("1-9", "pick object"),
+             ("z", "undo"), ("Delete, x", "delete the selected prompt"), ("v", "preview this frame"),
+             ("Esc", "cancel a drag")]
+
+
+@dataclass(frozen=True)
+class _Drag:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    objects: tuple[TrackedObject, ...]
+    prompts: tuple[FramePrompt, ...]
+    obj_id: int
+
+
+class PromptEditor(widgets.VBox):
+    """An ipywidgets box for drawing prompts on ``video``, saved to ``workdir/prompts.json``.
+
+    - ``video``: the source video path (or a ``VideoInfo``).
+    - ``workdir``: the run folder; ``prompts.json`` there is loaded (and checked against the video)
+      if it exists.
+    - ``max_display``: longest side of the frame drawn on the canvas (frames are downscaled to it).
+    - ``display_width``: width on screen in CSS pixels (default: the canvas width, and at least
+      640 so small videos can be drawn on precisely).
+    - ``predictor``: for the preview button: a SAM 2 predictor, a dict of ``model.load_predictor``
+      arguments (loaded on first use), a function returning a predictor, or None (no preview).
+    - ``prompts_path``: save somewhere other than ``workdir/prompts.json``.
+    """
+
+    def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike,
+                 max_display: int = 960, display_width: int | None = None, predictor=None,
+                 prompts_path: str | os.PathLike | None = None):
+        self.info = video if isinstance(video, VideoInfo) else probe(video)
+        self.path = Path(prompts_path) if prompts_path else RunFolder(workdir).create().prompts_json
+        if self.path.is_file():
+            self.prompts = PromptSet.load(self.path, self.info)
+        else:
+            self.prompts = PromptSet.for_video(self.info)
+        if not self.prompts.objects:
+            self.prompts.add_object("object 1")  # in memory; written with the first edit
+        self._sort_prompts()
+        w, h = self.info.width, self.info.height
+        self.canvas_size = fit_size(w, h, max_display)
+        cw, ch = self.canvas_size
+        self.scale = (w / cw, h / ch)  # source pixels per canvas pixel
+        css_w = display_width or max(cw, min(640, 4 * cw))
+        self.css_scale = css_w / cw  # screen pixels per canvas pixel
+        self._reader = VideoReader(self.info.path, size=None if (cw, ch) == (w, h) else (cw, ch),
+                                   info=self.info, cache_frames=8)
+        self._predictor_spec = predictor
+        self._predictor = None
+        self.frame = self.prompts.prompt_frames[0] if self.prompts.prompts else 0
+        self.obj_id = self.prompts.objects[0].id
+        self.mode = "box"
+        self.selected: int | None = None  # index into prompts.prompts
+        self._drag: _Drag | None = None
+        self._shift_until = 0.0
+        self._undo: list[_Snapshot] = []
+        self._syncing = False
+        self._build_widgets(css_w, round(ch * self.css_scale))
+        super().__init__([self._header, self._nav, self._tools, self.canvas, self._list_row, self._help,
+                          self._status, self._preview_row, self.preview_image])
+        self._refresh_all()
+        self.set_status(f"{len(self.prompts.prompts)} prompt(s) loaded from {self.path}" if self.path.is_file()
+                        else f"new prompts; every edit is saved to {self.path}")
+
+    # ------------------------------------------------------------------ widgets
+    def _build_widgets(self, css_w: int, css_h: int) -> None:
+        cw, ch = self.canvas_size
+        info = self.info
+        self._header = widgets.HTML(
+            f"<b>{html.escape(Path(info.path).name)}</b> · {info.width}x{info.height} · "
+            f"{info.frame_count} frames · {float(info.fps):.3f} fps · prompts: <code>{html.escape(str(self.path))}</code>")
+        self.slider = widgets.IntSlider(value=self.frame, min=0, max=info.frame_count - 1, step=1,
+                                        description="frame", continuous_update=False,
+                                        layout=widgets.Layout(width="420px"))
+        self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="70px"),
+                                          tooltip="previous frame (← or a)")
+        self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="70px"),
+                                          tooltip="next frame (→ or d)")
+        self.frame_label = widgets.HTML()
+        self._nav = widgets.HBox([self.prev_button, self.slider, self.next_button, self.frame_label])
+        self.mode_buttons = widgets.ToggleButtons(options=[(v, k) for k, v in MODES.items()], value="box",
+                                                  style={"button_width": "170px"})
+        self.object_dropdown = widgets.Dropdown(description="object", layout=widgets.Layout(width="220px"))
+        self.label_text = widgets.Text(placeholder="label", layout=widgets.Layout(width="160px"))
+        self.new_object_button = widgets.Button(description="new object", tooltip="new object with this label (o)")
+        self.rename_button = widgets.Button(description="rename", tooltip="give the picked object this label")
+        self._tools = widgets.VBox([self.mode_buttons, widgets.HBox(
+            [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button])])
+        self.canvas = MultiCanvas(2, width=cw, height=ch,
+                                  layout=widgets.Layout(width=f"{css_w}px", height=f"{css_h}px"))
+        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px"))
+        self.delete_button = widgets.Button(description="delete selected", tooltip="Delete or x")
+        self.undo_button = widgets.Button(description="undo", tooltip="z")
+        self._list_row = widgets.HBox([self.prompt_list, widgets.VBox([self.delete_button, self.undo_button])])
+        self._help = widgets.HTML("<small>" + " · ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}"
+                                                         for k, v in SHORTCUTS)
+                                  + " — click the image first so it receives keys</small>")
+        self._status = widgets.HTML()
+        self.preview_button = widgets.Button(description="preview this frame (SAM 2)", icon="eye",
+                                             layout=widgets.Layout(width="240px"),
+                                             disabled=self._predictor_spec is None,
+                                             tooltip="run SAM 2 on this frame alone with its prompts (v)")
+        self._preview_row = widgets.HBox([self.preview_button])
+        # A PNG in an Image widget (not an Output area): it shows the same in a browser, under
+        # papermill and in tests, where nothing captures display() calls.
+        self.preview_image = widgets.Image(format="png", layout=widgets.Layout(
+            display="none", width=f"{max(css_w, 480)}px", max_width="100%"))
+
+        # Stable class names for the browser test (and for styling); JupyterLab's own may change.
+        for widget, name in ((self.canvas, "canvas"), (self.slider, "slider"), (self.prev_button, "prev"),
+                             (self.next_button, "next"), (self.frame_label, "frame-info"),
+                             (self.mode_buttons, "mode"), (self.object_dropdown, "object"),
+                             (self.label_text, "label"), (self.new_object_button, "new-object"),
+                             (self.rename_button, "rename"), (self.prompt_list, "prompt-list"),
+                             (self.delete_button, "delete"), (self.undo_button, "undo"),
+                             (self._status, "status"), (self.preview_button, "preview-button"),
+                             (self.preview_image, "preview")):
+            widget.add_class(f"vidmask-{name}")
+
+        self.slider.observe(lambda ch_: self._on_ui(lambda: self.set_frame(ch_["new"])), names="value")
+        self.prev_button.on_click(lambda _: self._on_ui(lambda: self.step_frame(-1)))
+        self.next_button.on_click(lambda _: self._on_ui(lambda: self.step_frame(1)))
+        self.mode_buttons.observe(lambda ch_: self._on_ui(lambda: self.set_mode(ch_["new"])), names="value")
+        self.object_dropdown.observe(lambda ch_: self._on_ui(lambda: self.select_object(ch_["new"])), names="value")
+        self.new_object_button.on_click(lambda _: self._on_ui(lambda: self.new_object(self.label_text.value)))
+        self.rename_button.on_click(lambda _: self._on_ui(lambda: self.rename_object(self.obj_id, self.label_text.value)))
+        self.prompt_list.observe(lambda ch_: self._on_ui(lambda: self.select_prompt(ch_["new"])), names="value")
+        self.delete_button.on_click(lambda _: self._on_ui(lambda: self.delete()))
+        self.undo_button.on_click(lambda _: self._on_ui(self.undo))
+        self.preview_button.on_click(lambda _: self._on_ui(lambda: self.preview(show=True)))
+        self.canvas.on_mouse_down(lambda x, y: self._on_ui(lambda: self.on_mouse_down(x, y)))
+        self.canvas.on_mouse_move(lambda x, y: self._on_ui(lambda: self.on_mouse_move(x, y)))
+        self.canvas.on_mouse_up(lambda x, y: self._on_ui(lambda: self.on_mouse_up(x, y)))
+        self.canvas.on_mouse_out(lambda x, y: self._on_ui(lambda: self.on_mouse_out(x, y)))
+        self.canvas.on_key_down(lambda k, s, c, m: self._on_ui(lambda: self.on_key(k, s, c, m)))
+        self.canvas.on_client_ready(lambda: self._on_ui(self._draw_frame))
+
+    def _on_ui(self, action: Callable[[], object]) -> None:
+        """Run a UI callback; show a ``VidmaskError`` in the status line instead of losing it."""
+        if self._syncing:
+            return
+        try:
+            action()
+        except VidmaskError as exc:
+            self.set_status(str(exc), error=True)
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        color = "#b00020" if error else "#555"
+        self._status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+    @property
+    def status(self) -> str:
+        """The status line's text (for tests and logs)."""
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self._status.value))
+
+    # ------------------------------------------------------------------ coordinates
+    def to_source(self, x: float, y: float) -> tuple[float, float]:
+        """Canvas pixels -> source pixels, clamped to the frame."""
+        sx, sy = self.scale
+        return (min(max(x * sx, 0.0), float(self.info.width)), min(max(y * sy, 0.0), float(self.info.height)))
+
+    def to_canvas(self, x: float, y: float) -> tuple[float, float]:
+        """Source pixels -> canvas pixels."""
+        sx, sy = self.scale
+        return x / sx, y / sy
+
+    # ------------------------------------------------------------------ frames and objects
+    def set_frame(self, frame: int) -> None:
+        frame = int(frame)
+        if not 0 <= frame < self.info.frame_count:
+            raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
+        self.frame = frame
+        self._drag = None
+        if self.selected is not None and self.prompts.prompts[self.selected].frame != frame:
+            self.selected = None
+        self._sync_widgets()
+        self._draw_frame()
+
+    def step_frame(self, step: int = 1) -> None:
+        self.set_frame(min(max(self.frame + step, 0), self.info.frame_count - 1))
+
+    def select_object(self, obj_id: int) -> None:
+        if obj_id is None:
+            return
+        self.prompts.object(int(obj_id))  # raises for an unknown id
+        self.obj_id = int(obj_id)
+        self._sync_widgets()
+        self._draw_overlay()
+
+    def new_object(self, label: str | None = None) -> TrackedObject:
+        """Add an object (a label; 'object N' if empty) and pick it. Saved."""
+        label = (label or "").strip() or f"object {max((o.id for o in self.prompts.objects), default=0) + 1}"
+        if any(o.label == label for o in self.prompts.objects):
+            raise VidmaskError(f"there is already an object labelled {label!r}; pick it in the list or "
+                               "choose another label")
+        self._push_undo()
+        obj = self.prompts.add_object(label)
+        self.obj_id = obj.id
+        self._saved(f"new object {obj.id}: {label}")
+        return obj
+
+    def rename_object(self, obj_id: int, label: str) -> TrackedObject:
+        label = (label or "").strip()
+        if not label:
+            raise VidmaskError("type the new label first")
+        if any(o.label == label and o.id != obj_id for o in self.prompts.objects):
+            raise VidmaskError(f"another object is already labelled {label!r}")
+        old = self.prompts.object(obj_id)
+        self._push_undo()
+        new = replace(old, label=label)
+        self.prompts.objects = [new if o.id == obj_id else o for o in self.prompts.objects]
+        self._saved(f"object {obj_id} renamed {old.label!r} -> {label!r}")
+        return new
+
+    def delete_object(self, obj_id: int) -> None:
+        """Remove an object and all its prompts. Saved; undo brings it back."""
+        self.prompts.object(obj_id)
+        self._push_undo()
+        self.prompts.prompts = [p for p in self.prompts.prompts if p.obj_id != obj_id]
+        self.prompts.objects = [o for o in self.prompts.objects if o.id != obj_id]
+        if not self.prompts.objects:
+            self.prompts.add_object("object 1")
+        if self.obj_id == obj_id:
+            self.obj_id = self.prompts.objects[0].id
+        self.selected = None
+        self._saved(f"object {obj_id} deleted with its prompts")
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise VidmaskError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        self.mode = mode
+        self._sync_widgets()
+
+    # ------------------------------------------------------------------ prompts
+    def add_box(self, x0: float, y0: float, x1: float, y1: float, frame: int | None = None,
+                obj_id: int | None = None) -> FramePrompt:
+        """Add a box in source pixels (corners in any order, clamped to the frame). Saved.
+
+        An object has one box per frame (SAM 2 takes one): a new box replaces the old one there.
+        """
+        frame, obj_id = self._target(frame, obj_id)
+        W, H = self.info.width, self.info.height
+        x0, x1 = sorted((min(max(float(x0), 0.0), W), min(max(float(x1), 0.0), W)))
+        y0, y1 = sorted((min(max(float(y0), 0.0), H), min(max(float(y1), 0.0), H)))
+        if x1 - x0 <= 0 or y1 - y0 <= 0:
+            raise VidmaskError(f"the box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}) has no area inside the frame; "
+                               "drag a larger box")
+        self._push_undo()
+        replaced = [p for p in self.prompts.prompts if p.frame == frame and p.obj_id == obj_id and p.box is not None]
+        self.prompts.prompts = [p for p in self.prompts.prompts if p not in replaced]
+        prompt = FramePrompt(frame, obj_id, box=(x0, y0, x1, y1), pts=self.info.pts[frame])
+        self._insert(prompt)
+        self._saved(f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}) for {self._obj_name(obj_id)} on frame {frame}"
+                    + (" (replaced its previous box)" if replaced else ""))
+        return prompt
+
+    def add_point(self, x: float, y: float, positive: bool = True, frame: int | None = None,
+                  obj_id: int | None = None) -> FramePrompt:
+        """Add a positive (on the object) or negative (not the object) point in source pixels. Saved."""
+        frame, obj_id = self._target(frame, obj_id)
+        x = min(max(float(x), 0.0), float(self.info.width))
+        y = min(max(float(y), 0.0), float(self.info.height))
+        self._push_undo()
+        prompt = FramePrompt(frame, obj_id, points=((x, y),), point_labels=(1 if positive else 0,),
+                             pts=self.info.pts[frame])
+        self._insert(prompt)
+        self._saved(f"{'+' if positive else '-'} point ({x:.0f}, {y:.0f}) for {self._obj_name(obj_id)} "
+                    f"on frame {frame}")
+        return prompt
+
+    def delete(self, prompt_index: int | None = None) -> FramePrompt:
+        """Delete a prompt by its index in ``prompts.prompts`` (the list's order); the selected one if None."""
+        index = self.selected if prompt_index is None else int(prompt_index)
+        if index is None:
+            raise VidmaskError("no prompt selected: pick one in the list first")
+        if not 0 <= index < len(self.prompts.prompts):
+            raise VidmaskError(f"there is no prompt {index}; there are {len(self.prompts.prompts)}")
+        self._push_undo()
+        prompt = self.prompts.prompts.pop(index)
+        self.selected = None
+        self._saved(f"deleted {prompt.describe()}")
+        return prompt
+
+    def select_prompt(self, prompt_index: int | None) -> None:
+        """Select a prompt (highlighted, and the target of delete); shows its frame and object."""
+        if prompt_index is None:
+            self.selected = None
+            self._draw_overlay()
+            return
+        p = self.prompts.prompts[int(prompt_index)]
+        self.selected = int(prompt_index)
+        self.obj_id = p.obj_id
+        if p.frame != self.frame:
+            self.frame = p.frame
+            self._draw_frame()
+        else:
+            self._draw_overlay()
+        self._sync_widgets()
+
+    def undo(self) -> bool:
+        """Undo the last edit (boxes, points, deletions, objects). Saved. False if nothing to undo."""
+        if not self._undo:
+            self.set_status("nothing to undo")
+            return False
+        snap, current = self._undo.pop(), self._snapshot()
+        self._restore(snap)
+        try:
+            self._saved("undone", take_back=False)
+        except BaseException:
+            self._restore(current)
+            self._undo.append(snap)
+            raise
+        return True
+
+    def save(self) -> Path:
+        """Write ``prompts.json`` atomically (every edit already does)."""
+        return self.prompts.save(self.path)
+
+    def prompts_on_frame(self, frame: int | None = None) -> list[FramePrompt]:
+        frame = self.frame if frame is None else frame
+        return [p for p in self.prompts.prompts if p.frame == frame]
+
+    def _target(self, frame, obj_id) -> tuple[int, int]:
+        frame = self.frame if frame is None else int(frame)
+        obj_id = self.obj_id if obj_id is None else int(obj_id)
+        if not 0 <= frame < self.info.frame_count:
+            raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
+        self.prompts.object(obj_id)
+        return frame, obj_id
+
+    def _insert(self, prompt: FramePrompt) -> None:
+        self.prompts.prompts.append(prompt)
+        self._sort_prompts()
+        self.selected = max(i for i, p in enumerate(self.prompts.prompts) if p is prompt)
+
+    def _sort_prompts(self) -> None:
+        # The order the file is written in (PromptSet.to_json sorts the same way, stably), so a
+        # list index means the same prompt on screen and on disk.
+        self.prompts.prompts.sort(key=lambda p: (p.frame, p.obj_id))
+
+    def _snapshot(self) -> _Snapshot:
+        return _Snapshot(tuple(self.prompts.objects), tuple(self.prompts.prompts), self.obj_id)
+
+    def _restore(self, snap: _Snapshot) -> None:
+        self.prompts.objects, self.prompts.prompts = list(snap.objects), list(snap.prompts)
+        self.obj_id, self.selected = snap.obj_id, None
+        self._sync_widgets()
+        self._draw_overlay()
+
+    def _push_undo(self) -> None:
+        self._undo.append(self._snapshot())
+        del self._undo[:-UNDO_DEPTH]
+
+    def _saved(self, what: str, take_back: bool = True) -> None:
+        """Save after an edit. If the file cannot be written, the edit is taken back (``take_back``)
+        so that what the screen shows is what the file holds."""
+        try:
+            self.save()
+        except BaseException:
+            if take_back:
+                self._restore(self._undo.pop())
+            raise
+        self._sync_widgets()
+        self._draw_overlay()
+        self.set_status(f"{what} · saved {self.path.name} ({len(self.prompts.prompts)} prompts)")
+
+    def _obj_name(self, obj_id: int) -> str:
+        return f"'{self.prompts.object(obj_id).label}'"
+
+    # ------------------------------------------------------------------ mouse and keys
+    def on_mouse_down(self, x: float, y: float, shift: bool | None = None) -> None:
+        """Mouse pressed at canvas pixel (x, y)."""
+        self._drag = _Drag(x, y, x, y)
+
+    def on_mouse_move(self, x: float, y: float, shift: bool | None = None) -> None:
+        if self._drag is None:
+            return
+        self._drag = replace(self._drag, x1=x, y1=y)
+        if self.mode == "box":
+            self._draw_overlay()
+
+    def on_mouse_up(self, x: float, y: float, shift: bool | None = None) -> FramePrompt | None:
+        """Mouse released: a drag makes a box (box mode), a click a point. Returns the new prompt."""
+        drag = self._drag
+        if drag is None:
+            return None
+        self._drag = None
+        negative = self._take_shift() if shift is None else bool(shift)
+        moved = max(abs(x - drag.x0), abs(y - drag.y0)) * self.css_scale
+        if self.mode == "box" and moved >= CLICK_CSS_PX:
+            (sx0, sy0), (sx1, sy1) = self.to_source(drag.x0, drag.y0), self.to_source(x, y)
+            return self.add_box(sx0, sy0, sx1, sy1)
+        px, py = self.to_source(drag.x0, drag.y0) if moved >= CLICK_CSS_PX else self.to_source(x, y)
+        positive = self.mode != "negative" and not negative
+        return self.add_point(px, py, positive=positive)
+
+    def on_mouse_out(self, x: float, y: float) -> FramePrompt | None:
+        """The pointer left the canvas mid-drag: finish the drag at the edge."""
+        if self._drag is None:
+            return None
+        cw, ch = self.canvas_size
+        return self.on_mouse_up(min(max(x, 0.0), cw), min(max(y, 0.0), ch))
+
+    def on_key(self, key: str, shift: bool = False, ctrl: bool = False, meta: bool = False) -> None:
+        """A key pressed while the canvas has focus (see ``SHORTCUTS``)."""
+        k = key.lower() if len(key) == 1 else key
+        if key == "Shift":
+            self._shift_until = time.monotonic() + SHIFT_WINDOW_S
+            self.set_status("Shift: the next click adds a negative point")
+        elif k in ("ArrowRight", "d", "ArrowLeft", "a"):
+            step = (10 if shift else 1) * (1 if k in ("ArrowRight", "d") else -1)
+            self.step_frame(step)
+        elif k == "b":
+            self.set_mode("box")
+        elif k == "p":
+            self.set_mode("positive")
+        elif k == "n":
+            self.set_mode("negative")
+        elif k == "o":
+            self.new_object(self.label_text.value if not any(o.label == self.label_text.value.strip()
+                                                             for o in self.prompts.objects) else "")
+        elif k.isdigit() and k != "0":
+            n = int(k)
+            if n <= len(self.prompts.objects):
+                self.select_object(self.prompts.objects[n - 1].id)
+        elif k == "z":
+            self.undo()
+        elif k in ("Delete", "Backspace", "x"):
+            self.delete()
+        elif k == "v":
+            self.preview(show=True)
+        elif key == "Escape":
+            self._drag = None
+            self._draw_overlay()
+
+    def _take_shift(self) -> bool:
+        armed = time.monotonic() < self._shift_until
+        self._shift_until = 0.0
+        return armed
+
+    # ------------------------------------------------------------------ preview
+    def predictor(self):
+        """The SAM 2 predictor for previews, loaded on first use."""
+        if self._predictor is None:
+            spec = self._predictor_spec
+            if spec is None:
+                raise VidmaskError("no model given to preview with: create the editor with "
+                                   "predictor=dict(model='tiny') (or a loaded predictor)")
+            if isinstance(spec, dict):
+                from vidmask_nb.model import load_predictor
+
+                self.set_status("loading SAM 2 ...")
+                self._predictor = load_predictor(**spec)
+            elif callable(spec) and not hasattr(spec, "init_state"):
+                self._predictor = spec()
+            else:
+                self._predictor = spec
+        return self._predictor
+
+    def preview(self, frame: int | None = None, show: bool = False):
+        """Run SAM 2 on ``frame`` (default: the current one) alone; returns the matplotlib figure.
+
+        With ``show``, the figure (as a PNG) replaces the widget's preview picture.
+        """
+        from vidmask_nb.preview import preview_figure
+
+        frame = self.frame if frame is None else int(frame)
+        if not self.prompts_on_frame(frame):
+            raise VidmaskError(f"frame {frame} has no prompts to preview: draw a box first")
+        predictor = self.predictor()
+        self.set_status(f"running SAM 2 on frame {frame} ...")
+        fig = preview_figure(predictor, self.info, self.prompts, frame)
+        if show:
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
+            self.preview_image.value = png.getvalue()
+            self.preview_image.layout.display = None
+        self.set_status(f"preview of frame {frame} done")
+        return fig
+
+    # ------------------------------------------------------------------ drawing
+    def _sync_widgets(self) -> None:
+        """Make the controls show the editor's state (without re-triggering their callbacks)."""
+        self._syncing = True
+        try:
+            self.slider.value = self.frame
+            self.mode_buttons.value = self.mode
+            self.object_dropdown.options = [(f"{o.id}: {o.label}", o.id) for o in self.prompts.objects]
+            self.object_dropdown.value = self.obj_id
+            self.prompt_list.options = [(self._describe(i, p), i) for i, p in enumerate(self.prompts.prompts)]
+            self.prompt_list.value = self.selected
+            n_here = len(self.prompts_on_frame())
+            self.frame_label.value = (f"{self.info.seconds(self.frame):.3f} s · {n_here} prompt(s) here · "
+                                      f"prompted frames: {self.prompts.prompt_frames or 'none'}")
+            self.preview_button.disabled = self._predictor_spec is None
+        finally:
+            self._syncing = False
+
+    def _describe(self, i: int, p: FramePrompt) -> str:
+        label = self.prompts.object(p.obj_id).label
+        if p.box is not None:
+            x0, y0, x1, y1 = p.box
+            what = f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})"
+        else:
+            what = ", ".join(f"{'+' if lab else '-'} point ({x:.0f}, {y:.0f})"
+                             for (x, y), lab in zip(p.points, p.point_labels))
+        return f"#{i} frame {p.frame} · {p.obj_id}: {label} · {what}"
+
+    def _refresh_all(self) -> None:
+        self._sync_widgets()
+        self._draw_frame()
+
+    def _draw_frame(self) -> None:
+        rgb = np.ascontiguousarray(self._reader[self.frame])
+        with hold_canvas():
+            self.canvas[0].clear()
+            self.canvas[0].put_image_data(rgb, 0, 0)
+            self._draw_prompts()
+
+    def _draw_overlay(self) -> None:
+        with hold_canvas():
+            self._draw_prompts()
+
+    def _draw_prompts(self) -> None:
+        layer = self.canvas[1]
+        layer.clear()
+        cw, ch = self.canvas_size
+        thin = max(1.5, max(cw, ch) / 400)
+        layer.font = f"{max(10, round(ch / 28))}px sans-serif"
+        for i, p in enumerate(self.prompts.prompts):
+            if p.frame != self.frame:
+                continue
+            obj = self.prompts.object(p.obj_id)
+            color = "rgb({},{},{})".format(*obj.color)
+            wide = 2.5 * thin if i == self.selected else thin
+            if p.box is not None:
+                (x0, y0), (x1, y1) = self.to_canvas(*p.box[:2]), self.to_canvas(*p.box[2:])
+                layer.line_width = wide
+                layer.stroke_style = color
+                layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
+                layer.fill_style = color
+                layer.fill_text(obj.label, x0 + 2, max(y0 - 3, 12))
+            for (x, y), lab in zip(p.points, p.point_labels):
+                cx, cy = self.to_canvas(x, y)
+                r = 2.5 * thin + (thin if i == self.selected else 0)
+                layer.fill_style = "rgb(40,220,40)" if lab else "rgb(230,30,30)"
+                layer.fill_circle(cx, cy, r)
+                layer.line_width = wide / 2
+                layer.stroke_style = color
+                layer.stroke_circle(cx, cy, r)
+        if self._drag is not None and self.mode == "box":
+            d = self._drag
+            color = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
+            layer.line_width = thin
+            layer.stroke_style = color
+            layer.set_line_dash([6, 4])
+            layer.stroke_rect(min(d.x0, d.x1), min(d.y0, d.y1), abs(d.x1 - d.x0), abs(d.y1 - d.y0))
+            layer.set_line_dash([])
+
+    def close(self) -> None:
+        reader = self.__dict__.get("_reader")  # absent if the constructor failed (another video's prompts)
+        if reader is not None:
+            reader.close()
+        super().close()
