@@ -1,0 +1,493 @@
+"""Track the prompted objects through the whole video with one SAM 2 state: flat memory, resumable.
+
+How it runs (stage 03; reads ``prompts.json``, writes ``masks/`` and ``masks.json``):
+
+- One SAM 2 inference state for the whole video, over frames decoded lazily from the source
+  (``sam.SamFrames``; no JPEG folder, no whole-video tensor).
+- Forward from the earliest prompted frame to the end, then backward from it to frame 0, so frames
+  before the first prompt are masked too. Objects first prompted later are tracked from the
+  earliest prompt on, as stock SAM 2 does (their prompt is a conditioning memory for every frame).
+- After each frame, outputs the model will never read again are dropped (see ``Pruner``), so host
+  and GPU memory stay flat however long the video is; the masks equal stock SAM 2's bit for bit.
+- Chunks (``chunks.plan_chunks``) are units of progress, mask files and checkpoints, not state
+  resets: each is a ``Segment`` (a chunk's frames in one direction), tracked by calling stock
+  ``propagate_in_video`` again on the same state. After each segment its masks are written
+  (``masks/<segment>.json``, COCO RLE at source resolution with each object's score) and then the
+  pruned tracker state (``masks/tracker_state.pt``), both atomically.
+- Every file carries a key naming what produced it (model, weights, prompts, input size, device,
+  video, code version); files with another key are never reused. A run killed at any point is
+  rerun with the same call and continues after the last complete segment, giving the same bytes
+  as an uninterrupted run.
+- Finally ``masks.json``: every frame, every object (empty mask where it is absent).
+
+Example::
+
+    store = propagate("clip.mp4", "runs/clip", model="tiny")     # -> masks.MaskStore
+    store[0].masks()                                              # {obj_id: HxW bool}
+
+From a shell (tests use this to kill and resume a real process)::
+
+    python -m vidmask_nb.propagate clip.mp4 runs/clip --model tiny --chunk-seconds 10
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from vidmask_nb.chunks import plan_chunks
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json
+from vidmask_nb.model import ModelIdentity, find_checkpoint, load_predictor, model_identity, model_spec, resolve_device
+from vidmask_nb.prompts import PromptSet, VideoRef
+from vidmask_nb.runfolder import RunFolder, atomic_output, write_json
+from vidmask_nb.sam import SamFrames, add_prompt, init_state, masks_from_logits, object_scores
+from vidmask_nb.video import VideoInfo, probe
+
+RUNNER_VERSION = 1  # bump when a change alters the masks: old mask files then stop matching
+DEFAULT_IMAGE_SIZE = 1024  # every SAM 2.1 config's input size
+STATE_FILE = "tracker_state.pt"
+# The parts of a SAM 2 inference state that tracking changes; the rest is rebuilt by init_state.
+SAVED_STATE_KEYS = ("point_inputs_per_obj", "mask_inputs_per_obj", "constants", "obj_id_to_idx",
+                    "obj_idx_to_id", "obj_ids", "output_dict_per_obj", "temp_output_dict_per_obj",
+                    "frames_tracked_per_obj")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of one chunk tracked in one direction: a unit of progress, mask file and checkpoint.
+
+    SAM 2 is run from ``run_from`` over ``[start, stop)`` in the segment's direction. ``run_from``
+    is the earliest prompted frame for the first backward segment (stock SAM 2's backward pass
+    starts there; its output there is not kept, the forward one is), else the segment's first frame.
+    """
+
+    order: int
+    chunk: int
+    reverse: bool
+    start: int
+    stop: int
+    run_from: int
+
+    @property
+    def name(self) -> str:
+        return f"seg_{self.order:04d}_{'rev' if self.reverse else 'fwd'}_f{self.start:06d}-{self.stop - 1:06d}"
+
+    @property
+    def frames_to_run(self) -> list[int]:
+        """SAM 2 frame indices in processing order."""
+        if self.reverse:
+            return list(range(self.run_from, self.start - 1, -1))
+        return list(range(self.run_from, self.stop))
+
+
+def plan_segments(frame_count: int, chunk_bounds: list[tuple[int, int]], first_prompt: int) -> list[Segment]:
+    """Forward segments from ``first_prompt`` to the end, then backward ones down to frame 0.
+
+    Example::
+
+        plan_segments(100, [(0, 40), (40, 80), (80, 100)], first_prompt=50)
+        # fwd [50,80) [80,100), then rev [40,50) (run from 50), [0,40)
+    """
+    segments: list[Segment] = []
+    for ci, (a, b) in enumerate(chunk_bounds):
+        lo = max(a, first_prompt)
+        if lo < b:
+            segments.append(Segment(len(segments), ci, False, lo, b, lo))
+    for ci, (a, b) in reversed(list(enumerate(chunk_bounds))):
+        hi = min(b, first_prompt)
+        if a >= hi:
+            continue
+        first_backward = not any(s.reverse for s in segments)
+        run_from = first_prompt if first_backward else hi - 1
+        if run_from == 0:
+            # Stock SAM 2 runs nothing backward from frame 0: fold a lone frame 0 into the segment above.
+            prev = segments.pop()
+            segments.append(Segment(prev.order, prev.chunk, True, 0, prev.stop, prev.run_from))
+            continue
+        segments.append(Segment(len(segments), ci, True, a, hi, run_from))
+    return segments
+
+
+class Pruner:
+    """Drops tracked outputs that SAM 2 will never read again, keeping results bit-identical.
+
+    Tracking frame t reads every conditioning (prompted) frame, the spatial memory of the
+    ``num_maskmem - 1`` previous frames and the object pointers of the
+    ``max_obj_ptrs_in_encoder - 1`` previous frames (mirrored when tracking backward). So once the
+    next frame is known, a non-conditioning output further than ``window`` frames from it, and
+    further than ``window`` from every frame where a later pass starts (the backward pass starts
+    at the earliest prompt and reads the forward outputs just after it), is dead. Per-frame
+    tracking flags go with their outputs: they matter only to prompts added after tracking,
+    which the runner never does.
+
+    Example::
+
+        pruner = Pruner(predictor, pass_starts=[first_prompt])
+        pruner.prune(state, next_frame=f + 1)    # after SAM 2 yields frame f going forward
+    """
+
+    def __init__(self, predictor, pass_starts: list[int]):
+        stride = max(1, int(getattr(predictor, "memory_temporal_stride_for_eval", 1)))
+        pointers = predictor.max_obj_ptrs_in_encoder - 1 if predictor.use_obj_ptrs_in_encoder else 0
+        self.window = max(pointers, predictor.num_maskmem * stride)
+        self.protected = sorted(set(pass_starts))
+
+    def keep(self, t: int, next_frame: int) -> bool:
+        w = self.window
+        return abs(t - next_frame) <= w or any(abs(t - q) <= w for q in self.protected)
+
+    def prune(self, state: dict, next_frame: int) -> None:
+        for per_obj in (state["output_dict_per_obj"], state["frames_tracked_per_obj"]):
+            for obj_store in per_obj.values():
+                stores = [obj_store["non_cond_frame_outputs"]] if "non_cond_frame_outputs" in obj_store else [obj_store]
+                for store in stores:
+                    for t in [t for t in store if not self.keep(t, next_frame)]:
+                        del store[t]
+
+
+# -- keys ------------------------------------------------------------------------------------------
+
+def expected_identity(model: str, checkpoint, weights: str, image_size: int | None, device, seed: int = 0) -> ModelIdentity:
+    """What ``load_predictor`` with these arguments would load, worked out without loading it."""
+    spec = model_spec(model)
+    if weights not in ("trained", "random"):
+        raise VidmaskError(f"weights must be 'trained' or 'random', not {weights!r}")
+    dev = resolve_device(device)
+    if weights == "trained":
+        from vidmask_nb.video import fingerprint
+
+        path = find_checkpoint(spec.name, checkpoint)
+        weights_id, ckpt = fingerprint(path), str(path)
+    else:
+        weights_id, ckpt = f"random-seed{seed}", None
+    return ModelIdentity(spec.name, spec.config, weights, weights_id, ckpt,
+                         int(image_size or DEFAULT_IMAGE_SIZE), dev.type)
+
+
+def masks_key(identity: ModelIdentity, prompts: PromptSet, info: VideoInfo) -> str:
+    """A key naming everything that determines the masks; readable prefix, then a digest.
+
+    Example: ``sam2.1-tiny/trained/1024px/cuda/3f9c0a1b2c3d4e5f`` (``RANDOM-WEIGHTS`` for random).
+    """
+    import importlib.metadata
+
+    from vidmask_nb import __version__
+
+    payload = {
+        "runner": RUNNER_VERSION, "vidmask": __version__, "sam2": importlib.metadata.version("sam2"),
+        "model": identity.model, "config": identity.config, "weights": identity.weights_id,
+        "image_size": identity.image_size, "device": identity.device,
+        "video": [info.fingerprint, info.width, info.height, info.frame_count],
+        "prompts": [{k: v for k, v in p.to_json().items() if k != "pts"} for p in prompts.merged().values()],
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    weights = "RANDOM-WEIGHTS" if identity.is_random else "trained"
+    return f"sam2.1-{identity.model}/{weights}/{identity.image_size}px/{identity.device}/{digest}"
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+def load_prompts(run: RunFolder, info: VideoInfo) -> PromptSet:
+    """The run folder's prompts, checked against the video; every object must have a prompt."""
+    if not run.prompts_json.is_file():
+        raise VidmaskError(f"no prompts at {run.prompts_json}: draw a box on each object to hide "
+                           "(notebook 02) before tracking")
+    prompts = PromptSet.load(run.prompts_json, info).require_prompts()
+    prompted = {p.obj_id for p in prompts.prompts}
+    for obj in prompts.objects:
+        if obj.id not in prompted:
+            raise VidmaskError(f"object {obj.id} ({obj.label}) has no prompt: draw a box on it in one frame "
+                               "(notebook 02) or remove it; it would otherwise not be hidden")
+    return prompts
+
+
+@contextlib.contextmanager
+def _quiet_stock_progress():
+    """Stock ``propagate_in_video`` draws a bar per call; ours counts the whole run instead."""
+    import sam2.sam2_video_predictor as svp
+
+    original = svp.tqdm
+    svp.tqdm = lambda iterable, **_: iterable
+    try:
+        yield
+    finally:
+        svp.tqdm = original
+
+
+class _RleWriter:
+    """Encodes masks to RLE in a worker thread (overlapping the model), at most ``depth`` frames behind."""
+
+    def __init__(self, depth: int = 8):
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="vidmask-rle")
+        self.pending: deque[Future] = deque()
+        self.done: list[FrameMasks] = []
+        self.depth = depth
+
+    def submit(self, frame: int, pts: int, masks: dict[int, np.ndarray], scores: dict[int, float],
+               labels: dict[int, str]) -> None:
+        def encode() -> FrameMasks:
+            return FrameMasks(frame, pts, tuple(ObjectMask(i, labels.get(i, ""), scores.get(i, 0.0), encode_rle(m))
+                                                for i, m in sorted(masks.items())))
+
+        self.pending.append(self.pool.submit(encode))
+        while len(self.pending) > self.depth:
+            self.done.append(self.pending.popleft().result())
+
+    def collect(self) -> list[FrameMasks]:
+        while self.pending:
+            self.done.append(self.pending.popleft().result())
+        out, self.done = sorted(self.done, key=lambda fm: fm.frame), []
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _segment_path(run: RunFolder, seg: Segment) -> Path:
+    return run.masks_dir / f"{seg.name}.json"
+
+
+def _read_segment(path: Path, key: str) -> dict | None:
+    """A segment file's content if it is complete and made with ``key``; None otherwise."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if data.get("key") == key else None
+
+
+def _remove_stale(run: RunFolder, keep: set[str]) -> None:
+    """Delete this runner's files in ``masks/`` that are not in ``keep`` (older runs, other keys)."""
+    if not run.masks_dir.is_dir():
+        return
+    for p in run.masks_dir.iterdir():
+        if p.name not in keep and (p.name.startswith("seg_") and p.suffix == ".json" or p.name == STATE_FILE
+                                   or ".partial-" in p.name):
+            p.unlink(missing_ok=True)
+
+
+def _save_tracker_state(path: Path, key: str, segments: list[Segment], done: int, state: dict) -> None:
+    import torch
+
+    payload = {"key": key, "segments": [s.name for s in segments], "done": done,
+               "state": {k: state[k] for k in SAVED_STATE_KEYS}}
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _load_tracker_state(path: Path, key: str, segments: list[Segment], device) -> dict | None:
+    """The saved tracker state if it belongs to this key and segment plan; None to start afresh.
+
+    Tensors come back where SAM 2 had them: host tensors on the host (offloaded memories), GPU
+    tensors on ``device`` (the key holds the device type, so a state never crosses device types).
+    """
+    import torch
+
+    if not path.is_file():
+        return None
+
+    def place(storage, location: str):
+        return storage if location == "cpu" else storage.to(device)
+
+    try:
+        payload = torch.load(path, map_location=place, weights_only=True)
+    except Exception:  # a damaged checkpoint only costs a restart
+        return None
+    if payload.get("key") != key or payload.get("segments") != [s.name for s in segments]:
+        return None
+    return payload
+
+
+def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str = "tiny",
+              checkpoint: str | os.PathLike | None = None, weights: str = "trained", device=None,
+              chunk_seconds: float | None = 10.0, chunk_frames: int | None = None, image_size: int | None = None,
+              vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0,
+              predictor=None, force: bool = False, progress: bool = True) -> MaskStore:
+    """Track every prompted object through the whole video; write ``masks/`` and ``masks.json``.
+
+    - ``video``, ``workdir``: the source and its run folder (``prompts.json`` must be there).
+    - ``model``, ``checkpoint``, ``weights``, ``device``, ``image_size``, ``vos_optimized``, ``seed``:
+      as ``model.load_predictor`` (``weights="random"`` for tests only; it is announced loudly).
+    - ``chunk_seconds`` / ``chunk_frames``: chunk length (progress, mask files, checkpoints).
+    - ``predictor``: an already loaded predictor (from ``load_predictor``) instead of loading one.
+    - ``force``: track again even if ``masks.json`` for the same key exists.
+
+    Returns the masks (``MaskStore``). Rerunning after a crash resumes after the last complete
+    segment; rerunning after success returns the existing masks at once.
+
+    Example::
+
+        store = propagate("clip.mp4", "runs/clip", model="tiny", chunk_seconds=10)
+    """
+    info = probe(video)
+    run = RunFolder(workdir).create()
+    prompts = load_prompts(run, info)  # every prompt problem is reported before the model loads
+    if chunk_frames is not None:
+        plan = plan_chunks(info.frame_count, info.fps, frames=chunk_frames)
+    else:
+        plan = plan_chunks(info.frame_count, info.fps, seconds=chunk_seconds)
+    identity = (model_identity(predictor) if predictor is not None
+                else expected_identity(model, checkpoint, weights, image_size, device, seed))
+    key = masks_key(identity, prompts, info)
+    labels = {o.id: o.label for o in prompts.objects}
+    objects = [{"id": o.id, "label": o.label, "color": list(o.color)} for o in prompts.objects]
+    video_ref = VideoRef.of(info).__dict__
+
+    if not force and run.masks_json.is_file():
+        try:
+            existing = MaskStore.load(run.masks_json)
+        except VidmaskError:
+            existing = None
+        if existing is not None and existing.header.get("key") == key and existing.objects == objects:
+            return existing
+
+    merged = prompts.merged()
+    prompt_frames = sorted({frame for frame, _ in merged})
+    segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks], prompt_frames[0])
+    state_path = run.masks_dir / STATE_FILE
+
+    # What is already done: the checkpoint names the segments whose mask files are complete.
+    run.masks_dir.mkdir(parents=True, exist_ok=True)
+    target = predictor.device if predictor is not None else resolve_device(device)
+    saved = None if force else _load_tracker_state(state_path, key, segments, target)
+    done = 0
+    if saved is not None:
+        done = saved["done"]
+        if any(_read_segment(_segment_path(run, s), key) is None for s in segments[:done]):
+            saved, done = None, 0
+    elif not force and all(_read_segment(_segment_path(run, s), key) is not None for s in segments):
+        done = len(segments)  # all segments done, only masks.json is missing
+    _remove_stale(run, {f"{s.name}.json" for s in segments[:done]} | ({STATE_FILE} if saved else set()))
+    if 0 < done < len(segments):
+        print(f"resuming: {done} of {len(segments)} segments were already tracked "
+              f"(up to {segments[done - 1].name}); continuing from there", flush=True)
+
+    if done < len(segments):
+        if predictor is None:
+            predictor = load_predictor(model, checkpoint, weights, device, image_size, vos_optimized, seed)
+            if model_identity(predictor) != identity:
+                raise VidmaskError("the loaded model is not the one the masks are keyed by "
+                                   f"({model_identity(predictor)} vs {identity}); run again")
+        elif identity.is_random:
+            from vidmask_nb.model import announce_random_weights
+
+            announce_random_weights("propagate")
+        _track(predictor, info, run, merged, prompt_frames, segments, done, saved, key, labels,
+               offload_state_to_cpu, progress)
+
+    with atomic_output(run.masks_json) as tmp:
+        write_masks_json(tmp, video_ref, objects, _assembled_frames(run, segments, key, labels), key=key)
+    state_path.unlink(missing_ok=True)  # complete: the tracker state is no longer needed
+    return MaskStore.load(run.masks_json)
+
+
+def _track(predictor, info: VideoInfo, run: RunFolder, merged: dict, prompt_frames: list[int],
+           segments: list[Segment], done: int, saved: dict | None, key: str, labels: dict[int, str],
+           offload_state_to_cpu: bool, progress: bool) -> None:
+    """Run the remaining segments on one SAM 2 state, writing masks and a checkpoint after each."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from vidmask_nb.model import inference_context
+
+    frames = SamFrames(info, predictor.image_size)
+    state = init_state(predictor, info, offload_state_to_cpu=offload_state_to_cpu, frames=frames)
+    if saved is not None:
+        state.update(saved["state"])
+    else:
+        for (frame, _), prompt in merged.items():
+            add_prompt(predictor, state, prompt, frame_idx=frame)
+    pruner = Pruner(predictor, pass_starts=[prompt_frames[0]])
+    total = sum(len(s.frames_to_run) for s in segments)
+    bar = tqdm(total=total, initial=sum(len(s.frames_to_run) for s in segments[:done]), unit="frame",
+               desc="tracking", disable=not progress)
+    writer = _RleWriter()
+    try:
+        with _quiet_stock_progress(), inference_context(predictor.device), torch.inference_mode():
+            for seg in segments[done:]:
+                order = seg.frames_to_run
+                frames.prefetch(order)
+                bar.set_postfix_str(f"{'backward' if seg.reverse else 'forward'} f{seg.start}-{seg.stop - 1}")
+                calls = predictor.propagate_in_video(state, start_frame_idx=seg.run_from,
+                                                     max_frame_num_to_track=len(order) - 1, reverse=seg.reverse)
+                for pos, (frame, obj_ids, video_res_masks) in enumerate(calls):
+                    if seg.start <= frame < seg.stop:
+                        writer.submit(frame, info.pts[frame], masks_from_logits(obj_ids, video_res_masks),
+                                      object_scores(state, frame), labels)
+                    next_frame = order[pos + 1] if pos + 1 < len(order) else frame + (-1 if seg.reverse else 1)
+                    pruner.prune(state, next_frame)
+                    bar.update(1)
+                frames.stop_prefetch()
+                # Masks first, then the checkpoint that says they are done: a kill in between
+                # only repeats this segment.
+                write_json(_segment_path(run, seg), {"key": key, "segment": asdict(seg),
+                                                     "frames": [fm.to_json() for fm in writer.collect()]})
+                _save_tracker_state(run.masks_dir / STATE_FILE, key, segments, seg.order + 1, state)
+    finally:
+        writer.close()
+        frames.close()
+        bar.close()
+
+
+def _assembled_frames(run: RunFolder, segments: list[Segment], key: str, labels: dict[int, str]) -> Iterator[FrameMasks]:
+    """Every frame in order from the segment files, with the current labels."""
+    expected = 0
+    for seg in sorted(segments, key=lambda s: s.start):
+        data = _read_segment(_segment_path(run, seg), key)
+        if data is None:
+            raise VidmaskError(f"mask file {_segment_path(run, seg)} is missing or from another run; "
+                               "run the propagation again")
+        for d in data["frames"]:
+            fm = FrameMasks.from_json(d)
+            if fm.frame != expected:
+                raise VidmaskError(f"mask files skip from frame {expected} to {fm.frame}; run the propagation again")
+            expected += 1
+            yield FrameMasks(fm.frame, fm.pts, tuple(ObjectMask(o.obj_id, labels.get(o.obj_id, o.label), o.score, o.rle)
+                                                     for o in fm.objects))
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vidmask_nb.propagate VIDEO WORKDIR [options]``: run (or resume) the tracking."""
+    ap = argparse.ArgumentParser(prog="python -m vidmask_nb.propagate", description=main.__doc__)
+    ap.add_argument("video")
+    ap.add_argument("workdir")
+    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--weights", default="trained", choices=["trained", "random"])
+    ap.add_argument("--device")
+    ap.add_argument("--chunk-seconds", type=float, default=10.0)
+    ap.add_argument("--chunk-frames", type=int)
+    ap.add_argument("--image-size", type=int)
+    ap.add_argument("--vos-optimized", action="store_true")
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        store = propagate(args.video, args.workdir, model=args.model, checkpoint=args.checkpoint,
+                          weights=args.weights, device=args.device, chunk_seconds=args.chunk_seconds,
+                          chunk_frames=args.chunk_frames, image_size=args.image_size,
+                          vos_optimized=args.vos_optimized, force=args.force, progress=not args.no_progress)
+    except VidmaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {RunFolder(args.workdir).masks_json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
