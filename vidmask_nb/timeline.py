@@ -103,5 +103,5 @@ def overlay_frames(video: str | os.PathLike, store: MaskStore, n: int = 8, frame
             fm = store[f]
             images.append(draw_overlay(reader[f], fm.masks(), labels=labels, colors=colors))
             scores = ", ".join(f"{labels.get(o.obj_id) or o.obj_id} {o.score:.2f}" for o in fm.objects)
-            titles.append(f"frame {f} ({info.seconds(f) - info.start_time:.2f} s) {scores}")
+            titles.append(f"frame {f} ({info.seconds(f) - info.start_time:.2f} s)\n{scores}")
     return show_grid(images, titles, cols=cols, width=width, suptitle="Masks on sampled frames")
