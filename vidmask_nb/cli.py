@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="generate a sample clip and prompts and run the whole pipeline")
     s.add_argument("--out", default="runs/demo")
-    s.add_argument("--seconds", type=float, default=3.0, help="length of the sample clip")
+    s.add_argument("--seconds", type=float, default=2.0, help="length of the sample clip (default 2 s)")
     _run_flags(s)
     return p
 

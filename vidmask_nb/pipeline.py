@@ -314,7 +314,7 @@ def run_batch(items: list[BatchItem], summary_path=None) -> list[RunResult]:
 
 # -- the demo ----------------------------------------------------------------------------------
 
-def demo(out="runs/demo", opts: RunOptions | None = None, seconds: float = 3.0) -> RunResult:
+def demo(out="runs/demo", opts: RunOptions | None = None, seconds: float = 2.0) -> RunResult:
     """Generate the sample clip and its prompts, then run the whole pipeline into ``out``."""
     from fractions import Fraction
 

@@ -151,6 +151,10 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike, style: str | Ef
     run = RunFolder(workdir)
     store = MaskStore.load(run.masks_json)
     store.check_video(info)
+    if "RANDOM-WEIGHTS" in str(store.header.get("key", "")):
+        from vidmask_nb.model import announce_random_weights
+
+        announce_random_weights("these masks came from an untrained model: the redaction is not real")
     plan = plan_render(store, style, object_styles, dilate, feather, hold)
     out_path = Path(output) if output is not None else run.redacted_video(video)
     if out_path.exists() and out_path.is_dir():
