@@ -100,6 +100,18 @@ def _composite(scene: np.ndarray, mask: np.ndarray, box: Box, covered: np.ndarra
     return out
 
 
+def _cover_solid(scene: np.ndarray, mask: np.ndarray, color_of) -> np.ndarray:
+    """Cover the mask with one colour, ``color_of(box)``, computed from the mask's bounding box."""
+    _check(scene, mask)
+    box = mask_box(mask)
+    if box is None:
+        return scene.copy()
+    x0, y0, x1, y1 = box
+    covered = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+    covered[:] = color_of(box)
+    return _composite(scene, mask, box, covered)
+
+
 # -- effects ----------------------------------------------------------------------------------
 
 
@@ -122,14 +134,7 @@ class FillEffect:
         return "fill:#{:02x}{:02x}{:02x}".format(*self.color)
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        _check(scene, mask)
-        box = mask_box(mask)
-        if box is None:
-            return scene.copy()
-        x0, y0, x1, y1 = box
-        covered = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
-        covered[:] = self.color
-        return _composite(scene, mask, box, covered)
+        return _cover_solid(scene, mask, lambda box: self.color)
 
 
 @dataclass(frozen=True)
@@ -146,17 +151,14 @@ class MeanColorEffect:
         return "mean"
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        _check(scene, mask)
-        box = mask_box(mask)
-        if box is None:
-            return scene.copy()
-        x0, y0, x1, y1 = box
-        weight = mask[y0:y1, x0:x1].astype(np.float32)
-        pixels = scene[y0:y1, x0:x1].astype(np.float32)
-        mean = (pixels * weight[..., None]).sum((0, 1)) / max(float(weight.sum()), 1e-6)
-        covered = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
-        covered[:] = np.clip(np.rint(mean), 0, 255).astype(np.uint8)
-        return _composite(scene, mask, box, covered)
+        def mean_color(box: Box) -> np.ndarray:
+            x0, y0, x1, y1 = box
+            weight = mask[y0:y1, x0:x1].astype(np.float32)
+            pixels = scene[y0:y1, x0:x1].astype(np.float32)
+            mean = (pixels * weight[..., None]).sum((0, 1)) / max(float(weight.sum()), 1e-6)
+            return np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+
+        return _cover_solid(scene, mask, mean_color)
 
 
 @dataclass(frozen=True)
