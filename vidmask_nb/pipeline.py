@@ -17,6 +17,7 @@ import csv
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -182,13 +183,15 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     output = run.redacted_video(video)
     result = RunResult(str(video), str(workdir))
     start = time.perf_counter()
-    for name in NOTEBOOKS:
+    show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
+    for n, name in enumerate(NOTEBOOKS, start=1):
         report = run.reports_dir / f"{name}.ipynb"
+        print(f"[{video.name} {n}/{len(NOTEBOOKS)}] {name} -> {report}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(str(nb_dir / f"{name}.ipynb"), str(report),
                                 parameters={"video": str(video), "workdir": str(workdir), **params[name]},
-                                kernel_name="python3", cwd=str(nb_dir), progress_bar=False, log_output=False)
+                                kernel_name="python3", cwd=str(nb_dir), progress_bar=show_cells, log_output=False)
         except pm.PapermillExecutionError as exc:
             raise VidmaskError(f"{video.name}: {name} failed at cell {exc.exec_count}: {exc.ename}: "
                                f"{_first_line(exc.evalue)} (report: {report})") from None
