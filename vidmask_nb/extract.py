@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def extract_jpegs(video: str | os.PathLike, out_dir: str | os.PathLike, plan: Ch
                     if chunk.start <= frame.index < chunk.stop:
                         bar.update(1)
                 if final.exists():
-                    import shutil
-
                     shutil.rmtree(final)
     reader.close()
     write_json(out_dir / "manifest.json", {

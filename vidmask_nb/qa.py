@@ -36,56 +36,17 @@ from tqdm.auto import tqdm
 from vidmask_nb.effects import MaskMargins
 from vidmask_nb.encode import VideoWriter
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.masks import MaskStore, rle_area
+from vidmask_nb.masks import MaskStore
 from vidmask_nb.notebook import format_table, show_table
 from vidmask_nb.overlay import draw_overlay, show_grid
-from vidmask_nb.prompts import color_for
 from vidmask_nb.render import mask_stream
 from vidmask_nb.runfolder import RunFolder, atomic_output, write_json
+from vidmask_nb.timeline import (ObjectTimeline, labels_and_colors, object_color, object_timelines,
+                                 timeline_figure)
 from vidmask_nb.video import VideoReader, fraction_str, probe, sample_indices
 
 
 # -- per-object series ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ObjectTrack:
-    """One object's mask area (pixels) and score on every frame."""
-
-    obj_id: int
-    label: str
-    color: tuple[int, int, int]
-    areas: np.ndarray = field(repr=False)  # int64, one per frame
-    scores: np.ndarray = field(repr=False)  # float32, one per frame
-
-    @property
-    def present(self) -> np.ndarray:
-        return self.areas > 0
-
-
-def object_tracks(store: MaskStore) -> list[ObjectTrack]:
-    """Each object's area and score per frame, read from the RLE (no decoding).
-
-    Example: ``[t.areas.max() for t in object_tracks(store)]``.
-    """
-    n = len(store)
-    tracks = []
-    for o in store.objects:
-        obj_id = int(o["id"])
-        areas = np.zeros(n, np.int64)
-        scores = np.zeros(n, np.float32)
-        for i, fm in enumerate(store):
-            for om in fm.objects:
-                if om.obj_id == obj_id:
-                    areas[i] = rle_area(om.rle)
-                    scores[i] = om.score
-        tracks.append(ObjectTrack(obj_id, str(o.get("label", "")), _object_color(o), areas, scores))
-    return tracks
-
-
-def _object_color(obj: dict) -> tuple[int, int, int]:
-    color = obj.get("color")
-    return tuple(int(c) for c in color) if color else color_for(int(obj["id"]))  # type: ignore[return-value]
 
 
 def _fps(store: MaskStore) -> Fraction | None:
@@ -181,13 +142,13 @@ def review_frames(store: MaskStore, drop: float = 0.5, window: int = 15, min_sco
         raise VidmaskError(f"window must be at least 3 frames, not {window}")
     fps = _fps(store)
     rows: list[ReviewRow] = []
-    for track in object_tracks(store):
+    for track in object_timelines(store):
         rows += _review_track(track, drop, window, min_score, hold, fps)
     rows.sort(key=lambda r: (r.first, r.obj_id, r.reason))
     return ReviewTable(rows, {"drop": drop, "window": window, "min_score": min_score, "hold": hold})
 
 
-def _review_track(track: ObjectTrack, drop: float, window: int, min_score: float, hold: int,
+def _review_track(track: ObjectTimeline, drop: float, window: int, min_score: float, hold: int,
                   fps: Fraction | None) -> list[ReviewRow]:
     n = len(track.areas)
     present = track.present
@@ -242,36 +203,15 @@ def area_timeline(store: MaskStore, table: ReviewTable | None = None,
                   out_path: str | os.PathLike | None = None):
     """Mask area (% of the frame) and score of every object over the frames; returns the figure.
 
-    Review spans from ``table`` are shaded. Saved as PNG when ``out_path`` is given.
+    The tracking timeline (``timeline.timeline_figure``) with the review spans from ``table``
+    shaded and its score threshold drawn. Saved as PNG when ``out_path`` is given.
 
     Example: ``area_timeline(store, review_frames(store), "qa/clip_areas.png")``.
     """
-    import matplotlib.pyplot as plt
-
-    w, h = store.size
-    tracks = object_tracks(store)
-    fig, (ax_area, ax_score) = plt.subplots(2, 1, figsize=(12, 5), sharex=True,
-                                            gridspec_kw={"height_ratios": [3, 1.4]})
-    frames = np.arange(len(store))
-    for t in tracks:
-        color = np.array(t.color) / 255.0
-        ax_area.plot(frames, 100.0 * t.areas / (w * h), color=color, lw=1.4, label=f"{t.obj_id} {t.label}")
-        ax_score.plot(frames, t.scores, color=color, lw=1.0)
-    for row in (table.rows if table is not None else []):
-        for ax in (ax_area, ax_score):
-            ax.axvspan(row.first - 0.5, row.last + 0.5, color="red", alpha=0.12, lw=0)
-    if table is not None and table.rows:
-        ax_score.axhline(table.settings["min_score"], color="gray", ls="--", lw=0.8)
-    ax_area.set_ylabel("mask area, % of frame")
-    ax_score.set_ylabel("score")
-    ax_score.set_xlabel("frame" + (f"  ({store.header['video'].get('fps')} fps)" if _fps(store) else ""))
-    if tracks:
-        ax_area.legend(loc="upper right", fontsize=8)
-    ax_area.set_title("mask area per object" + (" (shaded: frames to review)" if table is not None and table.rows else ""))
-    ax_area.grid(alpha=0.3)
-    ax_score.grid(alpha=0.3)
-    fig.tight_layout()
-    plt.close(fig)
+    rows = table.rows if table is not None else []
+    fig = timeline_figure(store, review_spans=[(r.first, r.last) for r in rows],
+                          min_score=table.settings["min_score"] if rows else None,
+                          width=12.0, title="mask area per object")
     if out_path is not None:
         _save_figure(fig, out_path)
     return fig
@@ -297,7 +237,7 @@ def contact_sheet(video: str | os.PathLike, workdir: str | os.PathLike, frames: 
         raise VidmaskError(f"frames {bad} are outside the video (0..{info.frame_count - 1})")
     if not indices:
         raise VidmaskError("no frames to show: give at least one frame index")
-    labels, colors = _labels_colors(store)
+    labels, colors = labels_and_colors(store)
     with VideoReader(video, info=info) as reader:
         sources = reader.frames_at(indices)
     outputs = None
@@ -336,7 +276,7 @@ def overlay_video(video: str | os.PathLike, workdir: str | os.PathLike, output: 
     info = probe(video)
     store = MaskStore.load(run.masks_json)
     store.check_video(info)
-    labels, colors = _labels_colors(store)
+    labels, colors = labels_and_colors(store)
     out_path = Path(output) if output is not None else run.qa_dir / f"{Path(video).stem}_overlay.mp4"
     stream = mask_stream(store, info)
     if margins is not None:
@@ -347,12 +287,6 @@ def overlay_video(video: str | os.PathLike, workdir: str | os.PathLike, output: 
                                       desc=f"overlay {Path(video).name}", disable=not progress):
             writer.write(draw_overlay(frame.rgb, masks, labels=labels, colors=colors), frame.pts)
     return out_path
-
-
-def _labels_colors(store: MaskStore) -> tuple[dict[int, str], dict[int, tuple[int, int, int]]]:
-    labels = {int(o["id"]): str(o.get("label", "")) for o in store.objects}
-    colors = {int(o["id"]): _object_color(o) for o in store.objects}
-    return labels, colors
 
 
 def _save_figure(fig, path: str | os.PathLike) -> Path:
@@ -385,7 +319,7 @@ def export_palette_pngs(store: MaskStore, out_dir: str | os.PathLike, progress: 
     out_dir.mkdir(parents=True, exist_ok=True)
     palette = np.zeros((256, 3), np.uint8)
     for o in store.objects:
-        palette[int(o["id"])] = _object_color(o)
+        palette[int(o["id"])] = object_color(o)
     palette_bytes = palette.tobytes()
     w, h = store.size
     for fm in tqdm(store, total=len(store), unit="frame", desc="palette PNGs", disable=not progress):
@@ -398,7 +332,7 @@ def export_palette_pngs(store: MaskStore, out_dir: str | os.PathLike, progress: 
         with atomic_output(path) as tmp:
             image.save(tmp, format="PNG", optimize=False)
     write_json(out_dir / "objects.json", {"objects": [{"id": int(o["id"]), "label": o.get("label", ""),
-                                                       "color": list(_object_color(o))} for o in store.objects],
+                                                       "color": list(object_color(o))} for o in store.objects],
                                           "frames": len(store), "size": [w, h]})
     return out_dir
 
