@@ -19,7 +19,6 @@ back exactly the pixels written.
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
@@ -63,8 +62,8 @@ class VideoWriter:
             vs.options = {"crf": str(crf), "preset": preset}
             self._pix_fmt = vs.pix_fmt
         vs.width, vs.height = info.width, info.height
-        vs.time_base = _av_fraction(tb)
-        vs.codec_context.time_base = _av_fraction(tb)
+        vs.time_base = tb
+        vs.codec_context.time_base = tb
         vs.thread_type = "AUTO"
         if info.rotation:
             _set_rotation(vs, info.rotation)
@@ -173,12 +172,6 @@ class VideoWriter:
             if isinstance(exc, OSError) and exc.errno == 28:
                 raise VidmaskError(f"the disk is full while writing {self.path}; free some space and "
                                    "run again") from exc
-
-
-def _av_fraction(f: Fraction):
-    from fractions import Fraction as F
-
-    return F(f.numerator, f.denominator)
 
 
 def _set_rotation(stream, degrees: int) -> None:
