@@ -7,12 +7,14 @@
 - ``area_timeline``: each object's mask area (% of the frame) and score over time, review spans
   shaded, saved as ``qa/<stem>_areas.png``.
 - ``review_frames``: spans of frames a person should look at: an object vanishes, its area
-  collapses below its recent median, or its score drops. ``ReviewTable.show()`` shows it.
+  collapses below or jumps above its recent median (a jump to a much larger mask is a sign of
+  a wrong track), or its score drops. ``ReviewTable.show()`` shows it.
 - ``export_palette_pngs``: one 8-bit palette PNG per frame (pixel = object id, palette = object
   colours) beside the COCO RLE ``masks.json``.
 
-Areas and scores come from the RLE without decoding, so the table and timeline are quick even
-for long videos.
+Areas and scores come from the masks index (``MaskStore.areas``: no frame read, no RLE decoded)
+and the review is vectorised, so the table finds every span of an hour-long video in bounded
+memory and time; figures are drawn from min/max down-sampled series (``timeline.minmax_downsample``).
 
 Example::
 
@@ -74,7 +76,7 @@ class ReviewRow:
     label: str
     first: int
     last: int
-    reason: str  # "vanished" | "area drop" | "low score" | "never found"
+    reason: str  # "vanished" | "area drop" | "area jump" | "low score" | "never found"
     detail: str
     time: str = ""  # m:ss.ss of the first frame
 
@@ -102,8 +104,9 @@ class ReviewTable:
 
     def title(self) -> str:
         s = self.settings
-        return (f"{len(self.rows)} span(s) to review (area drop > {s['drop']:.0%} of the median of the "
-                f"last {s['window']} present frames, score < {s['min_score']}, any vanishing)")
+        return (f"{len(self.rows)} span(s) to review (area drop > {s['drop']:.0%} or jump > "
+                f"{s.get('grow', DEFAULT_GROW):g}x of the median of the last {s['window']} present frames, "
+                f"score < {s['min_score']}, any vanishing)")
 
     def show(self) -> None:
         if self.rows:
@@ -122,12 +125,17 @@ class ReviewTable:
         return write_json(path, {"settings": self.settings, "rows": [asdict(r) for r in self.rows]})
 
 
+DEFAULT_GROW = 2.0
+
+
 def review_frames(store: MaskStore, drop: float = 0.5, window: int = 15, min_score: float = 0.5,
-                  hold: int = 0) -> ReviewTable:
-    """Find spans where an object vanishes, its area collapses, or its score falls.
+                  hold: int = 0, grow: float = DEFAULT_GROW) -> ReviewTable:
+    """Find spans where an object vanishes, its area collapses or jumps, or its score falls.
 
     - vanished: absent after having been present (``hold``: a gap the render covers says so);
     - area drop: area below ``(1 - drop)`` x the median of its last ``window`` present frames;
+    - area jump: area above ``grow`` x that median (the mask leapt to something larger: often
+      the track jumped to another object or the background);
     - low score: present with a score below ``min_score``;
     - never found: absent on every frame.
 
@@ -140,16 +148,37 @@ def review_frames(store: MaskStore, drop: float = 0.5, window: int = 15, min_sco
         raise VidmaskError(f"drop must be a fraction between 0 and 1 (0.5 = area halves), not {drop}")
     if window < 3:
         raise VidmaskError(f"window must be at least 3 frames, not {window}")
+    if not grow > 1:
+        raise VidmaskError(f"grow must be more than 1 (2.0 = the area doubles), not {grow}")
     fps = _fps(store)
     rows: list[ReviewRow] = []
     for track in object_timelines(store):
-        rows += _review_track(track, drop, window, min_score, hold, fps)
+        rows += _review_track(track, drop, window, min_score, hold, fps, grow)
     rows.sort(key=lambda r: (r.first, r.obj_id, r.reason))
-    return ReviewTable(rows, {"drop": drop, "window": window, "min_score": min_score, "hold": hold})
+    return ReviewTable(rows, {"drop": drop, "window": window, "min_score": min_score, "hold": hold,
+                              "grow": grow})
+
+
+def _recent_median_ratio(areas: np.ndarray, window: int, block: int = 1 << 16) -> np.ndarray:
+    """Each area over the median of the ``window`` areas before it (1.0 for the first three).
+
+    Vectorised over sliding windows, in blocks so memory stays bounded for any length.
+    """
+    n = len(areas)
+    a = areas.astype(np.float64)
+    ratio = np.ones(n, np.float64)
+    for j in range(3, min(window, n)):  # the first windows are shorter
+        ratio[j] = a[j] / np.median(a[:j])
+    if n > window:
+        windows = np.lib.stride_tricks.sliding_window_view(a, window)  # windows[j] = a[j:j+window]
+        for s in range(window, n, block):
+            e = min(n, s + block)
+            ratio[s:e] = a[s:e] / np.median(windows[s - window:e - window], axis=1)
+    return ratio
 
 
 def _review_track(track: ObjectTimeline, drop: float, window: int, min_score: float, hold: int,
-                  fps: Fraction | None) -> list[ReviewRow]:
+                  fps: Fraction | None, grow: float = DEFAULT_GROW) -> list[ReviewRow]:
     n = len(track.areas)
     present = track.present
     if not present.any():
@@ -158,13 +187,10 @@ def _review_track(track: ObjectTimeline, drop: float, window: int, min_score: fl
     first_present = int(np.argmax(present))
     vanished = ~present
     vanished[:first_present] = False
-    ratio = np.ones(n, np.float32)  # area / recent median, on present frames
-    recent: list[int] = []
-    for i in np.flatnonzero(present):
-        if len(recent) >= 3:
-            ratio[i] = track.areas[i] / float(np.median(recent))
-        recent = (recent + [int(track.areas[i])])[-window:]
+    ratio = np.ones(n, np.float64)  # area / median of the last `window` present frames' areas
+    ratio[present] = _recent_median_ratio(track.areas[present], window)
     collapsed = present & (ratio < 1 - drop)
+    jumped = present & (ratio > grow)
     low = present & (track.scores < min_score)
     rows = []
     for first, last in _spans(vanished):
@@ -181,6 +207,11 @@ def _review_track(track: ObjectTimeline, drop: float, window: int, min_score: fl
         rows.append(ReviewRow(track.obj_id, track.label, first, last, "area drop",
                               f"area {int(track.areas[worst])} px at frame {worst}, "
                               f"{1 - ratio[worst]:.0%} below its recent median", _clock(first, fps)))
+    for first, last in _spans(jumped):
+        worst = first + int(np.argmax(ratio[first:last + 1]))
+        rows.append(ReviewRow(track.obj_id, track.label, first, last, "area jump",
+                              f"area {int(track.areas[worst])} px at frame {worst}, {ratio[worst]:.1f}x its "
+                              "recent median: the mask leapt larger (a wrong track?)", _clock(first, fps)))
     for first, last in _spans(low):
         worst = first + int(np.argmin(track.scores[first:last + 1]))
         rows.append(ReviewRow(track.obj_id, track.label, first, last, "low score",

@@ -5,6 +5,11 @@ Example::
     store = MaskStore.load(run.masks_json)
     timeline_figure(store, fps=info.fps)            # area (% of frame) and score per object
     overlay_frames(video, store, n=8)               # masks drawn on 8 frames spread over the video
+
+Any length: the series come from the masks index (``MaskStore.areas``: a few numbers per frame,
+no RLE decoded) and figures draw at most ``MAX_POINTS`` bins per line, each bin's minimum and
+maximum at their own frames (``minmax_downsample``), so a one-frame spike or dropout in an hour
+of video stays visible.
 """
 from __future__ import annotations
 
@@ -15,10 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
-from vidmask_nb.masks import MaskStore, rle_area
+from vidmask_nb.masks import MaskStore
 from vidmask_nb.overlay import draw_overlay, show_grid
 from vidmask_nb.prompts import color_for
 from vidmask_nb.video import VideoReader, sample_indices
+
+MAX_POINTS = 2000  # bins per line in a figure (each drawn as its min and max)
 
 
 @dataclass(frozen=True)
@@ -41,19 +48,49 @@ class ObjectTimeline:
 
 
 def object_timelines(store: MaskStore) -> list[ObjectTimeline]:
-    """Area and score per object and frame, read from the RLE in one pass (no mask is decoded).
+    """Area and score per object and frame, from the masks index (no frame is read, no mask decoded).
 
     Stage 03 draws them as the tracking timeline, stage 04's QA reviews them.
     """
-    n = len(store)
-    areas = {int(o["id"]): np.zeros(n, np.int64) for o in store.objects}
-    scores = {int(o["id"]): np.zeros(n, np.float32) for o in store.objects}
-    for k, fm in enumerate(store):
-        for om in fm.objects:
-            areas[om.obj_id][k] = rle_area(om.rle)
-            scores[om.obj_id][k] = om.score
-    return [ObjectTimeline(int(o["id"]), str(o.get("label", "")), object_color(o), areas[int(o["id"])],
-                           scores[int(o["id"])]) for o in store.objects]
+    areas, scores = store.areas()
+    return [ObjectTimeline(int(o["id"]), str(o.get("label", "")), object_color(o), areas[:, k], scores[:, k])
+            for k, o in enumerate(store.objects)]
+
+
+def minmax_downsample(y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(frame indices, values) of at most ``2 x max_points`` points that draw like ``y``.
+
+    The series is cut into ``max_points`` bins; each gives its minimum and its maximum at their own
+    frames, in frame order, so a one-frame spike or dropout survives any length. Short series
+    come back whole.
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if n <= 2 * max_points:
+        return np.arange(n), y
+    edges = np.linspace(0, n, max_points + 1).astype(np.int64)
+    lo = np.minimum.reduceat(y, edges[:-1])
+    hi = np.maximum.reduceat(y, edges[:-1])
+    # the frame of each bin's min / max: the first frame in the bin holding that value
+    bin_of = np.repeat(np.arange(max_points), np.diff(edges))
+    frames = np.arange(n)
+    at_lo = np.full(max_points, n, np.int64)
+    at_hi = np.full(max_points, n, np.int64)
+    np.minimum.at(at_lo, bin_of[y == lo[bin_of]], frames[y == lo[bin_of]])
+    np.minimum.at(at_hi, bin_of[y == hi[bin_of]], frames[y == hi[bin_of]])
+    idx = np.sort(np.concatenate([at_lo, at_hi]))
+    return idx, y[idx]
+
+
+def _merge_spans(spans: Sequence[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    """Spans closer than ``gap`` frames joined (thousands of shaded slivers draw as a few bands)."""
+    merged: list[list[int]] = []
+    for first, last in sorted(spans):
+        if merged and first - merged[-1][1] <= gap:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return [(a, b) for a, b in merged]
 
 
 def object_color(obj: dict) -> tuple[int, int, int]:
@@ -81,25 +118,26 @@ def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames
     import matplotlib.pyplot as plt
 
     w, h = store.size
-    x = np.arange(len(store), dtype=float)
+    n = len(store)
     step = 1.0
     xlabel = "frame"
     if fps:
         step = 1.0 / float(fps)
-        x = x * step
         xlabel = "seconds"
     fig, (ax_area, ax_score) = plt.subplots(2, 1, figsize=(width, 5.5), sharex=True,
                                             gridspec_kw={"height_ratios": [3, 1.4]})
     for tl in object_timelines(store):
         color = np.array(tl.color) / 255.0
         name = f"{tl.obj_id}: {tl.label}"
-        ax_area.plot(x, 100.0 * tl.areas / (w * h), color=color, lw=1.4,
+        fa, area = minmax_downsample(tl.areas)
+        ax_area.plot(fa * step, 100.0 * area / (w * h), color=color, lw=1.4,
                      label=f"{name} ({tl.absent_frames} frames empty)")
-        ax_score.plot(x, tl.scores, color=color, lw=1.0)
+        fs, score = minmax_downsample(tl.scores)
+        ax_score.plot(fs * step, score, color=color, lw=1.0)
         for f in (prompt_frames or {}).get(tl.obj_id, []):
             for ax in (ax_area, ax_score):
-                ax.axvline(x[f], color=color, linestyle=":", linewidth=1)
-    for first, last in review_spans:
+                ax.axvline(f * step, color=color, linestyle=":", linewidth=1)
+    for first, last in _merge_spans(review_spans, gap=n // MAX_POINTS):
         for ax in (ax_area, ax_score):
             ax.axvspan((first - 0.5) * step, (last + 0.5) * step, color="red", alpha=0.12, lw=0)
     if min_score is not None:
