@@ -1,4 +1,4 @@
-"""The ``vidmask-nb`` command: probe, run, batch, demo.
+"""The ``vidmask-nb`` command: probe, run, batch, demo, and the tracking stage on its own (track).
 
 Errors the kit knows about (``VidmaskError``) are printed as one plain message, exit code 2; no
 traceback.
@@ -8,37 +8,50 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
 
 
 def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False) -> None:
+    g = p.add_argument_group("tracking and rendering options" + (" (defaults for every row)" if defaults_from_manifest else ""))
+    _track_flags(g)
+    _render_flags(g)
+
+
+def _track_flags(g) -> None:
     from vidmask_nb.pipeline import RunOptions
 
     d = RunOptions()
-    g = p.add_argument_group("tracking and rendering options" + (" (defaults for every row)" if defaults_from_manifest else ""))
     g.add_argument("--model", default=d.model, help="SAM 2.1 size: tiny, small, base_plus, large (default tiny)")
     g.add_argument("--checkpoint", default=None, help="checkpoint file (default: checkpoints/sam2.1_hiera_<model>.pt)")
     g.add_argument("--weights", default=d.weights, choices=["trained", "random"],
-                   help="'random' runs untrained weights: a smoke test, masks are meaningless")
+                   help=f"'random' runs untrained weights: a smoke test, masks are meaningless (default {d.weights})")
     g.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override (default: the model's 1024)")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    g.add_argument("--style", default=d.style, help="fill, fill:#rrggbb, mean, blur, blur:STRENGTH, pixelate, pixelate:BLOCK")
+    g.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds,
+                   help=f"tracking checkpoint interval in seconds of video (default {d.chunk_seconds:g})")
+
+
+def _render_flags(g) -> None:
+    from vidmask_nb.pipeline import RunOptions
+
+    d = RunOptions()
+    g.add_argument("--style", default=d.style,
+                   help=f"fill, fill:#rrggbb, mean, blur, blur:STRENGTH, pixelate, pixelate:BLOCK (default {d.style})")
     g.add_argument("--dilate", type=int, default=d.dilate, help=f"grow masks by PX pixels (default {d.dilate})")
     g.add_argument("--feather", type=int, default=d.feather, help="soften mask edges over PX pixels (default 0)")
     g.add_argument("--hold", type=int, default=d.hold, help=f"keep covering through dropouts of up to N frames (default {d.hold})")
-    g.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds, help="tracking checkpoint interval")
     g.add_argument("--crf", type=int, default=None, help="H.264 quality, lower is better (default 10)")
-    g.add_argument("--lossless", action="store_true", help="lossless output (large files)")
+    g.add_argument("--lossless", action="store_true", help="lossless output (large files; default off)")
 
 
 def _options(args):
+    """``RunOptions`` from the flags a command has (the others keep their defaults)."""
     from vidmask_nb.pipeline import RunOptions
 
-    return RunOptions(model=args.model, checkpoint=args.checkpoint, weights=args.weights, image_size=args.image_size,
-                      device=args.device, style=args.style, dilate=args.dilate, feather=args.feather, hold=args.hold,
-                      chunk_seconds=args.chunk_seconds, crf=args.crf, lossless=args.lossless)
+    return RunOptions(**{f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prompts", required=True, help="a prompts.json or a LabelMe folder")
     s.add_argument("--out", required=True, help="the run folder")
     _run_flags(s)
+
+    s = sub.add_parser("track", help="track the prompted objects through a video (stage 03 alone): writes OUT/masks.json")
+    s.add_argument("video")
+    s.add_argument("--prompts", required=True, help="a prompts.json or a LabelMe folder (copied into OUT/prompts.json)")
+    s.add_argument("--out", required=True, help="the run folder (created if missing)")
+    _track_flags(s.add_argument_group("tracking options"))
 
     s = sub.add_parser("batch", help="run many videos from a CSV or YAML manifest")
     s.add_argument("manifest", help="CSV with header video,prompts[,out][,option columns] or a YAML list")
@@ -95,6 +114,37 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_track(args) -> int:
+    from vidmask_nb.propagate import propagate
+    from vidmask_nb.runfolder import RunFolder
+    from vidmask_nb.video import probe
+
+    opts = _options(args).checked()  # a wrong option fails before anything is written
+    info = probe(args.video)
+    prompts = _import_prompts(Path(args.prompts), info)
+    run = RunFolder(args.out).create()
+    prompts.save(run.prompts_json)
+    store = propagate(args.video, run.root, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
+                      device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size)
+    print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {run.masks_json}")
+    store.close()
+    return 0
+
+
+def _import_prompts(source: Path, info):
+    """The prompts of a prompts.json or a LabelMe folder, checked against the video (one-line errors)."""
+    from vidmask_nb.labelme import import_labelme
+    from vidmask_nb.prompts import PromptSet
+
+    if not source.exists():
+        raise VidmaskError(f"prompts not found: {source.resolve()} (give a prompts.json or a LabelMe folder)")
+    if source.is_dir():
+        prompts, report = import_labelme(source, info)
+        print(report, file=sys.stderr)
+        return prompts.validate(info).require_prompts()
+    return PromptSet.load(source, info).require_prompts()
+
+
 def cmd_batch(args) -> int:
     from vidmask_nb.notebook import format_table
     from vidmask_nb.pipeline import read_batch, run_batch
@@ -122,7 +172,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"probe": cmd_probe, "run": cmd_run, "batch": cmd_batch, "demo": cmd_demo}
+COMMANDS = {"probe": cmd_probe, "run": cmd_run, "track": cmd_track, "batch": cmd_batch, "demo": cmd_demo}
 
 if __name__ == "__main__":
     sys.exit(main())
