@@ -57,3 +57,29 @@ def test_run_refuses_prompts_for_another_video(tmp_path, sample_clip, clip_dir, 
     err = capsys.readouterr().err
     assert rc == 2 and ("another video" in err or "made for a" in err), err
     assert not (tmp_path / "run").exists()
+
+
+def test_track_writes_masks_from_a_prompts_file(tmp_path, sample_clip, sample_clip_info, capsys):
+    from vidmask_nb.masks import MaskStore
+    from vidmask_nb.sample import sample_prompts
+
+    prompts = sample_prompts(sample_clip_info).save(tmp_path / "my_prompts.json")
+    work = tmp_path / "work"
+    rc = main(["track", str(sample_clip), "--prompts", str(prompts), "--out", str(work),
+               "--weights", "random", "--image-size", "128", "--device", "cpu", "--chunk-seconds", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and str(work / "masks.json") in out, out
+    assert (work / "prompts.json").is_file() and (work / "masks.json.idx").is_file()
+    with MaskStore.load(work / "masks.json") as store:
+        store.check_video(sample_clip_info)
+        assert len(store) == sample_clip_info.frame_count and "RANDOM-WEIGHTS" in store.header["key"]
+    assert not (work / "reports").exists(), "no notebook ran"
+
+
+def test_track_with_missing_prompts_is_one_line_and_exit_2(tmp_path, sample_clip):
+    proc = subprocess.run([sys.executable, "-m", "vidmask_nb.cli", "track", str(sample_clip), "--prompts",
+                           str(tmp_path / "nope.json"), "--out", str(tmp_path / "work"), "--weights", "random"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "prompts not found" in proc.stderr and "nope.json" in proc.stderr
+    assert not (tmp_path / "work").exists()

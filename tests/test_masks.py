@@ -179,6 +179,16 @@ def test_damaged_files_give_one_line(tmp_path, damage, words):
         MaskStore.load(tmp_path / "nowhere.json")
 
 
+def test_pickles_as_its_path(tmp_path):
+    import pickle
+
+    path = write(tmp_path / "masks.json", 10)
+    with MaskStore.load(path) as store, pickle.loads(pickle.dumps(store)) as again:
+        assert again.path == path and list(again) == list(store)
+    memory = MaskStore.from_frames(video_ref(3), OBJECTS, list(synthetic_frames(3)))
+    assert list(pickle.loads(pickle.dumps(memory))) == list(memory)
+
+
 def test_reads_from_many_threads(tmp_path):
     path = write(tmp_path / "masks.json", 200)
     expected = list(synthetic_frames(200))

@@ -69,6 +69,65 @@ def test_steady_track_has_nothing_to_review(troubled_store):
         qa.review_frames(steady, drop=1.5)
 
 
+def test_review_flags_a_sudden_growth_of_the_area(troubled_store):
+    """A jump to a much larger mask (the track leapt to something else) is a span to review;
+    steady slow growth (an object coming closer) is not."""
+    frames = []
+    for i in range(N):
+        side = 6 + i // 10 if i < 30 else (24 if 30 <= i <= 33 else 9)  # slow growth, then a leap
+        frames.append(FrameMasks(i, i, (ObjectMask(1, "face", 0.9, encode_rle(square(side))),)))
+    store = MaskStore.from_frames(troubled_store.header["video"], troubled_store.objects[:1], frames)
+    rows = list(qa.review_frames(store, grow=2.0))
+    assert [(r.reason, r.first, r.last) for r in rows] == [("area jump", 30, 33)], rows
+    assert "x its recent median" in rows[0].detail and "wrong track" in rows[0].detail
+    assert "jump > 2x" in qa.review_frames(store).title()
+    with pytest.raises(VidmaskError, match="grow"):
+        qa.review_frames(store, grow=0.5)
+
+
+def test_long_series_stay_bounded_and_keep_one_frame_spikes_and_dropouts():
+    """Figures of an hour of frames draw at most 2 x 2000 points per line, and a single-frame spike
+    and a single-frame dropout are among them; the review finds both spans."""
+    from vidmask_nb.timeline import MAX_POINTS, minmax_downsample
+
+    n = 108_000  # an hour at 30 fps
+    areas = np.full(n, 1000, np.int64)
+    areas[54_321] = 9000  # a one-frame jump
+    areas[77_777] = 0  # a one-frame dropout
+    x, y = minmax_downsample(areas)
+    assert len(x) <= 2 * MAX_POINTS and np.all(np.diff(x) >= 0)
+    assert 54_321 in x and 77_777 in x and y.max() == 9000 and y.min() == 0
+    small_x, small_y = minmax_downsample(areas[:500])
+    assert len(small_x) == 500
+
+    from vidmask_nb.timeline import ObjectTimeline
+
+    track = ObjectTimeline(1, "face", (255, 0, 0), areas, np.full(n, 0.9, np.float32))
+    rows = qa._review_track(track, drop=0.5, window=15, min_score=0.5, hold=0, fps=None)
+    assert {(r.reason, r.first, r.last) for r in rows} == {("area jump", 54_321, 54_321),
+                                                          ("vanished", 77_777, 77_777)}
+
+
+def test_timeline_of_a_long_store_on_disk_is_down_sampled(tmp_path):
+    """A file-backed store of 5000 frames: the figure's lines are bounded and keep the spike."""
+    from vidmask_nb.masks import write_masks_json
+    from vidmask_nb.timeline import MAX_POINTS, timeline_figure
+
+    n = 5000
+    small, big = encode_rle(square(4)), encode_rle(square(20))
+    frames = (FrameMasks(i, i, (ObjectMask(1, "face", 0.9, big if i == 3210 else small),)) for i in range(n))
+    path = tmp_path / "masks.json"
+    write_masks_json(path, {"width": W, "height": H, "frame_count": n, "fps": "30", "fingerprint": ""},
+                     [{"id": 1, "label": "face", "color": [230, 25, 75]}], frames)
+    with MaskStore.load(path) as store:
+        table = qa.review_frames(store)
+        assert [(r.reason, r.first) for r in table] == [("area jump", 3210)]
+        fig = timeline_figure(store, fps=30, review_spans=[(r.first, r.last) for r in table])
+    line = fig.axes[0].lines[0]
+    assert len(line.get_xdata()) <= 2 * MAX_POINTS
+    assert np.isclose(max(line.get_ydata()), 100.0 * 400 / (W * H))
+
+
 def test_area_timeline_is_saved(troubled_store, tmp_path):
     table = qa.review_frames(troubled_store)
     fig = qa.area_timeline(troubled_store, table, out_path=tmp_path / "qa" / "areas.png")

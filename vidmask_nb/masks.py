@@ -417,6 +417,12 @@ class MaskStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def __reduce__(self):
+        """Pickles (to another process: Ray, multiprocessing) as its path, reopened there."""
+        if self._frames is not None:
+            return (MaskStore, (self.header, self._frames))
+        return (MaskStore.load, (self.path,))
+
     def __del__(self) -> None:
         try:
             self.close()
