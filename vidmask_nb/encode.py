@@ -160,6 +160,11 @@ class VideoWriter:
         self._frames = 0
         self._closed = False
 
+    @property
+    def pix_fmt(self) -> str:
+        """What the video is encoded as: yuv420p, yuv420p10le, rgb24 (lossless)..."""
+        return self._pix_fmt
+
     # -- copied streams -------------------------------------------------------
     def _pull(self):
         for packet in self._pending:
