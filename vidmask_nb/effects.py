@@ -3,7 +3,9 @@
 An effect is a small class with typed settings and one method,
 ``annotate(scene, mask) -> new RGB array`` (like roboflow ``supervision``'s annotators). ``mask``
 is a boolean HxW mask, or a float alpha in 0..1 when the edge is feathered: the effect is blended
-by alpha, and every pixel where alpha is 0 comes back exactly as it was.
+by alpha, and every pixel where alpha is 0 comes back exactly as it was. ``scene`` is uint8 RGB,
+or uint16 RGB (0..65535) for sources of more than 8 bits; colours are given in 8 bits and scaled.
+All work is done on the mask's bounding box; only the returned copy is frame-sized.
 
 - ``FillEffect(color)``: a solid colour.
 - ``MeanColorEffect()``: the region's own mean colour.
@@ -74,8 +76,8 @@ def _pad_box(box: Box, pad: int, width: int, height: int) -> Box:
 
 
 def _check(scene: np.ndarray, mask: np.ndarray) -> None:
-    if scene.ndim != 3 or scene.shape[2] != 3 or scene.dtype != np.uint8:
-        raise VidmaskError(f"an effect needs an HxWx3 uint8 RGB frame, got {scene.shape} {scene.dtype}")
+    if scene.ndim != 3 or scene.shape[2] != 3 or scene.dtype not in (np.uint8, np.uint16):
+        raise VidmaskError(f"an effect needs an HxWx3 uint8 or uint16 RGB frame, got {scene.shape} {scene.dtype}")
     if mask.shape != scene.shape[:2]:
         raise VidmaskError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the frame is "
                            f"{scene.shape[1]}x{scene.shape[0]}; masks must be at the video's size")
@@ -96,8 +98,18 @@ def _composite(scene: np.ndarray, mask: np.ndarray, box: Box, covered: np.ndarra
     alpha = np.clip(region.astype(np.float32), 0.0, 1.0)[..., None]
     src = scene[y0:y1, x0:x1].astype(np.float32)
     blended = src + (covered.astype(np.float32) - src) * alpha
-    out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = _to_dtype(blended, scene.dtype)
     return out
+
+
+def _to_dtype(values: np.ndarray, dtype) -> np.ndarray:
+    """Round float pixel values into ``dtype`` (uint8 or uint16), clipped to its range."""
+    return np.clip(np.rint(values), 0, np.iinfo(dtype).max).astype(dtype)
+
+
+def _scaled(color: tuple[int, int, int], dtype) -> np.ndarray:
+    """An 8-bit colour in ``dtype``'s scale (x257 for uint16: 255 -> 65535)."""
+    return np.array(color, np.uint32).astype(dtype) * (257 if dtype == np.uint16 else 1)
 
 
 def _cover_solid(scene: np.ndarray, mask: np.ndarray, color_of) -> np.ndarray:
@@ -107,7 +119,7 @@ def _cover_solid(scene: np.ndarray, mask: np.ndarray, color_of) -> np.ndarray:
     if box is None:
         return scene.copy()
     x0, y0, x1, y1 = box
-    covered = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+    covered = np.empty((y1 - y0, x1 - x0, 3), scene.dtype)
     covered[:] = color_of(box)
     return _composite(scene, mask, box, covered)
 
@@ -134,7 +146,7 @@ class FillEffect:
         return "fill:#{:02x}{:02x}{:02x}".format(*self.color)
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return _cover_solid(scene, mask, lambda box: self.color)
+        return _cover_solid(scene, mask, lambda box: _scaled(self.color, scene.dtype))
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,7 @@ class MeanColorEffect:
             weight = mask[y0:y1, x0:x1].astype(np.float32)
             pixels = scene[y0:y1, x0:x1].astype(np.float32)
             mean = (pixels * weight[..., None]).sum((0, 1)) / max(float(weight.sum()), 1e-6)
-            return np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+            return _to_dtype(mean, scene.dtype)
 
         return _cover_solid(scene, mask, mean_color)
 
@@ -253,7 +265,7 @@ class PixelateEffect:
         counts[:gy1 - gy0, :gx1 - gx0] = 1.0  # blocks cut by the frame's edge average what they hold
         sums = padded.reshape(nby, b, nbx, b, 3).sum((1, 3))
         means = sums / counts.reshape(nby, b, nbx, b).sum((1, 3))[..., None]
-        blocks = np.clip(np.rint(means), 0, 255).astype(np.uint8)
+        blocks = _to_dtype(means, scene.dtype)
         tiled = np.repeat(np.repeat(blocks, b, axis=0), b, axis=1)
         covered = tiled[y0 - gy0:y1 - gy0, x0 - gx0:x1 - gx0]
         return _composite(scene, mask, box, covered)

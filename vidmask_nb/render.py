@@ -6,6 +6,13 @@ same frame count, timestamps and frame-rate fraction, every audio stream copied,
 outside the (grown, feathered) masks are the source's up to codec loss, and identical with
 ``lossless=True``. The file appears under its final name only when complete.
 
+Decoding, the effects and encoding overlap: a decode thread and an encode thread (PyAV and x264
+release the GIL) pass frames through queues of a few frames each, so memory stays flat whatever
+the length. ``overlap=False`` runs the same steps one after another (same frames). Sources of
+more than 8 bits are carried as 16-bit RGB end to end and written 10-bit. The covered region of
+each object is its grown (dilated, feathered) mask, widened to whole chroma samples when the
+output is 4:2:0 or 4:2:2, so no chroma sample mixes the cover with the pixels beside it.
+
 Example::
 
     out = render("clip.mp4", "runs/clip", style="blur", object_styles={"plate": "fill:#000000"},
@@ -15,15 +22,17 @@ Example::
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from vidmask_nb.effects import Effect, MaskMargins, parse_style
-from vidmask_nb.encode import DEFAULT_CRF, VideoWriter
+from vidmask_nb.effects import Effect, FillEffect, MaskMargins, parse_style
+from vidmask_nb.encode import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter, output_pix_fmt
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
 from vidmask_nb.prompts import color_for
@@ -32,6 +41,8 @@ from vidmask_nb.video import VideoInfo, VideoReader, fraction_str, probe
 
 DEFAULT_DILATE = 4
 DEFAULT_HOLD = 3
+QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class RenderPlan:
     effects: dict[int, Effect]
     labels: dict[int, str]
     margins: MaskMargins
+    chroma: tuple[int, int] = (1, 1)  # (x, y) subsampling of the output: covers snap to it
 
     def describe(self) -> str:
         """One line per object, e.g. ``1 (ball): blur:0.25``, then the margins."""
@@ -91,11 +103,21 @@ def object_effects(objects: list[dict], style: str | Effect = "fill",
 
 def plan_render(store: MaskStore, style: str | Effect = "fill",
                 object_styles: Mapping[int | str, str | Effect] | None = None,
-                dilate: int = DEFAULT_DILATE, feather: int = 0, hold: int = DEFAULT_HOLD) -> RenderPlan:
-    """Check the settings against the masks' objects before any frame is decoded."""
+                dilate: int = DEFAULT_DILATE, feather: int = 0, hold: int = DEFAULT_HOLD,
+                chroma: tuple[int, int] = (1, 1)) -> RenderPlan:
+    """Check the settings against the masks' objects before any frame is decoded.
+
+    ``chroma`` is the output's chroma subsampling (``chroma_of``): covers snap to its blocks.
+    """
     return RenderPlan(effects=object_effects(store.objects, style, object_styles),
                       labels={int(o["id"]): str(o.get("label", "")) for o in store.objects},
-                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold))
+                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold),
+                      chroma=chroma)
+
+
+def chroma_of(pix_fmt: str) -> tuple[int, int]:
+    """(x, y) chroma subsampling of a pixel format: (2, 2) for yuv420p*, (2, 1) for 4:2:2."""
+    return (2, 2) if "420" in pix_fmt else (2, 1) if "422" in pix_fmt else (1, 1)
 
 
 def mask_stream(store: MaskStore, info: VideoInfo) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
@@ -121,8 +143,15 @@ def mask_stream(store: MaskStore, info: VideoInfo) -> Iterator[tuple[int, dict[i
     return entries()
 
 
-def redact_frame(rgb: np.ndarray, masks: Mapping[int, np.ndarray], plan: RenderPlan) -> np.ndarray:
-    """Cover every object of one frame (in id order) with its effect inside its margins."""
+def frame_covers(masks: Mapping[int, np.ndarray], plan: RenderPlan) -> list[tuple[Effect, np.ndarray]]:
+    """What covers one frame: (effect, covered region) pairs, objects in id order.
+
+    The region is the object's mask after the margins (bool, or float alpha when feathered),
+    snapped to ``plan.chroma``. Objects with the same fill colour are covered as one region (one
+    pass, and no seam where they touch).
+    """
+    pending: list[tuple[Effect, np.ndarray]] = []
+    fills: dict[Effect, int] = {}  # fill effect -> its place in ``pending``
     for obj_id in sorted(masks):
         mask = masks[obj_id]
         if not mask.any():
@@ -131,49 +160,236 @@ def redact_frame(rgb: np.ndarray, masks: Mapping[int, np.ndarray], plan: RenderP
         if effect is None:
             raise VidmaskError(f"masks.json has object {obj_id} on a frame but not in its object list; "
                                "run the propagation (03) again")
-        rgb = effect.annotate(rgb, plan.margins.apply(mask))
+        if isinstance(effect, FillEffect) and effect in fills:
+            place = fills[effect]
+            pending[place] = (effect, pending[place][1] | mask)
+            continue
+        if isinstance(effect, FillEffect):
+            fills[effect] = len(pending)
+        pending.append((effect, np.asarray(mask, bool)))
+    return [(effect, snap_to_chroma(plan.margins.apply(mask), plan.chroma)) for effect, mask in pending]
+
+
+def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
+    """Widen a covered region (bool or alpha) to whole ``chroma`` = (x, y) blocks of the frame's grid.
+
+    With 4:2:0 output one chroma sample serves 2x2 pixels; a block half covered would mix the
+    cover's colour into the uncovered half. Each block takes its largest value (fail closed).
+    """
+    cx, cy = chroma
+    if (cx, cy) == (1, 1):
+        return region
+    from vidmask_nb.effects import mask_box
+
+    box = mask_box(region)
+    if box is None:
+        return region
+    h, w = region.shape
+    x0, y0 = box[0] // cx * cx, box[1] // cy * cy
+    x1, y1 = min(w, -(-box[2] // cx) * cx), min(h, -(-box[3] // cy) * cy)
+    crop = region[y0:y1, x0:x1]
+    ph, pw = -(-(y1 - y0) // cy) * cy, -(-(x1 - x0) // cx) * cx
+    padded = np.zeros((ph, pw), region.dtype)
+    padded[:y1 - y0, :x1 - x0] = crop
+    blocks = padded.reshape(ph // cy, cy, pw // cx, cx).max(axis=(1, 3))
+    out = region.copy()
+    out[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
+    return out
+
+
+def covered_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tuple[int, int]) -> np.ndarray:
+    """Every pixel the render changes on a frame (the grown masks, snapped): for quality checks."""
+    out = np.zeros(shape, bool)
+    for _, region in frame_covers(masks, plan):
+        out |= region > 0
+    return out
+
+
+def redact_frame(rgb: np.ndarray, masks: Mapping[int, np.ndarray], plan: RenderPlan) -> np.ndarray:
+    """Cover every object of one frame (in id order) with its effect inside its margins."""
+    for effect, region in frame_covers(masks, plan):
+        rgb = effect.annotate(rgb, region)
     return rgb
 
 
-def render(video: str | os.PathLike, workdir: str | os.PathLike, style: str | Effect = "fill",
+def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
            object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
            feather: int = 0, hold: int = DEFAULT_HOLD, output: str | os.PathLike | None = None,
-           crf: int = DEFAULT_CRF, lossless: bool = False, preset: str = "medium",
-           progress: bool = True) -> Path:
+           crf: int = DEFAULT_CRF, lossless: bool = False, preset: str | None = None,
+           progress: bool = True, masks: str | os.PathLike | None = None, overlap: bool = True,
+           encoder: str | None = None) -> Path:
     """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
 
     ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
-    ``dilate``/``feather`` are in px, ``hold`` in frames (see ``effects.MaskMargins``). The output
-    defaults to ``<workdir>/<stem>_redacted.mp4``; ``crf`` sets quality (lower is better) and
-    ``lossless=True`` keeps every unmasked pixel exact (large files).
+    ``dilate``/``feather`` are in px, ``hold`` in frames (see ``effects.MaskMargins``). ``masks``
+    reads another masks.json (any in the documented format whose video block matches ``video``).
+    The output defaults to ``<workdir>/<stem>_redacted.mp4``; ``crf`` sets quality (lower is
+    better), ``preset`` x264's speed (default veryfast), ``lossless=True`` keeps every unmasked
+    pixel exact (large files). ``encoder`` None picks h264_nvenc when usable, else libx264.
     """
     info = probe(video)
-    run = RunFolder(workdir)
-    store = MaskStore.load(run.masks_json)
+    run = RunFolder(workdir) if workdir is not None else None
+    if masks is None and run is None:
+        raise VidmaskError("render needs a run folder (workdir) or a masks.json (masks=)")
+    if output is None and run is None:
+        raise VidmaskError("render needs an output path when there is no run folder")
+    out_path = Path(output) if output is not None else run.redacted_video(video)
+    if out_path.exists() and out_path.is_dir():
+        raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
+    if out_path.resolve() == Path(video).resolve():
+        raise VidmaskError(f"refusing to overwrite the source video {video}; choose another output path")
+    store = MaskStore.load(Path(masks) if masks is not None else run.masks_json)
     store.check_video(info)
     if "RANDOM-WEIGHTS" in str(store.header.get("key", "")):
         from vidmask_nb.model import announce_random_weights
 
         announce_random_weights("these masks came from an untrained model: the redaction is not real")
-    plan = plan_render(store, style, object_styles, dilate, feather, hold)
-    out_path = Path(output) if output is not None else run.redacted_video(video)
-    if out_path.exists() and out_path.is_dir():
-        raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
-    reader = VideoReader(video, info=info)
+    plan = plan_render(store, style, object_styles, dilate, feather, hold,
+                       chroma=chroma_of(output_pix_fmt(info, lossless)))
+    reader = VideoReader(video, info=info, deep=True)
     masks = plan.margins.hold(mask_stream(store, info))
+    stop = threading.Event()
     try:
-        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset) as writer:
+        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder) as writer:
+            if progress:
+                print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
+                      f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")
             bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
                        disable=not progress)
-            with bar:
-                for frame, (index, frame_masks) in zip(reader, masks):
+            frames: Iterable = iter(reader)
+            if overlap:
+                frames, masks = prefetch(frames, QUEUE_FRAMES, stop), prefetch(masks, QUEUE_FRAMES, stop)
+            with bar, FrameSink(writer.write, QUEUE_FRAMES, stop, enabled=overlap) as sink:
+                for frame, (index, frame_masks) in zip(frames, masks):
                     if index != frame.index:  # cannot happen with checked masks; never misalign
                         raise VidmaskError(f"frame {frame.index} met the masks of frame {index}")
-                    writer.write(redact_frame(frame.rgb, frame_masks, plan), frame.pts)
+                    sink.put(redact_frame(frame.rgb, frame_masks, plan), frame.pts)
                     bar.update(1)
     finally:
+        stop.set()
+        for stage in (frames, masks):
+            close = getattr(stage, "close", None)
+            if close is not None:
+                close()  # joins a prefetch thread before its reader goes away
         reader.close()
     return out_path
+
+
+class _Failed:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+def _put(q: queue.Queue, item, *stops: threading.Event) -> bool:
+    """Put into a bounded queue unless one of ``stops`` is set first; True when it went in."""
+    while not any(s.is_set() for s in stops):
+        try:
+            q.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def prefetch(items: Iterable[T], depth: int, stop: threading.Event) -> Iterator[T]:
+    """Iterate ``items`` in a thread, at most ``depth`` ahead of the consumer.
+
+    An error in the thread is raised in the consumer; ``stop`` (or closing this generator) ends
+    the thread, and closing joins it.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    halt = threading.Event()  # this consumer is gone (``stop`` is the whole render's)
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not _put(q, item, stop, halt):
+                    return
+            _put(q, _END, stop, halt)
+        except BaseException as exc:  # handed to the consumer, raised there
+            _put(q, _Failed(exc), stop, halt)
+
+    thread = threading.Thread(target=work, name="vidmask-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = q.get(timeout=0.05)
+            except queue.Empty:
+                if not thread.is_alive() and q.empty():
+                    raise VidmaskError("a render stage stopped without a word") from None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        halt.set()
+        thread.join()
+
+
+class FrameSink:
+    """Feeds ``write(rgb, pts)`` from a thread through a queue of ``depth`` frames.
+
+    ``put`` raises the writer's error as soon as it is known; leaving the ``with`` block waits for
+    the queue to drain (and raises a pending error). ``enabled=False`` writes in the caller's thread.
+    """
+
+    def __init__(self, write: Callable[[np.ndarray, int], None], depth: int, stop: threading.Event,
+                 enabled: bool = True):
+        self._write, self._stop, self._enabled = write, stop, enabled
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="vidmask-encode", daemon=True)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                item = self._q.get(timeout=0.05)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if item is _END or self._stop.is_set():
+                return
+            try:
+                self._write(*item)
+            except BaseException as exc:
+                self._error = exc
+                self._stop.set()
+                return
+
+    def put(self, rgb: np.ndarray, pts: int) -> None:
+        if not self._enabled:
+            self._write(rgb, pts)
+            return
+        if self._error is not None or not _put(self._q, (rgb, pts), self._stop):
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+        raise VidmaskError("the render was stopped")
+
+    def __enter__(self) -> "FrameSink":
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._enabled:
+            return
+        if exc_type is None:
+            _put(self._q, _END, self._stop)
+        else:
+            self._stop.set()
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
 
 
 def inject_masks(info: VideoInfo, labels: Mapping[int, str],

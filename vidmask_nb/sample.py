@@ -78,25 +78,46 @@ class SampleScene:
         return np.clip(base + noise, 0, 255).astype(np.uint8)
 
     def frame(self, i: int, background: np.ndarray | None = None) -> np.ndarray:
+        """Frame ``i`` as RGB (uint8, or uint16 when ``background`` is a 16-bit image)."""
         img = (self.background() if background is None else background).copy()
-        img[self.object_mask(i, 2)] = SAMPLE_OBJECTS[2][1]
-        img[self.object_mask(i, 1)] = SAMPLE_OBJECTS[1][1]
+        scale = 257 if img.dtype == np.uint16 else 1
+        img[self.object_mask(i, 2)] = np.array(SAMPLE_OBJECTS[2][1]) * scale
+        img[self.object_mask(i, 1)] = np.array(SAMPLE_OBJECTS[1][1]) * scale
         return img
 
 
+# Colour descriptions a generated clip can state: (primaries, transfer, matrix, range) in FFmpeg's codes.
+SAMPLE_COLORS = {"unspecified": (2, 2, 2, 0), "bt709": (1, 1, 1, 1), "bt601": (6, 6, 6, 1)}
+
+
 def make_sample_clip(path: str | os.PathLike, seconds: float = 3.0, fps: Fraction = Fraction(24000, 1001),
-                     size: tuple[int, int] = (320, 240), audio: bool = True, crf: int = 12) -> Path:
-    """Write the sample clip (H.264 MP4, AAC tone when ``audio``); odd sizes are encoded 4:4:4."""
+                     size: tuple[int, int] = (320, 240), audio: bool = True, crf: int = 12,
+                     bit_depth: int = 8, color: str = "unspecified", audio_delay: int = 0) -> Path:
+    """Write the sample clip (H.264 MP4, AAC tone when ``audio``); odd sizes are encoded 4:4:4.
+
+    ``bit_depth=10`` encodes yuv420p10le from 16-bit RGB (with a fine gradient that 8 bits would
+    band); ``color="bt709"`` converts with the BT.709 matrix and tags the stream BT.709 limited
+    range (see ``SAMPLE_COLORS``); ``audio_delay`` starts the audio that many samples (48 kHz)
+    after the first video frame, as clips cut from a longer recording often do.
+    """
     fps = Fraction(fps)
+    if bit_depth not in (8, 10) or color not in SAMPLE_COLORS:
+        raise ValueError(f"bit_depth must be 8 or 10 and color one of {sorted(SAMPLE_COLORS)}")
+    primaries, trc, matrix, color_range = SAMPLE_COLORS[color]
+    sws_matrix = {1: 1, 6: 5}.get(matrix)
     scene = SampleScene(tuple(size), fps)
     n = max(1, round(seconds * fps))
     w, h = size
     path = Path(path)
     with atomic_output(path) as tmp:
-        with av.open(str(tmp), "w", format="mp4") as out:
+        # An exact movie timescale, so a delayed audio start is stored to the sample (not the ms).
+        with av.open(str(tmp), "w", format="mp4", options={"movie_timescale": "48000"}) as out:
             vs = out.add_stream("libx264", rate=fps)
             vs.width, vs.height = w, h
-            vs.pix_fmt = "yuv444p" if (w % 2 or h % 2) else "yuv420p"
+            vs.pix_fmt = ("yuv444p" if (w % 2 or h % 2) else "yuv420p") + ("10le" if bit_depth == 10 else "")
+            if color != "unspecified":
+                cc = vs.codec_context
+                cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = primaries, trc, matrix, color_range
             vs.options = {"crf": str(crf), "preset": "fast", "g": "24"}
             # A fine time base (as MP4 muxers choose): pts of i * ticks, never a tick per frame.
             ticks = fps.denominator * (512 if fps.denominator == 1 else 1)
@@ -107,9 +128,15 @@ def make_sample_clip(path: str | os.PathLike, seconds: float = 3.0, fps: Fractio
                 aus.layout = "mono"
                 samples = _tone(seconds=float(n / fps), rate=rate)
             bg = scene.background()
+            if bit_depth == 10:  # 16-bit RGB with a slow ramp: steps of 1/1024 that 8 bits would lose
+                ramp = np.linspace(0, 24 * 64, w)[None, :, None]
+                bg = np.clip(bg.astype(np.float64) * 257 + ramp, 0, 65535).astype(np.uint16)
+            rgb_format = "rgb48le" if bit_depth == 10 else "rgb24"
             a_pos = 0
             for i in range(n):
-                frame = av.VideoFrame.from_ndarray(scene.frame(i, bg), format="rgb24").reformat(format=vs.pix_fmt)
+                img = scene.frame(i, bg)
+                frame = av.VideoFrame.from_ndarray(img, format=rgb_format).reformat(
+                    format=vs.pix_fmt, dst_colorspace=sws_matrix, dst_color_range=color_range or None)
                 frame.pts = i * ticks
                 frame.time_base = vs.time_base
                 for packet in vs.encode(frame):
@@ -120,7 +147,7 @@ def make_sample_clip(path: str | os.PathLike, seconds: float = 3.0, fps: Fractio
                         chunk = samples[a_pos:a_pos + 1024]
                         af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
                         af.sample_rate = rate
-                        af.pts = a_pos
+                        af.pts = a_pos + audio_delay
                         af.time_base = Fraction(1, rate)
                         for packet in aus.encode(af):
                             out.mux(packet)

@@ -62,6 +62,35 @@ class VideoInfo:
     keyframes: tuple[int, ...] = field(repr=False)  # frame indices that start a GOP
     streams: tuple[StreamInfo, ...] = ()
     fingerprint: str = ""
+    # Colour description as the stream states it, in FFmpeg's codes (AVCOL_PRI_*, AVCOL_TRC_*,
+    # AVCOL_SPC_*, AVCOL_RANGE_*): 2/2/2/0 mean "unspecified"; BT.709 limited range is 1/1/1/1.
+    color_primaries: int = 2
+    color_trc: int = 2
+    colorspace: int = 2
+    color_range: int = 0
+    bit_depth: int = 8  # bits per sample of the decoded pixels (10 for yuv420p10le)
+
+    @property
+    def deep(self) -> bool:
+        """More than 8 bits per sample: the render carries 16-bit RGB to keep them."""
+        return self.bit_depth > 8
+
+    @property
+    def sws_colorspace(self) -> int | None:
+        """The YUV<->RGB matrix for swscale (``Colorspace``), None for its default (BT.601)."""
+        return SWS_MATRIX.get(self.colorspace)
+
+    @property
+    def sws_range(self) -> int | None:
+        """The YUV range for swscale: 1 limited, 2 full; None (unspecified) is taken as limited."""
+        return self.color_range if self.color_range in (1, 2) else None
+
+    def color_description(self) -> str:
+        """E.g. ``bt709/bt709/bt709, tv range, 8-bit`` (primaries/transfer/matrix)."""
+        names = tuple(_code_name(kind, code) for kind, code in
+                      (("pri", self.color_primaries), ("trc", self.color_trc), ("spc", self.colorspace)))
+        rng = {1: "tv range", 2: "pc range"}.get(self.color_range, "range unspecified")
+        return f"{'/'.join(names)}, {rng}, {self.bit_depth}-bit"
 
     @property
     def audio(self) -> tuple[StreamInfo, ...]:
@@ -90,7 +119,24 @@ class VideoInfo:
 class Frame:
     index: int
     pts: int
-    rgb: np.ndarray  # HxWx3 uint8
+    rgb: np.ndarray  # HxWx3 uint8 (uint16 from a ``deep`` reader of a >8-bit source)
+
+
+# AVCOL_SPC_* (what streams state) -> SWS_CS_* (what swscale takes for its YUV<->RGB matrix).
+SWS_MATRIX = {1: 1,  # BT.709
+              4: 4,  # FCC
+              5: 5, 6: 5,  # BT.470BG, SMPTE 170M: BT.601
+              7: 7,  # SMPTE 240M
+              9: 9, 10: 9}  # BT.2020 (non-constant and constant luminance)
+
+
+def _code_name(kind: str, code: int) -> str:
+    try:
+        name = av.video.reformatter.__dict__[{"pri": "ColorPrimaries", "trc": "ColorTrc"}[kind]](code).name
+    except (KeyError, ValueError, AttributeError):
+        name = {"spc": {0: "rgb", 1: "bt709", 2: "unspecified", 4: "fcc", 5: "bt470bg", 6: "smpte170m",
+                        7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}}.get(kind, {}).get(code, str(code))
+    return name.lower()
 
 
 def fraction_str(f: Fraction) -> str:
@@ -197,12 +243,16 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                     channels=getattr(cc, "channels", None) if s.type == "audio" else None,
                     sample_rate=getattr(cc, "sample_rate", None) if s.type == "audio" else None))
         cc = vs.codec_context
+        fmt = cc.format
+        bit_depth = max((c.bits for c in fmt.components), default=8) if fmt is not None else 8
         return VideoInfo(
             path=str(path), width=cc.width, height=cc.height, fps=fps, time_base=tb,
             frame_count=len(pts), duration=duration, start_time=float(pts[0] * tb),
             rotation=_rotation(container, vs), pix_fmt=cc.pix_fmt or "unknown", codec=cc.name,
             pts=tuple(pts), keyframes=tuple(i for i, p in enumerate(pts) if p in key_pts) or (0,),
-            streams=tuple(streams), fingerprint=fingerprint(path))
+            streams=tuple(streams), fingerprint=fingerprint(path),
+            color_primaries=int(cc.color_primaries), color_trc=int(cc.color_trc),
+            colorspace=int(cc.colorspace), color_range=int(cc.color_range), bit_depth=int(bit_depth))
     finally:
         container.close()
 
@@ -237,14 +287,19 @@ class VideoReader:
     """Frames of a video by index, decoded on demand, optionally resized.
 
     ``size``: None for source size, an int S for an SxS square (SAM 2's input), or (width, height).
+    YUV is turned into RGB with the matrix and range the stream states (swscale's BT.601 when it
+    states none, the same convention ``encode.VideoWriter`` uses the other way). ``deep=True``
+    gives uint16 RGB (0..65535) for sources of more than 8 bits, so nothing of a 10-bit source
+    is rounded away; otherwise frames are uint8.
     Iterating decodes sequentially from ``start``. ``reader[i]`` seeks to the keyframe before i and
     decodes forward, keeping the last ``cache_frames`` frames, so stepping backwards (SAM 2's reverse
     pass) re-decodes one block per ``cache_frames`` frames rather than one GOP per frame.
     """
 
     def __init__(self, path: str | os.PathLike, size: int | tuple[int, int] | None = None,
-                 info: VideoInfo | None = None, cache_frames: int = 48):
+                 info: VideoInfo | None = None, cache_frames: int = 48, deep: bool = False):
         self.info = info or probe(path)
+        self.rgb_format = "rgb48le" if deep and self.info.deep else "rgb24"
         self.path = str(path)
         if isinstance(size, int):
             size = (size, size)
@@ -279,10 +334,10 @@ class VideoReader:
             pass
 
     def _convert(self, frame: av.VideoFrame) -> np.ndarray:
-        if self.size is None:
-            return frame.to_ndarray(format="rgb24")
-        w, h = self.size
-        return frame.reformat(width=w, height=h, format="rgb24", interpolation="BILINEAR").to_ndarray()
+        w, h = self.size or (None, None)
+        return frame.reformat(width=w, height=h, format=self.rgb_format, interpolation="BILINEAR",
+                              src_colorspace=self.info.sws_colorspace,
+                              src_color_range=self.info.sws_range).to_ndarray()
 
     def keyframe_before(self, index: int) -> int:
         return self.info.keyframes[bisect_right(self.info.keyframes, index) - 1]
