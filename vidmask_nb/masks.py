@@ -179,7 +179,7 @@ class MaskIndex:
                 meta = json.loads(bytes(z["meta"]).decode())
                 if meta.get("version") != INDEX_VERSION:
                     return None
-                return cls(z["starts"], z["ends"], z["frames"], z["pts"], z["areas"], z["scores"],
+                return cls(*(_frozen(z[k]) for k in ("starts", "ends", "frames", "pts", "areas", "scores")),
                            tuple(int(i) for i in z["object_ids"]), meta["stamp"])
         except Exception:  # missing, half-written by another tool, damaged: rebuild it
             return None
@@ -211,10 +211,16 @@ class _IndexBuilder:
 
     def build(self, stamp: dict) -> MaskIndex:
         n, k = len(self.starts), len(self.column)
-        return MaskIndex(np.array(self.starts, np.int64), np.array(self.ends, np.int64),
-                         np.array(self.frames, np.int64), np.array(self.pts, np.int64),
-                         np.array(self.areas, np.int64).reshape(n, k),
-                         np.array(self.scores, np.float32).reshape(n, k), self.object_ids, stamp)
+        return MaskIndex(_frozen(np.array(self.starts, np.int64)), _frozen(np.array(self.ends, np.int64)),
+                         _frozen(np.array(self.frames, np.int64)), _frozen(np.array(self.pts, np.int64)),
+                         _frozen(np.array(self.areas, np.int64).reshape(n, k)),
+                         _frozen(np.array(self.scores, np.float32).reshape(n, k)), self.object_ids, stamp)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """Index arrays are shared with every caller of ``areas()``: read-only, so none can change them."""
+    a.flags.writeable = False
+    return a
 
 
 def _stamp(fd: int, header_line: bytes) -> dict:

@@ -260,7 +260,11 @@ def contact_sheet(video: str | os.PathLike, workdir: str | os.PathLike, frames: 
     """
     run = RunFolder(workdir)
     info = probe(video)
-    store = MaskStore.load(run.masks_json)
+    with MaskStore.load(run.masks_json) as store:
+        return _contact_sheet(video, run, store, info, frames, n, cols, redacted, out_path, width)
+
+
+def _contact_sheet(video, run: RunFolder, store: MaskStore, info, frames, n, cols, redacted, out_path, width):
     store.check_video(info)
     indices = list(frames) if frames is not None else sample_indices(info.frame_count, n)
     bad = [i for i in indices if not 0 <= i < info.frame_count]
@@ -305,7 +309,11 @@ def overlay_video(video: str | os.PathLike, workdir: str | os.PathLike, output: 
     """
     run = RunFolder(workdir)
     info = probe(video)
-    store = MaskStore.load(run.masks_json)
+    with MaskStore.load(run.masks_json) as store:
+        return _overlay_video(video, run, store, info, output, margins, crf, preset, progress)
+
+
+def _overlay_video(video, run: RunFolder, store: MaskStore, info, output, margins, crf, preset, progress) -> Path:
     store.check_video(info)
     labels, colors = labels_and_colors(store)
     out_path = Path(output) if output is not None else run.qa_dir / f"{Path(video).stem}_overlay.mp4"
