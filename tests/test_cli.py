@@ -59,6 +59,7 @@ def test_run_refuses_prompts_for_another_video(tmp_path, sample_clip, clip_dir, 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_track_writes_masks_from_a_prompts_file(tmp_path, capsys):
     from fractions import Fraction
 
