@@ -2,7 +2,7 @@
 
 For each length (300 and 2400 frames by default) it generates a clip (``make_sample_clip``,
 640x360 at 30 fps) and DENSE masks for two objects on every frame (the sample ball, and a
-moving band of fine stripes, half the frame wide, so its RLE is large: ~10 KB a frame), written streaming with
+moving band of fine stripes, half the frame wide, so its RLE is large: ~20 KB a frame), written streaming with
 ``write_masks_json`` from a generator. Then, in a fresh child process per length, it renders
 with the public ``vidmask_nb.render.render`` and prints frames/s, the child's peak RSS
 (``ru_maxrss``) and the worst-frame PSNR outside the grown, held masks; last, the peak RSS ratio

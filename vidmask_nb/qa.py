@@ -108,9 +108,12 @@ class ReviewTable:
                 f"{s.get('grow', DEFAULT_GROW):g}x of the median of the last {s['window']} present frames, "
                 f"score < {s['min_score']}, any vanishing)")
 
-    def show(self) -> None:
+    def show(self, limit: int = 200) -> None:
+        """Display the rows (the first ``limit``: a long video's table stays readable; ``save`` keeps all)."""
         if self.rows:
-            show_table(self.as_dicts(), self.title())
+            rows = self.as_dicts()
+            more = f"; the first {limit} shown, all in the saved review JSON" if len(rows) > limit else ""
+            show_table(rows[:limit], self.title() + more)
         else:
             print("nothing to review: every object stays present, its area steady and its score high")
 
