@@ -1,8 +1,8 @@
 """Benchmark a long render: does memory stay flat when the video is eight times longer?
 
 For each length (300 and 2400 frames by default) it generates a clip (``make_sample_clip``,
-640x360 at 30 fps) and DENSE masks for two objects on every frame (the sample ball, and the
-block filled with fine stripes so its RLE is large, ~10 KB a frame), written streaming with
+640x360 at 30 fps) and DENSE masks for two objects on every frame (the sample ball, and a
+moving band of fine stripes, half the frame wide, so its RLE is large: ~20 KB a frame), written streaming with
 ``write_masks_json`` from a generator. Then, in a fresh child process per length, it renders
 with the public ``vidmask_nb.render.render`` and prints frames/s, the child's peak RSS
 (``ru_maxrss``) and the worst-frame PSNR outside the grown, held masks; last, the peak RSS ratio
@@ -47,13 +47,16 @@ CHROMA_PX = 2  # 4:2:0 chroma bleeds about this far past a covered edge
 def dense_frames(info):
     """Two objects on every frame, generated one frame at a time (never a list of frames)."""
     scene = SampleScene((info.width, info.height), info.fps)
-    rows = np.arange(info.height)[:, None]
+    w, h = info.width, info.height
+    rows = np.arange(h)[:, None]
     for i in range(info.frame_count):
-        stripes = ((rows + i) // 2) % 2 == 0  # fine horizontal stripes: many runs per column
         ball = scene.object_mask(i, 1)
-        block = scene.object_mask(i, 2) & np.broadcast_to(stripes, (info.height, info.width))
+        band = np.zeros((h, w), bool)
+        x0 = (i * 3) % (w // 2)
+        band[h // 3:2 * h // 3, x0:x0 + w // 2] = True
+        band &= np.broadcast_to(((rows + i) // 2) % 2 == 0, (h, w))  # stripes: many runs per column
         yield FrameMasks(i, info.pts[i], (ObjectMask(1, "ball", 0.9, encode_rle(ball)),
-                                          ObjectMask(2, "block", 0.8, encode_rle(block))))
+                                          ObjectMask(2, "band", 0.8, encode_rle(band & ~ball))))
 
 
 def prepare(work: Path, frames: int, size: tuple[int, int], fps: Fraction) -> tuple[Path, Path]:
@@ -62,7 +65,7 @@ def prepare(work: Path, frames: int, size: tuple[int, int], fps: Fraction) -> tu
     info = probe(clip)
     video = {"width": info.width, "height": info.height, "frame_count": info.frame_count,
              "fps": fraction_str(info.fps), "fingerprint": info.fingerprint}
-    objects = [{"id": k, "label": label, "color": list(color_for(k))} for k, label in ((1, "ball"), (2, "block"))]
+    objects = [{"id": k, "label": label, "color": list(color_for(k))} for k, label in ((1, "ball"), (2, "band"))]
     with atomic_output(run.masks_json) as tmp:
         write_masks_json(tmp, video, objects, dense_frames(info), key="bench")
     return clip, run.root

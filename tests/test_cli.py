@@ -59,20 +59,26 @@ def test_run_refuses_prompts_for_another_video(tmp_path, sample_clip, clip_dir, 
     assert not (tmp_path / "run").exists()
 
 
-def test_track_writes_masks_from_a_prompts_file(tmp_path, sample_clip, sample_clip_info, capsys):
-    from vidmask_nb.masks import MaskStore
-    from vidmask_nb.sample import sample_prompts
+@pytest.mark.slow
+def test_track_writes_masks_from_a_prompts_file(tmp_path, capsys):
+    from fractions import Fraction
 
-    prompts = sample_prompts(sample_clip_info).save(tmp_path / "my_prompts.json")
+    from vidmask_nb.masks import MaskStore
+    from vidmask_nb.sample import make_sample_clip, sample_prompts
+    from vidmask_nb.video import probe
+
+    clip = make_sample_clip(tmp_path / "short.mp4", seconds=0.5, fps=Fraction(24), size=(96, 64), audio=False)
+    info = probe(clip)
+    prompts = sample_prompts(info).save(tmp_path / "my_prompts.json")
     work = tmp_path / "work"
-    rc = main(["track", str(sample_clip), "--prompts", str(prompts), "--out", str(work),
-               "--weights", "random", "--image-size", "128", "--device", "cpu", "--chunk-seconds", "1"])
+    rc = main(["track", str(clip), "--prompts", str(prompts), "--out", str(work),
+               "--weights", "random", "--image-size", "128", "--device", "cpu"])
     out = capsys.readouterr().out
     assert rc == 0 and str(work / "masks.json") in out, out
     assert (work / "prompts.json").is_file() and (work / "masks.json.idx").is_file()
     with MaskStore.load(work / "masks.json") as store:
-        store.check_video(sample_clip_info)
-        assert len(store) == sample_clip_info.frame_count and "RANDOM-WEIGHTS" in store.header["key"]
+        store.check_video(info)
+        assert len(store) == info.frame_count and "RANDOM-WEIGHTS" in store.header["key"]
     assert not (work / "reports").exists(), "no notebook ran"
 
 

@@ -41,7 +41,7 @@ def troubled_store() -> MaskStore:
     return MaskStore.from_frames(video, objects, frames)
 
 
-def test_review_finds_vanishing_collapse_low_score_and_never_found(troubled_store, tmp_path):
+def test_review_finds_vanishing_collapse_low_score_and_never_found(troubled_store, tmp_path, monkeypatch):
     table = qa.review_frames(troubled_store, drop=0.5, window=15, min_score=0.5, hold=3)
     got = {(r.obj_id, r.reason, r.first, r.last) for r in table}
     assert got == {(1, "vanished", 10, 12), (1, "vanished", 40, 49), (1, "area drop", 20, 21),
@@ -55,6 +55,10 @@ def test_review_finds_vanishing_collapse_low_score_and_never_found(troubled_stor
     assert table.frames_to_check(3) == [0, 10, 20]
     text = str(table)
     assert "never found" in text and "5 span(s) to review" in text
+    shown = []
+    monkeypatch.setattr(qa, "show_table", lambda rows, title: shown.append((rows, title)))
+    table.show(limit=2)
+    assert len(shown[0][0]) == 2 and "the first 2 shown" in shown[0][1]
     saved = table.save(tmp_path / "review.json")
     assert saved.is_file()
 

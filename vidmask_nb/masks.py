@@ -33,10 +33,10 @@ when the rename lands). ``MaskStore.load`` uses the index when its stamp matches
 rebuilds it with one streaming scan (and saves it when the folder is writable): a stale index is
 never used, and every frame read checks its frame number against the index.
 
-Memory: a loaded store holds the header, the index arrays (about 8 x (4 + 3 x objects) bytes per
-frame: ~2.6 MB for an hour at 30 fps with 3 objects) and one open file descriptor; a frame's
-masks are read (``os.pread``, safe from any thread) only when asked for. Close it with
-``store.close()`` or ``with MaskStore.load(path) as store:`` (it also closes when collected).
+Memory: a loaded store holds the header, the index arrays (32 + 12 x objects bytes per frame:
+~7 MB for an hour at 30 fps with 3 objects) and one open file descriptor; a frame's masks are
+read (``os.pread``: safe from any thread, no shared file position) only when asked for. Close it
+with ``store.close()`` or ``with MaskStore.load(path) as store:`` (it also closes when collected).
 
 Example::
 
@@ -179,7 +179,7 @@ class MaskIndex:
                 meta = json.loads(bytes(z["meta"]).decode())
                 if meta.get("version") != INDEX_VERSION:
                     return None
-                return cls(z["starts"], z["ends"], z["frames"], z["pts"], z["areas"], z["scores"],
+                return cls(*(_frozen(z[k]) for k in ("starts", "ends", "frames", "pts", "areas", "scores")),
                            tuple(int(i) for i in z["object_ids"]), meta["stamp"])
         except Exception:  # missing, half-written by another tool, damaged: rebuild it
             return None
@@ -211,16 +211,34 @@ class _IndexBuilder:
 
     def build(self, stamp: dict) -> MaskIndex:
         n, k = len(self.starts), len(self.column)
-        return MaskIndex(np.array(self.starts, np.int64), np.array(self.ends, np.int64),
-                         np.array(self.frames, np.int64), np.array(self.pts, np.int64),
-                         np.array(self.areas, np.int64).reshape(n, k),
-                         np.array(self.scores, np.float32).reshape(n, k), self.object_ids, stamp)
+        return MaskIndex(_frozen(np.array(self.starts, np.int64)), _frozen(np.array(self.ends, np.int64)),
+                         _frozen(np.array(self.frames, np.int64)), _frozen(np.array(self.pts, np.int64)),
+                         _frozen(np.array(self.areas, np.int64).reshape(n, k)),
+                         _frozen(np.array(self.scores, np.float32).reshape(n, k)), self.object_ids, stamp)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """Index arrays are shared with every caller of ``areas()``: read-only, so none can change them."""
+    a.flags.writeable = False
+    return a
+
+
+_SEEK_LOCK = threading.Lock()
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """Read ``size`` bytes at ``offset`` without moving a shared file position (any thread)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    with _SEEK_LOCK:  # Windows has no pread: seek and read under a lock
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
 
 
 def _stamp(fd: int, header_line: bytes) -> dict:
     """What identifies one version of a masks.json: size, mtime and a digest of its head and tail."""
     st = os.fstat(fd)
-    tail = os.pread(fd, min(_TAIL_BYTES, st.st_size), max(0, st.st_size - _TAIL_BYTES))
+    tail = _pread(fd, min(_TAIL_BYTES, st.st_size), max(0, st.st_size - _TAIL_BYTES))
     digest = hashlib.sha1(header_line + b"\0" + tail).hexdigest()
     return {"size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns), "digest": digest}
 
@@ -362,7 +380,7 @@ class MaskStore:
         if not 0 <= k < n:
             raise IndexError(f"frame {index} is outside the masks (0..{n - 1})")
         start, end = int(self._index.starts[k]), int(self._index.ends[k])
-        data = os.pread(self._handle(), end - start, start)
+        data = _pread(self._handle(), end - start, start)
         try:
             fm = FrameMasks.from_json(json.loads(data))
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
@@ -437,7 +455,7 @@ class MaskStore:
             raise VidmaskError(f"no masks at {path}: run the propagation (notebook 03 or "
                                "`vidmask-nb run`) first")
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
         except OSError as exc:
             raise VidmaskError(f"cannot read {path}: {exc.strerror}") from None
         try:

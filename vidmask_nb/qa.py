@@ -108,9 +108,12 @@ class ReviewTable:
                 f"{s.get('grow', DEFAULT_GROW):g}x of the median of the last {s['window']} present frames, "
                 f"score < {s['min_score']}, any vanishing)")
 
-    def show(self) -> None:
+    def show(self, limit: int = 200) -> None:
+        """Display the rows (the first ``limit``: a long video's table stays readable; ``save`` keeps all)."""
         if self.rows:
-            show_table(self.as_dicts(), self.title())
+            rows = self.as_dicts()
+            more = f"; the first {limit} shown, all in the saved review JSON" if len(rows) > limit else ""
+            show_table(rows[:limit], self.title() + more)
         else:
             print("nothing to review: every object stays present, its area steady and its score high")
 
@@ -260,7 +263,11 @@ def contact_sheet(video: str | os.PathLike, workdir: str | os.PathLike, frames: 
     """
     run = RunFolder(workdir)
     info = probe(video)
-    store = MaskStore.load(run.masks_json)
+    with MaskStore.load(run.masks_json) as store:
+        return _contact_sheet(video, run, store, info, frames, n, cols, redacted, out_path, width)
+
+
+def _contact_sheet(video, run: RunFolder, store: MaskStore, info, frames, n, cols, redacted, out_path, width):
     store.check_video(info)
     indices = list(frames) if frames is not None else sample_indices(info.frame_count, n)
     bad = [i for i in indices if not 0 <= i < info.frame_count]
@@ -305,7 +312,11 @@ def overlay_video(video: str | os.PathLike, workdir: str | os.PathLike, output: 
     """
     run = RunFolder(workdir)
     info = probe(video)
-    store = MaskStore.load(run.masks_json)
+    with MaskStore.load(run.masks_json) as store:
+        return _overlay_video(video, run, store, info, output, margins, crf, preset, progress)
+
+
+def _overlay_video(video, run: RunFolder, store: MaskStore, info, output, margins, crf, preset, progress) -> Path:
     store.check_video(info)
     labels, colors = labels_and_colors(store)
     out_path = Path(output) if output is not None else run.qa_dir / f"{Path(video).stem}_overlay.mp4"
