@@ -48,7 +48,7 @@ class RenderPlan:
                  for i, e in self.effects.items()]
         m = self.margins
         lines.append(f"margins: dilate {m.dilate_px} px, feather {m.feather_px} px, "
-                     f"hold {m.hold_frames} frame(s)")
+                     f"hold {m.hold_frames} frame(s), longer gaps {'covered' if m.cover_long_gaps else 'NOT covered'}")
         return "\n".join(lines)
 
 
@@ -91,11 +91,13 @@ def object_effects(objects: list[dict], style: str | Effect = "fill",
 
 def plan_render(store: MaskStore, style: str | Effect = "fill",
                 object_styles: Mapping[int | str, str | Effect] | None = None,
-                dilate: int = DEFAULT_DILATE, feather: int = 0, hold: int = DEFAULT_HOLD) -> RenderPlan:
+                dilate: int = DEFAULT_DILATE, feather: int = 0, hold: int = DEFAULT_HOLD,
+                cover_long_gaps: bool = True) -> RenderPlan:
     """Check the settings against the masks' objects before any frame is decoded."""
     return RenderPlan(effects=object_effects(store.objects, style, object_styles),
                       labels={int(o["id"]): str(o.get("label", "")) for o in store.objects},
-                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold))
+                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold,
+                                          cover_long_gaps=cover_long_gaps))
 
 
 def mask_stream(store: MaskStore, info: VideoInfo) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
@@ -139,11 +141,12 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike, style: str | Ef
            object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
            feather: int = 0, hold: int = DEFAULT_HOLD, output: str | os.PathLike | None = None,
            crf: int = DEFAULT_CRF, lossless: bool = False, preset: str = "medium",
-           progress: bool = True) -> Path:
+           progress: bool = True, cover_long_gaps: bool = True) -> Path:
     """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
 
     ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
-    ``dilate``/``feather`` are in px, ``hold`` in frames (see ``effects.MaskMargins``). The output
+    ``dilate``/``feather`` are in px, ``hold`` in frames (see ``effects.MaskMargins``); gaps longer
+    than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.gaps``). The output
     defaults to ``<workdir>/<stem>_redacted.mp4``; ``crf`` sets quality (lower is better) and
     ``lossless=True`` keeps every unmasked pixel exact (large files).
     """
@@ -155,12 +158,12 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike, style: str | Ef
         from vidmask_nb.model import announce_random_weights
 
         announce_random_weights("these masks came from an untrained model: the redaction is not real")
-    plan = plan_render(store, style, object_styles, dilate, feather, hold)
+    plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps)
     out_path = Path(output) if output is not None else run.redacted_video(video)
     if out_path.exists() and out_path.is_dir():
         raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
     reader = VideoReader(video, info=info)
-    masks = plan.margins.hold(mask_stream(store, info))
+    masks = plan.margins.hold(mask_stream(store, info), store=store)
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset) as writer:
             bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
