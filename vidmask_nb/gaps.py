@@ -143,7 +143,7 @@ def gap_rows(gaps: Iterable[Gap], labels: Mapping[int, str] | None = None, fps=N
             row = {"object": f"{g.obj_id}: {(labels or {}).get(g.obj_id, '')}", "first": g.first, "last": g.last,
                    "frames": g.frames, "covered": "yes" if g.covered else "NO (--no-cover-long-gaps)"}
             if fps:
-                row["seconds"] = round(g.frames / float(fps), 3)
+                row["seconds"] = round(g.frames / float(Fraction(fps)), 3)
             rows.append(row)
     return rows
 
