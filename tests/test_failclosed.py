@@ -337,6 +337,8 @@ def test_a_run_fails_closed_end_to_end(tmp_path, sample_clip, labelme_dir, capsy
     run = RunFolder(out)
     assert (run.reports_dir / "04_render.ipynb").is_file() and not (out / "reports").exists()
     assert (run.qa_dir / "sample_overlay.mp4").is_file() and not (out / "qa").exists()
+    nb02 = (run.reports_dir / "02_prompt.ipynb").read_text()
+    assert "color:#b00000" in nb02 and "cyclist" in nb02, "notebook 02 shows the dropped shapes in red"
     shared = tmp_path / "share"
     assert main(["share", str(out), "--to", str(shared), "--with-masks"]) == 0
     assert sorted(p.name for p in shared.iterdir()) == ["masks.json", "sample_redacted.mp4", "summary.json"]

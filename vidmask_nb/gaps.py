@@ -154,10 +154,9 @@ def mark_review(table, gaps: Iterable[Gap]):
     rows = []
     for r in table.rows:
         g = by_span.get((r.obj_id, r.first, r.last)) if r.reason == "vanished" else None
-        if g is not None:
+        if g is not None and g.long:  # short gaps already read "covered by hold=N"
             head = r.detail.split(";")[0]
-            how = ("covered (held)" if not g.long else
-                   "covered: long gap, by the masks on both sides (check it)" if g.covered else
+            how = ("covered: a long gap, by the masks on both sides (check it)" if g.covered else
                    "NOT covered (--no-cover-long-gaps)")
             r = replace(r, detail=f"{head}; {how}")
         rows.append(r)
