@@ -139,9 +139,12 @@ def test_outputs_of_other_inputs_leave_their_final_names(tmp_path):
         assert f"moved {name} to stale/" in said
     assert not run.qa_dir.exists() and "removed sensitive/qa/" in said
     assert "NOT CURRENT" in (run.stale_dir / "README.txt").read_text()
-    # A folder with outputs and no run.json (a run killed before this version) is not trusted either.
+    # A folder with outputs and no run.json (notebooks run by hand, an older kit) is not trusted either,
+    # but the prompts given to this run are its input, even under the run folder's prompts.json.
     (run.root / "masks.json").write_text("unknown")
-    assert retire_stale_outputs(run, "new-key", video) == ["moved masks.json to stale/"]
+    run.prompts_json.write_text("drawn in notebook 02")
+    assert retire_stale_outputs(run, "new-key", video, inputs=(run.prompts_json,)) == ["moved masks.json to stale/"]
+    assert run.prompts_json.is_file()
 
 
 def test_partial_files_of_dead_processes_are_removed(tmp_path):

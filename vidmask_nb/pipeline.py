@@ -206,13 +206,14 @@ def check_paths(video: Path, workdir: Path, output: Path) -> None:
         raise VidmaskError(f"cannot write to {what}: {exc.strerror or exc}; choose a folder you can write to") from None
 
 
-def retire_stale_outputs(run: RunFolder, key: str, video: Path) -> list[str]:
+def retire_stale_outputs(run: RunFolder, key: str, video: Path, inputs: tuple = ()) -> list[str]:
     """Move the outputs of an earlier run with other inputs away from their final names.
 
     Kept as they were when ``run.json`` carries ``key``. Otherwise the redacted video, ``masks.json``,
     ``prompts.json`` and ``run.json`` go to ``stale/`` (replacing what was there), and the earlier
     run's QA files and reports (source pixels) are removed; ``masks/`` stays (its files carry their own
-    keys, so tracking still resumes). Returns one line per thing moved or removed.
+    keys, so tracking still resumes). ``video`` and ``inputs`` (the prompts given) are never moved, even
+    when they sit in the run folder under an output's name. Returns one line per thing moved or removed.
     """
     import shutil
 
@@ -222,7 +223,8 @@ def retire_stale_outputs(run: RunFolder, key: str, video: Path) -> list[str]:
     outputs = {run.redacted_video(video), run.masks_json, run.prompts_json, run.run_json, run.root / "masks_png"}
     if old is not None and old.get("output"):
         outputs.add(Path(old["output"]))
-    outputs = sorted(p for p in outputs if p.exists() and p.parent == run.root and p.resolve() != video.resolve())
+    keep = {Path(p).resolve() for p in (video, *inputs)}
+    outputs = sorted(p for p in outputs if p.exists() and p.parent == run.root and p.resolve() not in keep)
     sensitive = [p for p in (run.qa_dir, run.reports_dir) if p.exists()]
     if not outputs and not sensitive:
         return []
@@ -268,7 +270,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         run.create()
         for p in clean_partials(workdir):
             say(f"removed {p.relative_to(workdir)}, left by a run that was killed")
-        for line in retire_stale_outputs(run, key, video):
+        for line in retire_stale_outputs(run, key, video, inputs=(prompts,)):
             say(f"inputs changed since the last run: {line}")
         run.reports_dir.mkdir(parents=True, exist_ok=True)
         mark = {"key": key, "status": "running", "video": str(video), "prompts": str(prompts),
