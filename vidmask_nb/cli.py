@@ -21,10 +21,10 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
     g.add_argument("--model", default=d.model, help="SAM 2.1 size: tiny, small, base_plus, large (default tiny)")
     g.add_argument("--checkpoint", default=None, help="checkpoint file (default: checkpoints/sam2.1_hiera_<model>.pt)")
     g.add_argument("--weights", default=d.weights, choices=["trained", "random"],
-                   help="'random' runs untrained weights: a smoke test, masks are meaningless")
+                   help="'random' runs untrained weights: a smoke test, masks are meaningless (default trained)")
     g.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override (default: the model's 1024)")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    g.add_argument("--style", default=d.style, help="fill, fill:#rrggbb, mean, blur, blur:STRENGTH, pixelate, pixelate:BLOCK")
+    g.add_argument("--style", default=d.style, help=f"fill, fill:#rrggbb, mean, blur, blur:STRENGTH, pixelate, pixelate:BLOCK (default {d.style})")
     g.add_argument("--dilate", type=int, default=d.dilate, help=f"grow masks by PX pixels (default {d.dilate})")
     g.add_argument("--feather", type=int, default=d.feather, help="soften mask edges over PX pixels (default 0)")
     g.add_argument("--hold-seconds", type=float, default=d.hold_seconds,
@@ -39,7 +39,7 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
     g.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds,
                    help=f"tracking checkpoint interval (default {d.chunk_seconds})")
     g.add_argument("--crf", type=int, default=None, help="H.264 quality, lower is better (default 10)")
-    g.add_argument("--lossless", action="store_true", help="lossless output (large files)")
+    g.add_argument("--lossless", action="store_true", help="lossless output (large files; default off)")
 
 
 def _options(args):
