@@ -36,7 +36,7 @@ def assert_same_timing(src: Path, out: Path) -> None:
 
 def assert_reports_clean(workdir: Path) -> None:
     for name in NOTEBOOKS:
-        report = workdir / "reports" / f"{name}.ipynb"
+        report = workdir / "sensitive" / "reports" / f"{name}.ipynb"
         assert report.is_file(), report
         nb = json.loads(report.read_text())
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]

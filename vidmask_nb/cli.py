@@ -1,4 +1,4 @@
-"""The ``vidmask-nb`` command: probe, run, batch, demo, and the tracking stage on its own (track).
+"""The ``vidmask-nb`` command: probe, run, batch, share, demo, and the tracking stage on its own (track).
 
 Errors the kit knows about (``VidmaskError``) are printed as one plain message, exit code 2; no
 traceback.
@@ -18,6 +18,9 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
     g = p.add_argument_group("tracking and rendering options" + (" (defaults for every row)" if defaults_from_manifest else ""))
     _track_flags(g)
     _render_flags(g)
+    g.add_argument("--drop-unusable-prompts", action="store_true",
+                   help="go on without prompts, shapes or files that cannot be used, listing each on the console "
+                        "and in run.json (default: stop and list them)")
 
 
 def _track_flags(g) -> None:
@@ -42,7 +45,12 @@ def _render_flags(g) -> None:
                    help=f"fill, fill:#rrggbb, mean, blur, blur:STRENGTH, pixelate, pixelate:BLOCK (default {d.style})")
     g.add_argument("--dilate", type=int, default=d.dilate, help=f"grow masks by PX pixels (default {d.dilate})")
     g.add_argument("--feather", type=int, default=d.feather, help="soften mask edges over PX pixels (default 0)")
-    g.add_argument("--hold", type=int, default=d.hold, help=f"keep covering through dropouts of up to N frames (default {d.hold})")
+    g.add_argument("--hold-seconds", type=float, default=d.hold_seconds,
+                   help=f"always cover an object through dropouts of up to S seconds (default {d.hold_seconds})")
+    g.add_argument("--hold", type=int, default=None, help="the same in frames; overrides --hold-seconds (default: unset)")
+    g.add_argument("--no-cover-long-gaps", dest="cover_long_gaps", action="store_false",
+                   help="leave dropouts longer than --hold-seconds uncovered, listed in run.json and the review "
+                        "(default: covered)")
     g.add_argument("--crf", type=int, default=None, help="H.264 quality, lower is better (default 10)")
     g.add_argument("--lossless", action="store_true", help="lossless output (large files; default off)")
 
@@ -79,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-root", default=None, help="where run folders go (default: runs/ beside the manifest)")
     _run_flags(s, defaults_from_manifest=True)
 
+    s = sub.add_parser("share", help="copy what is safe to share from a finished run: the redacted video "
+                                     "(and masks), never the sensitive/ folder")
+    s.add_argument("workdir", help="the run folder of a complete, current run")
+    s.add_argument("--to", required=True, help="the folder to copy into (made if missing; must not be in WORKDIR)")
+    s.add_argument("--with-masks", action="store_true", help="also copy masks.json (default: the video only)")
+
     s = sub.add_parser("demo", help="generate a sample clip and prompts and run the whole pipeline")
     s.add_argument("--out", default="runs/demo")
     s.add_argument("--seconds", type=float, default=2.0, help="length of the sample clip (default 2 s)")
@@ -92,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except VidmaskError as exc:
         print(f"vidmask-nb: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a filesystem error the checks could not foresee: one line, no traceback
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"vidmask-nb: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vidmask-nb: interrupted; finished parts are kept and a rerun resumes", file=sys.stderr)
@@ -110,7 +128,8 @@ def cmd_run(args) -> int:
 
     result = run_video(args.video, args.prompts, args.out, _options(args))
     print(f"done in {result.seconds:.1f} s: {result.output}")
-    print(f"reports: {Path(args.out) / 'reports'}")
+    print(f"reports (SENSITIVE, they show the source): {Path(result.workdir) / 'sensitive' / 'reports'}")
+    print(f"to share: vidmask-nb share {args.out} --to DIR")
     return 0
 
 
@@ -168,11 +187,20 @@ def cmd_demo(args) -> int:
     result = demo(args.out, _options(args), seconds=args.seconds)
     print(f"demo done in {result.seconds:.1f} s")
     print(f"redacted video: {result.output}")
-    print(f"reports (executed notebooks): {Path(result.workdir) / 'reports'}")
+    print(f"reports (SENSITIVE, executed notebooks): {Path(result.workdir) / 'sensitive' / 'reports'}")
     return 0
 
 
-COMMANDS = {"probe": cmd_probe, "run": cmd_run, "track": cmd_track, "batch": cmd_batch, "demo": cmd_demo}
+def cmd_share(args) -> int:
+    from vidmask_nb.pipeline import share
+
+    for path in share(args.workdir, args.to, with_masks=args.with_masks):
+        print(path)
+    return 0
+
+
+COMMANDS = {"probe": cmd_probe, "run": cmd_run, "track": cmd_track, "batch": cmd_batch, "demo": cmd_demo,
+            "share": cmd_share}
 
 if __name__ == "__main__":
     sys.exit(main())

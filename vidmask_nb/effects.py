@@ -16,10 +16,11 @@ All work is done on the mask's bounding box; only the returned copy is frame-siz
 
 ``parse_style("fill:#000000" | "mean" | "blur" | "blur:0.5" | "pixelate:12")`` builds one from text.
 
-``MaskMargins(dilate_px, feather_px, hold_frames)`` fails closed: it grows each mask by
-``dilate_px``, feathers outwards only (the grown mask stays fully covered), and covers an object
-through dropouts of at most ``hold_frames`` frames between two frames where it is present, with
-the union of the masks on both sides of the gap.
+``MaskMargins(dilate_px, feather_px, hold_frames, cover_long_gaps)`` fails closed: it grows each
+mask by ``dilate_px``, feathers outwards only (the grown mask stays fully covered), and covers an
+object through dropouts between two frames where it is present, with the union of the masks on
+both sides of the gap: always up to ``hold_frames``, longer ones too unless ``cover_long_gaps`` is
+False (see ``vidmask_nb.gaps``).
 
 Example::
 
@@ -360,6 +361,8 @@ class MaskMargins:
     - ``hold_frames``: an object absent for at most this many frames between two frames where it
       is present stays covered there, by the union of the masks on both sides of the gap. Gaps
       before an object's first or after its last appearance are not filled.
+    - ``cover_long_gaps``: longer gaps are covered the same way (default); False leaves them
+      uncovered (``gaps`` lists them). Needs the masks' store: ``hold(stream, store=store)``.
 
     Example::
 
@@ -370,8 +373,10 @@ class MaskMargins:
     dilate_px: int = 0
     feather_px: int = 0
     hold_frames: int = 0
+    cover_long_gaps: bool = True
 
     def __post_init__(self):
+        object.__setattr__(self, "cover_long_gaps", bool(self.cover_long_gaps))
         for name in ("dilate_px", "feather_px", "hold_frames"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
@@ -406,14 +411,27 @@ class MaskMargins:
             out[y0:y1, x0:x1][dist <= self.dilate_px] = 1.0
         return out
 
-    def hold(self, stream: Iterable[tuple[int, dict[int, np.ndarray]]]
+    def hold(self, stream: Iterable[tuple[int, dict[int, np.ndarray]]], store=None
              ) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
-        """Fill dropouts of <= ``hold_frames`` frames in a stream of (frame index, {id: bool mask}).
+        """Fill dropouts in a stream of (frame index, {id: bool mask}).
 
-        Streams with bounded memory: it reads at most ``hold_frames + 1`` items ahead of what it
-        has yielded. Yields the same items in order (dicts are copied, never changed in place).
+        With ``store`` (the ``MaskStore`` the stream comes from): every gap in ``self.gaps(store)``
+        marked covered, the two boundary masks fetched by random access (flat memory, no
+        look-ahead). Without it: dropouts of <= ``hold_frames`` only, reading at most
+        ``hold_frames + 1`` items ahead. Yields the same items in order (dicts are copied, never
+        changed in place).
         """
-        return hold_dropouts(stream, self.hold_frames)
+        if store is None:
+            return hold_dropouts(stream, self.hold_frames)
+        from vidmask_nb.gaps import fill_gaps, store_masks
+
+        return fill_gaps(stream, self.gaps(store), store_masks(store))
+
+    def gaps(self, store) -> list:
+        """Every gap of every object in ``store`` (``gaps.Gap``), each marked covered or not."""
+        from vidmask_nb.gaps import find_gaps, presence_of
+
+        return find_gaps(presence_of(store), self.hold_frames, self.cover_long_gaps)
 
 
 @lru_cache(maxsize=32)

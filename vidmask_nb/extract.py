@@ -9,7 +9,7 @@ folder per chunk (``chunk_0000_f000000-000479/00000.jpg`` ...) that SAM 2 and La
 Example::
 
     manifest = prepare("clip.mp4", "runs/clip", chunk_seconds=20)
-    extract_jpegs("clip.mp4", "runs/clip/frames", manifest.plan)
+    extract_jpegs("clip.mp4", RunFolder("runs/clip").frames_dir, manifest.plan)  # sensitive/frames
 """
 from __future__ import annotations
 

@@ -1,9 +1,18 @@
 """Headless runs: the four numbered notebooks executed by papermill, one video or a batch.
 
 ``run_video`` executes 01 -> 02 -> 03 -> 04 on one video, keeping each executed notebook in
-``WORKDIR/reports/`` as the run's report, and writes ``WORKDIR/run.json`` last, as the mark of a
-complete run (a batch skips videos whose mark matches the video and options). Options are
-checked before any heavy work.
+``WORKDIR/sensitive/reports/`` as the run's report. Every option, path, device and prompt is
+checked before notebook 01 starts. It fails closed:
+
+- ``run.json`` is written FIRST with the run's key (video, prompts, options) and status
+  ``running``, and marked ``complete`` last; a batch skips videos whose complete mark matches;
+- outputs of an earlier run with other inputs leave their final names (moved to ``stale/``, QA
+  and reports removed) before anything else, so a failed or killed run never leaves a
+  final-named file that does not match ``run.json``;
+- stray ``.name.partial-PID.ext`` files of killed runs are removed, and a resumed tracking
+  run says so on the console;
+- unusable prompts stop the run unless ``drop_unusable_prompts`` (then listed in ``run.json``),
+  and every gap in a track left uncovered is listed there too.
 
 Example::
 
@@ -18,12 +27,13 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.runfolder import RunFolder, write_json
+from vidmask_nb.runfolder import RunFolder, clean_partials, write_json
 from vidmask_nb.video import VideoInfo, probe
 
 NOTEBOOKS = ("01_extract", "02_prompt", "03_propagate", "04_render")
@@ -52,7 +62,10 @@ class RunOptions:
     style: str = "fill"
     dilate: int = 4
     feather: int = 0
-    hold: int = 3
+    hold_seconds: float = 1.0  # gaps.DEFAULT_HOLD_SECONDS
+    hold: int | None = None  # frames; overrides hold_seconds (older runs' setting)
+    cover_long_gaps: bool = True
+    drop_unusable_prompts: bool = False
     chunk_seconds: float = 10.0
     crf: int | None = None
     lossless: bool = False
@@ -65,9 +78,11 @@ class RunOptions:
         if self.weights not in ("trained", "random"):
             raise VidmaskError(f"--weights must be 'trained' or 'random', not {self.weights!r}")
         effects.parse_style(self.style)
-        for name in ("dilate", "feather", "hold"):
-            if getattr(self, name) < 0:
-                raise VidmaskError(f"--{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("dilate", "feather", "hold", "hold_seconds"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise VidmaskError(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(self, name)}")
+        if self.device is not None:
+            model.resolve_device(self.device)  # '--device cuda' without a GPU fails here, before 01
         if self.image_size is not None and (self.image_size < 64 or self.image_size % 32):
             raise VidmaskError(f"--image-size must be a multiple of 32 and at least 64, not {self.image_size}")
         if self.chunk_seconds <= 0:
@@ -84,11 +99,12 @@ class RunOptions:
         tracker = {"model": self.model, "checkpoint": self.checkpoint, "weights": self.weights,
                    "device": self.device, "image_size": self.image_size}
         render = {"style": self.style, "dilate": self.dilate, "feather": self.feather, "hold": self.hold,
+                  "hold_seconds": self.hold_seconds, "cover_long_gaps": self.cover_long_gaps,
                   "lossless": self.lossless}
         if self.crf is not None:
             render["crf"] = self.crf
         return {"01_extract": {"chunk_seconds": self.chunk_seconds},
-                "02_prompt": dict(tracker),
+                "02_prompt": dict(tracker, drop_unusable_prompts=self.drop_unusable_prompts),
                 "03_propagate": dict(tracker, chunk_seconds=self.chunk_seconds),
                 "04_render": render}
 
@@ -151,16 +167,82 @@ def _prompts_digest(prompts: Path) -> str:
 
 def is_complete(video, prompts, workdir, opts: RunOptions) -> bool:
     """True when ``workdir`` holds a finished run of this video, prompts and options."""
-    mark = Path(workdir) / RUN_MARK
-    if not mark.is_file():
+    data = read_run_mark(workdir)
+    if data is None or data.get("status") != "complete":
         return False
     try:
-        data = json.loads(mark.read_text())
         info = probe(video)
         return (data.get("key") == _options_key(info, opts, _prompts_digest(Path(prompts)))
                 and Path(data.get("output", "")).is_file())
-    except (VidmaskError, json.JSONDecodeError, OSError):
+    except (VidmaskError, OSError):
         return False
+
+
+def read_run_mark(workdir) -> dict | None:
+    """``run.json`` of ``workdir``, or None when there is none (or it cannot be read)."""
+    try:
+        data = json.loads((Path(workdir) / RUN_MARK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_paths(video: Path, workdir: Path, output: Path) -> None:
+    """Fail before any notebook runs: a missing video, an output onto the source, an unwritable folder."""
+    if not video.is_file():
+        raise VidmaskError(f"video not found: {video}")
+    if output.resolve() == video.resolve():
+        raise VidmaskError(f"the output {output} would overwrite the source video; give another --out folder")
+    if workdir.exists() and not workdir.is_dir():
+        raise VidmaskError(f"--out {workdir} is a file, not a folder; give a folder for the run")
+    existing = workdir
+    while not existing.exists():
+        existing = existing.parent
+    what = "the --out folder" if existing == workdir else f"{existing} (where --out {workdir} would be made)"
+    try:  # a real write: also catches read-only mounts and ACLs that os.access misses
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise VidmaskError(f"cannot write to {what}: {exc.strerror or exc}; choose a folder you can write to") from None
+
+
+def retire_stale_outputs(run: RunFolder, key: str, video: Path, inputs: tuple = ()) -> list[str]:
+    """Move the outputs of an earlier run with other inputs away from their final names.
+
+    Kept as they were when ``run.json`` carries ``key``. Otherwise the redacted video, ``masks.json``,
+    ``prompts.json`` and ``run.json`` go to ``stale/`` (replacing what was there), and the earlier
+    run's QA files and reports (source pixels) are removed; ``masks/`` stays (its files carry their own
+    keys, so tracking still resumes). ``video`` and ``inputs`` (the prompts given) are never moved, even
+    when they sit in the run folder under an output's name. Returns one line per thing moved or removed.
+    """
+    import shutil
+
+    old = read_run_mark(run.root)
+    if old is not None and old.get("key") == key:
+        return []
+    outputs = {run.redacted_video(video), run.masks_json, run.prompts_json, run.run_json, run.root / "masks_png"}
+    if old is not None and old.get("output"):
+        outputs.add(Path(old["output"]))
+    keep = {Path(p).resolve() for p in (video, *inputs)}
+    outputs = sorted(p for p in outputs if p.exists() and p.parent == run.root and p.resolve() not in keep)
+    sensitive = [p for p in (run.qa_dir, run.reports_dir) if p.exists()]
+    if not outputs and not sensitive:
+        return []
+    said = []
+    if outputs:
+        shutil.rmtree(run.stale_dir, ignore_errors=True)
+        run.stale_dir.mkdir()
+        (run.stale_dir / "README.txt").write_text(
+            "NOT CURRENT: outputs of an earlier run of this folder with other inputs (video, prompts or\n"
+            "options), moved here when a run with new inputs started. Do not publish them as current.\n",
+            encoding="utf-8")
+        for p in outputs:
+            os.replace(p, run.stale_dir / p.name)
+            said.append(f"moved {p.name} to {run.stale_dir.name}/")
+    for p in sensitive:
+        shutil.rmtree(p, ignore_errors=True)
+        said.append(f"removed {p.relative_to(run.root)}/")
+    return said
 
 
 def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: bool = False) -> RunResult:
@@ -171,21 +253,41 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     video, prompts, workdir = Path(video).resolve(), Path(prompts).resolve(), Path(workdir).resolve()
     if not checked:
         opts = opts.checked()
+    run = RunFolder(workdir)
+    output = run.redacted_video(video)
+    check_paths(video, workdir, output)
     info = probe(video)  # a bad video fails here, before any notebook starts
-    check_prompts(prompts, info)
+    source = check_prompts(prompts, info, opts.drop_unusable_prompts)
     nb_dir = notebooks_dir()
-    run = RunFolder(workdir).create()
-    run.reports_dir.mkdir(exist_ok=True)
-    (workdir / RUN_MARK).unlink(missing_ok=True)
+
+    def say(line: str) -> None:
+        print(f"[{video.name}] {line}", file=sys.stderr, flush=True)
+
+    for line in source.lines():
+        say(line)
+    key = _options_key(info, opts, _prompts_digest(prompts))
+    try:
+        run.create()
+        for p in clean_partials(workdir):
+            say(f"removed {p.relative_to(workdir)}, left by a run that was killed")
+        for line in retire_stale_outputs(run, key, video, inputs=(prompts,)):
+            say(f"inputs changed since the last run: {line}")
+        run.reports_dir.mkdir(parents=True, exist_ok=True)
+        mark = {"key": key, "status": "running", "video": str(video), "prompts": str(prompts),
+                "output": str(output), "options": asdict(opts), "prompt_check": source.to_json()}
+        write_json(run.run_json, mark)
+    except OSError as exc:
+        raise VidmaskError(f"cannot write in the run folder {workdir}: {exc.strerror or exc}") from None
     params = opts.notebook_parameters()
     params["02_prompt"].update({"labelme_dir": str(prompts) if prompts.is_dir() else None,
                                 "prompts_file": None if prompts.is_dir() else str(prompts)})
-    output = run.redacted_video(video)
     result = RunResult(str(video), str(workdir))
     start = time.perf_counter()
     show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
     for n, name in enumerate(NOTEBOOKS, start=1):
         report = run.reports_dir / f"{name}.ipynb"
+        if name == "03_propagate":
+            _say_resume(say, video, workdir, opts)
         print(f"[{video.name} {n}/{len(NOTEBOOKS)}] {name} -> {report}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
@@ -202,30 +304,120 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     if not output.is_file():
         raise VidmaskError(f"{video.name}: the notebooks ran but {output} is missing (reports: {run.reports_dir})")
     result.output, result.seconds = str(output), round(time.perf_counter() - start, 2)
-    write_json(workdir / RUN_MARK, {"key": _options_key(info, opts, _prompts_digest(prompts)),
-                                    "video": str(video), "prompts": str(prompts), "output": str(output),
-                                    "options": asdict(opts), "stage_seconds": result.stage_seconds,
-                                    "seconds": result.seconds})
+    gaps = run_gaps(run, info, opts)
+    uncovered = [g for g in gaps if not g.covered]
+    if uncovered:
+        say(f"{len(uncovered)} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); see run.json")
+    write_json(run.run_json, dict(mark, status="complete", stage_seconds=result.stage_seconds,
+                                  seconds=result.seconds, output_sha256=_sha256(output),
+                                  objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
+                                  long_gaps=[g.to_json() for g in gaps if g.long]))
     return result
 
 
-def check_prompts(prompts: Path, info: VideoInfo) -> None:
-    """Fail before any notebook runs when the prompts are missing, empty or for another video."""
-    from vidmask_nb.labelme import import_labelme
+def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
+    """The gaps of the finished masks, as the render planned them (``gaps.Gap``)."""
+    from vidmask_nb.effects import MaskMargins
+    from vidmask_nb.gaps import hold_frames_for
+    from vidmask_nb.masks import MaskStore
+
+    hold = opts.hold if opts.hold is not None else hold_frames_for(opts.hold_seconds, info.fps)
+    return MaskMargins(hold_frames=hold, cover_long_gaps=opts.cover_long_gaps).gaps(MaskStore.load(run.masks_json))
+
+
+def _objects(run: RunFolder) -> list[dict]:
     from vidmask_nb.prompts import PromptSet
 
-    if not prompts.exists():
-        raise VidmaskError(f"prompts not found: {prompts} (give a prompts.json or a LabelMe folder)")
-    if prompts.is_dir():
-        prompt_set, _ = import_labelme(prompts, info)
-        prompt_set.validate(info).require_prompts()
+    return [{"id": o.id, "label": o.label} for o in PromptSet.load(run.prompts_json).objects]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _say_resume(say, video: Path, workdir: Path, opts: RunOptions) -> None:
+    """Say on the console where tracking starts (the notebook's own output goes to its report)."""
+    from vidmask_nb.propagate import tracking_progress
+
+    try:
+        progress = tracking_progress(video, workdir, opts.model, opts.checkpoint, opts.weights, opts.device,
+                                     opts.chunk_seconds, opts.image_size)
+    except (VidmaskError, OSError):
+        return
+    if progress is None or progress[0] == 0:
+        return
+    done, total = progress
+    if done == total:
+        say(f"tracking: all {total} segments were already tracked (masks/); not tracking again")
     else:
-        PromptSet.load(prompts, info).require_prompts()
+        say(f"resuming after {done} of {total} segments (masks/tracker_state.pt)")
+
+
+def check_prompts(prompts: Path, info: VideoInfo, drop_unusable: bool = False):
+    """Fail before any notebook runs when the prompts are missing, empty, for another video, or hold
+    anything that cannot be used (unless ``drop_unusable``); returns the ``PromptSource``."""
+    from vidmask_nb.prompt_source import load_prompt_source
+
+    return load_prompt_source(prompts, info, drop_unusable=drop_unusable)
 
 
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[0] if lines else ""
+
+
+# -- sharing ---------------------------------------------------------------------------------
+
+def share(workdir, to, with_masks: bool = False) -> list[Path]:
+    """Copy what is safe to share from a complete, current run into ``to``; returns the files.
+
+    The redacted video, ``masks.json`` with ``with_masks``, and ``summary.json`` (objects, options,
+    dropped prompts, uncovered gaps, the video's sha256). Never anything from ``sensitive/``.
+    Refuses unless ``run.json`` marks a complete run whose video, prompts and options are still
+    the ones on disk and whose output is the file it names (same sha256).
+    """
+    import shutil
+
+    workdir, to = Path(workdir).resolve(), Path(to).resolve()
+    mark = read_run_mark(workdir)
+    if mark is None:
+        raise VidmaskError(f"{workdir} holds no run.json: share a folder a `vidmask-nb run` finished")
+    if mark.get("status") != "complete":
+        raise VidmaskError(f"the run in {workdir} is not complete (status {mark.get('status')!r}); "
+                           "run it to the end first")
+    output = Path(mark["output"])
+    video, prompts = Path(mark["video"]), Path(mark["prompts"])
+    if not output.is_file() or _sha256(output) != mark.get("output_sha256"):
+        raise VidmaskError(f"{output} is missing or is not the file this run wrote; run it again")
+    if not video.is_file() or not prompts.exists():
+        raise VidmaskError(f"cannot check that the run is current: its video {video} or prompts {prompts} "
+                           "are gone; run again where they are")
+    try:
+        opts = RunOptions(**mark["options"])
+    except TypeError as exc:
+        raise VidmaskError(f"{workdir / RUN_MARK} was written by another version of the kit ({exc}); run again") from None
+    if _options_key(probe(video), opts, _prompts_digest(prompts)) != mark.get("key"):
+        raise VidmaskError(f"the video or prompts changed since the run in {workdir}; run it again before sharing")
+    if to == workdir or to.is_relative_to(workdir):
+        raise VidmaskError(f"--to {to} is inside the run folder; give a folder outside it")
+    files = [output] + ([workdir / "masks.json"] if with_masks else [])
+    try:
+        to.mkdir(parents=True, exist_ok=True)
+        out = []
+        for f in files:
+            shutil.copyfile(f, to / f.name)
+            out.append(to / f.name)
+        summary = {k: mark.get(k) for k in ("objects", "options", "prompt_check", "uncovered_gaps", "long_gaps",
+                                            "output_sha256")}
+        summary["video"] = output.name
+        out.append(write_json(to / "summary.json", summary))
+    except OSError as exc:
+        raise VidmaskError(f"cannot write to {to}: {exc.strerror or exc}") from None
+    return out
 
 
 # -- batches -----------------------------------------------------------------------------------

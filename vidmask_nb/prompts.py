@@ -144,6 +144,15 @@ class PromptSet:
     # -- validation --------------------------------------------------------
     def validate(self, info=None) -> "PromptSet":
         """Raise ``VidmaskError`` naming the first bad prompt; check against ``info`` (a VideoInfo) if given."""
+        self.check_video(info)
+        for p in self.prompts:
+            why = self.prompt_problem(p)
+            if why:
+                raise VidmaskError(f"{p.describe()} {why}")
+        return self
+
+    def check_video(self, info=None) -> "PromptSet":
+        """Raise when these prompts belong to another video than ``info``, or object ids repeat."""
         v = self.video
         if info is not None:
             if v.fingerprint and info.fingerprint and v.fingerprint != info.fingerprint:
@@ -159,33 +168,32 @@ class PromptSet:
         ids = [o.id for o in self.objects]
         if len(ids) != len(set(ids)):
             raise VidmaskError(f"object ids repeat in the prompt file: {ids}")
-        for p in self.prompts:
-            if p.obj_id not in ids:
-                raise VidmaskError(f"{p.describe()} names an unknown object id {p.obj_id}; "
-                                   f"known ids: {ids or 'none'}")
-            if not 0 <= p.frame < v.frame_count:
-                raise VidmaskError(f"{p.describe()} is past the end of the video "
-                                   f"(frames 0..{v.frame_count - 1})")
-            if p.box is None and not p.points:
-                raise VidmaskError(f"{p.describe()} has neither a box nor points")
-            if p.box is not None:
-                x0, y0, x1, y1 = p.box
-                if x1 - x0 <= 0 or y1 - y0 <= 0:
-                    raise VidmaskError(f"{p.describe()} has a zero-area box {list(p.box)} "
-                                       "(need x0 < x1 and y0 < y1)")
-                if x0 < 0 or y0 < 0 or x1 > v.width or y1 > v.height:
-                    raise VidmaskError(f"{p.describe()}: box {list(p.box)} lies outside the "
-                                       f"{v.width}x{v.height} frame")
-            if len(p.points) != len(p.point_labels):
-                raise VidmaskError(f"{p.describe()} has {len(p.points)} points but "
-                                   f"{len(p.point_labels)} point labels")
-            for (x, y), lab in zip(p.points, p.point_labels):
-                if not (0 <= x <= v.width and 0 <= y <= v.height):
-                    raise VidmaskError(f"{p.describe()}: point ({x}, {y}) lies outside the "
-                                       f"{v.width}x{v.height} frame")
-                if lab not in (0, 1):
-                    raise VidmaskError(f"{p.describe()}: point label {lab} must be 1 (positive) or 0 (negative)")
         return self
+
+    def prompt_problem(self, p: FramePrompt) -> str | None:
+        """Why ``p`` cannot be used (e.g. ``"is past the end of the video (frames 0..47)"``), or None."""
+        v = self.video
+        ids = [o.id for o in self.objects]
+        if p.obj_id not in ids:
+            return f"names an unknown object id {p.obj_id}; known ids: {ids or 'none'}"
+        if not 0 <= p.frame < v.frame_count:
+            return f"is past the end of the video (frames 0..{v.frame_count - 1})"
+        if p.box is None and not p.points:
+            return "has neither a box nor points"
+        if p.box is not None:
+            x0, y0, x1, y1 = p.box
+            if x1 - x0 <= 0 or y1 - y0 <= 0:
+                return f"has a zero-area box {list(p.box)} (need x0 < x1 and y0 < y1)"
+            if x0 < 0 or y0 < 0 or x1 > v.width or y1 > v.height:
+                return f"box {list(p.box)} lies outside the {v.width}x{v.height} frame"
+        if len(p.points) != len(p.point_labels):
+            return f"has {len(p.points)} points but {len(p.point_labels)} point labels"
+        for (x, y), lab in zip(p.points, p.point_labels):
+            if not (0 <= x <= v.width and 0 <= y <= v.height):
+                return f"point ({x}, {y}) lies outside the {v.width}x{v.height} frame"
+            if lab not in (0, 1):
+                return f"point label {lab} must be 1 (positive) or 0 (negative)"
+        return None
 
     def require_prompts(self) -> "PromptSet":
         if not self.prompts:

@@ -394,6 +394,42 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
     return MaskStore.load(run.masks_json)
 
 
+def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, model: str = "tiny",
+                      checkpoint: str | os.PathLike | None = None, weights: str = "trained", device=None,
+                      chunk_seconds: float | None = 10.0, image_size: int | None = None,
+                      seed: int = 0) -> tuple[int, int] | None:
+    """(segments already tracked, segments) that ``propagate`` with these arguments starts from.
+
+    Worked out from ``masks/`` without loading the model (the tracker checkpoint is memory-mapped,
+    its tensors never read), so a headless run can say on its console that it resumes. None when
+    there are no prompts yet.
+    """
+    import torch
+
+    info = probe(video)
+    run = RunFolder(workdir)
+    if not run.prompts_json.is_file():
+        return None
+    prompts = load_prompts(run, info)
+    plan = plan_chunks(info.frame_count, info.fps, seconds=chunk_seconds)
+    key = masks_key(expected_identity(model, checkpoint, weights, image_size, device, seed), prompts, info)
+    segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks],
+                             min(frame for frame, _ in prompts.merged()))
+    state_path = run.masks_dir / STATE_FILE
+    if state_path.is_file():
+        try:
+            payload = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # a damaged checkpoint: propagate starts afresh
+            payload = {}
+        done = int(payload.get("done", 0))
+        if (payload.get("key") == key and payload.get("segments") == [s.name for s in segments]
+                and all(_read_segment(_segment_path(run, s), key) is not None for s in segments[:done])):
+            return done, len(segments)
+    if all(_read_segment(_segment_path(run, s), key) is not None for s in segments):
+        return len(segments), len(segments)
+    return 0, len(segments)
+
+
 def _track(predictor, info: VideoInfo, run: RunFolder, merged: dict, prompt_frames: list[int],
            segments: list[Segment], done: int, saved: dict | None, key: str, labels: dict[int, str],
            offload_state_to_cpu: bool, progress: bool) -> None:

@@ -60,7 +60,7 @@ class RenderPlan:
                  for i, e in self.effects.items()]
         m = self.margins
         lines.append(f"margins: dilate {m.dilate_px} px, feather {m.feather_px} px, "
-                     f"hold {m.hold_frames} frame(s)")
+                     f"hold {m.hold_frames} frame(s), longer gaps {'covered' if m.cover_long_gaps else 'NOT covered'}")
         return "\n".join(lines)
 
 
@@ -104,14 +104,15 @@ def object_effects(objects: list[dict], style: str | Effect = "fill",
 def plan_render(store: MaskStore, style: str | Effect = "fill",
                 object_styles: Mapping[int | str, str | Effect] | None = None,
                 dilate: int = DEFAULT_DILATE, feather: int = 0, hold: int = DEFAULT_HOLD,
-                chroma: tuple[int, int] = (1, 1)) -> RenderPlan:
+                cover_long_gaps: bool = True, chroma: tuple[int, int] = (1, 1)) -> RenderPlan:
     """Check the settings against the masks' objects before any frame is decoded.
 
     ``chroma`` is the output's chroma subsampling (``chroma_of``): covers snap to its blocks.
     """
     return RenderPlan(effects=object_effects(store.objects, style, object_styles),
                       labels={int(o["id"]): str(o.get("label", "")) for o in store.objects},
-                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold),
+                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold,
+                                          cover_long_gaps=cover_long_gaps),
                       chroma=chroma)
 
 
@@ -217,7 +218,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
            feather: int = 0, hold: int = DEFAULT_HOLD, output: str | os.PathLike | None = None,
            crf: int = DEFAULT_CRF, lossless: bool = False, preset: str | None = None,
            progress: bool = True, masks: str | os.PathLike | None = None, overlap: bool = True,
-           encoder: str | None = None) -> Path:
+           encoder: str | None = None, cover_long_gaps: bool = True) -> Path:
     """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
 
     ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
@@ -226,6 +227,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     The output defaults to ``<workdir>/<stem>_redacted.mp4``; ``crf`` sets quality (lower is
     better), ``preset`` x264's speed (default veryfast), ``lossless=True`` keeps every unmasked
     pixel exact (large files). ``encoder`` None picks h264_nvenc when usable, else libx264.
+    Gaps longer than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.gaps``).
     """
     info = probe(video)
     run = RunFolder(workdir) if workdir is not None else None
@@ -244,10 +246,10 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         from vidmask_nb.model import announce_random_weights
 
         announce_random_weights("these masks came from an untrained model: the redaction is not real")
-    plan = plan_render(store, style, object_styles, dilate, feather, hold,
+    plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps,
                        chroma=chroma_of(output_pix_fmt(info, lossless)))
     reader = VideoReader(video, info=info, deep=True)
-    masks = plan.margins.hold(mask_stream(store, info))
+    masks = plan.margins.hold(mask_stream(store, info), store=store)
     stop = threading.Event()
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder) as writer:

@@ -7,8 +7,14 @@ Layout (``RunFolder(root)``)::
     masks/                 03: per-chunk masks and tracker checkpoints
     masks.json             03: every frame and object
     <stem>_redacted.mp4    04: the redacted video
-    qa/                    04: preview video and QA pictures
-    reports/               executed notebooks (headless runs)
+    run.json               the mark of a headless run: its inputs, status, dropped prompts, gaps
+    sensitive/             everything that shows SOURCE PIXELS (never share it; README.txt says so):
+      qa/                  04: overlay video, contact sheets, QA pictures
+      reports/             executed notebooks (headless runs; they embed source frames)
+      frames/              01: JPEG folders for LabelMe (optional)
+    stale/                 outputs of an earlier run whose inputs differ (moved aside, never current)
+
+``vidmask-nb share`` copies only what is safe to share (the redacted video, masks if asked).
 
 Writers never leave a half-written file under a final name: they write ``name.partial-<pid>``
 beside it and ``os.replace`` it when complete, so a killed run leaves either the old file or none.
@@ -18,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -49,12 +56,38 @@ class RunFolder:
         return self.root / "masks.json"
 
     @property
+    def sensitive_dir(self) -> Path:
+        """Where everything showing source pixels lives; ``mark_sensitive`` writes its README."""
+        return self.root / "sensitive"
+
+    @property
     def qa_dir(self) -> Path:
-        return self.root / "qa"
+        return self.sensitive_dir / "qa"
 
     @property
     def reports_dir(self) -> Path:
-        return self.root / "reports"
+        return self.sensitive_dir / "reports"
+
+    @property
+    def frames_dir(self) -> Path:
+        """01's JPEG folders for LabelMe."""
+        return self.sensitive_dir / "frames"
+
+    @property
+    def stale_dir(self) -> Path:
+        return self.root / "stale"
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    def mark_sensitive(self) -> Path:
+        """Create ``sensitive/`` with a README.txt saying what it holds; returns the folder."""
+        readme = self.sensitive_dir / "README.txt"
+        if not readme.is_file():
+            self.sensitive_dir.mkdir(parents=True, exist_ok=True)
+            readme.write_text(SENSITIVE_README, encoding="utf-8")
+        return self.sensitive_dir
 
     def redacted_video(self, video: str | os.PathLike) -> Path:
         return self.root / f"{Path(video).stem}_redacted.mp4"
@@ -62,9 +95,54 @@ class RunFolder:
     def create(self) -> "RunFolder":
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            self.mark_sensitive()
         except OSError as exc:
             raise VidmaskError(f"cannot create the run folder {self.root}: {exc.strerror}") from exc
         return self
+
+
+SENSITIVE_README = """SENSITIVE: this folder shows the UNREDACTED source video.
+
+qa/       the overlay video (the source under a tint), contact sheets and review pictures
+reports/  the executed notebooks, which embed source frames
+frames/   JPEG frames extracted for LabelMe
+
+Do not share or publish anything in this folder. To get what is safe to share, run
+    vidmask-nb share <run folder> --to <folder> [--with-masks]
+"""
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+_PARTIAL_RE = re.compile(r"^\..+\.partial-(\d+)(\.[^.]*)?$")
+
+
+def clean_partials(root: str | os.PathLike) -> list[Path]:
+    """Remove the ``.name.partial-PID.ext`` files of killed runs under ``root``; return them.
+
+    Only files whose PID is not a live process are removed, so a run writing beside this one
+    keeps its temporary files.
+    """
+    removed = []
+    root = Path(root)
+    if not root.is_dir():
+        return removed
+    for path in root.rglob(".*.partial-*"):
+        m = _PARTIAL_RE.match(path.name)
+        if m and path.is_file() and not _pid_alive(int(m.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def partial_path(path: str | os.PathLike) -> Path:
