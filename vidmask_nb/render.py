@@ -15,7 +15,7 @@ Example::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -139,13 +139,14 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike, style: str | Ef
            object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
            feather: int = 0, hold: int = DEFAULT_HOLD, output: str | os.PathLike | None = None,
            crf: int = DEFAULT_CRF, lossless: bool = False, preset: str = "medium",
-           progress: bool = True) -> Path:
+           progress: bool = True, floor: str | os.PathLike | None = None) -> Path:
     """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
 
     ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
     ``dilate``/``feather`` are in px, ``hold`` in frames (see ``effects.MaskMargins``). The output
     defaults to ``<workdir>/<stem>_redacted.mp4``; ``crf`` sets quality (lower is better) and
-    ``lossless=True`` keeps every unmasked pixel exact (large files).
+    ``lossless=True`` keeps every unmasked pixel exact (large files). ``floor``: a ``floor.json``
+    (``find.compute_floor``) whose detector boxes are covered too, with ``style`` and the margins.
     """
     info = probe(video)
     run = RunFolder(workdir)
@@ -160,7 +161,13 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike, style: str | Ef
     if out_path.exists() and out_path.is_dir():
         raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
     reader = VideoReader(video, info=info)
-    masks = plan.margins.hold(mask_stream(store, info))
+    stream = mask_stream(store, info)
+    if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
+        from vidmask_nb.find import FLOOR_ID, floor_effect, kept_ids, with_floor
+
+        stream = with_floor(stream, floor, info, kept_ids(store.objects, plan.effects))
+        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
+    masks = plan.margins.hold(stream)
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset) as writer:
             bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
