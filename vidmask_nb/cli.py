@@ -1,4 +1,4 @@
-"""The ``vidmask-nb`` command: probe, run, batch, demo.
+"""The ``vidmask-nb`` command: probe, run, batch, demo, audit.
 
 Errors the kit knows about (``VidmaskError``) are printed as one plain message, exit code 2; no
 traceback.
@@ -31,6 +31,15 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
     g.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds, help="tracking checkpoint interval")
     g.add_argument("--crf", type=int, default=None, help="H.264 quality, lower is better (default 10)")
     g.add_argument("--lossless", action="store_true", help="lossless output (large files)")
+    g.add_argument("--find", default=None, metavar="KINDS",
+                   help="detectors that find what to hide and cover a floor under SAM 2: faces, text or faces,text "
+                        "(default: none, only the prompts)")
+    g.add_argument("--find-every", type=float, default=d.find_every, metavar="S",
+                   help=f"with --find, seconds between frames searched for new objects (default {d.find_every})")
+    g.add_argument("--floor-every", type=int, default=d.floor_every, metavar="N",
+                   help=f"with --find, the floor's detectors run on every N-th frame (default {d.floor_every}: every frame)")
+    g.add_argument("--no-track", action="store_true",
+                   help="with --find, cover the detector floor alone; SAM 2 is not loaded (default: track)")
 
 
 def _options(args):
@@ -38,7 +47,9 @@ def _options(args):
 
     return RunOptions(model=args.model, checkpoint=args.checkpoint, weights=args.weights, image_size=args.image_size,
                       device=args.device, style=args.style, dilate=args.dilate, feather=args.feather, hold=args.hold,
-                      chunk_seconds=args.chunk_seconds, crf=args.crf, lossless=args.lossless)
+                      chunk_seconds=args.chunk_seconds, crf=args.crf, lossless=args.lossless,
+                      find=args.find, find_every=args.find_every, floor_every=args.floor_every,
+                      no_track=args.no_track)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run notebooks 01-04 on one video (papermill), reports in WORKDIR/reports")
     s.add_argument("video")
-    s.add_argument("--prompts", required=True, help="a prompts.json or a LabelMe folder")
+    s.add_argument("--prompts", default=None,
+                   help="a prompts.json or a LabelMe folder (default: none; then --find is needed)")
     s.add_argument("--out", required=True, help="the run folder")
     _run_flags(s)
 
@@ -59,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("manifest", help="CSV with header video,prompts[,out][,option columns] or a YAML list")
     s.add_argument("--out-root", default=None, help="where run folders go (default: runs/ beside the manifest)")
     _run_flags(s, defaults_from_manifest=True)
+
+    s = sub.add_parser("audit", help="list frames where a detector still finds something: exit 0 none, 1 some, 2 error")
+    s.add_argument("video")
+    s.add_argument("--find", default="faces", metavar="KINDS", help="faces, text or faces,text (default faces)")
+    s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
+    s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
 
     s = sub.add_parser("demo", help="generate a sample clip and prompts and run the whole pipeline")
     s.add_argument("--out", default="runs/demo")
@@ -112,6 +130,20 @@ def cmd_batch(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_audit(args) -> int:
+    from vidmask_nb.audit import audit_video
+    from vidmask_nb.notebook import format_table
+
+    report = audit_video(args.video, args.find, args.every)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        if report.findings:
+            print(format_table(report.rows(), title="still detectable"))
+        print(report.summary())
+    return 0 if report.clean else 1
+
+
 def cmd_demo(args) -> int:
     from vidmask_nb.pipeline import demo
 
@@ -122,7 +154,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"probe": cmd_probe, "run": cmd_run, "batch": cmd_batch, "demo": cmd_demo}
+COMMANDS = {"probe": cmd_probe, "run": cmd_run, "batch": cmd_batch, "demo": cmd_demo, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -56,6 +56,10 @@ class RunOptions:
     chunk_seconds: float = 10.0
     crf: int | None = None
     lossless: bool = False
+    find: str | None = None  # detectors to run: "faces", "text", "faces,text" (None: only the prompts)
+    find_every: float = 0.5  # seconds between frames that find detects objects on
+    floor_every: int = 1  # the floor's detectors run on every N-th frame
+    no_track: bool = False  # the floor alone: SAM 2 is not loaded (needs find)
 
     def checked(self) -> "RunOptions":
         """Check every option before heavy work; returns the options with the checkpoint resolved."""
@@ -74,8 +78,18 @@ class RunOptions:
             raise VidmaskError(f"--chunk-seconds must be positive, not {self.chunk_seconds}")
         if self.crf is not None and not 0 <= self.crf <= 51:
             raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
+        if self.find is not None:
+            from vidmask_nb.detect import parse_kinds
+
+            parse_kinds(self.find)
+            if self.find_every <= 0:
+                raise VidmaskError(f"--find-every must be positive seconds, not {self.find_every}")
+            if self.floor_every < 1:
+                raise VidmaskError(f"--floor-every must be 1 frame or more, not {self.floor_every}")
+        elif self.no_track:
+            raise VidmaskError("--no-track covers what the detectors find: give --find faces (or faces,text)")
         checkpoint = self.checkpoint
-        if self.weights == "trained":
+        if self.weights == "trained" and not self.no_track:
             checkpoint = str(model.find_checkpoint(spec.name, self.checkpoint).resolve())
         return replace(self, model=spec.name, checkpoint=checkpoint)
 
@@ -87,8 +101,11 @@ class RunOptions:
                   "lossless": self.lossless}
         if self.crf is not None:
             render["crf"] = self.crf
+        find = {"find": self.find, "find_every": self.find_every, "floor_every": self.floor_every,
+                "no_track": self.no_track}
+        render.update(floor=self.find is not None, audit=self.find or "faces")
         return {"01_extract": {"chunk_seconds": self.chunk_seconds},
-                "02_prompt": dict(tracker),
+                "02_prompt": dict(tracker, preview=not self.no_track, **find),
                 "03_propagate": dict(tracker, chunk_seconds=self.chunk_seconds),
                 "04_render": render}
 
@@ -140,8 +157,10 @@ def _options_key(info: VideoInfo, opts: RunOptions, prompts_digest: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _prompts_digest(prompts: Path) -> str:
+def _prompts_digest(prompts: Path | None) -> str:
     h = hashlib.sha256()
+    if prompts is None:
+        return ""
     files = sorted(prompts.rglob("*.json")) if prompts.is_dir() else [prompts]
     for f in files:
         h.update(f.name.encode())
@@ -157,36 +176,49 @@ def is_complete(video, prompts, workdir, opts: RunOptions) -> bool:
     try:
         data = json.loads(mark.read_text())
         info = probe(video)
-        return (data.get("key") == _options_key(info, opts, _prompts_digest(Path(prompts)))
+        return (data.get("key") == _options_key(info, opts, _prompts_digest(Path(prompts) if prompts else None))
                 and Path(data.get("output", "")).is_file())
     except (VidmaskError, json.JSONDecodeError, OSError):
         return False
 
 
 def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: bool = False) -> RunResult:
-    """Run the four notebooks on one video; raise ``VidmaskError`` with a one-line summary on failure."""
+    """Run the four notebooks on one video; raise ``VidmaskError`` with a one-line summary on failure.
+
+    ``prompts`` may be None when ``opts.find`` is set (the detectors find what to hide); with
+    ``opts.no_track`` notebook 03 (SAM 2) is skipped and the detector floor alone is rendered.
+    """
     import papermill as pm
 
     opts = opts or RunOptions()
-    video, prompts, workdir = Path(video).resolve(), Path(prompts).resolve(), Path(workdir).resolve()
     if not checked:
         opts = opts.checked()
+    if prompts is None and opts.find is None:
+        raise VidmaskError("nothing to hide: give --prompts (a prompts.json or LabelMe folder) or --find faces")
+    video, workdir = Path(video).resolve(), Path(workdir).resolve()
+    prompts = Path(prompts).resolve() if prompts is not None else None
     info = probe(video)  # a bad video fails here, before any notebook starts
-    check_prompts(prompts, info)
+    if prompts is not None:
+        check_prompts(prompts, info, required=opts.find is None)
     nb_dir = notebooks_dir()
     run = RunFolder(workdir).create()
     run.reports_dir.mkdir(exist_ok=True)
     (workdir / RUN_MARK).unlink(missing_ok=True)
     params = opts.notebook_parameters()
-    params["02_prompt"].update({"labelme_dir": str(prompts) if prompts.is_dir() else None,
-                                "prompts_file": None if prompts.is_dir() else str(prompts)})
+    params["02_prompt"].update({"labelme_dir": str(prompts) if prompts and prompts.is_dir() else None,
+                                "prompts_file": str(prompts) if prompts and not prompts.is_dir() else None})
+    if opts.find is not None:  # found objects and the floor are made afresh for this run
+        (workdir / "floor.json").unlink(missing_ok=True)
+        if prompts is None:
+            run.prompts_json.unlink(missing_ok=True)
     output = run.redacted_video(video)
     result = RunResult(str(video), str(workdir))
     start = time.perf_counter()
     show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
-    for n, name in enumerate(NOTEBOOKS, start=1):
+    stages = [n for n in NOTEBOOKS if not (opts.no_track and n == "03_propagate")]  # no SAM 2 at all
+    for n, name in enumerate(stages, start=1):
         report = run.reports_dir / f"{name}.ipynb"
-        print(f"[{video.name} {n}/{len(NOTEBOOKS)}] {name} -> {report}", file=sys.stderr, flush=True)
+        print(f"[{video.name} {n}/{len(stages)}] {name} -> {report}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(str(nb_dir / f"{name}.ipynb"), str(report),
@@ -202,15 +234,23 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     if not output.is_file():
         raise VidmaskError(f"{video.name}: the notebooks ran but {output} is missing (reports: {run.reports_dir})")
     result.output, result.seconds = str(output), round(time.perf_counter() - start, 2)
+    audit_file = run.qa_dir / f"{video.stem}_audit.json"  # stage 04's audit of the output
+    audit = json.loads(audit_file.read_text()) if audit_file.is_file() else None
+    if audit is not None:
+        audit = {k: audit[k] for k in ("kinds", "every", "frames_checked", "clean", "leak_frames", "kept_frames")}
+        print(f"[{video.name}] audit of the output: "
+              + ("nothing detectable" if audit["clean"] else f"LEAKS on frames {audit['leak_frames'][:20]}"),
+              file=sys.stderr, flush=True)
     write_json(workdir / RUN_MARK, {"key": _options_key(info, opts, _prompts_digest(prompts)),
-                                    "video": str(video), "prompts": str(prompts), "output": str(output),
+                                    "video": str(video), "prompts": str(prompts) if prompts else None,
+                                    "output": str(output), "audit": audit,
                                     "options": asdict(opts), "stage_seconds": result.stage_seconds,
                                     "seconds": result.seconds})
     return result
 
 
-def check_prompts(prompts: Path, info: VideoInfo) -> None:
-    """Fail before any notebook runs when the prompts are missing, empty or for another video."""
+def check_prompts(prompts: Path, info: VideoInfo, required: bool = True) -> None:
+    """Fail before any notebook runs when the prompts are missing, empty (when ``required``) or for another video."""
     from vidmask_nb.labelme import import_labelme
     from vidmask_nb.prompts import PromptSet
 
@@ -218,9 +258,11 @@ def check_prompts(prompts: Path, info: VideoInfo) -> None:
         raise VidmaskError(f"prompts not found: {prompts} (give a prompts.json or a LabelMe folder)")
     if prompts.is_dir():
         prompt_set, _ = import_labelme(prompts, info)
-        prompt_set.validate(info).require_prompts()
+        prompt_set = prompt_set.validate(info)
     else:
-        PromptSet.load(prompts, info).require_prompts()
+        prompt_set = PromptSet.load(prompts, info)
+    if required:
+        prompt_set.require_prompts()
 
 
 def _first_line(text: str) -> str:
