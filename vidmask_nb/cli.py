@@ -1,4 +1,4 @@
-"""The ``vidmask-nb`` command: probe, run, batch, share, demo, and the tracking stage on its own (track).
+"""The ``vidmask-nb`` command: probe, run, batch, share, demo, audit, and the tracking stage on its own (track).
 
 Errors the kit knows about (``VidmaskError``) are printed as one plain message, exit code 2; no
 traceback.
@@ -18,6 +18,7 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
     g = p.add_argument_group("tracking and rendering options" + (" (defaults for every row)" if defaults_from_manifest else ""))
     _track_flags(g)
     _render_flags(g)
+    _find_flags(g)
     g.add_argument("--drop-unusable-prompts", action="store_true",
                    help="go on without prompts, shapes or files that cannot be used, listing each on the console "
                         "and in run.json (default: stop and list them)")
@@ -55,6 +56,21 @@ def _render_flags(g) -> None:
     g.add_argument("--lossless", action="store_true", help="lossless output (large files; default off)")
 
 
+def _find_flags(g) -> None:
+    from vidmask_nb.pipeline import RunOptions
+
+    d = RunOptions()
+    g.add_argument("--find", default=None, metavar="KINDS",
+                   help="detectors that find what to hide and cover a floor under SAM 2: faces, text or faces,text "
+                        "(default: none, only the prompts)")
+    g.add_argument("--find-every", type=float, default=d.find_every, metavar="S",
+                   help=f"with --find, seconds between frames searched for new objects (default {d.find_every})")
+    g.add_argument("--floor-every", type=int, default=d.floor_every, metavar="N",
+                   help=f"with --find, the floor's detectors run on every N-th frame (default {d.floor_every}: every frame)")
+    g.add_argument("--no-track", action="store_true",
+                   help="with --find, cover the detector floor alone; SAM 2 is not loaded (default: track)")
+
+
 def _options(args):
     """``RunOptions`` from the flags a command has (the others keep their defaults)."""
     from vidmask_nb.pipeline import RunOptions
@@ -72,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run notebooks 01-04 on one video (papermill), reports in WORKDIR/reports")
     s.add_argument("video")
-    s.add_argument("--prompts", required=True, help="a prompts.json or a LabelMe folder")
+    s.add_argument("--prompts", default=None,
+                   help="a prompts.json or a LabelMe folder (default: none; then --find is needed)")
     s.add_argument("--out", required=True, help="the run folder")
     _run_flags(s)
 
@@ -92,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("workdir", help="the run folder of a complete, current run")
     s.add_argument("--to", required=True, help="the folder to copy into (made if missing; must not be in WORKDIR)")
     s.add_argument("--with-masks", action="store_true", help="also copy masks.json (default: the video only)")
+
+    s = sub.add_parser("audit", help="list frames where a detector still finds something: exit 0 none, 1 some, 2 error")
+    s.add_argument("video")
+    s.add_argument("--find", default="faces", metavar="KINDS", help="faces, text or faces,text (default faces)")
+    s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
+    s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
 
     s = sub.add_parser("demo", help="generate a sample clip and prompts and run the whole pipeline")
     s.add_argument("--out", default="runs/demo")
@@ -181,6 +204,20 @@ def cmd_batch(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_audit(args) -> int:
+    from vidmask_nb.audit import audit_video
+    from vidmask_nb.notebook import format_table
+
+    report = audit_video(args.video, args.find, args.every)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        if report.findings:
+            print(format_table(report.rows(), title="still detectable"))
+        print(report.summary())
+    return 0 if report.clean else 1
+
+
 def cmd_demo(args) -> int:
     from vidmask_nb.pipeline import demo
 
@@ -200,7 +237,7 @@ def cmd_share(args) -> int:
 
 
 COMMANDS = {"probe": cmd_probe, "run": cmd_run, "track": cmd_track, "batch": cmd_batch, "demo": cmd_demo,
-            "share": cmd_share}
+            "share": cmd_share, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

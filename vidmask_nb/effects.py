@@ -151,6 +151,22 @@ class FillEffect:
 
 
 @dataclass(frozen=True)
+class KeepEffect:
+    """Leave the object visible on purpose ("everyone except..."): no effect at all.
+
+    The detector floor leaves boxes on a kept object alone, and the audit reports its detections
+    as kept, not as leaks.
+    """
+
+    @property
+    def name(self) -> str:
+        return "keep"
+
+    def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return scene
+
+
+@dataclass(frozen=True)
 class MeanColorEffect:
     """Cover the object with its own mean colour (alpha-weighted): unobtrusive, shows nothing.
 
@@ -275,7 +291,8 @@ class PixelateEffect:
 # -- styles from text -------------------------------------------------------------------------
 
 STYLES_HELP = ('"fill" (black), "fill:#rrggbb" or "fill:<colour name>", "mean", "blur", '
-               '"blur:<strength, e.g. 0.25>", "pixelate", "pixelate:<block px, e.g. 16>"')
+               '"blur:<strength, e.g. 0.25>", "pixelate", "pixelate:<block px, e.g. 16>", '
+               '"keep" (no effect: left visible on purpose)')
 
 
 def parse_color(text: str | Sequence[int]) -> tuple[int, int, int]:
@@ -328,6 +345,10 @@ def parse_style(style: "str | Effect") -> "Effect":
     kind, arg = kind.strip().lower(), arg.strip()
     if kind in ("fill", "solid"):
         return FillEffect(parse_color(arg)) if arg else FillEffect()
+    if kind == "keep":
+        if arg:
+            raise VidmaskError(f"style {style!r}: 'keep' takes no setting")
+        return KeepEffect()
     if kind in ("mean", "mean_color", "meancolor"):
         if arg:
             raise VidmaskError(f"style {style!r}: 'mean' takes no setting")

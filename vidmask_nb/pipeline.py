@@ -69,6 +69,10 @@ class RunOptions:
     chunk_seconds: float = 10.0
     crf: int | None = None
     lossless: bool = False
+    find: str | None = None  # detectors to run: "faces", "text", "faces,text" (None: only the prompts)
+    find_every: float = 0.5  # seconds between frames that find detects objects on
+    floor_every: int = 1  # the floor's detectors run on every N-th frame
+    no_track: bool = False  # the floor alone: SAM 2 is not loaded (needs find)
 
     def checked(self) -> "RunOptions":
         """Check every option before heavy work; returns the options with the checkpoint resolved."""
@@ -89,8 +93,18 @@ class RunOptions:
             raise VidmaskError(f"--chunk-seconds must be positive, not {self.chunk_seconds}")
         if self.crf is not None and not 0 <= self.crf <= 51:
             raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
+        if self.find is not None:
+            from vidmask_nb.detect import parse_kinds
+
+            parse_kinds(self.find)
+            if self.find_every <= 0:
+                raise VidmaskError(f"--find-every must be positive seconds, not {self.find_every}")
+            if self.floor_every < 1:
+                raise VidmaskError(f"--floor-every must be 1 frame or more, not {self.floor_every}")
+        elif self.no_track:
+            raise VidmaskError("--no-track covers what the detectors find: give --find faces (or faces,text)")
         checkpoint = self.checkpoint
-        if self.weights == "trained":
+        if self.weights == "trained" and not self.no_track:
             checkpoint = str(model.find_checkpoint(spec.name, self.checkpoint).resolve())
         return replace(self, model=spec.name, checkpoint=checkpoint)
 
@@ -103,8 +117,12 @@ class RunOptions:
                   "lossless": self.lossless}
         if self.crf is not None:
             render["crf"] = self.crf
+        find = {"find": self.find, "find_every": self.find_every, "floor_every": self.floor_every,
+                "no_track": self.no_track}
+        render.update(floor=self.find is not None, audit=self.find or "faces")
         return {"01_extract": {"chunk_seconds": self.chunk_seconds},
-                "02_prompt": dict(tracker, drop_unusable_prompts=self.drop_unusable_prompts),
+                "02_prompt": dict(tracker, drop_unusable_prompts=self.drop_unusable_prompts,
+                                  preview=not self.no_track, **find),
                 "03_propagate": dict(tracker, chunk_seconds=self.chunk_seconds),
                 "04_render": render}
 
@@ -156,8 +174,10 @@ def _options_key(info: VideoInfo, opts: RunOptions, prompts_digest: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _prompts_digest(prompts: Path) -> str:
+def _prompts_digest(prompts: Path | None) -> str:
     h = hashlib.sha256()
+    if prompts is None:
+        return ""
     files = sorted(prompts.rglob("*.json")) if prompts.is_dir() else [prompts]
     for f in files:
         h.update(f.name.encode())
@@ -172,7 +192,7 @@ def is_complete(video, prompts, workdir, opts: RunOptions) -> bool:
         return False
     try:
         info = probe(video)
-        return (data.get("key") == _options_key(info, opts, _prompts_digest(Path(prompts)))
+        return (data.get("key") == _options_key(info, opts, _prompts_digest(Path(prompts) if prompts else None))
                 and Path(data.get("output", "")).is_file())
     except (VidmaskError, OSError):
         return False
@@ -246,18 +266,25 @@ def retire_stale_outputs(run: RunFolder, key: str, video: Path, inputs: tuple = 
 
 
 def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: bool = False) -> RunResult:
-    """Run the four notebooks on one video; raise ``VidmaskError`` with a one-line summary on failure."""
+    """Run the four notebooks on one video; raise ``VidmaskError`` with a one-line summary on failure.
+
+    ``prompts`` may be None when ``opts.find`` is set (the detectors find what to hide); with
+    ``opts.no_track`` notebook 03 (SAM 2) is skipped and the detector floor alone is rendered.
+    """
     import papermill as pm
 
     opts = opts or RunOptions()
-    video, prompts, workdir = Path(video).resolve(), Path(prompts).resolve(), Path(workdir).resolve()
     if not checked:
         opts = opts.checked()
+    if prompts is None and opts.find is None:
+        raise VidmaskError("nothing to hide: give --prompts (a prompts.json or LabelMe folder) or --find faces")
+    video, workdir = Path(video).resolve(), Path(workdir).resolve()
+    prompts = Path(prompts).resolve() if prompts is not None else None
     run = RunFolder(workdir)
     output = run.redacted_video(video)
     check_paths(video, workdir, output)
     info = probe(video)  # a bad video fails here, before any notebook starts
-    source = check_prompts(prompts, info, opts.drop_unusable_prompts)
+    source = check_prompts(prompts, info, opts.drop_unusable_prompts, required=opts.find is None)
     nb_dir = notebooks_dir()
 
     def say(line: str) -> None:
@@ -270,25 +297,30 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         run.create()
         for p in clean_partials(workdir):
             say(f"removed {p.relative_to(workdir)}, left by a run that was killed")
-        for line in retire_stale_outputs(run, key, video, inputs=(prompts,)):
+        for line in retire_stale_outputs(run, key, video, inputs=(prompts,) if prompts else ()):
             say(f"inputs changed since the last run: {line}")
         run.reports_dir.mkdir(parents=True, exist_ok=True)
-        mark = {"key": key, "status": "running", "video": str(video), "prompts": str(prompts),
+        mark = {"key": key, "status": "running", "video": str(video), "prompts": str(prompts) if prompts else None,
                 "output": str(output), "options": asdict(opts), "prompt_check": source.to_json()}
         write_json(run.run_json, mark)
     except OSError as exc:
         raise VidmaskError(f"cannot write in the run folder {workdir}: {exc.strerror or exc}") from None
     params = opts.notebook_parameters()
-    params["02_prompt"].update({"labelme_dir": str(prompts) if prompts.is_dir() else None,
-                                "prompts_file": None if prompts.is_dir() else str(prompts)})
+    params["02_prompt"].update({"labelme_dir": str(prompts) if prompts and prompts.is_dir() else None,
+                                "prompts_file": str(prompts) if prompts and not prompts.is_dir() else None})
+    if opts.find is not None:  # found objects and the floor are made afresh for this run
+        (workdir / "floor.json").unlink(missing_ok=True)
+        if prompts is None:
+            run.prompts_json.unlink(missing_ok=True)
     result = RunResult(str(video), str(workdir))
     start = time.perf_counter()
     show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
-    for n, name in enumerate(NOTEBOOKS, start=1):
+    stages = [n for n in NOTEBOOKS if not (opts.no_track and n == "03_propagate")]  # no SAM 2 at all
+    for n, name in enumerate(stages, start=1):
         report = run.reports_dir / f"{name}.ipynb"
         if name == "03_propagate":
             _say_resume(say, video, workdir, opts)
-        print(f"[{video.name} {n}/{len(NOTEBOOKS)}] {name} -> {report}", file=sys.stderr, flush=True)
+        print(f"[{video.name} {n}/{len(stages)}] {name} -> {report}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(str(nb_dir / f"{name}.ipynb"), str(report),
@@ -308,7 +340,8 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     uncovered = [g for g in gaps if not g.covered]
     if uncovered:
         say(f"{len(uncovered)} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); see run.json")
-    write_json(run.run_json, dict(mark, status="complete", stage_seconds=result.stage_seconds,
+    audit = _output_audit(run, video, say)
+    write_json(run.run_json, dict(mark, status="complete", audit=audit, stage_seconds=result.stage_seconds,
                                   seconds=result.seconds, output_sha256=_sha256(output),
                                   objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
                                   long_gaps=[g.to_json() for g in gaps if g.long]))
@@ -357,12 +390,28 @@ def _say_resume(say, video: Path, workdir: Path, opts: RunOptions) -> None:
         say(f"resuming after {done} of {total} segments (masks/tracker_state.pt)")
 
 
-def check_prompts(prompts: Path, info: VideoInfo, drop_unusable: bool = False):
-    """Fail before any notebook runs when the prompts are missing, empty, for another video, or hold
-    anything that cannot be used (unless ``drop_unusable``); returns the ``PromptSource``."""
-    from vidmask_nb.prompt_source import load_prompt_source
+def _output_audit(run: RunFolder, video: Path, say) -> dict | None:
+    """Stage 04's audit of the output (``qa/<stem>_audit.json``), summed up for run.json and the console."""
+    audit_file = run.qa_dir / f"{video.stem}_audit.json"
+    if not audit_file.is_file():
+        return None
+    audit = json.loads(audit_file.read_text())
+    audit = {k: audit[k] for k in ("kinds", "every", "frames_checked", "clean", "leak_frames", "kept_frames")}
+    say("audit of the output: " + ("nothing detectable" if audit["clean"]
+                                   else f"LEAKS on frames {audit['leak_frames'][:20]}"))
+    return audit
 
-    return load_prompt_source(prompts, info, drop_unusable=drop_unusable)
+
+def check_prompts(prompts: Path | None, info: VideoInfo, drop_unusable: bool = False, required: bool = True):
+    """Fail before any notebook runs when the prompts are missing, empty (when ``required``), for another
+    video, or hold anything that cannot be used (unless ``drop_unusable``); returns the ``PromptSource``
+    (an empty one when there are no prompts: the detectors find what to hide)."""
+    from vidmask_nb.prompt_source import PromptSource, load_prompt_source
+    from vidmask_nb.prompts import PromptSet
+
+    if prompts is None:
+        return PromptSource("(none: --find)", PromptSet.for_video(info))
+    return load_prompt_source(prompts, info, drop_unusable=drop_unusable, required=required)
 
 
 def _first_line(text: str) -> str:
@@ -390,10 +439,11 @@ def share(workdir, to, with_masks: bool = False) -> list[Path]:
         raise VidmaskError(f"the run in {workdir} is not complete (status {mark.get('status')!r}); "
                            "run it to the end first")
     output = Path(mark["output"])
-    video, prompts = Path(mark["video"]), Path(mark["prompts"])
+    video = Path(mark["video"])
+    prompts = Path(mark["prompts"]) if mark.get("prompts") else None
     if not output.is_file() or _sha256(output) != mark.get("output_sha256"):
         raise VidmaskError(f"{output} is missing or is not the file this run wrote; run it again")
-    if not video.is_file() or not prompts.exists():
+    if not video.is_file() or (prompts is not None and not prompts.exists()):
         raise VidmaskError(f"cannot check that the run is current: its video {video} or prompts {prompts} "
                            "are gone; run again where they are")
     try:

@@ -91,11 +91,12 @@ def _headless() -> bool:
 
 
 def load_prompt_source(source: str | os.PathLike, info, drop_unusable: bool = False,
-                       into: PromptSet | None = None) -> PromptSource:
+                       into: PromptSet | None = None, required: bool = True) -> PromptSource:
     """Read ``source`` (a ``prompts.json`` or a LabelMe folder) as prompts for ``info`` (a VideoInfo).
 
     Raises ``VidmaskError`` listing every unusable shape, file or prompt unless ``drop_unusable``;
-    also when no usable prompt is left. ``into``: prompts to add a LabelMe import to.
+    also when no usable prompt is left (unless not ``required``: detectors add objects). ``into``:
+    prompts to add a LabelMe import to.
     """
     source = Path(source)
     if not source.exists():
@@ -109,7 +110,8 @@ def load_prompt_source(source: str | os.PathLike, info, drop_unusable: bool = Fa
         raise VidmaskError(f"{len(out.unusable)} prompt(s) or shape(s) in {source} cannot be used; nothing was run:\n"
                            f"{listed}\nFix them (draw a rectangle or points on a frame of this video), or pass "
                            f"{DROP_FLAG} to go on without them (they are then listed on the console and in run.json)")
-    out.prompts.require_prompts()
+    if required:
+        out.prompts.require_prompts()
     return out
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
@@ -218,7 +218,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
            feather: int = 0, hold: int = DEFAULT_HOLD, output: str | os.PathLike | None = None,
            crf: int = DEFAULT_CRF, lossless: bool = False, preset: str | None = None,
            progress: bool = True, masks: str | os.PathLike | None = None, overlap: bool = True,
-           encoder: str | None = None, cover_long_gaps: bool = True) -> Path:
+           encoder: str | None = None, cover_long_gaps: bool = True,
+           floor: str | os.PathLike | None = None) -> Path:
     """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
 
     ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
@@ -228,6 +229,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     better), ``preset`` x264's speed (default veryfast), ``lossless=True`` keeps every unmasked
     pixel exact (large files). ``encoder`` None picks h264_nvenc when usable, else libx264.
     Gaps longer than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.gaps``).
+    ``floor``: a ``floor.json`` (``find.compute_floor``) whose detector boxes are covered too, with
+    ``style`` and the same margins and hold (its short dropouts held like a tracked object's).
     """
     info = probe(video)
     run = RunFolder(workdir) if workdir is not None else None
@@ -250,6 +253,13 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
                        chroma=chroma_of(output_pix_fmt(info, lossless)))
     reader = VideoReader(video, info=info, deep=True)
     masks = plan.margins.hold(mask_stream(store, info), store=store)
+    if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
+        from vidmask_nb.effects import hold_dropouts
+        from vidmask_nb.find import FLOOR_ID, floor_effect, kept_ids, with_floor
+
+        masks = hold_dropouts(with_floor(masks, floor, info, kept_ids(store.objects, plan.effects)),
+                              plan.margins.hold_frames)
+        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
     stop = threading.Event()
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder) as writer:

