@@ -71,7 +71,7 @@ def test_streaming_equals_whole_file_json_and_random_access(tmp_path):
     with MaskStore.load(path) as store:
         assert len(store) == 120 and store.header["key"] == "test" and store.objects == OBJECTS
         assert store.size == (W, H) and store.header["video"] == video_ref(120)
-        assert not hasattr(store, "frames") and not store.in_memory
+        assert not store.in_memory and store._frames is None and store.frames[4] == old[4]
         assert list(store) == old
         for i in (0, 77, 3, 119, -1):
             assert store[i] == old[i]

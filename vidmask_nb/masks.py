@@ -357,6 +357,12 @@ class MaskStore:
         return self.header["video"]["width"], self.header["video"]["height"]
 
     @property
+    def frames(self) -> "MaskStore":
+        """The frames as a sequence (``len``, ``[i]``, iteration): the store itself, never a list
+        (kept for code written when the store held a list)."""
+        return self
+
+    @property
     def in_memory(self) -> bool:
         return self._frames is not None
 
