@@ -7,7 +7,7 @@ covered; longer ones are covered too unless ``cover_long_gaps=False``, and every
 uncovered is listed (review table, ``run.json``). A gap is covered by the union of the object's
 masks on the frames on both sides of it.
 
-Memory stays flat however long the video: ``presence_of`` makes one pass over the masks' areas
+Memory stays flat however long the video: ``presence_of`` reads the masks' areas from their index
 (RLE, nothing decoded), ``find_gaps`` plans from those flags, and ``fill_gaps`` fetches the two
 boundary masks of a gap by random access (``store[i]``) when the render reaches it; nothing of the
 gap's frames is buffered.
@@ -67,16 +67,9 @@ def hold_frames_for(seconds: float, fps) -> int:
 
 
 def presence_of(store) -> dict[int, np.ndarray]:
-    """{object id: bool per frame}: where each object's mask is non-empty (from RLE areas, nothing decoded)."""
-    from vidmask_nb.masks import rle_area
-
-    ids = [int(o["id"]) for o in store.objects]
-    out = {i: np.zeros(len(store), bool) for i in ids}
-    for n, fm in enumerate(store):
-        for o in fm.objects:
-            if o.obj_id in out:
-                out[o.obj_id][n] = rle_area(o.rle) > 0
-    return out
+    """{object id: bool per frame}: where each object's mask is non-empty (the store's index areas, nothing decoded)."""
+    areas, _ = store.areas()
+    return {int(o["id"]): areas[:, k] > 0 for k, o in enumerate(store.objects)}
 
 
 def find_gaps(presence: Mapping[int, Sequence[bool]], hold_frames: int, cover_long_gaps: bool = True) -> list[Gap]:
