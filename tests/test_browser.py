@@ -3,7 +3,9 @@
 Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object, steps two
 frames with the widget's button, drags a box, clicks a point and Shift-clicks a negative one on the canvas, and checks that
 ``prompts.json`` holds them in source pixels on that frame and object; then runs the in-widget
-preview. Screenshots go to the test's temp folder and ``tests/artifacts/browser``.
+preview. A second test opens it on a real clip with faces (skipped without ``../shared/media``),
+presses "Find on this frame", clicks the proposed face on the canvas and accepts it. Screenshots go
+to the test's temp folder and ``tests/artifacts/browser``.
 
 Skips when Chromium or Playwright is missing, unless ``VIDMASK_REQUIRE_BROWSER=1`` (CI), where a
 missing browser fails the run instead.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -41,26 +44,21 @@ def _prompts(path: Path) -> list[dict]:
     return json.loads(path.read_text())["prompts"] if path.is_file() else []
 
 
-def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_info):
+@contextmanager
+def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, **parameters):
+    """Notebook 02 set to ``video`` (run folder ``lab/run``) opened in JupyterLab, Run All done, the
+    editor's canvas painted: yields (browser, canvas, prompts.json). Screenshots go to
+    ``tests/artifacts/browser/<shots>``; logs are printed on failure."""
     require_browser()
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    info = sample_clip_info
     root, scratch = tmp_path / "lab", tmp_path / "scratch"
     root.mkdir()
     workdir = root / "run"
-    prompts_json = workdir / "prompts.json"
     nb = parameterize_notebook(load_notebook_node(str(NOTEBOOK)), {
-        "video": str(sample_clip), "workdir": str(workdir), "weights": "random", "image_size": 128,
-        "device": "cpu"})
+        "video": str(video), "workdir": str(workdir), **parameters})
     nbformat.write(nb, root / "02_prompt.ipynb")
-
-    frame = 2
-    box = (40.0, 30.0, 100.0, 80.0)  # source pixels
-    point = (70.0, 55.0)
-    negative = (120.0, 100.0)
-
     with JupyterLab(root, scratch) as lab, Browser(scratch) as browser:
         page = browser.page
         try:
@@ -70,40 +68,53 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
             wait_until_executed(page)
             assert not cell_errors(page), cell_errors(page)
             canvas = wait_canvas_painted(page, "canvas.vidmask-canvas")
-            # The editor draws the (here full-size) frame: 1 canvas pixel = 1 source pixel, CSS scales it.
-            assert canvas.evaluate("c => [c.width, c.height]") == [info.width, info.height]
-            browser.screenshot("before_drawing")
-
-            page.locator(".vidmask-label input").fill("target")
-            page.locator(".vidmask-new-object").click()
-            page.locator(".vidmask-status", has_text="new object 2: target").wait_for(timeout=30_000)
-            for _ in range(frame):
-                page.locator(".vidmask-next").click()
-            page.locator(".vidmask-frame-info", has_text=f"{info.seconds(frame):.3f} s").wait_for(timeout=30_000)
-
-            drag(page, canvas, box[:2], box[2:])
-            wait_for(lambda: any(p["box"] for p in _prompts(prompts_json)), what="the box in prompts.json")
-            click(page, canvas, point)
-            wait_for(lambda: any(p["points"] for p in _prompts(prompts_json)), what="the point in prompts.json")
-            # Shift held over the focused canvas, then a click: a negative point
-            page.keyboard.down("Shift")
-            click(page, canvas, negative)
-            page.keyboard.up("Shift")
-            wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 2,
-                     what="the negative point in prompts.json")
-            page.locator(".vidmask-status", has_text="- point").wait_for(timeout=30_000)
-            browser.screenshot("after_drawing")
-
-            page.locator(".vidmask-preview-button").click()
-            page.locator("img.vidmask-preview").first.wait_for(state="visible", timeout=240_000)
-            browser.screenshot("preview")
+            yield browser, canvas, workdir / "prompts.json"
         except Exception:
             browser.screenshot("failure")
             print("JupyterLab log:\n" + lab.log_tail())
             print("browser console:\n" + "\n".join(browser.console[-30:]))
             raise
         finally:
-            copy_artifacts(browser.shots, ARTIFACTS)
+            copy_artifacts(browser.shots, ARTIFACTS / shots)
+
+
+def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_info):
+    info = sample_clip_info
+    frame = 2
+    box = (40.0, 30.0, 100.0, 80.0)  # source pixels
+    point = (70.0, 55.0)
+    negative = (120.0, 100.0)
+
+    with notebook_02_in_lab(tmp_path, sample_clip, "draw", weights="random", image_size=128, device="cpu") as (
+            browser, canvas, prompts_json):
+        page = browser.page
+        # The editor draws the (here full-size) frame: 1 canvas pixel = 1 source pixel, CSS scales it.
+        assert canvas.evaluate("c => [c.width, c.height]") == [info.width, info.height]
+        browser.screenshot("before_drawing")
+
+        page.locator(".vidmask-label input").fill("target")
+        page.locator(".vidmask-new-object").click()
+        page.locator(".vidmask-status", has_text="new object 2: target").wait_for(timeout=30_000)
+        for _ in range(frame):
+            page.locator(".vidmask-next").click()
+        page.locator(".vidmask-frame-info", has_text=f"{info.seconds(frame):.3f} s").wait_for(timeout=30_000)
+
+        drag(page, canvas, box[:2], box[2:])
+        wait_for(lambda: any(p["box"] for p in _prompts(prompts_json)), what="the box in prompts.json")
+        click(page, canvas, point)
+        wait_for(lambda: any(p["points"] for p in _prompts(prompts_json)), what="the point in prompts.json")
+        # Shift held over the focused canvas, then a click: a negative point
+        page.keyboard.down("Shift")
+        click(page, canvas, negative)
+        page.keyboard.up("Shift")
+        wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 2,
+                 what="the negative point in prompts.json")
+        page.locator(".vidmask-status", has_text="- point").wait_for(timeout=30_000)
+        browser.screenshot("after_drawing")
+
+        page.locator(".vidmask-preview-button").click()
+        page.locator("img.vidmask-preview").first.wait_for(state="visible", timeout=240_000)
+        browser.screenshot("preview")
 
     data = json.loads(prompts_json.read_text())
     target = next(o for o in data["objects"] if o["label"] == "target")
@@ -118,6 +129,37 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
         assert abs(px - x) <= TOLERANCE_PX and abs(py - y) <= TOLERANCE_PX, p
         assert p["point_labels"] == [label], p
     assert len(list(browser.shots.glob("*.png"))) >= 4
+
+
+@pytest.mark.media
+def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
+    """Find on this frame -> click the cyan proposal on the canvas -> accept: the face is an object."""
+    require_browser()
+    from vidmask_nb.detect import detect_frame
+    from vidmask_nb.video import VideoReader
+
+    with VideoReader(face_clip) as reader:  # what the kernel's detector will propose, found here independently
+        faces = detect_frame(reader[0], "faces")
+    assert len(faces), "CenterFace finds no face on frame 0 of the bedroom cut"
+    face = tuple(float(v) for v in faces.boxes[int(faces.scores.argmax())])
+
+    with notebook_02_in_lab(tmp_path, face_clip, "find", preview=False) as (browser, canvas, prompts_json):
+        page = browser.page
+        assert canvas.evaluate("c => [c.width, c.height]") == [960, 540]  # 1 canvas pixel = 1 source pixel
+        page.locator(".vidmask-find").click()
+        page.locator(".vidmask-status", has_text="proposal(s) on frame 0").wait_for(timeout=60_000)
+        browser.screenshot("proposals")
+        click(page, canvas, ((face[0] + face[2]) / 2, (face[1] + face[3]) / 2))
+        page.locator(".vidmask-status", has_text="proposal #0").wait_for(timeout=30_000)
+        page.locator(".vidmask-accept").click()
+        data = wait_for(lambda: prompts_json.is_file() and json.loads(prompts_json.read_text()),
+                        what="the accepted face in prompts.json")
+        browser.screenshot("accepted")
+
+    (obj,) = data["objects"]
+    (prompt,) = data["prompts"]
+    assert obj["label"] == "face 1" and prompt["obj_id"] == obj["id"] and prompt["frame"] == 0
+    assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(prompt["box"], face)), (prompt["box"], face)
 
 
 def test_a_missing_browser_skips_or_fails_as_asked(monkeypatch):

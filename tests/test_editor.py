@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from vidmask_nb.editor import PromptEditor
@@ -280,4 +281,84 @@ def test_real_720p_clip_at_display_scale(tmp_path, shared_media):
     assert box == pytest.approx((400.0, 200.0, 800.0, 600.0))
     saved = PromptSet.load(ed.path, ed.info)
     assert saved.prompts[0].frame == 288 and saved.prompts[0].pts == ed.info.pts[288]
+    ed.close()
+
+
+# -- find: the real detectors propose boxes on a real frame with faces (no mocked detector) ------------
+
+@pytest.fixture(scope="module")
+def face_frames(face_clip):
+    """Frames 0 and 10 of the bedroom cut at source size, and CenterFace's faces on them."""
+    from vidmask_nb.detect import detect_frame
+    from vidmask_nb.video import VideoReader
+
+    with VideoReader(face_clip) as reader:
+        return {i: detect_frame(reader[i], "faces") for i in (0, 10)}
+
+
+@pytest.mark.media
+def test_find_accept_and_reject_faces_on_a_real_frame(tmp_path, face_clip, face_frames):
+    # drawn at half size: the detector still sees the source frame, boxes are source pixels
+    ed = PromptEditor(face_clip, tmp_path / "run", max_display=480)
+    assert ed.scale == (2.0, 2.0)
+    found = ed.find("faces")
+    assert len(found) >= 1 and len(found) == len(face_frames[0]) and ed.selected_proposal == 0
+    best = int(np.argmax(face_frames[0].scores))
+    assert found[0].kind == "face" and found[0].frame == 0
+    assert found[0].box == pytest.approx(tuple(face_frames[0].boxes[best]), abs=0.01)
+    assert len(ed.proposal_list.options) == len(found) and "proposal(s) on frame 0" in ed.status
+    assert not ed.path.exists()  # proposals are not prompts: nothing saved yet
+
+    # a click inside the proposal picks it (no point added); accept makes it an object's box prompt
+    ed.select_proposal(None)
+    x0, y0, x1, y1 = found[0].box
+    cx, cy = ed.to_canvas((x0 + x1) / 2, (y0 + y1) / 2)
+    assert click(ed, (cx, cy)) is None and ed.selected_proposal == 0 and ed.prompts.prompts == []
+    prompt = ed.accept()
+    data = on_disk(ed)
+    face = next(o for o in data["objects"] if o["id"] == prompt.obj_id)
+    assert face["label"] == "face 1" and [o["label"] for o in data["objects"]] == ["face 1"]  # no empty 'object 1'
+    assert data["prompts"] == [{"frame": 0, "pts": ed.info.pts[0], "obj_id": face["id"], "box": list(found[0].box),
+                                "points": [], "point_labels": []}]
+    assert found[0] not in ed.proposals and "accepted: face 1" in ed.status
+    assert all(p.box != found[0].box for p in ed.find("faces"))  # a face with a box prompt is not proposed again
+
+    # undo takes the accept back and returns the proposal
+    ed.reject_all()
+    ed.undo()
+    assert on_disk(ed)["prompts"] == [] and found[0] in ed.proposals
+
+    # reject (from the widget's buttons): the proposal goes, prompts.json is untouched
+    before = ed.path.read_bytes()
+    ed.set_frame(10)
+    ed.find_button.click()
+    n = len(ed.proposals)
+    here = [i for i, p in enumerate(ed.proposals) if p.frame == 10]
+    assert len(here) == len(face_frames[10]) >= 1
+    ed.proposal_list.value = here[0]
+    ed.reject_button.click()
+    assert len(ed.proposals) == n - 1 and ed.path.read_bytes() == before and "rejected" in ed.status
+    ed.accept_button.click()  # nothing selected: the error shows in the status line, nothing raises
+    assert "no proposal selected" in ed.status
+    ed.close()
+
+
+@pytest.mark.media
+def test_find_in_whole_video_groups_proposals_and_accept_all(tmp_path, face_clip, face_frames):
+    ed = PromptEditor(face_clip, tmp_path / "run")
+    ed.add_box(0, 0, 20, 20, frame=29)  # a drawn prompt is kept; its frame is searched too
+    proposals = ed.find_video("faces", every=0.5)  # frames 0, 15 and 29 of 30
+    assert ed.find_progress.value == ed.find_progress.max == 3
+    assert proposals and all(p.kind == "face" and p.group.startswith("face ") for p in proposals)
+    first = [p for p in proposals if p.frame == 0]
+    assert len(first) == len(face_frames[0])  # every face on frame 0 is the first sighting of an object
+    ed.accept_all()
+    data = on_disk(ed)
+    labels = {o["id"]: o["label"] for o in data["objects"]}
+    assert sorted(set(labels.values()) - {"object 1"}) == sorted({p.group for p in proposals})
+    found = [p for p in data["prompts"] if labels[p["obj_id"]] != "object 1"]
+    assert len(found) == len(proposals) and ed.proposals == []
+    assert {(p["frame"], labels[p["obj_id"]]) for p in found} == {(p.frame, p.group) for p in proposals}
+    with pytest.raises(VidmaskError, match="no proposals to accept"):
+        ed.accept_all()
     ed.close()

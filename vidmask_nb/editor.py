@@ -9,6 +9,12 @@ Mouse: drag draws a box; a click adds a positive point; Shift then click (or the
 mode) a negative one. Keys (click the image first so it has the keyboard) are listed in the
 widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
 
+Find: the detectors (``vidmask_nb.detect``: faces, text) propose boxes on the current frame
+(``find``) or on frames sampled through the whole video (``find_video``, grouped into objects by
+``vidmask_nb.find.find_objects``). Proposals are drawn dashed in cyan with their kind and score and
+are not prompts yet: click one (or pick it in the list) and accept it (it becomes an object,
+``face 3``, with a box prompt on that frame, saved) or reject it.
+
 Example::
 
     editor = PromptEditor("clip.mp4", "runs/clip")
@@ -18,7 +24,10 @@ Example::
     editor.add_box(400, 300, 520, 340)       # source pixels; saved at once
     editor.add_point(460, 320, positive=True)
     editor.undo()
+    editor.find("faces")                     # proposals on this frame
+    editor.accept(0)                         # -> object "face 1" with that box; saved
 """
+
 from __future__ import annotations
 
 import html
@@ -33,6 +42,7 @@ import ipywidgets as widgets
 import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 
+from vidmask_nb.detect import Detections, iou_matrix, parse_kinds
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.prompts import FramePrompt, PromptSet, TrackedObject
 from vidmask_nb.runfolder import RunFolder
@@ -42,12 +52,14 @@ MODES = {"box": "box (a click: + point)", "positive": "+ point", "negative": "- 
 SHIFT_WINDOW_S = 4.0  # a Shift press makes the next click (within this many seconds) negative
 CLICK_CSS_PX = 5  # a press and release closer than this (in screen pixels) is a click, not a drag
 UNDO_DEPTH = 200
+PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable on most footage
+FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text")]
 
 SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift, then click", "- point"),
              ("b / p / n", "mode: box / + point / - point"), ("← → or a d", "previous / next frame"),
              ("Shift+← →", "10 frames"), ("o", "new object"), ("1-9", "pick object"),
              ("z", "undo"), ("Delete, x", "delete the selected prompt"), ("v", "preview this frame"),
-             ("Esc", "cancel a drag")]
+             ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag")]
 
 
 @dataclass(frozen=True)
@@ -59,10 +71,27 @@ class _Drag:
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """A detector's box on one frame, waiting to be accepted (-> an object's box prompt) or rejected."""
+
+    frame: int
+    kind: str  # "face" | "text"
+    box: tuple[float, float, float, float]  # source pixels
+    score: float
+    group: str | None = None  # the whole-video pass's object for it ("face 2"): accepted ones join it
+
+    def describe(self) -> str:
+        x0, y0, x1, y1 = self.box
+        return (f"frame {self.frame} · {self.group or self.kind} · score {self.score:.2f} · "
+                f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})")
+
+
+@dataclass(frozen=True)
 class _Snapshot:
     objects: tuple[TrackedObject, ...]
     prompts: tuple[FramePrompt, ...]
     obj_id: int
+    restores: tuple[Proposal, ...] = ()  # proposals an accept used up: undo brings them back
 
 
 class PromptEditor(widgets.VBox):
@@ -109,9 +138,13 @@ class PromptEditor(widgets.VBox):
         self._shift_until = 0.0
         self._undo: list[_Snapshot] = []
         self._syncing = False
+        self.proposals: list[Proposal] = []
+        self.selected_proposal: int | None = None  # index into proposals
+        self._group_objects: dict[str, int] = {}  # whole-video pass group -> the object accepted for it
+        self._source_reader: VideoReader | None = None
         self._build_widgets(css_w, round(ch * self.css_scale))
-        super().__init__([self._header, self._nav, self._tools, self.canvas, self._list_row, self._help,
-                          self._status, self._preview_row, self.preview_image])
+        super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self._list_row,
+                          self._help, self._status, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
         self.set_status(f"{len(self.prompts.prompts)} prompt(s) loaded from {self.path}" if self.path.is_file()
                         else f"new prompts; every edit is saved to {self.path}")
@@ -140,6 +173,32 @@ class PromptEditor(widgets.VBox):
         self.rename_button = widgets.Button(description="rename", tooltip="give the picked object this label")
         self._tools = widgets.VBox([self.mode_buttons, widgets.HBox(
             [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button])])
+        self.find_kinds = widgets.Dropdown(options=FIND_KINDS, value="face", description="find",
+                                           layout=widgets.Layout(width="200px"))
+        self.find_button = widgets.Button(description="Find on this frame", icon="search",
+                                          layout=widgets.Layout(width="170px"),
+                                          tooltip="the detectors propose boxes on this frame (f)")
+        self.find_every = widgets.BoundedFloatText(value=0.5, min=0.01, max=3600, step=0.5, description="every s",
+                                                   layout=widgets.Layout(width="150px"))
+        self.find_video_button = widgets.Button(description="Find in whole video", icon="film",
+                                                layout=widgets.Layout(width="180px"),
+                                                tooltip="detect on a frame every N seconds; objects grouped")
+        self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",
+                                                 layout=widgets.Layout(width="160px", display="none"))
+        self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px"))
+        self.accept_button = widgets.Button(description="accept", icon="check", button_style="success",
+                                            tooltip="the selected proposal becomes an object with this box")
+        self.reject_button = widgets.Button(description="reject", icon="times")
+        self.accept_all_button = widgets.Button(description="accept all")
+        self.reject_all_button = widgets.Button(description="reject all")
+        self._find_box = widgets.VBox([
+            widgets.HBox([self.find_kinds, self.find_button, self.find_every, self.find_video_button,
+                          self.find_progress]),
+            widgets.HBox([self.proposal_list, widgets.VBox([
+                widgets.HBox([self.accept_button, self.reject_button]),
+                widgets.HBox([self.accept_all_button, self.reject_all_button])])])])
+        # Output of long work started by a button (progress bars), here rather than in the log console.
+        self.messages = widgets.Output(layout=widgets.Layout(max_height="160px", overflow="auto"))
         self.canvas = MultiCanvas(2, width=cw, height=ch,
                                   layout=widgets.Layout(width=f"{css_w}px", height=f"{css_h}px"))
         self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px"))
@@ -168,7 +227,12 @@ class PromptEditor(widgets.VBox):
                              (self.rename_button, "rename"), (self.prompt_list, "prompt-list"),
                              (self.delete_button, "delete"), (self.undo_button, "undo"),
                              (self._status, "status"), (self.preview_button, "preview-button"),
-                             (self.preview_image, "preview")):
+                             (self.preview_image, "preview"), (self.find_kinds, "find-kinds"),
+                             (self.find_button, "find"), (self.find_every, "find-every"),
+                             (self.find_video_button, "find-video"), (self.find_progress, "find-progress"),
+                             (self.proposal_list, "proposals"), (self.accept_button, "accept"),
+                             (self.reject_button, "reject"), (self.accept_all_button, "accept-all"),
+                             (self.reject_all_button, "reject-all"), (self.messages, "messages")):
             widget.add_class(f"vidmask-{name}")
 
         self.slider.observe(lambda ch_: self._on_ui(lambda: self.set_frame(ch_["new"])), names="value")
@@ -182,6 +246,14 @@ class PromptEditor(widgets.VBox):
         self.delete_button.on_click(lambda _: self._on_ui(lambda: self.delete()))
         self.undo_button.on_click(lambda _: self._on_ui(self.undo))
         self.preview_button.on_click(lambda _: self._on_ui(lambda: self.preview(show=True)))
+        self.find_button.on_click(lambda _: self._on_ui(lambda: self.find(self.find_kinds.value)))
+        self.find_video_button.on_click(lambda _: self._on_ui(
+            lambda: self.find_video(self.find_kinds.value, self.find_every.value)))
+        self.proposal_list.observe(lambda ch_: self._on_ui(lambda: self.select_proposal(ch_["new"])), names="value")
+        self.accept_button.on_click(lambda _: self._on_ui(lambda: self.accept()))
+        self.reject_button.on_click(lambda _: self._on_ui(lambda: self.reject()))
+        self.accept_all_button.on_click(lambda _: self._on_ui(self.accept_all))
+        self.reject_all_button.on_click(lambda _: self._on_ui(self.reject_all))
         self.canvas.on_mouse_down(lambda x, y: self._on_ui(lambda: self.on_mouse_down(x, y)))
         self.canvas.on_mouse_move(lambda x, y: self._on_ui(lambda: self.on_mouse_move(x, y)))
         self.canvas.on_mouse_up(lambda x, y: self._on_ui(lambda: self.on_mouse_up(x, y)))
@@ -400,11 +472,13 @@ class PromptEditor(widgets.VBox):
     def _restore(self, snap: _Snapshot) -> None:
         self.prompts.objects, self.prompts.prompts = list(snap.objects), list(snap.prompts)
         self.obj_id, self.selected = snap.obj_id, None
+        self.proposals += [p for p in snap.restores if p not in self.proposals]
+        self.selected_proposal = None
         self._sync_widgets()
         self._draw_overlay()
 
-    def _push_undo(self) -> None:
-        self._undo.append(self._snapshot())
+    def _push_undo(self, restores: tuple[Proposal, ...] = ()) -> None:
+        self._undo.append(replace(self._snapshot(), restores=restores))
         del self._undo[:-UNDO_DEPTH]
 
     def _saved(self, what: str, take_back: bool = True) -> None:
@@ -443,6 +517,11 @@ class PromptEditor(widgets.VBox):
         self._drag = None
         negative = self._take_shift() if shift is None else bool(shift)
         moved = max(abs(x - drag.x0), abs(y - drag.y0)) * self.css_scale
+        if moved < CLICK_CSS_PX:
+            hit = self.proposal_at(x, y)
+            if hit is not None:  # a click on a proposal picks it (for accept / reject), not a point
+                self.select_proposal(hit)
+                return None
         if self.mode == "box" and moved >= CLICK_CSS_PX:
             (sx0, sy0), (sx1, sy1) = self.to_source(drag.x0, drag.y0), self.to_source(x, y)
             return self.add_box(sx0, sy0, sx1, sy1)
@@ -485,6 +564,8 @@ class PromptEditor(widgets.VBox):
             self.delete()
         elif k == "v":
             self.preview(show=True)
+        elif k == "f":
+            self.find(self.find_kinds.value)
         elif key == "Escape":
             self._drag = None
             self._draw_overlay()
@@ -493,6 +574,205 @@ class PromptEditor(widgets.VBox):
         armed = time.monotonic() < self._shift_until
         self._shift_until = 0.0
         return armed
+
+    # ------------------------------------------------------------------ find: detector proposals
+    def find(self, kinds="face", frame: int | None = None) -> list[Proposal]:
+        """The detectors (``"faces"``, ``"text"``, ``"faces,text"``) propose boxes on ``frame`` (default:
+        the current one). They replace that frame's pending proposals of those kinds; a detection on
+        a box prompt already there is left out. Nothing is saved until one is accepted."""
+        kinds = parse_kinds(kinds)
+        frame = self.frame if frame is None else int(frame)
+        self._target(frame, None)
+        self.set_status(f"finding {' and '.join(kinds)} on frame {frame} ...")
+        dets = self._detect_one(frame, kinds)
+        found = self._proposals_from(frame, dets)
+        self.proposals = [p for p in self.proposals if not (p.frame == frame and p.kind in kinds)] + found
+        self.selected_proposal = self.proposals.index(found[0]) if found else None
+        if frame != self.frame:
+            self.set_frame(frame)
+        self._sync_widgets()
+        self._draw_overlay()
+        self.set_status(f"{len(found)} proposal(s) on frame {frame} ({', '.join(kinds)}): click one, then "
+                        "accept or reject" if found else f"no {' or '.join(kinds)} found on frame {frame}")
+        return found
+
+    def find_video(self, kinds="face", every: float = 0.5) -> list[Proposal]:
+        """Detect on a frame every ``every`` seconds (and on prompted frames) through the whole video.
+
+        Detections are grouped into objects as ``vidmask-nb run --find`` does (``find.find_objects``):
+        each object's first detection, and each time it is found again after leaving the picture, is
+        one proposal labelled with its group (``face 2``); accepted proposals of a group join one
+        object. Replaces all pending proposals. The progress bar beside the button counts frames.
+        """
+        from vidmask_nb.find import detect_video, find_objects
+
+        kinds = parse_kinds(kinds)
+        if not every or every <= 0:
+            raise VidmaskError(f"find every must be a positive number of seconds, not {every}")
+        step = max(1, int(round(float(self.info.fps) * every)))
+        n = self.info.frame_count
+        bar = self.find_progress
+        bar.max, bar.value, bar.description = len(set(range(0, n, step)) | {n - 1}), 0, "find"
+        bar.layout.display = None
+        self.set_status(f"finding {' and '.join(kinds)} on every {step}th frame of {n} ...")
+        dets: dict[int, Detections] = {}
+        with self.messages:  # detect_video's own tqdm bar lands here, not in the log console
+            for index, frame_dets in detect_video(self.info.path, kinds, every=step, info=self.info,
+                                                  desc=f"find {','.join(kinds)}"):
+                dets[index] = frame_dets
+                bar.value += 1
+
+        def detections_at(frame: int) -> Detections:  # a prompted frame between the samples
+            if frame not in dets:
+                dets[frame] = self._detect_one(frame, kinds)
+            return dets[frame]
+
+        _, log = find_objects(self.prompts, self.info, detections_at, every)
+        self.proposals = [Proposal(e["frame"], e["kind"], tuple(float(v) for v in e["box"]), float(e["score"]),
+                                   group=e["object"]) for e in log]
+        self.proposals.sort(key=lambda p: (p.frame, p.group or ""))
+        self.selected_proposal = None
+        bar.description = "done"
+        self._sync_widgets()
+        self._draw_overlay()
+        groups = len({p.group for p in self.proposals})
+        self.set_status(f"{len(self.proposals)} proposal(s) for {groups} object(s) on {len(dets)} frames searched "
+                        f"({', '.join(kinds)}, every {every:g} s): pick one in the list, then accept or reject")
+        return list(self.proposals)
+
+    def select_proposal(self, index: int | None) -> None:
+        """Pick a proposal (for accept / reject) and show its frame."""
+        if index is None:
+            self.selected_proposal = None
+        else:
+            index = self._proposal_index(index)
+            self.selected_proposal = index
+            if self.proposals[index].frame != self.frame:
+                self.frame = self.proposals[index].frame
+                self._draw_frame()
+            self.set_status(f"proposal #{index}: {self.proposals[index].describe()} · accept or reject")
+        self._sync_widgets()
+        self._draw_overlay()
+
+    def proposal_at(self, x: float, y: float) -> int | None:
+        """The index of the (smallest) proposal on this frame under canvas pixel (x, y), if any."""
+        sx, sy = self.to_source(x, y)
+        hits = [(area, i) for i, p in enumerate(self.proposals) if p.frame == self.frame
+                and p.box[0] <= sx <= p.box[2] and p.box[1] <= sy <= p.box[3]
+                for area in [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1])]]
+        return min(hits)[1] if hits else None
+
+    def accept(self, index: int | None = None) -> FramePrompt:
+        """Accept a proposal (default: the selected one): an object labelled by its kind (``face 3``;
+        a whole-video group's accepted proposals share one) gets its box as a prompt on its frame.
+        Saved; undo takes it back and returns the proposal."""
+        return self._accept([self._proposal_index(index)])[0]
+
+    def accept_all(self) -> list[FramePrompt]:
+        """Accept every pending proposal (one undo step)."""
+        if not self.proposals:
+            raise VidmaskError("no proposals to accept: press Find first")
+        return self._accept(list(range(len(self.proposals))))
+
+    def reject(self, index: int | None = None) -> Proposal:
+        """Drop a proposal (default: the selected one); nothing is saved."""
+        index = self._proposal_index(index)
+        prop = self.proposals.pop(index)
+        self.selected_proposal = None
+        self._sync_widgets()
+        self._draw_overlay()
+        self.set_status(f"rejected {prop.describe()} · {len(self.proposals)} proposal(s) left")
+        return prop
+
+    def reject_all(self) -> int:
+        n = len(self.proposals)
+        self.proposals, self.selected_proposal = [], None
+        self._sync_widgets()
+        self._draw_overlay()
+        self.set_status(f"rejected {n} proposal(s)")
+        return n
+
+    def _accept(self, indices: list[int]) -> list[FramePrompt]:
+        chosen = [self.proposals[i] for i in indices]
+        self._push_undo(restores=tuple(chosen))
+        added = []
+        for prop in chosen:
+            obj = self._object_for(prop)
+            self.prompts.prompts = [p for p in self.prompts.prompts
+                                    if not (p.frame == prop.frame and p.obj_id == obj.id and p.box is not None)]
+            prompt = FramePrompt(prop.frame, obj.id, box=prop.box, pts=self.info.pts[prop.frame])
+            self._insert(prompt)
+            added.append(prompt)
+            self.obj_id = obj.id
+        self.proposals = [p for p in self.proposals if p not in chosen]
+        self.selected_proposal = None
+        labels = ", ".join(dict.fromkeys(self.prompts.object(p.obj_id).label for p in added))
+        self._saved(f"accepted {len(added)} proposal(s) as {labels}" if len(added) > 1 else
+                    f"accepted: {labels}, box on frame {added[0].frame}")
+        return added
+
+    def _object_for(self, prop: Proposal) -> TrackedObject:
+        """The object an accepted proposal joins: its group's, or a new one labelled ``<kind> N``."""
+        ids = {o.id for o in self.prompts.objects}
+        if prop.group and self._group_objects.get(prop.group) in ids:
+            return self.prompts.object(self._group_objects[prop.group])
+        labels = {o.label for o in self.prompts.objects}
+        if prop.group and prop.group not in labels:
+            label = prop.group
+        else:
+            taken = [int(n) for kind, _, n in (lab.rpartition(" ") for lab in labels)
+                     if kind == prop.kind and n.isdigit()]
+            label = f"{prop.kind} {max(taken, default=0) + 1}"
+        obj = self._reuse_empty_object(label) or self.prompts.add_object(label)
+        if prop.group:
+            self._group_objects[prop.group] = obj.id
+        return obj
+
+    def _reuse_empty_object(self, label: str) -> TrackedObject | None:
+        """An untouched placeholder ('object N' with no prompt) renamed ``label``, so no empty object
+        is left behind (tracking refuses objects without prompts); None if there is none."""
+        used = {p.obj_id for p in self.prompts.prompts}
+        for o in self.prompts.objects:
+            if o.id not in used and o.label == f"object {o.id}":
+                new = replace(o, label=label)
+                self.prompts.objects = [new if x.id == o.id else x for x in self.prompts.objects]
+                return new
+        return None
+
+    def _proposal_index(self, index: int | None) -> int:
+        index = self.selected_proposal if index is None else int(index)
+        if index is None:
+            raise VidmaskError("no proposal selected: click a cyan box (or pick one in the list) first"
+                               if self.proposals else "no proposals: press Find first")
+        if not 0 <= index < len(self.proposals):
+            raise VidmaskError(f"there is no proposal {index}; there are {len(self.proposals)}")
+        return index
+
+    def _proposals_from(self, frame: int, dets: Detections) -> list[Proposal]:
+        """Proposals for ``dets`` on ``frame``, best first, leaving out those on a box prompt there."""
+        from vidmask_nb.find import MATCH_IOU
+
+        boxes = [p.box for p in self.prompts_on_frame(frame) if p.box is not None]
+        out = []
+        for i in np.argsort(-dets.scores, kind="stable"):
+            box = tuple(round(float(v), 2) for v in dets.boxes[i])  # as prompts.json keeps it
+            if boxes and iou_matrix(np.array(box), np.array(boxes)).max() >= MATCH_IOU:
+                continue
+            out.append(Proposal(frame, str(dets.kinds[i]), box, float(dets.scores[i])))
+        return out
+
+    def _detect_one(self, frame: int, kinds: tuple[str, ...]) -> Detections:
+        from vidmask_nb.detect import detect_frame
+
+        return detect_frame(self._source_rgb(frame), kinds)
+
+    def _source_rgb(self, frame: int) -> np.ndarray:
+        """Frame ``frame`` at the source's own size (the canvas may show it downscaled)."""
+        if self._reader.size is None:
+            return self._reader[frame]
+        if self._source_reader is None:
+            self._source_reader = VideoReader(self.info.path, info=self.info, cache_frames=2)
+        return self._source_reader[frame]
 
     # ------------------------------------------------------------------ preview
     def predictor(self):
@@ -549,6 +829,10 @@ class PromptEditor(widgets.VBox):
             self.frame_label.value = (f"{self.info.seconds(self.frame):.3f} s · {n_here} prompt(s) here · "
                                       f"prompted frames: {self.prompts.prompt_frames or 'none'}")
             self.preview_button.disabled = self._predictor_spec is None
+            self.proposal_list.options = [(f"#{i} {p.describe()}", i) for i, p in enumerate(self.proposals)]
+            self.proposal_list.value = self.selected_proposal
+            self.accept_button.disabled = self.reject_button.disabled = self.selected_proposal is None
+            self.accept_all_button.disabled = self.reject_all_button.disabled = not self.proposals
         finally:
             self._syncing = False
 
@@ -604,6 +888,21 @@ class PromptEditor(widgets.VBox):
                 layer.line_width = wide / 2
                 layer.stroke_style = color
                 layer.stroke_circle(cx, cy, r)
+        for i, p in enumerate(self.proposals):
+            if p.frame != self.frame:
+                continue
+            (x0, y0), (x1, y1) = self.to_canvas(*p.box[:2]), self.to_canvas(*p.box[2:])
+            picked = i == self.selected_proposal
+            layer.line_width = 2 * thin if picked else thin
+            layer.stroke_style = PROPOSAL_COLOR
+            layer.set_line_dash([6, 4])
+            layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
+            layer.set_line_dash([])
+            if picked:
+                layer.fill_style = "rgba(0,229,255,0.25)"
+                layer.fill_rect(x0, y0, x1 - x0, y1 - y0)
+            layer.fill_style = PROPOSAL_COLOR
+            layer.fill_text(f"{'> ' if picked else ''}{p.group or p.kind} {p.score:.2f}?", x0 + 2, max(y0 - 3, 12))
         if self._drag is not None and self.mode == "box":
             d = self._drag
             color = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
@@ -617,4 +916,6 @@ class PromptEditor(widgets.VBox):
         reader = self.__dict__.get("_reader")  # absent if the constructor failed (another video's prompts)
         if reader is not None:
             reader.close()
+        if self.__dict__.get("_source_reader") is not None:
+            self._source_reader.close()
         super().close()
