@@ -1,7 +1,7 @@
 """The prompt editor in a real JupyterLab and a real browser (headless Chromium via Playwright).
 
 Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object, steps two
-frames with the widget's button, drags a box, clicks a point and Shift-clicks a negative one on the canvas, and checks that
+frames with the widget's button (after adding and deleting a spare object), drags a box, clicks a point and Shift-clicks a negative one on the canvas, and checks that
 ``prompts.json`` holds them in source pixels on that frame and object; then runs the in-widget
 preview. A second test opens it on a real clip with faces (skipped without ``../shared/media``),
 presses "Find on this frame", clicks the proposed face on the canvas and accepts it. Screenshots go
@@ -94,7 +94,12 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
 
         page.locator(".vidmask-label input").fill("target")
         page.locator(".vidmask-new-object").click()
-        page.locator(".vidmask-status", has_text="new object 2: target").wait_for(timeout=30_000)
+        page.locator(".vidmask-status", has_text="new object 1: target").wait_for(timeout=30_000)
+        page.locator(".vidmask-label input").fill("spare")  # an object added by mistake, deleted in the widget
+        page.locator(".vidmask-new-object").click()
+        page.locator(".vidmask-status", has_text="new object 2: spare").wait_for(timeout=30_000)
+        page.locator(".vidmask-delete-object").click()
+        page.locator(".vidmask-status", has_text="object 2 deleted").wait_for(timeout=30_000)
         for _ in range(frame):
             page.locator(".vidmask-next").click()
         page.locator(".vidmask-frame-info", has_text=f"{info.seconds(frame):.3f} s").wait_for(timeout=30_000)
@@ -117,7 +122,8 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
         browser.screenshot("preview")
 
     data = json.loads(prompts_json.read_text())
-    target = next(o for o in data["objects"] if o["label"] == "target")
+    (target,) = data["objects"]  # the placeholder was reused, the spare deleted
+    assert target["label"] == "target"
     boxes = [p for p in data["prompts"] if p["box"]]
     points = [p for p in data["prompts"] if p["points"]]
     assert len(boxes) == 1 and len(points) == 2, data["prompts"]

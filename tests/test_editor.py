@@ -131,20 +131,27 @@ def test_delete_and_undo(editor, sample_clip_info):
 
 
 def test_objects_new_pick_rename_delete(editor):
-    car = editor.new_object("car")
-    assert editor.obj_id == car.id == 2 and car.color != editor.prompts.object(1).color
-    assert editor.object_dropdown.options == (("1: object 1", 1), ("2: car", 2))
+    car = editor.new_object("car")  # the untouched 'object 1' is reused, not left behind empty
+    assert editor.obj_id == car.id == 1 and [o.label for o in editor.prompts.objects] == ["car"]
+    assert "reused the empty placeholder" in editor.status
+    dog = editor.new_object("dog")  # 'car' is not a placeholder (it has a label of its own)
+    assert editor.obj_id == dog.id == 2 and dog.color != car.color
+    assert editor.object_dropdown.options == (("1: car", 1), ("2: dog", 2))
     with pytest.raises(VidmaskError, match="already an object labelled 'car'"):
         editor.new_object("car")
     assert editor.new_object("").label == "object 3"
+    assert editor.new_object("").id == 3 and "object 3 is still empty" in editor.status  # no pile of empties
     editor.rename_object(2, "truck")
     editor.add_box(1, 1, 9, 9, obj_id=2)
-    assert [o["label"] for o in on_disk(editor)["objects"]] == ["object 1", "truck", "object 3"]
+    assert [o["label"] for o in on_disk(editor)["objects"]] == ["car", "truck", "object 3"]
     editor.delete_object(2)
     data = on_disk(editor)
     assert [o["id"] for o in data["objects"]] == [1, 3] and data["prompts"] == []
     editor.undo()
     assert len(on_disk(editor)["prompts"]) == 1
+    editor.select_object(3)
+    editor.delete_object_button.click()  # the widget's control deletes the picked object
+    assert [o["label"] for o in on_disk(editor)["objects"]] == ["car", "truck"] and editor.obj_id == 1
     with pytest.raises(VidmaskError, match="no object with id 8"):
         editor.select_object(8)
 
@@ -189,7 +196,7 @@ def test_widget_controls_drive_the_same_operations(editor):
     editor.set_frame(0)
     editor.add_point(5, 5)
     assert [label for label, _ in editor.prompt_list.options] == [
-        "#0 frame 0 · 2: plate · + point (5, 5)", "#1 frame 7 · 2: plate · box (10, 10)-(40, 40)"]
+        "#0 frame 0 · 1: plate · + point (5, 5)", "#1 frame 7 · 1: plate · box (10, 10)-(40, 40)"]
     editor.prompt_list.value = 1  # picking a prompt jumps to its frame
     assert editor.frame == 7 and editor.selected == 1
     editor.delete_button.click()

@@ -171,8 +171,11 @@ class PromptEditor(widgets.VBox):
         self.label_text = widgets.Text(placeholder="label", layout=widgets.Layout(width="160px"))
         self.new_object_button = widgets.Button(description="new object", tooltip="new object with this label (o)")
         self.rename_button = widgets.Button(description="rename", tooltip="give the picked object this label")
+        self.delete_object_button = widgets.Button(description="delete object", icon="trash",
+                                                   tooltip="remove the picked object and all its prompts (undo: z)")
         self._tools = widgets.VBox([self.mode_buttons, widgets.HBox(
-            [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button])])
+            [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button,
+             self.delete_object_button])])
         self.find_kinds = widgets.Dropdown(options=FIND_KINDS, value="face", description="find",
                                            layout=widgets.Layout(width="200px"))
         self.find_button = widgets.Button(description="Find on this frame", icon="search",
@@ -224,7 +227,8 @@ class PromptEditor(widgets.VBox):
                              (self.next_button, "next"), (self.frame_label, "frame-info"),
                              (self.mode_buttons, "mode"), (self.object_dropdown, "object"),
                              (self.label_text, "label"), (self.new_object_button, "new-object"),
-                             (self.rename_button, "rename"), (self.prompt_list, "prompt-list"),
+                             (self.rename_button, "rename"), (self.delete_object_button, "delete-object"),
+                             (self.prompt_list, "prompt-list"),
                              (self.delete_button, "delete"), (self.undo_button, "undo"),
                              (self._status, "status"), (self.preview_button, "preview-button"),
                              (self.preview_image, "preview"), (self.find_kinds, "find-kinds"),
@@ -242,6 +246,7 @@ class PromptEditor(widgets.VBox):
         self.object_dropdown.observe(lambda ch_: self._on_ui(lambda: self.select_object(ch_["new"])), names="value")
         self.new_object_button.on_click(lambda _: self._on_ui(lambda: self.new_object(self.label_text.value)))
         self.rename_button.on_click(lambda _: self._on_ui(lambda: self.rename_object(self.obj_id, self.label_text.value)))
+        self.delete_object_button.on_click(lambda _: self._on_ui(self.delete_object))
         self.prompt_list.observe(lambda ch_: self._on_ui(lambda: self.select_prompt(ch_["new"])), names="value")
         self.delete_button.on_click(lambda _: self._on_ui(lambda: self.delete()))
         self.undo_button.on_click(lambda _: self._on_ui(self.undo))
@@ -316,15 +321,25 @@ class PromptEditor(widgets.VBox):
         self._draw_overlay()
 
     def new_object(self, label: str | None = None) -> TrackedObject:
-        """Add an object (a label; 'object N' if empty) and pick it. Saved."""
-        label = (label or "").strip() or f"object {max((o.id for o in self.prompts.objects), default=0) + 1}"
-        if any(o.label == label for o in self.prompts.objects):
+        """Add an object (a label; 'object N' if empty) and pick it. Saved.
+
+        An untouched placeholder ('object N' with no prompt, such as the 'object 1' a new editor
+        starts with) is reused rather than left behind empty: tracking refuses objects without prompts.
+        """
+        label = (label or "").strip()
+        if label and any(o.label == label for o in self.prompts.objects):
             raise VidmaskError(f"there is already an object labelled {label!r}; pick it in the list or "
                                "choose another label")
+        empty = self._placeholder()
+        if empty and not label:
+            self.select_object(empty.id)
+            self.set_status(f"object {empty.id} is still empty: draw on it (picked)")
+            return empty
         self._push_undo()
-        obj = self.prompts.add_object(label)
+        obj = self._reuse_empty_object(label) or self.prompts.add_object(
+            label or f"object {max(o.id for o in self.prompts.objects) + 1}")
         self.obj_id = obj.id
-        self._saved(f"new object {obj.id}: {label}")
+        self._saved(f"new object {obj.id}: {obj.label}" + (" (reused the empty placeholder)" if empty else ""))
         return obj
 
     def rename_object(self, obj_id: int, label: str) -> TrackedObject:
@@ -340,8 +355,9 @@ class PromptEditor(widgets.VBox):
         self._saved(f"object {obj_id} renamed {old.label!r} -> {label!r}")
         return new
 
-    def delete_object(self, obj_id: int) -> None:
-        """Remove an object and all its prompts. Saved; undo brings it back."""
+    def delete_object(self, obj_id: int | None = None) -> None:
+        """Remove an object (default: the picked one) and all its prompts. Saved; undo brings it back."""
+        obj_id = self.obj_id if obj_id is None else int(obj_id)
         self.prompts.object(obj_id)
         self._push_undo()
         self.prompts.prompts = [p for p in self.prompts.prompts if p.obj_id != obj_id]
@@ -729,15 +745,20 @@ class PromptEditor(widgets.VBox):
         return obj
 
     def _reuse_empty_object(self, label: str) -> TrackedObject | None:
-        """An untouched placeholder ('object N' with no prompt) renamed ``label``, so no empty object
-        is left behind (tracking refuses objects without prompts); None if there is none."""
+        """An untouched placeholder renamed ``label``, so no empty object is left behind (tracking
+        refuses objects without prompts); None if there is none."""
+        old = self._placeholder()
+        if old is None:
+            return None
+        new = replace(old, label=label)
+        self.prompts.objects = [new if o.id == old.id else o for o in self.prompts.objects]
+        return new
+
+    def _placeholder(self) -> TrackedObject | None:
+        """An object with its automatic label ('object N') and no prompt yet (the picked one first)."""
         used = {p.obj_id for p in self.prompts.prompts}
-        for o in self.prompts.objects:
-            if o.id not in used and o.label == f"object {o.id}":
-                new = replace(o, label=label)
-                self.prompts.objects = [new if x.id == o.id else x for x in self.prompts.objects]
-                return new
-        return None
+        empty = [o for o in self.prompts.objects if o.id not in used and o.label == f"object {o.id}"]
+        return next((o for o in empty if o.id == self.obj_id), empty[0] if empty else None)
 
     def _proposal_index(self, index: int | None) -> int:
         index = self.selected_proposal if index is None else int(index)
