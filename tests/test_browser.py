@@ -1,9 +1,9 @@
 """The prompt editor in a real JupyterLab and a real browser (headless Chromium via Playwright).
 
-Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object, steps two
-frames with the widget's button (after adding and deleting a spare object), drags a box, clicks a point and Shift-clicks a negative one on the canvas, and checks that
-``prompts.json`` holds them in source pixels on that frame and object; then runs the in-widget
-preview. A second test opens it on a real clip with faces (skipped without ``../shared/media``),
+Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object (and
+deletes a spare one in the widget), steps two frames with the widget's button, drags a box, clicks
+a point and Shift-clicks a negative one on the canvas, and checks that ``prompts.json`` holds them
+in source pixels on that frame and object; then runs the in-widget preview. A second test opens it on a real clip with faces (skipped without ``../shared/media``),
 presses "Find on this frame", clicks the proposed face on the canvas and accepts it. Screenshots go
 to the test's temp folder and ``tests/artifacts/browser``.
 

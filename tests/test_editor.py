@@ -369,3 +369,21 @@ def test_find_in_whole_video_groups_proposals_and_accept_all(tmp_path, face_clip
     with pytest.raises(VidmaskError, match="no proposals to accept"):
         ed.accept_all()
     ed.close()
+
+
+def test_button_errors_and_loading_show_in_the_widget(tmp_path, sample_clip, capsys):
+    def broken_model():
+        raise RuntimeError("CUDA out of memory")
+
+    ed = PromptEditor(sample_clip, tmp_path / "run", predictor=broken_model)
+    ed.add_box(10, 10, 50, 50)
+    ed.preview_button.click()  # an unexpected error: its line in the status, its traceback in the widget
+    assert ed.status == "RuntimeError: CUDA out of memory (traceback below the image)"
+    assert "Traceback" in capsys.readouterr().out  # outside a kernel the Output area passes prints through
+    assert ed._predictor is None
+
+    loaded = PromptEditor(sample_clip, tmp_path / "run2", predictor=lambda: "a predictor")
+    assert loaded.predictor() == "a predictor"
+    assert loaded.status.startswith("SAM 2 loaded in ")  # not left at "loading SAM 2 ..."
+    for e in (ed, loaded):
+        e.close()

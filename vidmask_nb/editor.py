@@ -30,10 +30,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import os
+import sys
 import time
+import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -259,21 +262,38 @@ class PromptEditor(widgets.VBox):
         self.reject_button.on_click(lambda _: self._on_ui(lambda: self.reject()))
         self.accept_all_button.on_click(lambda _: self._on_ui(self.accept_all))
         self.reject_all_button.on_click(lambda _: self._on_ui(self.reject_all))
-        self.canvas.on_mouse_down(lambda x, y: self._on_ui(lambda: self.on_mouse_down(x, y)))
-        self.canvas.on_mouse_move(lambda x, y: self._on_ui(lambda: self.on_mouse_move(x, y)))
-        self.canvas.on_mouse_up(lambda x, y: self._on_ui(lambda: self.on_mouse_up(x, y)))
-        self.canvas.on_mouse_out(lambda x, y: self._on_ui(lambda: self.on_mouse_out(x, y)))
+        self.canvas.on_mouse_down(lambda x, y: self._on_ui(lambda: self.on_mouse_down(x, y), capture=False))
+        self.canvas.on_mouse_move(lambda x, y: self._on_ui(lambda: self.on_mouse_move(x, y), capture=False))
+        self.canvas.on_mouse_up(lambda x, y: self._on_ui(lambda: self.on_mouse_up(x, y), capture=False))
+        self.canvas.on_mouse_out(lambda x, y: self._on_ui(lambda: self.on_mouse_out(x, y), capture=False))
         self.canvas.on_key_down(lambda k, s, c, m: self._on_ui(lambda: self.on_key(k, s, c, m)))
-        self.canvas.on_client_ready(lambda: self._on_ui(self._draw_frame))
+        self.canvas.on_client_ready(lambda: self._on_ui(self._draw_frame, capture=False))
 
-    def _on_ui(self, action: Callable[[], object]) -> None:
-        """Run a UI callback; show a ``VidmaskError`` in the status line instead of losing it."""
+    def _on_ui(self, action: Callable[[], object], capture: bool = True) -> None:
+        """Run a UI callback. Errors show in the status line (a ``VidmaskError`` as its one line, any
+        other error as its type and message with the traceback under it) instead of JupyterLab's log
+        console; with ``capture``, what the action prints (progress bars) shows in ``messages``.
+        Mouse moves skip the capture: entering an Output area sends messages to the browser."""
         if self._syncing:
             return
+        with self.messages if capture else contextlib.nullcontext():
+            try:
+                action()
+            except VidmaskError as exc:
+                self.set_status(str(exc), error=True)
+            except Exception as exc:  # noqa: BLE001 - shown in the widget, not lost in the log console
+                self.set_status(f"{type(exc).__name__}: {exc} (traceback below the image)", error=True)
+                traceback.print_exc(file=sys.stdout)
+
+    @contextlib.contextmanager
+    def _busy(self, doing: str):
+        """Status ``doing ...`` while it runs; if it fails, the status says so (then the error goes on)."""
+        self.set_status(f"{doing} ...")
         try:
-            action()
-        except VidmaskError as exc:
-            self.set_status(str(exc), error=True)
+            yield
+        except BaseException as exc:
+            self.set_status(f"{doing} failed: {exc}", error=True)
+            raise
 
     def set_status(self, text: str, error: bool = False) -> None:
         color = "#b00020" if error else "#555"
@@ -599,8 +619,8 @@ class PromptEditor(widgets.VBox):
         kinds = parse_kinds(kinds)
         frame = self.frame if frame is None else int(frame)
         self._target(frame, None)
-        self.set_status(f"finding {' and '.join(kinds)} on frame {frame} ...")
-        dets = self._detect_one(frame, kinds)
+        with self._busy(f"finding {' and '.join(kinds)} on frame {frame}"):
+            dets = self._detect_one(frame, kinds)
         found = self._proposals_from(frame, dets)
         self.proposals = [p for p in self.proposals if not (p.frame == frame and p.kind in kinds)] + found
         self.selected_proposal = self.proposals.index(found[0]) if found else None
@@ -630,9 +650,8 @@ class PromptEditor(widgets.VBox):
         bar = self.find_progress
         bar.max, bar.value, bar.description = len(set(range(0, n, step)) | {n - 1}), 0, "find"
         bar.layout.display = None
-        self.set_status(f"finding {' and '.join(kinds)} on every {step}th frame of {n} ...")
         dets: dict[int, Detections] = {}
-        with self.messages:  # detect_video's own tqdm bar lands here, not in the log console
+        with self._busy(f"finding {' and '.join(kinds)} on every {step}th frame of {n}"):
             for index, frame_dets in detect_video(self.info.path, kinds, every=step, info=self.info,
                                                   desc=f"find {','.join(kinds)}"):
                 dets[index] = frame_dets
@@ -803,13 +822,16 @@ class PromptEditor(widgets.VBox):
             if spec is None:
                 raise VidmaskError("no model given to preview with: create the editor with "
                                    "predictor=dict(model='tiny') (or a loaded predictor)")
-            if isinstance(spec, dict):
-                from vidmask_nb.model import load_predictor
+            if isinstance(spec, dict) or (callable(spec) and not hasattr(spec, "init_state")):
+                start = time.monotonic()
+                with self._busy("loading SAM 2"):
+                    if isinstance(spec, dict):
+                        from vidmask_nb.model import load_predictor
 
-                self.set_status("loading SAM 2 ...")
-                self._predictor = load_predictor(**spec)
-            elif callable(spec) and not hasattr(spec, "init_state"):
-                self._predictor = spec()
+                        self._predictor = load_predictor(**spec)
+                    else:
+                        self._predictor = spec()
+                self.set_status(f"SAM 2 loaded in {time.monotonic() - start:.1f} s")
             else:
                 self._predictor = spec
         return self._predictor
@@ -825,8 +847,8 @@ class PromptEditor(widgets.VBox):
         if not self.prompts_on_frame(frame):
             raise VidmaskError(f"frame {frame} has no prompts to preview: draw a box first")
         predictor = self.predictor()
-        self.set_status(f"running SAM 2 on frame {frame} ...")
-        fig = preview_figure(predictor, self.info, self.prompts, frame)
+        with self._busy(f"running SAM 2 on frame {frame}"):
+            fig = preview_figure(predictor, self.info, self.prompts, frame)
         if show:
             png = io.BytesIO()
             fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
