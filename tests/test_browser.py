@@ -45,7 +45,7 @@ def _prompts(path: Path) -> list[dict]:
 
 
 @contextmanager
-def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, **parameters):
+def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, viewport=(1400, 1100), **parameters):
     """Notebook 02 set to ``video`` (run folder ``lab/run``) opened in JupyterLab, Run All done, the
     editor's canvas painted: yields (browser, canvas, prompts.json). Screenshots go to
     ``tests/artifacts/browser/<shots>``; logs are printed on failure."""
@@ -59,7 +59,7 @@ def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, **parameters):
     nb = parameterize_notebook(load_notebook_node(str(NOTEBOOK)), {
         "video": str(video), "workdir": str(workdir), **parameters})
     nbformat.write(nb, root / "02_prompt.ipynb")
-    with JupyterLab(root, scratch) as lab, Browser(scratch) as browser:
+    with JupyterLab(root, scratch) as lab, Browser(scratch, viewport) as browser:
         page = browser.page
         try:
             open_notebook(page, lab, "02_prompt.ipynb")
@@ -149,9 +149,15 @@ def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
     assert len(faces), "CenterFace finds no face on frame 0 of the bedroom cut"
     face = tuple(float(v) for v in faces.boxes[int(faces.scores.argmax())])
 
-    with notebook_02_in_lab(tmp_path, face_clip, "find", preview=False) as (browser, canvas, prompts_json):
+    # a laptop window: the 960 px frame is shrunk to the cell's width, whole, its clicks scaled back
+    with notebook_02_in_lab(tmp_path, face_clip, "find", viewport=(1280, 800), preview=False) as (
+            browser, canvas, prompts_json):
         page = browser.page
         assert canvas.evaluate("c => [c.width, c.height]") == [960, 540]  # 1 canvas pixel = 1 source pixel
+        shown = canvas.bounding_box()
+        cell = page.locator(".jp-Cell-outputArea").filter(has=canvas).first.bounding_box()
+        assert shown["width"] < 960 and shown["x"] + shown["width"] <= min(cell["x"] + cell["width"], 1280) + 1
+        assert abs(shown["height"] / shown["width"] - 540 / 960) < 0.01  # not stretched
         page.locator(".vidmask-find").click()
         page.locator(".vidmask-status", has_text="proposal(s) on frame 0").wait_for(timeout=60_000)
         browser.screenshot("proposals")

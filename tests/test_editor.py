@@ -38,11 +38,12 @@ def click(ed, at, **kw):
 def test_canvas_is_the_drawn_frame_size_and_css_scales_it(editor, tmp_path, sample_clip):
     assert (editor.canvas.width, editor.canvas.height) == editor.canvas_size == (80, 60)
     assert editor.scale == (2.0, 2.0) and editor.css_scale == 4.0
-    assert (editor.canvas.layout.width, editor.canvas.layout.height) == ("320px", "240px")
+    layout = editor.canvas.layout  # as wide as the cell allows, up to 4x; the height keeps the aspect ratio
+    assert (layout.width, layout.max_width, layout.height) == ("100%", "320px", "auto")
     assert editor.to_source(10, 20) == (20.0, 40.0) and editor.to_canvas(20, 40) == (10.0, 20.0)
     assert editor.to_source(-5, 99) == (0.0, 120.0)  # clamped to the frame
     wide = PromptEditor(sample_clip, tmp_path / "run2", max_display=100, display_width=500)
-    assert wide.canvas_size == (100, 75) and wide.scale == (1.6, 1.6) and wide.canvas.layout.width == "500px"
+    assert wide.canvas_size == (100, 75) and wide.scale == (1.6, 1.6) and wide.canvas.layout.max_width == "500px"
     full = PromptEditor(sample_clip, tmp_path / "run3")
     assert full.canvas_size == (160, 120) and full.scale == (1.0, 1.0) and full.css_scale == 4.0
 

@@ -1,8 +1,9 @@
 """The prompt editor: draw boxes and points on video frames in Jupyter (ipycanvas + ipywidgets).
 
 The canvas is the (downscaled) frame's own size, so one canvas pixel is one displayed image
-pixel, and CSS stretches it for display: ipycanvas then reports mouse positions in canvas pixels
-at any zoom. Prompts are kept in source pixels; ``to_source``/``to_canvas`` are the only places
+pixel, and CSS stretches it for display (``display_width`` at most, and never wider than the
+cell, so a laptop window shows the whole frame): ipycanvas then reports mouse positions in canvas
+pixels at any zoom. Prompts are kept in source pixels; ``to_source``/``to_canvas`` are the only places
 that convert. Every edit saves ``prompts.json`` atomically, so closing the browser loses nothing.
 
 Mouse: drag draws a box; a click adds a positive point; Shift then click (or the "- point"
@@ -65,6 +66,11 @@ SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift, then click", "- poi
              ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag")]
 
 
+def _row(children) -> widgets.HBox:
+    """A row of controls that wraps onto the next line when the cell is narrower than the row."""
+    return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap"))
+
+
 @dataclass(frozen=True)
 class _Drag:
     x0: float
@@ -104,8 +110,8 @@ class PromptEditor(widgets.VBox):
     - ``workdir``: the run folder; ``prompts.json`` there is loaded (and checked against the video)
       if it exists.
     - ``max_display``: longest side of the frame drawn on the canvas (frames are downscaled to it).
-    - ``display_width``: width on screen in CSS pixels (default: the canvas width, and at least
-      640 so small videos can be drawn on precisely).
+    - ``display_width``: the widest it is shown, in CSS pixels (default: the canvas width, and at
+      least 640 so small videos can be drawn on precisely); narrower cells shrink it to their width.
     - ``predictor``: for the preview button: a SAM 2 predictor, a dict of ``model.load_predictor``
       arguments (loaded on first use), a function returning a predictor, or None (no preview).
     - ``prompts_path``: save somewhere other than ``workdir/prompts.json``.
@@ -145,7 +151,7 @@ class PromptEditor(widgets.VBox):
         self.selected_proposal: int | None = None  # index into proposals
         self._group_objects: dict[str, int] = {}  # whole-video pass group -> the object accepted for it
         self._source_reader: VideoReader | None = None
-        self._build_widgets(css_w, round(ch * self.css_scale))
+        self._build_widgets(css_w)
         super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self._list_row,
                           self._help, self._status, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
@@ -153,7 +159,7 @@ class PromptEditor(widgets.VBox):
                         else f"new prompts; every edit is saved to {self.path}")
 
     # ------------------------------------------------------------------ widgets
-    def _build_widgets(self, css_w: int, css_h: int) -> None:
+    def _build_widgets(self, css_w: int) -> None:
         cw, ch = self.canvas_size
         info = self.info
         self._header = widgets.HTML(
@@ -167,7 +173,7 @@ class PromptEditor(widgets.VBox):
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="70px"),
                                           tooltip="next frame (→ or d)")
         self.frame_label = widgets.HTML()
-        self._nav = widgets.HBox([self.prev_button, self.slider, self.next_button, self.frame_label])
+        self._nav = _row([self.prev_button, self.slider, self.next_button, self.frame_label])
         self.mode_buttons = widgets.ToggleButtons(options=[(v, k) for k, v in MODES.items()], value="box",
                                                   style={"button_width": "170px"})
         self.object_dropdown = widgets.Dropdown(description="object", layout=widgets.Layout(width="220px"))
@@ -176,7 +182,7 @@ class PromptEditor(widgets.VBox):
         self.rename_button = widgets.Button(description="rename", tooltip="give the picked object this label")
         self.delete_object_button = widgets.Button(description="delete object", icon="trash",
                                                    tooltip="remove the picked object and all its prompts (undo: z)")
-        self._tools = widgets.VBox([self.mode_buttons, widgets.HBox(
+        self._tools = widgets.VBox([self.mode_buttons, _row(
             [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button,
              self.delete_object_button])])
         self.find_kinds = widgets.Dropdown(options=FIND_KINDS, value="face", description="find",
@@ -191,26 +197,26 @@ class PromptEditor(widgets.VBox):
                                                 tooltip="detect on a frame every N seconds; objects grouped")
         self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",
                                                  layout=widgets.Layout(width="160px", display="none"))
-        self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px"))
+        self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px", max_width="100%"))
         self.accept_button = widgets.Button(description="accept", icon="check", button_style="success",
                                             tooltip="the selected proposal becomes an object with this box")
         self.reject_button = widgets.Button(description="reject", icon="times")
         self.accept_all_button = widgets.Button(description="accept all")
         self.reject_all_button = widgets.Button(description="reject all")
         self._find_box = widgets.VBox([
-            widgets.HBox([self.find_kinds, self.find_button, self.find_every, self.find_video_button,
+            _row([self.find_kinds, self.find_button, self.find_every, self.find_video_button,
                           self.find_progress]),
-            widgets.HBox([self.proposal_list, widgets.VBox([
-                widgets.HBox([self.accept_button, self.reject_button]),
-                widgets.HBox([self.accept_all_button, self.reject_all_button])])])])
+            _row([self.proposal_list, widgets.VBox([
+                _row([self.accept_button, self.reject_button]),
+                _row([self.accept_all_button, self.reject_all_button])])])])
         # Output of long work started by a button (progress bars), here rather than in the log console.
         self.messages = widgets.Output(layout=widgets.Layout(max_height="160px", overflow="auto"))
         self.canvas = MultiCanvas(2, width=cw, height=ch,
-                                  layout=widgets.Layout(width=f"{css_w}px", height=f"{css_h}px"))
-        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px"))
+                                  layout=widgets.Layout(width="100%", max_width=f"{css_w}px", height="auto"))
+        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px", max_width="100%"))
         self.delete_button = widgets.Button(description="delete selected", tooltip="Delete or x")
         self.undo_button = widgets.Button(description="undo", tooltip="z")
-        self._list_row = widgets.HBox([self.prompt_list, widgets.VBox([self.delete_button, self.undo_button])])
+        self._list_row = _row([self.prompt_list, widgets.VBox([self.delete_button, self.undo_button])])
         self._help = widgets.HTML("<small>" + " · ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}"
                                                          for k, v in SHORTCUTS)
                                   + " — click the image first so it receives keys</small>")
@@ -219,7 +225,7 @@ class PromptEditor(widgets.VBox):
                                              layout=widgets.Layout(width="240px"),
                                              disabled=self._predictor_spec is None,
                                              tooltip="run SAM 2 on this frame alone with its prompts (v)")
-        self._preview_row = widgets.HBox([self.preview_button])
+        self._preview_row = _row([self.preview_button])
         # A PNG in an Image widget (not an Output area): it shows the same in a browser, under
         # papermill and in tests, where nothing captures display() calls.
         self.preview_image = widgets.Image(format="png", layout=widgets.Layout(
