@@ -4,7 +4,9 @@ Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an
 deletes a spare one in the widget), steps two frames with the widget's button, drags a box, clicks
 a point and Shift-clicks a negative one on the canvas, and checks that ``prompts.json`` holds them
 in source pixels on that frame and object; then runs the in-widget preview. A second test opens it on a real clip with faces (skipped without ``../shared/media``),
-presses "Find on this frame", clicks the proposed face on the canvas and accepts it. Screenshots go
+presses "Find on this frame", clicks the proposed face on the canvas and accepts it. A third opens
+notebook 04 on injected masks and presses "fix" on a review row: the editor opens at that frame
+with the tracked masks tinted on the canvas. Screenshots go
 to the test's temp folder and ``tests/artifacts/browser``.
 
 Skips when Chromium or Playwright is missing, unless ``VIDMASK_REQUIRE_BROWSER=1`` (CI), where a
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from browser_helpers import (Browser, JupyterLab, browser_missing, cell_errors, click, copy_artifacts, drag,
@@ -26,7 +29,7 @@ from browser_helpers import (Browser, JupyterLab, browser_missing, cell_errors, 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "02_prompt.ipynb"
+NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 TOLERANCE_PX = 2.0
 
@@ -45,30 +48,29 @@ def _prompts(path: Path) -> list[dict]:
 
 
 @contextmanager
-def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, viewport=(1400, 1100), **parameters):
-    """Notebook 02 set to ``video`` (run folder ``lab/run``) opened in JupyterLab, Run All done, the
-    editor's canvas painted: yields (browser, canvas, prompts.json). Screenshots go to
-    ``tests/artifacts/browser/<shots>``; logs are printed on failure."""
+def notebook_in_lab(tmp_path: Path, notebook: str, video: Path, shots: str, viewport=(1400, 1100), **parameters):
+    """``notebooks/<notebook>`` set to ``video`` (run folder ``lab/run``) opened in JupyterLab, Run All
+    done: yields (browser, prompts.json). Screenshots go to ``tests/artifacts/browser/<shots>``;
+    logs are printed on failure."""
     require_browser()
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     root, scratch = tmp_path / "lab", tmp_path / "scratch"
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     workdir = root / "run"
-    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOK)), {
+    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOKS / notebook)), {
         "video": str(video), "workdir": str(workdir), **parameters})
-    nbformat.write(nb, root / "02_prompt.ipynb")
+    nbformat.write(nb, root / notebook)
     with JupyterLab(root, scratch) as lab, Browser(scratch, viewport) as browser:
         page = browser.page
         try:
-            open_notebook(page, lab, "02_prompt.ipynb")
+            open_notebook(page, lab, notebook)
             browser.screenshot("opened")
             run_all_cells(page)
             wait_until_executed(page)
             assert not cell_errors(page), cell_errors(page)
-            canvas = wait_canvas_painted(page, "canvas.vidmask-canvas")
-            yield browser, canvas, workdir / "prompts.json"
+            yield browser, workdir / "prompts.json"
         except Exception:
             browser.screenshot("failure")
             print("JupyterLab log:\n" + lab.log_tail())
@@ -76,6 +78,14 @@ def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, viewport=(1400, 
             raise
         finally:
             copy_artifacts(browser.shots, ARTIFACTS / shots)
+
+
+@contextmanager
+def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, viewport=(1400, 1100), **parameters):
+    """Notebook 02 in JupyterLab, Run All done, the editor's canvas painted: yields (browser,
+    canvas, prompts.json)."""
+    with notebook_in_lab(tmp_path, "02_prompt.ipynb", video, shots, viewport, **parameters) as (browser, prompts):
+        yield browser, wait_canvas_painted(browser.page, "canvas.vidmask-canvas"), prompts
 
 
 def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_info):
@@ -172,6 +182,50 @@ def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
     (prompt,) = data["prompts"]
     assert obj["label"] == "face 1" and prompt["obj_id"] == obj["id"] and prompt["frame"] == 0
     assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(prompt["box"], face)), (prompt["box"], face)
+
+
+def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sample_clip, sample_clip_info):
+    """04 with injected masks (the ball lost on frames 30..32): "fix" on the vanished row opens
+    the editor at frame 30 with the block's tracked mask tinted on the canvas.
+    ipycanvas sends an RGB frame as JPEG, so pixels are compared inside uniform areas, with a
+    tolerance well below the tint's change (0.4 x the distance to the object's colour)."""
+    require_browser()
+    from vidmask_nb.editor import MASK_ALPHA
+    from vidmask_nb.render import inject_masks
+    from vidmask_nb.runfolder import RunFolder
+    from vidmask_nb.sample import SampleScene
+    from vidmask_nb.video import VideoReader
+
+    info, frame = sample_clip_info, 30
+    scene = SampleScene((info.width, info.height), info.fps)
+    store = inject_masks(info, {1: "ball", 2: "block"},
+                         lambda i, k: None if (k == 1 and 30 <= i <= 32) else scene.object_mask(i, k))
+    store.save(RunFolder(tmp_path / "lab" / "run").create().masks_json)
+    ys, xs = np.nonzero(scene.object_mask(frame, 2))
+    inside = (int(np.median(xs)), int(np.median(ys)))  # a pixel well inside the block's mask
+    with VideoReader(sample_clip) as reader:
+        source = reader[frame]
+    tint = np.array(store.objects[1]["color"], float)
+
+    with notebook_in_lab(tmp_path, "04_render.ipynb", sample_clip, "review", audit=None,
+                         overlay_preview=False) as (browser, _):
+        page = browser.page
+        row = page.locator(".vidmask-review-row", has_text="vanished").first
+        row.scroll_into_view_if_needed()
+        row.locator(".vidmask-fix").click()
+        canvas = wait_canvas_painted(page, "canvas.vidmask-canvas")
+        page.locator(".vidmask-frame-info", has_text=f"frame {frame} ·").wait_for(timeout=30_000)
+        page.locator(".vidmask-status", has_text="frames 30-32 · 1: ball · vanished").wait_for(timeout=30_000)
+        browser.screenshot("fix_opened")
+        pixel = lambda x, y: canvas.evaluate(  # noqa: E731
+            "(c, [x, y]) => Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data)", [x, y])
+        expected = (1 - MASK_ALPHA) * source[inside[1], inside[0]] + MASK_ALPHA * tint
+        tinted = lambda: np.abs(np.array(pixel(*inside)[:3]) - expected).max() <= 10  # noqa: E731
+        try:
+            wait_for(tinted, what="the block's mask tint")
+        except AssertionError:
+            raise AssertionError(f"canvas pixel {inside} is {pixel(*inside)}, not the block's tint {expected.round()} "
+                                 f"(source {source[inside[1], inside[0]]})") from None
 
 
 def test_a_missing_browser_skips_or_fails_as_asked(monkeypatch):

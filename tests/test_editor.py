@@ -388,3 +388,105 @@ def test_button_errors_and_loading_show_in_the_widget(tmp_path, sample_clip, cap
     assert loaded.status.startswith("SAM 2 loaded in ")  # not left at "loading SAM 2 ..."
     for e in (ed, loaded):
         e.close()
+
+
+@pytest.fixture
+def tracked_run(tmp_path, sample_clip, sample_clip_info):
+    """A run folder with the sample clip's exact masks (ball 1, block 2), the ball lost on frames 20..22."""
+    from vidmask_nb.render import inject_masks
+    from vidmask_nb.runfolder import RunFolder
+    from vidmask_nb.sample import SampleScene
+
+    info = sample_clip_info
+    scene = SampleScene((info.width, info.height), info.fps)
+    store = inject_masks(info, {1: "ball", 2: "block"},
+                         lambda i, k: None if (k == 1 and 20 <= i <= 22) else scene.object_mask(i, k))
+    run = tmp_path / "tracked"
+    store.save(RunFolder(run).create().masks_json)
+    return run, scene, store
+
+
+def test_tracked_masks_are_tinted_on_the_frame_and_can_be_hidden(tracked_run, sample_clip):
+    from vidmask_nb.editor import MASK_ALPHA
+    from vidmask_nb.video import VideoReader
+
+    run, scene, store = tracked_run
+    ed = PromptEditor(sample_clip, run, frame=10)  # full size: 1 canvas pixel = 1 source pixel
+    assert ed.frame == 10 and ed.slider.value == 10 and "frame 10 ·" in ed.frame_label.value
+    with VideoReader(sample_clip) as reader:
+        source = reader[10]
+    shown = ed.frame_image()
+    color = np.array(store.objects[1]["color"], np.float32)
+    block = scene.object_mask(10, 2)
+    expected = np.rint((1 - MASK_ALPHA) * source[block].astype(np.float32) + MASK_ALPHA * color)
+    assert np.abs(shown[block].astype(int) - expected).max() <= 1
+    outside = ~(block | scene.object_mask(10, 1))
+    assert np.array_equal(shown[outside], source[outside])  # nothing else is tinted
+    ed.masks_toggle.value = False  # the toggle hides them
+    assert not ed.show_masks and np.array_equal(ed.frame_image(), source)
+    ed.on_key("m")
+    assert ed.show_masks
+    ed.close()
+    half = PromptEditor(sample_clip, run, frame=10, max_display=80)  # downscaled masks follow the frame
+    assert half.masks_on_frame()[2].shape == (120, 160) and half.frame_image().shape == (60, 80, 3)
+    half.close()
+
+
+def test_review_spans_and_prompts_on_the_timeline_and_jumps(tracked_run, sample_clip, sample_clip_info):
+    from vidmask_nb import qa
+    from vidmask_nb.editor import TIMELINE_SIZE
+
+    run, _, store = tracked_run
+    ed = PromptEditor(sample_clip, run)
+    rows = [(r.obj_id, r.reason, r.first, r.last) for r in ed.review_rows]
+    assert (1, "vanished", 20, 22) in rows and rows == [(r.obj_id, r.reason, r.first, r.last)
+                                                        for r in qa.review_frames(store)]
+    vanished = next(i for i, r in enumerate(ed.review_rows) if r.reason == "vanished")
+    ed.review_list.value = vanished  # picking a span jumps to its first frame
+    assert ed.frame == 20 and "frames 20-22 · 1: ball · vanished" in ed.status
+    assert "in review span" in ed.masks_info.value and ed.masks_on_frame()[1].sum() == 0
+    ed.timeline._handle_frontend_event(None, {"event": "mouse_down", "x": TIMELINE_SIZE[0] * 0.5, "y": 5}, [])
+    assert ed.frame == sample_clip_info.frame_count // 2
+    assert ed.timeline_frame(TIMELINE_SIZE[0] + 50) == sample_clip_info.frame_count - 1
+    ed.close()
+
+
+def test_without_masks_json_it_still_works_and_picks_them_up_later(tmp_path, tracked_run, sample_clip):
+    import shutil
+
+    run, _, _ = tracked_run
+    fresh = tmp_path / "fresh"
+    ed = PromptEditor(sample_clip, fresh, frame=20)
+    assert ed.mask_store is None and "no tracked masks yet" in ed.masks_info.value and ed.masks_toggle.disabled
+    assert ed.review_rows == [] and ed.masks_on_frame() == {}
+    ed.add_box(10, 10, 50, 50)
+    shutil.copy(run / "masks.json", fresh / "masks.json")  # 03 ran
+    ed.step_frame(1)
+    assert ed.mask_store is not None and 2 in ed.masks_on_frame() and ed.review_rows
+    (fresh / "masks.json").write_text("{not json")
+    ed.step_frame(1)
+    assert ed.mask_store is None and "not shown" in ed.masks_note
+    ed.close()
+    with pytest.raises(VidmaskError, match="outside the video"):
+        PromptEditor(sample_clip, fresh, frame=999)
+
+
+def test_review_fixer_opens_the_editor_at_a_rows_frame(tracked_run, sample_clip):
+    from vidmask_nb import qa
+    from vidmask_nb.editor import ReviewFixer, review_fixer
+
+    run, _, store = tracked_run
+    table = qa.review_frames(store, hold=3)
+    fixer = review_fixer(sample_clip, run, table)
+    assert isinstance(fixer, ReviewFixer) and len(fixer.buttons) == len(table) and fixer.editor is None
+    vanished = next(i for i, r in enumerate(fixer.rows) if r.reason == "vanished")
+    fixer.buttons[vanished].click()
+    ed = fixer.editor
+    assert ed is not None and ed.frame == 20 and ed.obj_id in {o.id for o in ed.prompts.objects}
+    assert ed.review_rows == table.rows and "covered by hold=3" in ed.status
+    assert fixer.children[-1].children == (ed,)
+    fixer.buttons[0].click()  # the same editor moves
+    assert fixer.editor is ed and ed.frame == fixer.rows[0].first
+    fixer.close()
+    empty = qa.ReviewTable([], table.settings)
+    assert "nothing to fix" in review_fixer(sample_clip, run, empty).value

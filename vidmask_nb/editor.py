@@ -10,6 +10,14 @@ Mouse: drag draws a box; a click adds a positive point; Shift then click (or the
 mode) a negative one. Keys (click the image first so it has the keyboard) are listed in the
 widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
 
+Tracked masks: when the run folder holds ``masks.json`` (from 03), every object's tracked mask on
+the frame shown is tinted in its colour ("show tracked masks" hides them; ``m``), so a track that
+went wrong is seen where it is fixed. The timeline strip under the image marks prompted frames
+(ticks in the object's colour) and the review spans of ``qa.review_frames`` (orange); a click on
+it jumps there, and the "review" list goes to a span's first frame. ``PromptEditor(..., frame=N)``
+(or ``open_editor``) opens at a frame; ``review_fixer`` is 04's review table with a "fix" button
+per row that opens the editor at that row's frame.
+
 Find: the detectors (``vidmask_nb.detect``: faces, text) propose boxes on the current frame
 (``find``) or on frames sampled through the whole video (``find_video``, grouped into objects by
 ``vidmask_nb.find.find_objects``). Proposals are drawn dashed in cyan with their kind and score and
@@ -44,10 +52,11 @@ from typing import Callable
 
 import ipywidgets as widgets
 import numpy as np
-from ipycanvas import MultiCanvas, hold_canvas
+from ipycanvas import Canvas, MultiCanvas, hold_canvas
 
 from vidmask_nb.detect import Detections, iou_matrix, parse_kinds
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.masks import MaskStore
 from vidmask_nb.prompts import FramePrompt, PromptSet, TrackedObject
 from vidmask_nb.runfolder import RunFolder
 from vidmask_nb.video import VideoInfo, VideoReader, fit_size, probe
@@ -57,12 +66,16 @@ SHIFT_WINDOW_S = 4.0  # a Shift press makes the next click (within this many sec
 CLICK_CSS_PX = 5  # a press and release closer than this (in screen pixels) is a click, not a drag
 UNDO_DEPTH = 200
 PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable on most footage
+MASK_ALPHA = 0.4  # tracked masks: 40 % object colour over the frame
+REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
+TIMELINE_SIZE = (800, 14)  # the strip's canvas pixels; CSS stretches it to the image's width
 FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text")]
 
 SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift, then click", "- point"),
              ("b / p / n", "mode: box / + point / - point"), ("← → or a d", "previous / next frame"),
              ("Shift+← →", "10 frames"), ("o", "new object"), ("1-9", "pick object"),
              ("z", "undo"), ("Delete, x", "delete the selected prompt"), ("v", "preview this frame"),
+             ("m", "show / hide tracked masks"),
              ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag")]
 
 
@@ -115,13 +128,24 @@ class PromptEditor(widgets.VBox):
     - ``predictor``: for the preview button: a SAM 2 predictor, a dict of ``model.load_predictor``
       arguments (loaded on first use), a function returning a predictor, or None (no preview).
     - ``prompts_path``: save somewhere other than ``workdir/prompts.json``.
+    - ``frame``: the frame shown first (default: the first prompted frame, else 0).
+    - ``review``: the review spans to mark (a ``qa.ReviewTable``, e.g. 04's with its ``hold``);
+      default: ``qa.review_frames`` of ``workdir/masks.json`` with its default settings.
     """
 
     def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike,
                  max_display: int = 960, display_width: int | None = None, predictor=None,
-                 prompts_path: str | os.PathLike | None = None):
+                 prompts_path: str | os.PathLike | None = None, frame: int | None = None, review=None):
         self.info = video if isinstance(video, VideoInfo) else probe(video)
-        self.path = Path(prompts_path) if prompts_path else RunFolder(workdir).create().prompts_json
+        run = RunFolder(workdir).create()
+        self.path = Path(prompts_path) if prompts_path else run.prompts_json
+        self.masks_path = run.masks_json
+        self.show_masks = True
+        self.mask_store: MaskStore | None = None
+        self.masks_note = ""  # why no masks are drawn (none yet, another video's...)
+        self._masks_stamp: tuple | None = None
+        self._review_given = review
+        self.review_rows: list = []  # qa.ReviewRow, by first frame
         if self.path.is_file():
             self.prompts = PromptSet.load(self.path, self.info)
         else:
@@ -140,6 +164,10 @@ class PromptEditor(widgets.VBox):
         self._predictor_spec = predictor
         self._predictor = None
         self.frame = self.prompts.prompt_frames[0] if self.prompts.prompts else 0
+        if frame is not None:
+            if not 0 <= int(frame) < self.info.frame_count:
+                raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
+            self.frame = int(frame)
         self.obj_id = self.prompts.objects[0].id
         self.mode = "box"
         self.selected: int | None = None  # index into prompts.prompts
@@ -152,7 +180,9 @@ class PromptEditor(widgets.VBox):
         self._group_objects: dict[str, int] = {}  # whole-video pass group -> the object accepted for it
         self._source_reader: VideoReader | None = None
         self._build_widgets(css_w)
-        super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self._list_row,
+        self.reload_masks()
+        super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self.timeline,
+                          self._masks_row, self._list_row,
                           self._help, self._status, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
         self.set_status(f"{len(self.prompts.prompts)} prompt(s) loaded from {self.path}" if self.path.is_file()
@@ -213,6 +243,14 @@ class PromptEditor(widgets.VBox):
         self.messages = widgets.Output(layout=widgets.Layout(max_height="160px", overflow="auto"))
         self.canvas = MultiCanvas(2, width=cw, height=ch,
                                   layout=widgets.Layout(width="100%", max_width=f"{css_w}px", height="auto"))
+        self.timeline = Canvas(width=TIMELINE_SIZE[0], height=TIMELINE_SIZE[1], layout=widgets.Layout(
+            width="100%", max_width=f"{css_w}px", height=f"{TIMELINE_SIZE[1]}px"))
+        self.masks_toggle = widgets.Checkbox(value=True, description="show tracked masks", indent=False,
+                                             layout=widgets.Layout(width="170px"))
+        self.review_list = widgets.Dropdown(options=[("review spans: none", None)], value=None,
+                                            layout=widgets.Layout(width="420px", max_width="100%"))
+        self.masks_info = widgets.HTML()
+        self._masks_row = _row([self.masks_toggle, self.review_list, self.masks_info])
         self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px", max_width="100%"))
         self.delete_button = widgets.Button(description="delete selected", tooltip="Delete or x")
         self.undo_button = widgets.Button(description="undo", tooltip="z")
@@ -245,6 +283,8 @@ class PromptEditor(widgets.VBox):
                              (self.find_video_button, "find-video"), (self.find_progress, "find-progress"),
                              (self.proposal_list, "proposals"), (self.accept_button, "accept"),
                              (self.reject_button, "reject"), (self.accept_all_button, "accept-all"),
+                             (self.timeline, "timeline"), (self.masks_toggle, "masks-toggle"),
+                             (self.review_list, "review"), (self.masks_info, "masks-info"),
                              (self.reject_all_button, "reject-all"), (self.messages, "messages")):
             widget.add_class(f"vidmask-{name}")
 
@@ -268,6 +308,9 @@ class PromptEditor(widgets.VBox):
         self.reject_button.on_click(lambda _: self._on_ui(lambda: self.reject()))
         self.accept_all_button.on_click(lambda _: self._on_ui(self.accept_all))
         self.reject_all_button.on_click(lambda _: self._on_ui(self.reject_all))
+        self.masks_toggle.observe(lambda ch_: self._on_ui(lambda: self.set_show_masks(ch_["new"])), names="value")
+        self.review_list.observe(lambda ch_: self._on_ui(lambda: self.goto_review(ch_["new"])), names="value")
+        self.timeline.on_mouse_down(lambda x, y: self._on_ui(lambda: self.set_frame(self.timeline_frame(x))))
         self.canvas.on_mouse_down(lambda x, y: self._on_ui(lambda: self.on_mouse_down(x, y), capture=False))
         self.canvas.on_mouse_move(lambda x, y: self._on_ui(lambda: self.on_mouse_move(x, y), capture=False))
         self.canvas.on_mouse_up(lambda x, y: self._on_ui(lambda: self.on_mouse_up(x, y), capture=False))
@@ -395,6 +438,121 @@ class PromptEditor(widgets.VBox):
         self.selected = None
         self._saved(f"object {obj_id} deleted with its prompts")
 
+    # ------------------------------------------------------------------ tracked masks and review spans
+    def reload_masks(self) -> bool:
+        """(Re)read ``masks.json`` if it changed since last read; True if masks are there to draw.
+
+        Checked before every frame is drawn (one ``stat``), so masks from a new run of 03 show up.
+        Masks of another video, or a file that cannot be read, are not drawn; ``masks_note`` says why.
+        """
+        try:
+            st = self.masks_path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._masks_stamp and (stamp is not None or self.masks_note):
+            return self.mask_store is not None
+        self._masks_stamp = stamp
+        self.mask_store, self.review_rows = None, []
+        if stamp is None:
+            self.masks_note = "no tracked masks yet (masks.json appears after 03)"
+        else:
+            try:
+                store = MaskStore.load(self.masks_path)
+                store.check_video(self.info)
+            except (VidmaskError, KeyError, TypeError, ValueError) as exc:
+                self.masks_note = f"tracked masks not shown: {exc}"
+            else:
+                from vidmask_nb.qa import review_frames
+
+                self.mask_store = store
+                table = self._review_given if self._review_given is not None else review_frames(store)
+                self.review_rows = list(table)
+                self.masks_note = ""
+        self._sync_masks_widgets()
+        return self.mask_store is not None
+
+    def set_show_masks(self, show: bool) -> None:
+        """Draw the tracked masks over the frame, or not."""
+        self.show_masks = bool(show)
+        self._sync_widgets()
+        self._draw_frame()
+
+    def goto_review(self, index: int | None) -> None:
+        """Show review span ``index`` (of ``review_rows``): its first frame, its object picked."""
+        if index is None:
+            return
+        index = int(index)
+        if not 0 <= index < len(self.review_rows):
+            raise VidmaskError(f"there is no review span {index}; there are {len(self.review_rows)}")
+        row = self.review_rows[index]
+        if any(o.id == row.obj_id for o in self.prompts.objects):
+            self.obj_id = row.obj_id
+        self.set_frame(row.first)
+        self.set_status(f"review: {self._describe_review(row)} · {row.detail}")
+
+    def masks_on_frame(self, frame: int | None = None) -> dict[int, np.ndarray]:
+        """{object id: HxW bool} tracked on ``frame`` (default: the one shown); empty without masks."""
+        if self.mask_store is None:
+            return {}
+        return self.mask_store[self.frame if frame is None else int(frame)].masks()
+
+    def timeline_frame(self, x: float) -> int:
+        """The frame under canvas pixel ``x`` of the timeline strip."""
+        n = self.info.frame_count
+        return min(max(int(x * n / TIMELINE_SIZE[0]), 0), n - 1)
+
+    @staticmethod
+    def _describe_review(row) -> str:
+        frames = f"frame {row.first}" if row.first == row.last else f"frames {row.first}-{row.last}"
+        return f"{frames} · {row.obj_id}: {row.label} · {row.reason}"
+
+    def _sync_masks_widgets(self) -> None:
+        self._syncing = True
+        try:
+            self.review_list.options = [(f"review spans: {len(self.review_rows) or 'none'}", None)] + [
+                (self._describe_review(r), i) for i, r in enumerate(self.review_rows)]
+            self.review_list.value = None
+        finally:
+            self._syncing = False
+
+    def _tinted(self, rgb: np.ndarray) -> np.ndarray:
+        """The frame with each tracked mask tinted in its object's colour (``MASK_ALPHA``)."""
+        import cv2
+
+        from vidmask_nb.timeline import labels_and_colors
+
+        masks = self.masks_on_frame()
+        if not masks:
+            return rgb
+        _, colors = labels_and_colors(self.mask_store)
+        cw, ch = self.canvas_size
+        out = rgb.astype(np.float32)
+        for obj_id, mask in sorted(masks.items()):
+            if mask.shape != (ch, cw):
+                mask = cv2.resize(mask.astype(np.uint8) * 255, (cw, ch), interpolation=cv2.INTER_AREA) >= 128
+            if mask.any():
+                out[mask] = (1 - MASK_ALPHA) * out[mask] + MASK_ALPHA * np.array(colors[obj_id], np.float32)
+        return np.rint(out).astype(np.uint8)
+
+    def _draw_timeline(self) -> None:
+        """The strip: review spans (orange), prompted frames (ticks in the object's colour), this frame."""
+        tl = self.timeline
+        tw, th = TIMELINE_SIZE
+        per_frame = tw / self.info.frame_count
+        with hold_canvas():
+            tl.clear()
+            tl.fill_style = "rgb(225,225,225)"
+            tl.fill_rect(0, 0, tw, th)
+            tl.fill_style = REVIEW_COLOR
+            for r in self.review_rows:
+                tl.fill_rect(r.first * per_frame, 0, max((r.last - r.first + 1) * per_frame, 2), th)
+            for p in self.prompts.prompts:
+                tl.fill_style = "rgb({},{},{})".format(*self.prompts.object(p.obj_id).color)
+                tl.fill_rect(p.frame * per_frame, th * 0.25, max(per_frame, 3), th * 0.75)
+            tl.fill_style = "rgb(0,0,0)"
+            tl.fill_rect(self.frame * per_frame, 0, max(per_frame, 2), th)
+
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise VidmaskError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -518,6 +676,7 @@ class PromptEditor(widgets.VBox):
         self.selected_proposal = None
         self._sync_widgets()
         self._draw_overlay()
+        self._draw_timeline()
 
     def _push_undo(self, restores: tuple[Proposal, ...] = ()) -> None:
         self._undo.append(replace(self._snapshot(), restores=restores))
@@ -534,6 +693,7 @@ class PromptEditor(widgets.VBox):
             raise
         self._sync_widgets()
         self._draw_overlay()
+        self._draw_timeline()
         self.set_status(f"{what} · saved {self.path.name} ({len(self.prompts.prompts)} prompts)")
 
     def _obj_name(self, obj_id: int) -> str:
@@ -608,6 +768,8 @@ class PromptEditor(widgets.VBox):
             self.preview(show=True)
         elif k == "f":
             self.find(self.find_kinds.value)
+        elif k == "m":
+            self.set_show_masks(not self.show_masks)
         elif key == "Escape":
             self._drag = None
             self._draw_overlay()
@@ -875,8 +1037,15 @@ class PromptEditor(widgets.VBox):
             self.prompt_list.options = [(self._describe(i, p), i) for i, p in enumerate(self.prompts.prompts)]
             self.prompt_list.value = self.selected
             n_here = len(self.prompts_on_frame())
-            self.frame_label.value = (f"{self.info.seconds(self.frame):.3f} s · {n_here} prompt(s) here · "
-                                      f"prompted frames: {self.prompts.prompt_frames or 'none'}")
+            self.frame_label.value = (f"frame {self.frame} · {self.info.seconds(self.frame):.3f} s · "
+                                      f"{n_here} prompt(s) here · prompted frames: {self.prompts.prompt_frames or 'none'}")
+            self.masks_toggle.value = self.show_masks
+            self.masks_toggle.disabled = self.mask_store is None
+            spans = [r for r in self.review_rows if r.first <= self.frame <= r.last]
+            self.masks_info.value = html.escape(
+                self.masks_note or (f"tracked masks of {len(self.mask_store.objects)} object(s)"
+                                    + (f" · in review span: {'; '.join(self._describe_review(r) for r in spans)}"
+                                       if spans else "")))
             self.preview_button.disabled = self._predictor_spec is None
             self.proposal_list.options = [(f"#{i} {p.describe()}", i) for i, p in enumerate(self.proposals)]
             self.proposal_list.value = self.selected_proposal
@@ -899,8 +1068,17 @@ class PromptEditor(widgets.VBox):
         self._sync_widgets()
         self._draw_frame()
 
+    def frame_image(self) -> np.ndarray:
+        """The picture drawn under the prompts: the frame (canvas size), tracked masks tinted when shown."""
+        rgb = self._reader[self.frame]
+        if self.show_masks and self.reload_masks():
+            rgb = self._tinted(rgb)
+        return np.ascontiguousarray(rgb)
+
     def _draw_frame(self) -> None:
-        rgb = np.ascontiguousarray(self._reader[self.frame])
+        rgb = self.frame_image()
+        self._sync_widgets()
+        self._draw_timeline()
         with hold_canvas():
             self.canvas[0].clear()
             self.canvas[0].put_image_data(rgb, 0, 0)
@@ -968,3 +1146,87 @@ class PromptEditor(widgets.VBox):
         if self.__dict__.get("_source_reader") is not None:
             self._source_reader.close()
         super().close()
+
+
+def open_editor(video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, frame: int | None = None,
+                **kwargs) -> PromptEditor:
+    """The prompt editor on ``video`` and its run folder, showing ``frame`` (tracked masks drawn
+    when ``masks.json`` is there). ``kwargs`` go to ``PromptEditor``.
+
+    Example: ``open_editor("clip.mp4", "runs/clip", frame=120)``.
+    """
+    return PromptEditor(video, workdir, frame=frame, **kwargs)
+
+
+class ReviewFixer(widgets.VBox):
+    """A review table with a "fix" button per row: it opens the prompt editor (below the table) at
+    the row's first frame with its object picked and the tracked masks drawn; a second "fix" moves
+    the same editor. Draw the correction there, then run 03 and 04 again.
+
+    ``table``: a ``qa.ReviewTable`` (04's, with its settings); ``max_rows``: rows listed (the rest
+    stay reachable from the editor's "review" list). ``kwargs`` go to ``PromptEditor``.
+    """
+
+    def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, table,
+                 max_rows: int = 30, **kwargs):
+        self.video, self.workdir, self.table, self._kwargs = video, workdir, table, kwargs
+        self.rows = list(table)
+        self.editor: PromptEditor | None = None
+        self.buttons: list[widgets.Button] = []
+        lines = []
+        for i, row in enumerate(self.rows[:max_rows]):
+            button = widgets.Button(description="fix", icon="pencil", layout=widgets.Layout(width="70px"),
+                                    tooltip=f"open the prompt editor at frame {row.first}")
+            button.on_click(lambda _, i=i: self._click(i))
+            button.add_class("vidmask-fix")
+            self.buttons.append(button)
+            line = _row([button, widgets.HTML(
+                f"{html.escape(PromptEditor._describe_review(row))} · {html.escape(row.detail)}")])
+            line.add_class("vidmask-review-row")
+            lines.append(line)
+        more = len(self.rows) - len(lines)
+        self._status = widgets.HTML(
+            (f"{more} more span(s) in the editor's review list · " if more > 0 else "")
+            + "fix: opens the prompt editor at that frame, with the tracked masks drawn")
+        self._status.add_class("vidmask-fix-status")
+        self._slot = widgets.VBox()
+        super().__init__(lines + [self._status, self._slot])
+
+    def fix(self, index: int) -> PromptEditor:
+        """Open the editor (or move it) to review row ``index``; returns it."""
+        if not 0 <= int(index) < len(self.rows):
+            raise VidmaskError(f"there is no review row {index}; there are {len(self.rows)}")
+        if self.editor is None:
+            self.editor = PromptEditor(self.video, self.workdir, review=self.table, **self._kwargs)
+            self._slot.children = [self.editor]
+        self.editor.goto_review(int(index))
+        return self.editor
+
+    def _click(self, index: int) -> None:
+        try:
+            self.fix(index)
+            self._status.value = html.escape(f"editing at frame {self.rows[index].first}: draw the fix below, "
+                                             "then run 03 and 04 again")
+        except Exception as exc:  # noqa: BLE001 - shown here, not lost in the log console
+            self._status.value = f"<span style='color:#b00020'>{html.escape(str(exc))}</span>"
+
+    def close(self) -> None:
+        if self.editor is not None:
+            self.editor.close()
+        super().close()
+
+
+def review_fixer(video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, table=None,
+                 **kwargs) -> ReviewFixer | widgets.HTML:
+    """04's review table, one "fix" button per row (see ``ReviewFixer``); ``table`` defaults to
+    ``qa.review_frames`` of the run folder's masks. With nothing to review, a line saying so.
+
+    Example (notebook 04): ``review_fixer(video, workdir, qa.review_frames(store, hold=3))``.
+    """
+    if table is None:
+        from vidmask_nb.qa import review_frames
+
+        table = review_frames(MaskStore.load(RunFolder(workdir).masks_json))
+    if not len(table):
+        return widgets.HTML("nothing to fix: no review spans")
+    return ReviewFixer(video, workdir, table, **kwargs)
