@@ -2,8 +2,10 @@
 
 Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object (and
 deletes a spare one in the widget), steps two frames with the widget's button, drags a box, clicks
-a point and Shift-clicks a negative one on the canvas, and checks that ``prompts.json`` holds them
-in source pixels on that frame and object; then runs the in-widget preview. A second test opens it on a real clip with faces (skipped without ``../shared/media``),
+a point, Shift-clicks and right-clicks negative ones, presses Shift+-> (10 frames) and clicks a
+positive one, and checks that ``prompts.json`` holds them in source pixels on those frames and that
+object; then runs the in-widget preview. A second test opens it on a real clip with faces (skipped
+without ``../shared/media``),
 presses "Find on this frame", clicks the proposed face on the canvas and accepts it. A third opens
 notebook 04 on injected masks and presses "fix" on a review row: the editor opens at that frame
 with the tracked masks tinted on the canvas. Screenshots go
@@ -94,6 +96,8 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
     box = (40.0, 30.0, 100.0, 80.0)  # source pixels
     point = (70.0, 55.0)
     negative = (120.0, 100.0)
+    right = (130.0, 20.0)  # a right-click: a negative point
+    later = (60.0, 90.0)  # Shift+-> (10 frames on), then a plain click: a positive point
 
     with notebook_02_in_lab(tmp_path, sample_clip, "draw", weights="random", image_size=128, device="cpu") as (
             browser, canvas, prompts_json):
@@ -118,13 +122,22 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
         wait_for(lambda: any(p["box"] for p in _prompts(prompts_json)), what="the box in prompts.json")
         click(page, canvas, point)
         wait_for(lambda: any(p["points"] for p in _prompts(prompts_json)), what="the point in prompts.json")
-        # Shift held over the focused canvas, then a click: a negative point
+        # a Shift-click and a right-click: negative points (the click's own Shift flag and button)
         page.keyboard.down("Shift")
         click(page, canvas, negative)
         page.keyboard.up("Shift")
         wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 2,
-                 what="the negative point in prompts.json")
+                 what="the Shift-click's point in prompts.json")
+        click(page, canvas, right, button="right")
+        wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 3,
+                 what="the right-click's point in prompts.json")
         page.locator(".vidmask-status", has_text="- point").wait_for(timeout=30_000)
+        # Shift+-> jumps 10 frames; the next click is still a + point (no remembered Shift)
+        page.keyboard.press("Shift+ArrowRight")
+        page.locator(".vidmask-frame-info", has_text=f"frame {frame + 10} ·").wait_for(timeout=30_000)
+        click(page, canvas, later)
+        wait_for(lambda: any(p["frame"] == frame + 10 for p in _prompts(prompts_json)),
+                 what="the point 10 frames on in prompts.json")
         browser.screenshot("after_drawing")
 
         page.locator(".vidmask-preview-button").click()
@@ -136,11 +149,12 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
     assert target["label"] == "target"
     boxes = [p for p in data["prompts"] if p["box"]]
     points = [p for p in data["prompts"] if p["points"]]
-    assert len(boxes) == 1 and len(points) == 2, data["prompts"]
+    assert len(boxes) == 1 and len(points) == 4, data["prompts"]
     for p in boxes + points:
-        assert p["frame"] == frame and p["obj_id"] == target["id"] and p["pts"] == info.pts[frame]
+        at = frame + 10 if p is points[-1] else frame
+        assert p["frame"] == at and p["obj_id"] == target["id"] and p["pts"] == info.pts[at]
     assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(boxes[0]["box"], box)), boxes[0]["box"]
-    for p, (x, y), label in zip(points, (point, negative), (1, 0)):
+    for p, (x, y), label in zip(points, (point, negative, right, later), (1, 0, 0, 1)):
         (px, py), = p["points"]
         assert abs(px - x) <= TOLERANCE_PX and abs(py - y) <= TOLERANCE_PX, p
         assert p["point_labels"] == [label], p

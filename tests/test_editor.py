@@ -72,18 +72,22 @@ def test_drag_up_left_and_off_the_canvas(editor):
     assert editor.on_mouse_up(95, 70) is None  # the drag is over
 
 
-def test_clicks_make_points_shift_or_mode_makes_them_negative(editor):
+def test_clicks_make_points_shift_right_button_or_mode_makes_them_negative(editor):
     assert click(editor, (15, 15)).points == ((30.0, 30.0),)
-    editor.on_key("Shift")  # what the browser sends when Shift is pressed over the focused canvas
-    neg = click(editor, (16, 16))
-    assert neg.point_labels == (0,)
-    assert click(editor, (17, 17)).point_labels == (1,)  # Shift arms one click only
-    assert click(editor, (18, 18), shift=True).point_labels == (0,)
+    editor.on_key("Shift")  # a Shift press alone arms nothing: the sign is the click's own
+    assert click(editor, (16, 16)).point_labels == (1,)
+    assert click(editor, (17, 17), shift=True).point_labels == (0,)
+    editor.on_mouse_down(18, 18, button=2)  # a right-click
+    assert editor.on_mouse_up(18, 18, button=2).point_labels == (0,)
+    editor.on_mouse_down(10, 10, button=2)  # a right-drag is a negative point where it was pressed, not a box
+    right_drag = editor.on_mouse_up(30, 30, button=2)
+    assert right_drag.box is None and right_drag.points == ((20.0, 20.0),) and right_drag.point_labels == (0,)
+    assert editor.mode_badge() == "box · object 1"
     editor.set_mode("negative")
     assert click(editor, (19, 19)).point_labels == (0,)
     editor.set_mode("positive")
     assert drag(editor, (20, 20), (40, 40)).points == ((40.0, 40.0),)  # point mode: a drag is a click
-    assert [p["point_labels"] for p in on_disk(editor)["prompts"]] == [[1], [0], [1], [0], [0], [1]]
+    assert [p["point_labels"] for p in on_disk(editor)["prompts"]] == [[1], [1], [0], [0], [0], [0], [1]]
 
 
 def test_a_tiny_wobble_is_a_click_not_a_box(editor):
@@ -213,19 +217,31 @@ def test_widget_controls_drive_the_same_operations(editor):
     assert editor.preview_button.disabled  # no model given
 
 
-def test_ipycanvas_events_reach_the_editor(editor):
-    layer = editor.canvas[1]  # the top layer receives the browser's events
-    for event, x, y in (("mouse_down", 10, 20), ("mouse_move", 20, 30), ("mouse_up", 30, 40)):
-        layer._handle_frontend_event(None, {"event": event, "x": x, "y": y}, [])
+def test_browser_events_reach_the_editor(editor):
+    """ipyevents' DOM events: positions in CSS pixels of the shown canvas (here 80x60 shown 320x240)."""
+    def send(widget, type_, x=0, y=0, **kw):
+        widget._handle_mouse_msg(None, {"type": type_, "relativeX": x, "relativeY": y, "boundingRectWidth": 320,
+                                        "boundingRectHeight": 240, "button": 0, "shiftKey": False, **kw}, [])
+
+    send(editor.dom_events, "mousedown", 40, 80)
+    send(editor.move_events, "mousemove", 80, 120)
+    send(editor.dom_events, "mouseup", 120, 160)
     assert editor.prompts.prompts[0].box == (20.0, 40.0, 60.0, 80.0)
-    layer._handle_frontend_event(None, {"event": "key_down", "key": "Shift", "shift_key": True, "ctrl_key": False,
-                                        "meta_key": False}, [])
-    for event in ("mouse_down", "mouse_up"):
-        layer._handle_frontend_event(None, {"event": event, "x": 5, "y": 5}, [])
+    send(editor.dom_events, "keydown", key="ArrowRight", shiftKey=True)  # Shift+->: 10 frames
+    assert editor.frame == 10
+    send(editor.dom_events, "mousedown", 20, 20)
+    send(editor.dom_events, "mouseup", 20, 20)  # then a plain click: a + point
+    assert editor.prompts.prompts[-1].point_labels == (1,) and editor.prompts.prompts[-1].frame == 10
+    send(editor.dom_events, "mousedown", 20, 20, shiftKey=True)
+    send(editor.dom_events, "mouseup", 20, 20, shiftKey=True)
     assert editor.prompts.prompts[-1].point_labels == (0,)
-    layer._handle_frontend_event(None, {"event": "key_down", "key": "ArrowRight", "shift_key": False,
-                                        "ctrl_key": False, "meta_key": False}, [])
-    assert editor.frame == 1
+    send(editor.dom_events, "contextmenu", 24, 24, button=2)  # its menu is prevented; the press makes the point
+    send(editor.dom_events, "mousedown", 24, 24, button=2)
+    send(editor.dom_events, "mouseup", 24, 24, button=2)
+    assert [p.point_labels for p in editor.prompts_on_frame()] == [(1,), (0,), (0,)]
+    assert editor.prompts.prompts[-1].points == ((12.0, 12.0),)
+    send(editor.dom_events, "keydown", key="n")
+    assert editor.mode == "negative" and editor.mode_badge().startswith("− point")
 
 
 def test_a_failed_save_takes_the_edit_back(editor, monkeypatch):

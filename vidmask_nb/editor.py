@@ -6,9 +6,11 @@ cell, so a laptop window shows the whole frame): ipycanvas then reports mouse po
 pixels at any zoom. Prompts are kept in source pixels; ``to_source``/``to_canvas`` are the only places
 that convert. Every edit saves ``prompts.json`` atomically, so closing the browser loses nothing.
 
-Mouse: drag draws a box; a click adds a positive point; Shift then click (or the "- point"
-mode) a negative one. Keys (click the image first so it has the keyboard) are listed in the
-widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
+Mouse (DOM events through ``ipyevents``): drag draws a box; a click adds a positive point; a
+Shift-click or a right-click (or any click in the "- point" mode) a negative one. The sign comes
+from the mode and from the click's own button and Shift flag, never from an earlier key press;
+the mode and the picked object are written in the image's corner. Keys work while the pointer is
+over the image; they are listed in the widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
 
 Tracked masks: when the run folder holds ``masks.json`` (from 03), every object's tracked mask on
 the frame shown is tinted in its colour ("show tracked masks" hides them; ``m``), so a track that
@@ -53,6 +55,7 @@ from typing import Callable
 import ipywidgets as widgets
 import numpy as np
 from ipycanvas import Canvas, MultiCanvas, hold_canvas
+from ipyevents import Event
 
 from vidmask_nb.detect import Detections, iou_matrix, parse_kinds
 from vidmask_nb.errors import VidmaskError
@@ -62,7 +65,8 @@ from vidmask_nb.runfolder import RunFolder
 from vidmask_nb.video import VideoInfo, VideoReader, fit_size, probe
 
 MODES = {"box": "box (a click: + point)", "positive": "+ point", "negative": "- point"}
-SHIFT_WINDOW_S = 4.0  # a Shift press makes the next click (within this many seconds) negative
+MODE_BADGES = {"box": "box", "positive": "+ point", "negative": "− point"}  # drawn in the image's corner
+RIGHT_BUTTON = 2  # MouseEvent.button of a right-click
 CLICK_CSS_PX = 5  # a press and release closer than this (in screen pixels) is a click, not a drag
 UNDO_DEPTH = 200
 PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable on most footage
@@ -71,7 +75,7 @@ REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
 TIMELINE_SIZE = (800, 14)  # the strip's canvas pixels; CSS stretches it to the image's width
 FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text")]
 
-SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift, then click", "- point"),
+SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift-click or right-click", "- point"),
              ("b / p / n", "mode: box / + point / - point"), ("← → or a d", "previous / next frame"),
              ("Shift+← →", "10 frames"), ("o", "new object"), ("1-9", "pick object"),
              ("z", "undo"), ("Delete, x", "delete the selected prompt"), ("v", "preview this frame"),
@@ -90,6 +94,8 @@ class _Drag:
     y0: float
     x1: float
     y1: float
+    negative: bool = False  # pressed with Shift or the right button
+    right: bool = False  # the right button: a point, never a box
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,6 @@ class PromptEditor(widgets.VBox):
         self.mode = "box"
         self.selected: int | None = None  # index into prompts.prompts
         self._drag: _Drag | None = None
-        self._shift_until = 0.0
         self._undo: list[_Snapshot] = []
         self._syncing = False
         self.proposals: list[Proposal] = []
@@ -257,7 +262,7 @@ class PromptEditor(widgets.VBox):
         self._list_row = _row([self.prompt_list, widgets.VBox([self.delete_button, self.undo_button])])
         self._help = widgets.HTML("<small>" + " · ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}"
                                                          for k, v in SHORTCUTS)
-                                  + " — click the image first so it receives keys</small>")
+                                  + " — keys work while the pointer is over the image</small>")
         self._status = widgets.HTML()
         self.preview_button = widgets.Button(description="preview this frame (SAM 2)", icon="eye",
                                              layout=widgets.Layout(width="240px"),
@@ -311,11 +316,17 @@ class PromptEditor(widgets.VBox):
         self.masks_toggle.observe(lambda ch_: self._on_ui(lambda: self.set_show_masks(ch_["new"])), names="value")
         self.review_list.observe(lambda ch_: self._on_ui(lambda: self.goto_review(ch_["new"])), names="value")
         self.timeline.on_mouse_down(lambda x, y: self._on_ui(lambda: self.set_frame(self.timeline_frame(x))))
-        self.canvas.on_mouse_down(lambda x, y: self._on_ui(lambda: self.on_mouse_down(x, y), capture=False))
-        self.canvas.on_mouse_move(lambda x, y: self._on_ui(lambda: self.on_mouse_move(x, y), capture=False))
-        self.canvas.on_mouse_up(lambda x, y: self._on_ui(lambda: self.on_mouse_up(x, y), capture=False))
-        self.canvas.on_mouse_out(lambda x, y: self._on_ui(lambda: self.on_mouse_out(x, y), capture=False))
-        self.canvas.on_key_down(lambda k, s, c, m: self._on_ui(lambda: self.on_key(k, s, c, m)))
+        # The browser's own mouse and key events (with their button and modifier flags), not
+        # ipycanvas's (which carry neither); moves are throttled on their own so no press or release
+        # is ever dropped. The default actions (context menu, page scroll on arrows) are prevented.
+        self.dom_events = Event(source=self.canvas, watched_events=["mousedown", "mouseup", "mouseleave",
+                                                                   "contextmenu", "keydown"],
+                                prevent_default_action=True, ignore_modifier_key_events=True)
+        self.dom_events.on_dom_event(lambda e: self._on_ui(lambda: self.on_dom_event(e),
+                                                           capture=e.get("type") == "keydown"))
+        self.move_events = Event(source=self.canvas, watched_events=["mousemove"], wait=20,
+                                 throttle_or_debounce="throttle")
+        self.move_events.on_dom_event(lambda e: self._on_ui(lambda: self.on_dom_event(e), capture=False))
         self.canvas.on_client_ready(lambda: self._on_ui(self._draw_frame, capture=False))
 
     def _on_ui(self, action: Callable[[], object], capture: bool = True) -> None:
@@ -558,6 +569,7 @@ class PromptEditor(widgets.VBox):
             raise VidmaskError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         self.mode = mode
         self._sync_widgets()
+        self._draw_overlay()  # the mode is written on the image
 
     # ------------------------------------------------------------------ prompts
     def add_box(self, x0: float, y0: float, x1: float, y1: float, frame: int | None = None,
@@ -700,9 +712,32 @@ class PromptEditor(widgets.VBox):
         return f"'{self.prompts.object(obj_id).label}'"
 
     # ------------------------------------------------------------------ mouse and keys
-    def on_mouse_down(self, x: float, y: float, shift: bool | None = None) -> None:
-        """Mouse pressed at canvas pixel (x, y)."""
-        self._drag = _Drag(x, y, x, y)
+    def on_dom_event(self, event: dict) -> FramePrompt | None:
+        """A browser event from ``ipyevents`` (mousedown/move/up/leave with ``relativeX/Y`` in CSS
+        pixels, ``button``, ``shiftKey``; keydown with ``key``)."""
+        kind = event.get("type")
+        if kind == "keydown":
+            self.on_key(event.get("key", ""), bool(event.get("shiftKey")), bool(event.get("ctrlKey")),
+                        bool(event.get("metaKey")))
+            return None
+        if kind not in ("mousedown", "mousemove", "mouseup", "mouseleave"):
+            return None  # contextmenu: only its default (the browser's menu) matters, and it is prevented
+        cw, ch = self.canvas_size
+        x = float(event.get("relativeX", 0)) * cw / (float(event.get("boundingRectWidth") or 0) or cw)
+        y = float(event.get("relativeY", 0)) * ch / (float(event.get("boundingRectHeight") or 0) or ch)
+        shift, button = bool(event.get("shiftKey")), int(event.get("button") or 0)
+        if kind == "mousedown":
+            return self.on_mouse_down(x, y, shift=shift, button=button)
+        if kind == "mousemove":
+            return self.on_mouse_move(x, y)
+        if kind == "mouseup":
+            return self.on_mouse_up(x, y, shift=shift, button=button)
+        return self.on_mouse_out(x, y)
+
+    def on_mouse_down(self, x: float, y: float, shift: bool = False, button: int = 0) -> None:
+        """Mouse pressed at canvas pixel (x, y); with Shift or the right button, a negative point."""
+        right = button == RIGHT_BUTTON
+        self._drag = _Drag(x, y, x, y, negative=bool(shift) or right, right=right)
 
     def on_mouse_move(self, x: float, y: float, shift: bool | None = None) -> None:
         if self._drag is None:
@@ -711,20 +746,22 @@ class PromptEditor(widgets.VBox):
         if self.mode == "box":
             self._draw_overlay()
 
-    def on_mouse_up(self, x: float, y: float, shift: bool | None = None) -> FramePrompt | None:
-        """Mouse released: a drag makes a box (box mode), a click a point. Returns the new prompt."""
+    def on_mouse_up(self, x: float, y: float, shift: bool = False, button: int = 0) -> FramePrompt | None:
+        """Mouse released: a drag makes a box (box mode), a click a point, negative when pressed or
+        released with Shift, pressed with the right button, or in the "- point" mode. Returns the
+        new prompt."""
         drag = self._drag
         if drag is None:
             return None
         self._drag = None
-        negative = self._take_shift() if shift is None else bool(shift)
+        negative = drag.negative or bool(shift) or button == RIGHT_BUTTON
         moved = max(abs(x - drag.x0), abs(y - drag.y0)) * self.css_scale
         if moved < CLICK_CSS_PX:
             hit = self.proposal_at(x, y)
             if hit is not None:  # a click on a proposal picks it (for accept / reject), not a point
                 self.select_proposal(hit)
                 return None
-        if self.mode == "box" and moved >= CLICK_CSS_PX:
+        if self.mode == "box" and moved >= CLICK_CSS_PX and not drag.right:
             (sx0, sy0), (sx1, sy1) = self.to_source(drag.x0, drag.y0), self.to_source(x, y)
             return self.add_box(sx0, sy0, sx1, sy1)
         px, py = self.to_source(drag.x0, drag.y0) if moved >= CLICK_CSS_PX else self.to_source(x, y)
@@ -741,10 +778,7 @@ class PromptEditor(widgets.VBox):
     def on_key(self, key: str, shift: bool = False, ctrl: bool = False, meta: bool = False) -> None:
         """A key pressed while the canvas has focus (see ``SHORTCUTS``)."""
         k = key.lower() if len(key) == 1 else key
-        if key == "Shift":
-            self._shift_until = time.monotonic() + SHIFT_WINDOW_S
-            self.set_status("Shift: the next click adds a negative point")
-        elif k in ("ArrowRight", "d", "ArrowLeft", "a"):
+        if k in ("ArrowRight", "d", "ArrowLeft", "a"):
             step = (10 if shift else 1) * (1 if k in ("ArrowRight", "d") else -1)
             self.step_frame(step)
         elif k == "b":
@@ -773,11 +807,6 @@ class PromptEditor(widgets.VBox):
         elif key == "Escape":
             self._drag = None
             self._draw_overlay()
-
-    def _take_shift(self) -> bool:
-        armed = time.monotonic() < self._shift_until
-        self._shift_until = 0.0
-        return armed
 
     # ------------------------------------------------------------------ find: detector proposals
     def find(self, kinds="face", frame: int | None = None) -> list[Proposal]:
@@ -1130,7 +1159,8 @@ class PromptEditor(widgets.VBox):
                 layer.fill_rect(x0, y0, x1 - x0, y1 - y0)
             layer.fill_style = PROPOSAL_COLOR
             layer.fill_text(f"{'> ' if picked else ''}{p.group or p.kind} {p.score:.2f}?", x0 + 2, max(y0 - 3, 12))
-        if self._drag is not None and self.mode == "box":
+        self._draw_mode_badge(layer)
+        if self._drag is not None and self.mode == "box" and not self._drag.right:
             d = self._drag
             color = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
             layer.line_width = thin
@@ -1138,6 +1168,23 @@ class PromptEditor(widgets.VBox):
             layer.set_line_dash([6, 4])
             layer.stroke_rect(min(d.x0, d.x1), min(d.y0, d.y1), abs(d.x1 - d.x0), abs(d.y1 - d.y0))
             layer.set_line_dash([])
+
+    def mode_badge(self) -> str:
+        """What the image's corner says: the mode and the object a click adds to."""
+        return f"{MODE_BADGES[self.mode]} · {self.prompts.object(self.obj_id).label}"
+
+    def _draw_mode_badge(self, layer) -> None:
+        font = max(10, round(self.canvas_size[1] / 28))
+        text = self.mode_badge()
+        pad = font * 0.3
+        layer.fill_style = "rgba(0,0,0,0.6)"
+        layer.fill_rect(0, 0, 0.62 * font * len(text) + 2 * pad + font, font + 2 * pad)
+        layer.fill_style = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
+        layer.fill_rect(pad, pad + font * 0.15, font * 0.7, font * 0.7)
+        layer.fill_style = "rgb(255,255,255)"
+        layer.text_baseline = "top"
+        layer.fill_text(text, pad + font, pad)
+        layer.text_baseline = "alphabetic"
 
     def close(self) -> None:
         reader = self.__dict__.get("_reader")  # absent if the constructor failed (another video's prompts)
