@@ -242,9 +242,9 @@ def drag(page, canvas, start: tuple[float, float], end: tuple[float, float], ste
     page.mouse.up()
 
 
-def click(page, canvas, at: tuple[float, float]) -> None:
+def click(page, canvas, at: tuple[float, float], button: str = "left") -> None:
     x, y = canvas_to_page(page, canvas, *at)
-    page.mouse.click(x, y)
+    page.mouse.click(x, y, button=button)
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.25, what: str = "condition"):

@@ -1,9 +1,15 @@
 """The prompt editor in a real JupyterLab and a real browser (headless Chromium via Playwright).
 
-Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object, steps two
-frames with the widget's button, drags a box, clicks a point and Shift-clicks a negative one on the canvas, and checks that
-``prompts.json`` holds them in source pixels on that frame and object; then runs the in-widget
-preview. Screenshots go to the test's temp folder and ``tests/artifacts/browser``.
+Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object (and
+deletes a spare one in the widget), steps two frames with the widget's button, drags a box, clicks
+a point, Shift-clicks and right-clicks negative ones, presses Shift+-> (10 frames) and clicks a
+positive one, and checks that ``prompts.json`` holds them in source pixels on those frames and that
+object; then runs the in-widget preview. A second test opens it on a real clip with faces (skipped
+without ``../shared/media``),
+presses "Find on this frame", clicks the proposed face on the canvas and accepts it. A third opens
+notebook 04 on injected masks and presses "fix" on a review row: the editor opens at that frame
+with the tracked masks tinted on the canvas. Screenshots go
+to the test's temp folder and ``tests/artifacts/browser``.
 
 Skips when Chromium or Playwright is missing, unless ``VIDMASK_REQUIRE_BROWSER=1`` (CI), where a
 missing browser fails the run instead.
@@ -12,9 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from browser_helpers import (Browser, JupyterLab, browser_missing, cell_errors, click, copy_artifacts, drag,
@@ -23,7 +31,7 @@ from browser_helpers import (Browser, JupyterLab, browser_missing, cell_errors, 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "02_prompt.ipynb"
+NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 TOLERANCE_PX = 2.0
 
@@ -41,83 +49,197 @@ def _prompts(path: Path) -> list[dict]:
     return json.loads(path.read_text())["prompts"] if path.is_file() else []
 
 
-def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_info):
+@contextmanager
+def notebook_in_lab(tmp_path: Path, notebook: str, video: Path, shots: str, viewport=(1400, 1100), **parameters):
+    """``notebooks/<notebook>`` set to ``video`` (run folder ``lab/run``) opened in JupyterLab, Run All
+    done: yields (browser, prompts.json). Screenshots go to ``tests/artifacts/browser/<shots>``;
+    logs are printed on failure."""
     require_browser()
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    info = sample_clip_info
     root, scratch = tmp_path / "lab", tmp_path / "scratch"
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     workdir = root / "run"
-    prompts_json = workdir / "prompts.json"
-    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOK)), {
-        "video": str(sample_clip), "workdir": str(workdir), "weights": "random", "image_size": 128,
-        "device": "cpu"})
-    nbformat.write(nb, root / "02_prompt.ipynb")
-
-    frame = 2
-    box = (40.0, 30.0, 100.0, 80.0)  # source pixels
-    point = (70.0, 55.0)
-    negative = (120.0, 100.0)
-
-    with JupyterLab(root, scratch) as lab, Browser(scratch) as browser:
+    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOKS / notebook)), {
+        "video": str(video), "workdir": str(workdir), **parameters})
+    nbformat.write(nb, root / notebook)
+    with JupyterLab(root, scratch) as lab, Browser(scratch, viewport) as browser:
         page = browser.page
         try:
-            open_notebook(page, lab, "02_prompt.ipynb")
+            open_notebook(page, lab, notebook)
             browser.screenshot("opened")
             run_all_cells(page)
             wait_until_executed(page)
             assert not cell_errors(page), cell_errors(page)
-            canvas = wait_canvas_painted(page, "canvas.vidmask-canvas")
-            # The editor draws the (here full-size) frame: 1 canvas pixel = 1 source pixel, CSS scales it.
-            assert canvas.evaluate("c => [c.width, c.height]") == [info.width, info.height]
-            browser.screenshot("before_drawing")
-
-            page.locator(".vidmask-label input").fill("target")
-            page.locator(".vidmask-new-object").click()
-            page.locator(".vidmask-status", has_text="new object 2: target").wait_for(timeout=30_000)
-            for _ in range(frame):
-                page.locator(".vidmask-next").click()
-            page.locator(".vidmask-frame-info", has_text=f"{info.seconds(frame):.3f} s").wait_for(timeout=30_000)
-
-            drag(page, canvas, box[:2], box[2:])
-            wait_for(lambda: any(p["box"] for p in _prompts(prompts_json)), what="the box in prompts.json")
-            click(page, canvas, point)
-            wait_for(lambda: any(p["points"] for p in _prompts(prompts_json)), what="the point in prompts.json")
-            # Shift held over the focused canvas, then a click: a negative point
-            page.keyboard.down("Shift")
-            click(page, canvas, negative)
-            page.keyboard.up("Shift")
-            wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 2,
-                     what="the negative point in prompts.json")
-            page.locator(".vidmask-status", has_text="- point").wait_for(timeout=30_000)
-            browser.screenshot("after_drawing")
-
-            page.locator(".vidmask-preview-button").click()
-            page.locator("img.vidmask-preview").first.wait_for(state="visible", timeout=240_000)
-            browser.screenshot("preview")
+            yield browser, workdir / "prompts.json"
         except Exception:
             browser.screenshot("failure")
             print("JupyterLab log:\n" + lab.log_tail())
             print("browser console:\n" + "\n".join(browser.console[-30:]))
             raise
         finally:
-            copy_artifacts(browser.shots, ARTIFACTS)
+            copy_artifacts(browser.shots, ARTIFACTS / shots)
+
+
+@contextmanager
+def notebook_02_in_lab(tmp_path: Path, video: Path, shots: str, viewport=(1400, 1100), **parameters):
+    """Notebook 02 in JupyterLab, Run All done, the editor's canvas painted: yields (browser,
+    canvas, prompts.json)."""
+    with notebook_in_lab(tmp_path, "02_prompt.ipynb", video, shots, viewport, **parameters) as (browser, prompts):
+        yield browser, wait_canvas_painted(browser.page, "canvas.vidmask-canvas"), prompts
+
+
+def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_info):
+    info = sample_clip_info
+    frame = 2
+    box = (40.0, 30.0, 100.0, 80.0)  # source pixels
+    point = (70.0, 55.0)
+    negative = (120.0, 100.0)
+    right = (130.0, 20.0)  # a right-click: a negative point
+    later = (60.0, 90.0)  # Shift+-> (10 frames on), then a plain click: a positive point
+
+    with notebook_02_in_lab(tmp_path, sample_clip, "draw", weights="random", image_size=128, device="cpu") as (
+            browser, canvas, prompts_json):
+        page = browser.page
+        # The editor draws the (here full-size) frame: 1 canvas pixel = 1 source pixel, CSS scales it.
+        assert canvas.evaluate("c => [c.width, c.height]") == [info.width, info.height]
+        browser.screenshot("before_drawing")
+
+        page.locator(".vidmask-label input").fill("target")
+        page.locator(".vidmask-new-object").click()
+        page.locator(".vidmask-status", has_text="new object 1: target").wait_for(timeout=30_000)
+        page.locator(".vidmask-label input").fill("spare")  # an object added by mistake, deleted in the widget
+        page.locator(".vidmask-new-object").click()
+        page.locator(".vidmask-status", has_text="new object 2: spare").wait_for(timeout=30_000)
+        page.locator(".vidmask-delete-object").click()
+        page.locator(".vidmask-status", has_text="object 2 deleted").wait_for(timeout=30_000)
+        for _ in range(frame):
+            page.locator(".vidmask-next").click()
+        page.locator(".vidmask-frame-info", has_text=f"{info.seconds(frame):.3f} s").wait_for(timeout=30_000)
+
+        drag(page, canvas, box[:2], box[2:])
+        wait_for(lambda: any(p["box"] for p in _prompts(prompts_json)), what="the box in prompts.json")
+        click(page, canvas, point)
+        wait_for(lambda: any(p["points"] for p in _prompts(prompts_json)), what="the point in prompts.json")
+        # a Shift-click and a right-click: negative points (the click's own Shift flag and button)
+        page.keyboard.down("Shift")
+        click(page, canvas, negative)
+        page.keyboard.up("Shift")
+        wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 2,
+                 what="the Shift-click's point in prompts.json")
+        click(page, canvas, right, button="right")
+        wait_for(lambda: sum(len(p["points"]) for p in _prompts(prompts_json)) == 3,
+                 what="the right-click's point in prompts.json")
+        page.locator(".vidmask-status", has_text="- point").wait_for(timeout=30_000)
+        # Shift+-> jumps 10 frames; the next click is still a + point (no remembered Shift)
+        page.keyboard.press("Shift+ArrowRight")
+        page.locator(".vidmask-frame-info", has_text=f"frame {frame + 10} ·").wait_for(timeout=30_000)
+        click(page, canvas, later)
+        wait_for(lambda: any(p["frame"] == frame + 10 for p in _prompts(prompts_json)),
+                 what="the point 10 frames on in prompts.json")
+        browser.screenshot("after_drawing")
+
+        page.locator(".vidmask-preview-button").click()
+        page.locator("img.vidmask-preview").first.wait_for(state="visible", timeout=240_000)
+        browser.screenshot("preview")
 
     data = json.loads(prompts_json.read_text())
-    target = next(o for o in data["objects"] if o["label"] == "target")
+    (target,) = data["objects"]  # the placeholder was reused, the spare deleted
+    assert target["label"] == "target"
     boxes = [p for p in data["prompts"] if p["box"]]
     points = [p for p in data["prompts"] if p["points"]]
-    assert len(boxes) == 1 and len(points) == 2, data["prompts"]
+    assert len(boxes) == 1 and len(points) == 4, data["prompts"]
     for p in boxes + points:
-        assert p["frame"] == frame and p["obj_id"] == target["id"] and p["pts"] == info.pts[frame]
+        at = frame + 10 if p is points[-1] else frame
+        assert p["frame"] == at and p["obj_id"] == target["id"] and p["pts"] == info.pts[at]
     assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(boxes[0]["box"], box)), boxes[0]["box"]
-    for p, (x, y), label in zip(points, (point, negative), (1, 0)):
+    for p, (x, y), label in zip(points, (point, negative, right, later), (1, 0, 0, 1)):
         (px, py), = p["points"]
         assert abs(px - x) <= TOLERANCE_PX and abs(py - y) <= TOLERANCE_PX, p
         assert p["point_labels"] == [label], p
     assert len(list(browser.shots.glob("*.png"))) >= 4
+
+
+@pytest.mark.media
+def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
+    """Find on this frame -> click the cyan proposal on the canvas -> accept: the face is an object."""
+    require_browser()
+    from vidmask_nb.detect import detect_frame
+    from vidmask_nb.video import VideoReader
+
+    with VideoReader(face_clip) as reader:  # what the kernel's detector will propose, found here independently
+        faces = detect_frame(reader[0], "faces")
+    assert len(faces), "CenterFace finds no face on frame 0 of the bedroom cut"
+    face = tuple(float(v) for v in faces.boxes[int(faces.scores.argmax())])
+
+    # a laptop window: the 960 px frame is shrunk to the cell's width, whole, its clicks scaled back
+    with notebook_02_in_lab(tmp_path, face_clip, "find", viewport=(1280, 800), preview=False) as (
+            browser, canvas, prompts_json):
+        page = browser.page
+        assert canvas.evaluate("c => [c.width, c.height]") == [960, 540]  # 1 canvas pixel = 1 source pixel
+        shown = canvas.bounding_box()
+        cell = page.locator(".jp-Cell-outputArea").filter(has=canvas).first.bounding_box()
+        assert shown["width"] < 960 and shown["x"] + shown["width"] <= min(cell["x"] + cell["width"], 1280) + 1
+        assert abs(shown["height"] / shown["width"] - 540 / 960) < 0.01  # not stretched
+        page.locator(".vidmask-find").click()
+        page.locator(".vidmask-status", has_text="proposal(s) on frame 0").wait_for(timeout=60_000)
+        browser.screenshot("proposals")
+        click(page, canvas, ((face[0] + face[2]) / 2, (face[1] + face[3]) / 2))
+        page.locator(".vidmask-status", has_text="proposal #0").wait_for(timeout=30_000)
+        page.locator(".vidmask-accept").click()
+        data = wait_for(lambda: prompts_json.is_file() and json.loads(prompts_json.read_text()),
+                        what="the accepted face in prompts.json")
+        browser.screenshot("accepted")
+
+    (obj,) = data["objects"]
+    (prompt,) = data["prompts"]
+    assert obj["label"] == "face 1" and prompt["obj_id"] == obj["id"] and prompt["frame"] == 0
+    assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(prompt["box"], face)), (prompt["box"], face)
+
+
+def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sample_clip, sample_clip_info):
+    """04 with injected masks (the ball lost on frames 30..32): "fix" on the vanished row opens
+    the editor at frame 30 with the block's tracked mask tinted on the canvas.
+    ipycanvas sends an RGB frame as JPEG, so pixels are compared inside uniform areas, with a
+    tolerance well below the tint's change (0.4 x the distance to the object's colour)."""
+    require_browser()
+    from vidmask_nb.editor import MASK_ALPHA
+    from vidmask_nb.render import inject_masks
+    from vidmask_nb.runfolder import RunFolder
+    from vidmask_nb.sample import SampleScene
+    from vidmask_nb.video import VideoReader
+
+    info, frame = sample_clip_info, 30
+    scene = SampleScene((info.width, info.height), info.fps)
+    store = inject_masks(info, {1: "ball", 2: "block"},
+                         lambda i, k: None if (k == 1 and 30 <= i <= 32) else scene.object_mask(i, k))
+    store.save(RunFolder(tmp_path / "lab" / "run").create().masks_json)
+    ys, xs = np.nonzero(scene.object_mask(frame, 2))
+    inside = (int(np.median(xs)), int(np.median(ys)))  # a pixel well inside the block's mask
+    with VideoReader(sample_clip) as reader:
+        source = reader[frame]
+    tint = np.array(store.objects[1]["color"], float)
+
+    with notebook_in_lab(tmp_path, "04_render.ipynb", sample_clip, "review", audit=None,
+                         overlay_preview=False) as (browser, _):
+        page = browser.page
+        row = page.locator(".vidmask-review-row", has_text="vanished").first
+        row.scroll_into_view_if_needed()
+        row.locator(".vidmask-fix").click()
+        canvas = wait_canvas_painted(page, "canvas.vidmask-canvas")
+        page.locator(".vidmask-frame-info", has_text=f"frame {frame} ·").wait_for(timeout=30_000)
+        page.locator(".vidmask-status", has_text="frames 30-32 · 1: ball · vanished").wait_for(timeout=30_000)
+        browser.screenshot("fix_opened")
+        pixel = lambda x, y: canvas.evaluate(  # noqa: E731
+            "(c, [x, y]) => Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data)", [x, y])
+        expected = (1 - MASK_ALPHA) * source[inside[1], inside[0]] + MASK_ALPHA * tint
+        tinted = lambda: np.abs(np.array(pixel(*inside)[:3]) - expected).max() <= 10  # noqa: E731
+        try:
+            wait_for(tinted, what="the block's mask tint")
+        except AssertionError:
+            raise AssertionError(f"canvas pixel {inside} is {pixel(*inside)}, not the block's tint {expected.round()} "
+                                 f"(source {source[inside[1], inside[0]]})") from None
 
 
 def test_a_missing_browser_skips_or_fails_as_asked(monkeypatch):

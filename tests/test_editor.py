@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from vidmask_nb.editor import PromptEditor
@@ -37,11 +38,12 @@ def click(ed, at, **kw):
 def test_canvas_is_the_drawn_frame_size_and_css_scales_it(editor, tmp_path, sample_clip):
     assert (editor.canvas.width, editor.canvas.height) == editor.canvas_size == (80, 60)
     assert editor.scale == (2.0, 2.0) and editor.css_scale == 4.0
-    assert (editor.canvas.layout.width, editor.canvas.layout.height) == ("320px", "240px")
+    layout = editor.canvas.layout  # as wide as the cell allows, up to 4x; the height keeps the aspect ratio
+    assert (layout.width, layout.max_width, layout.height) == ("100%", "320px", "auto")
     assert editor.to_source(10, 20) == (20.0, 40.0) and editor.to_canvas(20, 40) == (10.0, 20.0)
     assert editor.to_source(-5, 99) == (0.0, 120.0)  # clamped to the frame
     wide = PromptEditor(sample_clip, tmp_path / "run2", max_display=100, display_width=500)
-    assert wide.canvas_size == (100, 75) and wide.scale == (1.6, 1.6) and wide.canvas.layout.width == "500px"
+    assert wide.canvas_size == (100, 75) and wide.scale == (1.6, 1.6) and wide.canvas.layout.max_width == "500px"
     full = PromptEditor(sample_clip, tmp_path / "run3")
     assert full.canvas_size == (160, 120) and full.scale == (1.0, 1.0) and full.css_scale == 4.0
 
@@ -70,18 +72,22 @@ def test_drag_up_left_and_off_the_canvas(editor):
     assert editor.on_mouse_up(95, 70) is None  # the drag is over
 
 
-def test_clicks_make_points_shift_or_mode_makes_them_negative(editor):
+def test_clicks_make_points_shift_right_button_or_mode_makes_them_negative(editor):
     assert click(editor, (15, 15)).points == ((30.0, 30.0),)
-    editor.on_key("Shift")  # what the browser sends when Shift is pressed over the focused canvas
-    neg = click(editor, (16, 16))
-    assert neg.point_labels == (0,)
-    assert click(editor, (17, 17)).point_labels == (1,)  # Shift arms one click only
-    assert click(editor, (18, 18), shift=True).point_labels == (0,)
+    editor.on_key("Shift")  # a Shift press alone arms nothing: the sign is the click's own
+    assert click(editor, (16, 16)).point_labels == (1,)
+    assert click(editor, (17, 17), shift=True).point_labels == (0,)
+    editor.on_mouse_down(18, 18, button=2)  # a right-click
+    assert editor.on_mouse_up(18, 18, button=2).point_labels == (0,)
+    editor.on_mouse_down(10, 10, button=2)  # a right-drag is a negative point where it was pressed, not a box
+    right_drag = editor.on_mouse_up(30, 30, button=2)
+    assert right_drag.box is None and right_drag.points == ((20.0, 20.0),) and right_drag.point_labels == (0,)
+    assert editor.mode_badge() == "box · object 1"
     editor.set_mode("negative")
     assert click(editor, (19, 19)).point_labels == (0,)
     editor.set_mode("positive")
     assert drag(editor, (20, 20), (40, 40)).points == ((40.0, 40.0),)  # point mode: a drag is a click
-    assert [p["point_labels"] for p in on_disk(editor)["prompts"]] == [[1], [0], [1], [0], [0], [1]]
+    assert [p["point_labels"] for p in on_disk(editor)["prompts"]] == [[1], [1], [0], [0], [0], [0], [1]]
 
 
 def test_a_tiny_wobble_is_a_click_not_a_box(editor):
@@ -130,20 +136,27 @@ def test_delete_and_undo(editor, sample_clip_info):
 
 
 def test_objects_new_pick_rename_delete(editor):
-    car = editor.new_object("car")
-    assert editor.obj_id == car.id == 2 and car.color != editor.prompts.object(1).color
-    assert editor.object_dropdown.options == (("1: object 1", 1), ("2: car", 2))
+    car = editor.new_object("car")  # the untouched 'object 1' is reused, not left behind empty
+    assert editor.obj_id == car.id == 1 and [o.label for o in editor.prompts.objects] == ["car"]
+    assert "reused the empty placeholder" in editor.status
+    dog = editor.new_object("dog")  # 'car' is not a placeholder (it has a label of its own)
+    assert editor.obj_id == dog.id == 2 and dog.color != car.color
+    assert editor.object_dropdown.options == (("1: car", 1), ("2: dog", 2))
     with pytest.raises(VidmaskError, match="already an object labelled 'car'"):
         editor.new_object("car")
     assert editor.new_object("").label == "object 3"
+    assert editor.new_object("").id == 3 and "object 3 is still empty" in editor.status  # no pile of empties
     editor.rename_object(2, "truck")
     editor.add_box(1, 1, 9, 9, obj_id=2)
-    assert [o["label"] for o in on_disk(editor)["objects"]] == ["object 1", "truck", "object 3"]
+    assert [o["label"] for o in on_disk(editor)["objects"]] == ["car", "truck", "object 3"]
     editor.delete_object(2)
     data = on_disk(editor)
     assert [o["id"] for o in data["objects"]] == [1, 3] and data["prompts"] == []
     editor.undo()
     assert len(on_disk(editor)["prompts"]) == 1
+    editor.select_object(3)
+    editor.delete_object_button.click()  # the widget's control deletes the picked object
+    assert [o["label"] for o in on_disk(editor)["objects"]] == ["car", "truck"] and editor.obj_id == 1
     with pytest.raises(VidmaskError, match="no object with id 8"):
         editor.select_object(8)
 
@@ -188,7 +201,7 @@ def test_widget_controls_drive_the_same_operations(editor):
     editor.set_frame(0)
     editor.add_point(5, 5)
     assert [label for label, _ in editor.prompt_list.options] == [
-        "#0 frame 0 · 2: plate · + point (5, 5)", "#1 frame 7 · 2: plate · box (10, 10)-(40, 40)"]
+        "#0 frame 0 · 1: plate · + point (5, 5)", "#1 frame 7 · 1: plate · box (10, 10)-(40, 40)"]
     editor.prompt_list.value = 1  # picking a prompt jumps to its frame
     assert editor.frame == 7 and editor.selected == 1
     editor.delete_button.click()
@@ -204,19 +217,31 @@ def test_widget_controls_drive_the_same_operations(editor):
     assert editor.preview_button.disabled  # no model given
 
 
-def test_ipycanvas_events_reach_the_editor(editor):
-    layer = editor.canvas[1]  # the top layer receives the browser's events
-    for event, x, y in (("mouse_down", 10, 20), ("mouse_move", 20, 30), ("mouse_up", 30, 40)):
-        layer._handle_frontend_event(None, {"event": event, "x": x, "y": y}, [])
+def test_browser_events_reach_the_editor(editor):
+    """ipyevents' DOM events: positions in CSS pixels of the shown canvas (here 80x60 shown 320x240)."""
+    def send(widget, type_, x=0, y=0, **kw):
+        widget._handle_mouse_msg(None, {"type": type_, "relativeX": x, "relativeY": y, "boundingRectWidth": 320,
+                                        "boundingRectHeight": 240, "button": 0, "shiftKey": False, **kw}, [])
+
+    send(editor.dom_events, "mousedown", 40, 80)
+    send(editor.move_events, "mousemove", 80, 120)
+    send(editor.dom_events, "mouseup", 120, 160)
     assert editor.prompts.prompts[0].box == (20.0, 40.0, 60.0, 80.0)
-    layer._handle_frontend_event(None, {"event": "key_down", "key": "Shift", "shift_key": True, "ctrl_key": False,
-                                        "meta_key": False}, [])
-    for event in ("mouse_down", "mouse_up"):
-        layer._handle_frontend_event(None, {"event": event, "x": 5, "y": 5}, [])
+    send(editor.dom_events, "keydown", key="ArrowRight", shiftKey=True)  # Shift+->: 10 frames
+    assert editor.frame == 10
+    send(editor.dom_events, "mousedown", 20, 20)
+    send(editor.dom_events, "mouseup", 20, 20)  # then a plain click: a + point
+    assert editor.prompts.prompts[-1].point_labels == (1,) and editor.prompts.prompts[-1].frame == 10
+    send(editor.dom_events, "mousedown", 20, 20, shiftKey=True)
+    send(editor.dom_events, "mouseup", 20, 20, shiftKey=True)
     assert editor.prompts.prompts[-1].point_labels == (0,)
-    layer._handle_frontend_event(None, {"event": "key_down", "key": "ArrowRight", "shift_key": False,
-                                        "ctrl_key": False, "meta_key": False}, [])
-    assert editor.frame == 1
+    send(editor.dom_events, "contextmenu", 24, 24, button=2)  # its menu is prevented; the press makes the point
+    send(editor.dom_events, "mousedown", 24, 24, button=2)
+    send(editor.dom_events, "mouseup", 24, 24, button=2)
+    assert [p.point_labels for p in editor.prompts_on_frame()] == [(1,), (0,), (0,)]
+    assert editor.prompts.prompts[-1].points == ((12.0, 12.0),)
+    send(editor.dom_events, "keydown", key="n")
+    assert editor.mode == "negative" and editor.mode_badge().startswith("− point")
 
 
 def test_a_failed_save_takes_the_edit_back(editor, monkeypatch):
@@ -281,3 +306,203 @@ def test_real_720p_clip_at_display_scale(tmp_path, shared_media):
     saved = PromptSet.load(ed.path, ed.info)
     assert saved.prompts[0].frame == 288 and saved.prompts[0].pts == ed.info.pts[288]
     ed.close()
+
+
+# -- find: the real detectors propose boxes on a real frame with faces (no mocked detector) ------------
+
+@pytest.fixture(scope="module")
+def face_frames(face_clip):
+    """Frames 0 and 10 of the bedroom cut at source size, and CenterFace's faces on them."""
+    from vidmask_nb.detect import detect_frame
+    from vidmask_nb.video import VideoReader
+
+    with VideoReader(face_clip) as reader:
+        return {i: detect_frame(reader[i], "faces") for i in (0, 10)}
+
+
+@pytest.mark.media
+def test_find_accept_and_reject_faces_on_a_real_frame(tmp_path, face_clip, face_frames):
+    # drawn at half size: the detector still sees the source frame, boxes are source pixels
+    ed = PromptEditor(face_clip, tmp_path / "run", max_display=480)
+    assert ed.scale == (2.0, 2.0)
+    found = ed.find("faces")
+    assert len(found) >= 1 and len(found) == len(face_frames[0]) and ed.selected_proposal == 0
+    best = int(np.argmax(face_frames[0].scores))
+    assert found[0].kind == "face" and found[0].frame == 0
+    assert found[0].box == pytest.approx(tuple(face_frames[0].boxes[best]), abs=0.01)
+    assert len(ed.proposal_list.options) == len(found) and "proposal(s) on frame 0" in ed.status
+    assert not ed.path.exists()  # proposals are not prompts: nothing saved yet
+
+    # a click inside the proposal picks it (no point added); accept makes it an object's box prompt
+    ed.select_proposal(None)
+    x0, y0, x1, y1 = found[0].box
+    cx, cy = ed.to_canvas((x0 + x1) / 2, (y0 + y1) / 2)
+    assert click(ed, (cx, cy)) is None and ed.selected_proposal == 0 and ed.prompts.prompts == []
+    prompt = ed.accept()
+    data = on_disk(ed)
+    face = next(o for o in data["objects"] if o["id"] == prompt.obj_id)
+    assert face["label"] == "face 1" and [o["label"] for o in data["objects"]] == ["face 1"]  # no empty 'object 1'
+    assert data["prompts"] == [{"frame": 0, "pts": ed.info.pts[0], "obj_id": face["id"], "box": list(found[0].box),
+                                "points": [], "point_labels": []}]
+    assert found[0] not in ed.proposals and "accepted: face 1" in ed.status
+    assert all(p.box != found[0].box for p in ed.find("faces"))  # a face with a box prompt is not proposed again
+
+    # undo takes the accept back and returns the proposal
+    ed.reject_all()
+    ed.undo()
+    assert on_disk(ed)["prompts"] == [] and found[0] in ed.proposals
+
+    # reject (from the widget's buttons): the proposal goes, prompts.json is untouched
+    before = ed.path.read_bytes()
+    ed.set_frame(10)
+    ed.find_button.click()
+    n = len(ed.proposals)
+    here = [i for i, p in enumerate(ed.proposals) if p.frame == 10]
+    assert len(here) == len(face_frames[10]) >= 1
+    ed.proposal_list.value = here[0]
+    ed.reject_button.click()
+    assert len(ed.proposals) == n - 1 and ed.path.read_bytes() == before and "rejected" in ed.status
+    ed.accept_button.click()  # nothing selected: the error shows in the status line, nothing raises
+    assert "no proposal selected" in ed.status
+    ed.close()
+
+
+@pytest.mark.media
+def test_find_in_whole_video_groups_proposals_and_accept_all(tmp_path, face_clip, face_frames):
+    ed = PromptEditor(face_clip, tmp_path / "run")
+    ed.add_box(0, 0, 20, 20, frame=29)  # a drawn prompt is kept; its frame is searched too
+    proposals = ed.find_video("faces", every=0.5)  # frames 0, 15 and 29 of 30
+    assert ed.find_progress.value == ed.find_progress.max == 3
+    assert proposals and all(p.kind == "face" and p.group.startswith("face ") for p in proposals)
+    first = [p for p in proposals if p.frame == 0]
+    assert len(first) == len(face_frames[0])  # every face on frame 0 is the first sighting of an object
+    ed.accept_all()
+    data = on_disk(ed)
+    labels = {o["id"]: o["label"] for o in data["objects"]}
+    assert sorted(set(labels.values()) - {"object 1"}) == sorted({p.group for p in proposals})
+    found = [p for p in data["prompts"] if labels[p["obj_id"]] != "object 1"]
+    assert len(found) == len(proposals) and ed.proposals == []
+    assert {(p["frame"], labels[p["obj_id"]]) for p in found} == {(p.frame, p.group) for p in proposals}
+    with pytest.raises(VidmaskError, match="no proposals to accept"):
+        ed.accept_all()
+    ed.close()
+
+
+def test_button_errors_and_loading_show_in_the_widget(tmp_path, sample_clip, capsys):
+    def broken_model():
+        raise RuntimeError("CUDA out of memory")
+
+    ed = PromptEditor(sample_clip, tmp_path / "run", predictor=broken_model)
+    ed.add_box(10, 10, 50, 50)
+    ed.preview_button.click()  # an unexpected error: its line in the status, its traceback in the widget
+    assert ed.status == "RuntimeError: CUDA out of memory (traceback below the image)"
+    assert "Traceback" in capsys.readouterr().out  # outside a kernel the Output area passes prints through
+    assert ed._predictor is None
+
+    loaded = PromptEditor(sample_clip, tmp_path / "run2", predictor=lambda: "a predictor")
+    assert loaded.predictor() == "a predictor"
+    assert loaded.status.startswith("SAM 2 loaded in ")  # not left at "loading SAM 2 ..."
+    for e in (ed, loaded):
+        e.close()
+
+
+@pytest.fixture
+def tracked_run(tmp_path, sample_clip, sample_clip_info):
+    """A run folder with the sample clip's exact masks (ball 1, block 2), the ball lost on frames 20..22."""
+    from vidmask_nb.render import inject_masks
+    from vidmask_nb.runfolder import RunFolder
+    from vidmask_nb.sample import SampleScene
+
+    info = sample_clip_info
+    scene = SampleScene((info.width, info.height), info.fps)
+    store = inject_masks(info, {1: "ball", 2: "block"},
+                         lambda i, k: None if (k == 1 and 20 <= i <= 22) else scene.object_mask(i, k))
+    run = tmp_path / "tracked"
+    store.save(RunFolder(run).create().masks_json)
+    return run, scene, store
+
+
+def test_tracked_masks_are_tinted_on_the_frame_and_can_be_hidden(tracked_run, sample_clip):
+    from vidmask_nb.editor import MASK_ALPHA
+    from vidmask_nb.video import VideoReader
+
+    run, scene, store = tracked_run
+    ed = PromptEditor(sample_clip, run, frame=10)  # full size: 1 canvas pixel = 1 source pixel
+    assert ed.frame == 10 and ed.slider.value == 10 and "frame 10 ·" in ed.frame_label.value
+    with VideoReader(sample_clip) as reader:
+        source = reader[10]
+    shown = ed.frame_image()
+    color = np.array(store.objects[1]["color"], np.float32)
+    block = scene.object_mask(10, 2)
+    expected = np.rint((1 - MASK_ALPHA) * source[block].astype(np.float32) + MASK_ALPHA * color)
+    assert np.abs(shown[block].astype(int) - expected).max() <= 1
+    outside = ~(block | scene.object_mask(10, 1))
+    assert np.array_equal(shown[outside], source[outside])  # nothing else is tinted
+    ed.masks_toggle.value = False  # the toggle hides them
+    assert not ed.show_masks and np.array_equal(ed.frame_image(), source)
+    ed.on_key("m")
+    assert ed.show_masks
+    ed.close()
+    half = PromptEditor(sample_clip, run, frame=10, max_display=80)  # downscaled masks follow the frame
+    assert half.masks_on_frame()[2].shape == (120, 160) and half.frame_image().shape == (60, 80, 3)
+    half.close()
+
+
+def test_review_spans_and_prompts_on_the_timeline_and_jumps(tracked_run, sample_clip, sample_clip_info):
+    from vidmask_nb import qa
+    from vidmask_nb.editor import TIMELINE_SIZE
+
+    run, _, store = tracked_run
+    ed = PromptEditor(sample_clip, run)
+    rows = [(r.obj_id, r.reason, r.first, r.last) for r in ed.review_rows]
+    assert (1, "vanished", 20, 22) in rows and rows == [(r.obj_id, r.reason, r.first, r.last)
+                                                        for r in qa.review_frames(store)]
+    vanished = next(i for i, r in enumerate(ed.review_rows) if r.reason == "vanished")
+    ed.review_list.value = vanished  # picking a span jumps to its first frame
+    assert ed.frame == 20 and "frames 20-22 · 1: ball · vanished" in ed.status
+    assert "in review span" in ed.masks_info.value and ed.masks_on_frame()[1].sum() == 0
+    ed.timeline._handle_frontend_event(None, {"event": "mouse_down", "x": TIMELINE_SIZE[0] * 0.5, "y": 5}, [])
+    assert ed.frame == sample_clip_info.frame_count // 2
+    assert ed.timeline_frame(TIMELINE_SIZE[0] + 50) == sample_clip_info.frame_count - 1
+    ed.close()
+
+
+def test_without_masks_json_it_still_works_and_picks_them_up_later(tmp_path, tracked_run, sample_clip):
+    import shutil
+
+    run, _, _ = tracked_run
+    fresh = tmp_path / "fresh"
+    ed = PromptEditor(sample_clip, fresh, frame=20)
+    assert ed.mask_store is None and "no tracked masks yet" in ed.masks_info.value and ed.masks_toggle.disabled
+    assert ed.review_rows == [] and ed.masks_on_frame() == {}
+    ed.add_box(10, 10, 50, 50)
+    shutil.copy(run / "masks.json", fresh / "masks.json")  # 03 ran
+    ed.step_frame(1)
+    assert ed.mask_store is not None and 2 in ed.masks_on_frame() and ed.review_rows
+    (fresh / "masks.json").write_text("{not json")
+    ed.step_frame(1)
+    assert ed.mask_store is None and "not shown" in ed.masks_note
+    ed.close()
+    with pytest.raises(VidmaskError, match="outside the video"):
+        PromptEditor(sample_clip, fresh, frame=999)
+
+
+def test_review_fixer_opens_the_editor_at_a_rows_frame(tracked_run, sample_clip):
+    from vidmask_nb import qa
+    from vidmask_nb.editor import ReviewFixer, review_fixer
+
+    run, _, store = tracked_run
+    table = qa.review_frames(store, hold=3)
+    fixer = review_fixer(sample_clip, run, table)
+    assert isinstance(fixer, ReviewFixer) and len(fixer.buttons) == len(table) and fixer.editor is None
+    vanished = next(i for i, r in enumerate(fixer.rows) if r.reason == "vanished")
+    fixer.buttons[vanished].click()
+    ed = fixer.editor
+    assert ed is not None and ed.frame == 20 and ed.obj_id in {o.id for o in ed.prompts.objects}
+    assert ed.review_rows == table.rows and "covered by hold=3" in ed.status
+    assert fixer.children[-1].children == (ed,)
+    fixer.buttons[0].click()  # the same editor moves
+    assert fixer.editor is ed and ed.frame == fixer.rows[0].first
+    fixer.close()
+    empty = qa.ReviewTable([], table.settings)
+    assert "nothing to fix" in review_fixer(sample_clip, run, empty).value

@@ -1,13 +1,30 @@
 """The prompt editor: draw boxes and points on video frames in Jupyter (ipycanvas + ipywidgets).
 
 The canvas is the (downscaled) frame's own size, so one canvas pixel is one displayed image
-pixel, and CSS stretches it for display: ipycanvas then reports mouse positions in canvas pixels
-at any zoom. Prompts are kept in source pixels; ``to_source``/``to_canvas`` are the only places
+pixel, and CSS stretches it for display (``display_width`` at most, and never wider than the
+cell, so a laptop window shows the whole frame): ipycanvas then reports mouse positions in canvas
+pixels at any zoom. Prompts are kept in source pixels; ``to_source``/``to_canvas`` are the only places
 that convert. Every edit saves ``prompts.json`` atomically, so closing the browser loses nothing.
 
-Mouse: drag draws a box; a click adds a positive point; Shift then click (or the "- point"
-mode) a negative one. Keys (click the image first so it has the keyboard) are listed in the
-widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
+Mouse (DOM events through ``ipyevents``): drag draws a box; a click adds a positive point; a
+Shift-click or a right-click (or any click in the "- point" mode) a negative one. The sign comes
+from the mode and from the click's own button and Shift flag, never from an earlier key press;
+the mode and the picked object are written in the image's corner. Keys work while the pointer is
+over the image; they are listed in the widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
+
+Tracked masks: when the run folder holds ``masks.json`` (from 03), every object's tracked mask on
+the frame shown is tinted in its colour ("show tracked masks" hides them; ``m``), so a track that
+went wrong is seen where it is fixed. The timeline strip under the image marks prompted frames
+(ticks in the object's colour) and the review spans of ``qa.review_frames`` (orange); a click on
+it jumps there, and the "review" list goes to a span's first frame. ``PromptEditor(..., frame=N)``
+(or ``open_editor``) opens at a frame; ``review_fixer`` is 04's review table with a "fix" button
+per row that opens the editor at that row's frame.
+
+Find: the detectors (``vidmask_nb.detect``: faces, text) propose boxes on the current frame
+(``find``) or on frames sampled through the whole video (``find_video``, grouped into objects by
+``vidmask_nb.find.find_objects``). Proposals are drawn dashed in cyan with their kind and score and
+are not prompts yet: click one (or pick it in the list) and accept it (it becomes an object,
+``face 3``, with a box prompt on that frame, saved) or reject it.
 
 Example::
 
@@ -18,36 +35,57 @@ Example::
     editor.add_box(400, 300, 520, 340)       # source pixels; saved at once
     editor.add_point(460, 320, positive=True)
     editor.undo()
+    editor.find("faces")                     # proposals on this frame
+    editor.accept(0)                         # -> object "face 1" with that box; saved
 """
+
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import os
+import sys
 import time
+import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import ipywidgets as widgets
 import numpy as np
-from ipycanvas import MultiCanvas, hold_canvas
+from ipycanvas import Canvas, MultiCanvas, hold_canvas
+from ipyevents import Event
 
+from vidmask_nb.detect import Detections, iou_matrix, parse_kinds
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.masks import MaskStore
 from vidmask_nb.prompts import FramePrompt, PromptSet, TrackedObject
 from vidmask_nb.runfolder import RunFolder
 from vidmask_nb.video import VideoInfo, VideoReader, fit_size, probe
 
 MODES = {"box": "box (a click: + point)", "positive": "+ point", "negative": "- point"}
-SHIFT_WINDOW_S = 4.0  # a Shift press makes the next click (within this many seconds) negative
+MODE_BADGES = {"box": "box", "positive": "+ point", "negative": "− point"}  # drawn in the image's corner
+RIGHT_BUTTON = 2  # MouseEvent.button of a right-click
 CLICK_CSS_PX = 5  # a press and release closer than this (in screen pixels) is a click, not a drag
 UNDO_DEPTH = 200
+PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable on most footage
+MASK_ALPHA = 0.4  # tracked masks: 40 % object colour over the frame
+REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
+TIMELINE_SIZE = (800, 14)  # the strip's canvas pixels; CSS stretches it to the image's width
+FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text")]
 
-SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift, then click", "- point"),
+SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift-click or right-click", "- point"),
              ("b / p / n", "mode: box / + point / - point"), ("← → or a d", "previous / next frame"),
              ("Shift+← →", "10 frames"), ("o", "new object"), ("1-9", "pick object"),
              ("z", "undo"), ("Delete, x", "delete the selected prompt"), ("v", "preview this frame"),
-             ("Esc", "cancel a drag")]
+             ("m", "show / hide tracked masks"),
+             ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag")]
+
+
+def _row(children) -> widgets.HBox:
+    """A row of controls that wraps onto the next line when the cell is narrower than the row."""
+    return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap"))
 
 
 @dataclass(frozen=True)
@@ -56,6 +94,24 @@ class _Drag:
     y0: float
     x1: float
     y1: float
+    negative: bool = False  # pressed with Shift or the right button
+    right: bool = False  # the right button: a point, never a box
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A detector's box on one frame, waiting to be accepted (-> an object's box prompt) or rejected."""
+
+    frame: int
+    kind: str  # "face" | "text"
+    box: tuple[float, float, float, float]  # source pixels
+    score: float
+    group: str | None = None  # the whole-video pass's object for it ("face 2"): accepted ones join it
+
+    def describe(self) -> str:
+        x0, y0, x1, y1 = self.box
+        return (f"frame {self.frame} · {self.group or self.kind} · score {self.score:.2f} · "
+                f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})")
 
 
 @dataclass(frozen=True)
@@ -63,6 +119,7 @@ class _Snapshot:
     objects: tuple[TrackedObject, ...]
     prompts: tuple[FramePrompt, ...]
     obj_id: int
+    restores: tuple[Proposal, ...] = ()  # proposals an accept used up: undo brings them back
 
 
 class PromptEditor(widgets.VBox):
@@ -72,18 +129,29 @@ class PromptEditor(widgets.VBox):
     - ``workdir``: the run folder; ``prompts.json`` there is loaded (and checked against the video)
       if it exists.
     - ``max_display``: longest side of the frame drawn on the canvas (frames are downscaled to it).
-    - ``display_width``: width on screen in CSS pixels (default: the canvas width, and at least
-      640 so small videos can be drawn on precisely).
+    - ``display_width``: the widest it is shown, in CSS pixels (default: the canvas width, and at
+      least 640 so small videos can be drawn on precisely); narrower cells shrink it to their width.
     - ``predictor``: for the preview button: a SAM 2 predictor, a dict of ``model.load_predictor``
       arguments (loaded on first use), a function returning a predictor, or None (no preview).
     - ``prompts_path``: save somewhere other than ``workdir/prompts.json``.
+    - ``frame``: the frame shown first (default: the first prompted frame, else 0).
+    - ``review``: the review spans to mark (a ``qa.ReviewTable``, e.g. 04's with its ``hold``);
+      default: ``qa.review_frames`` of ``workdir/masks.json`` with its default settings.
     """
 
     def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike,
                  max_display: int = 960, display_width: int | None = None, predictor=None,
-                 prompts_path: str | os.PathLike | None = None):
+                 prompts_path: str | os.PathLike | None = None, frame: int | None = None, review=None):
         self.info = video if isinstance(video, VideoInfo) else probe(video)
-        self.path = Path(prompts_path) if prompts_path else RunFolder(workdir).create().prompts_json
+        run = RunFolder(workdir).create()
+        self.path = Path(prompts_path) if prompts_path else run.prompts_json
+        self.masks_path = run.masks_json
+        self.show_masks = True
+        self.mask_store: MaskStore | None = None
+        self.masks_note = ""  # why no masks are drawn (none yet, another video's...)
+        self._masks_stamp: tuple | None = None
+        self._review_given = review
+        self.review_rows: list = []  # qa.ReviewRow, by first frame
         if self.path.is_file():
             self.prompts = PromptSet.load(self.path, self.info)
         else:
@@ -102,22 +170,31 @@ class PromptEditor(widgets.VBox):
         self._predictor_spec = predictor
         self._predictor = None
         self.frame = self.prompts.prompt_frames[0] if self.prompts.prompts else 0
+        if frame is not None:
+            if not 0 <= int(frame) < self.info.frame_count:
+                raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
+            self.frame = int(frame)
         self.obj_id = self.prompts.objects[0].id
         self.mode = "box"
         self.selected: int | None = None  # index into prompts.prompts
         self._drag: _Drag | None = None
-        self._shift_until = 0.0
         self._undo: list[_Snapshot] = []
         self._syncing = False
-        self._build_widgets(css_w, round(ch * self.css_scale))
-        super().__init__([self._header, self._nav, self._tools, self.canvas, self._list_row, self._help,
-                          self._status, self._preview_row, self.preview_image])
+        self.proposals: list[Proposal] = []
+        self.selected_proposal: int | None = None  # index into proposals
+        self._group_objects: dict[str, int] = {}  # whole-video pass group -> the object accepted for it
+        self._source_reader: VideoReader | None = None
+        self._build_widgets(css_w)
+        self.reload_masks()
+        super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self.timeline,
+                          self._masks_row, self._list_row,
+                          self._help, self._status, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
         self.set_status(f"{len(self.prompts.prompts)} prompt(s) loaded from {self.path}" if self.path.is_file()
                         else f"new prompts; every edit is saved to {self.path}")
 
     # ------------------------------------------------------------------ widgets
-    def _build_widgets(self, css_w: int, css_h: int) -> None:
+    def _build_widgets(self, css_w: int) -> None:
         cw, ch = self.canvas_size
         info = self.info
         self._header = widgets.HTML(
@@ -131,30 +208,67 @@ class PromptEditor(widgets.VBox):
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="70px"),
                                           tooltip="next frame (→ or d)")
         self.frame_label = widgets.HTML()
-        self._nav = widgets.HBox([self.prev_button, self.slider, self.next_button, self.frame_label])
+        self._nav = _row([self.prev_button, self.slider, self.next_button, self.frame_label])
         self.mode_buttons = widgets.ToggleButtons(options=[(v, k) for k, v in MODES.items()], value="box",
                                                   style={"button_width": "170px"})
         self.object_dropdown = widgets.Dropdown(description="object", layout=widgets.Layout(width="220px"))
         self.label_text = widgets.Text(placeholder="label", layout=widgets.Layout(width="160px"))
         self.new_object_button = widgets.Button(description="new object", tooltip="new object with this label (o)")
         self.rename_button = widgets.Button(description="rename", tooltip="give the picked object this label")
-        self._tools = widgets.VBox([self.mode_buttons, widgets.HBox(
-            [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button])])
+        self.delete_object_button = widgets.Button(description="delete object", icon="trash",
+                                                   tooltip="remove the picked object and all its prompts (undo: z)")
+        self._tools = widgets.VBox([self.mode_buttons, _row(
+            [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button,
+             self.delete_object_button])])
+        self.find_kinds = widgets.Dropdown(options=FIND_KINDS, value="face", description="find",
+                                           layout=widgets.Layout(width="200px"))
+        self.find_button = widgets.Button(description="Find on this frame", icon="search",
+                                          layout=widgets.Layout(width="170px"),
+                                          tooltip="the detectors propose boxes on this frame (f)")
+        self.find_every = widgets.BoundedFloatText(value=0.5, min=0.01, max=3600, step=0.5, description="every s",
+                                                   layout=widgets.Layout(width="150px"))
+        self.find_video_button = widgets.Button(description="Find in whole video", icon="film",
+                                                layout=widgets.Layout(width="180px"),
+                                                tooltip="detect on a frame every N seconds; objects grouped")
+        self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",
+                                                 layout=widgets.Layout(width="160px", display="none"))
+        self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px", max_width="100%"))
+        self.accept_button = widgets.Button(description="accept", icon="check", button_style="success",
+                                            tooltip="the selected proposal becomes an object with this box")
+        self.reject_button = widgets.Button(description="reject", icon="times")
+        self.accept_all_button = widgets.Button(description="accept all")
+        self.reject_all_button = widgets.Button(description="reject all")
+        self._find_box = widgets.VBox([
+            _row([self.find_kinds, self.find_button, self.find_every, self.find_video_button,
+                          self.find_progress]),
+            _row([self.proposal_list, widgets.VBox([
+                _row([self.accept_button, self.reject_button]),
+                _row([self.accept_all_button, self.reject_all_button])])])])
+        # Output of long work started by a button (progress bars), here rather than in the log console.
+        self.messages = widgets.Output(layout=widgets.Layout(max_height="160px", overflow="auto"))
         self.canvas = MultiCanvas(2, width=cw, height=ch,
-                                  layout=widgets.Layout(width=f"{css_w}px", height=f"{css_h}px"))
-        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px"))
+                                  layout=widgets.Layout(width="100%", max_width=f"{css_w}px", height="auto"))
+        self.timeline = Canvas(width=TIMELINE_SIZE[0], height=TIMELINE_SIZE[1], layout=widgets.Layout(
+            width="100%", max_width=f"{css_w}px", height=f"{TIMELINE_SIZE[1]}px"))
+        self.masks_toggle = widgets.Checkbox(value=True, description="show tracked masks", indent=False,
+                                             layout=widgets.Layout(width="170px"))
+        self.review_list = widgets.Dropdown(options=[("review spans: none", None)], value=None,
+                                            layout=widgets.Layout(width="420px", max_width="100%"))
+        self.masks_info = widgets.HTML()
+        self._masks_row = _row([self.masks_toggle, self.review_list, self.masks_info])
+        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px", max_width="100%"))
         self.delete_button = widgets.Button(description="delete selected", tooltip="Delete or x")
         self.undo_button = widgets.Button(description="undo", tooltip="z")
-        self._list_row = widgets.HBox([self.prompt_list, widgets.VBox([self.delete_button, self.undo_button])])
+        self._list_row = _row([self.prompt_list, widgets.VBox([self.delete_button, self.undo_button])])
         self._help = widgets.HTML("<small>" + " · ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}"
                                                          for k, v in SHORTCUTS)
-                                  + " — click the image first so it receives keys</small>")
+                                  + " — keys work while the pointer is over the image</small>")
         self._status = widgets.HTML()
         self.preview_button = widgets.Button(description="preview this frame (SAM 2)", icon="eye",
                                              layout=widgets.Layout(width="240px"),
                                              disabled=self._predictor_spec is None,
                                              tooltip="run SAM 2 on this frame alone with its prompts (v)")
-        self._preview_row = widgets.HBox([self.preview_button])
+        self._preview_row = _row([self.preview_button])
         # A PNG in an Image widget (not an Output area): it shows the same in a browser, under
         # papermill and in tests, where nothing captures display() calls.
         self.preview_image = widgets.Image(format="png", layout=widgets.Layout(
@@ -165,10 +279,18 @@ class PromptEditor(widgets.VBox):
                              (self.next_button, "next"), (self.frame_label, "frame-info"),
                              (self.mode_buttons, "mode"), (self.object_dropdown, "object"),
                              (self.label_text, "label"), (self.new_object_button, "new-object"),
-                             (self.rename_button, "rename"), (self.prompt_list, "prompt-list"),
+                             (self.rename_button, "rename"), (self.delete_object_button, "delete-object"),
+                             (self.prompt_list, "prompt-list"),
                              (self.delete_button, "delete"), (self.undo_button, "undo"),
                              (self._status, "status"), (self.preview_button, "preview-button"),
-                             (self.preview_image, "preview")):
+                             (self.preview_image, "preview"), (self.find_kinds, "find-kinds"),
+                             (self.find_button, "find"), (self.find_every, "find-every"),
+                             (self.find_video_button, "find-video"), (self.find_progress, "find-progress"),
+                             (self.proposal_list, "proposals"), (self.accept_button, "accept"),
+                             (self.reject_button, "reject"), (self.accept_all_button, "accept-all"),
+                             (self.timeline, "timeline"), (self.masks_toggle, "masks-toggle"),
+                             (self.review_list, "review"), (self.masks_info, "masks-info"),
+                             (self.reject_all_button, "reject-all"), (self.messages, "messages")):
             widget.add_class(f"vidmask-{name}")
 
         self.slider.observe(lambda ch_: self._on_ui(lambda: self.set_frame(ch_["new"])), names="value")
@@ -178,25 +300,60 @@ class PromptEditor(widgets.VBox):
         self.object_dropdown.observe(lambda ch_: self._on_ui(lambda: self.select_object(ch_["new"])), names="value")
         self.new_object_button.on_click(lambda _: self._on_ui(lambda: self.new_object(self.label_text.value)))
         self.rename_button.on_click(lambda _: self._on_ui(lambda: self.rename_object(self.obj_id, self.label_text.value)))
+        self.delete_object_button.on_click(lambda _: self._on_ui(self.delete_object))
         self.prompt_list.observe(lambda ch_: self._on_ui(lambda: self.select_prompt(ch_["new"])), names="value")
         self.delete_button.on_click(lambda _: self._on_ui(lambda: self.delete()))
         self.undo_button.on_click(lambda _: self._on_ui(self.undo))
         self.preview_button.on_click(lambda _: self._on_ui(lambda: self.preview(show=True)))
-        self.canvas.on_mouse_down(lambda x, y: self._on_ui(lambda: self.on_mouse_down(x, y)))
-        self.canvas.on_mouse_move(lambda x, y: self._on_ui(lambda: self.on_mouse_move(x, y)))
-        self.canvas.on_mouse_up(lambda x, y: self._on_ui(lambda: self.on_mouse_up(x, y)))
-        self.canvas.on_mouse_out(lambda x, y: self._on_ui(lambda: self.on_mouse_out(x, y)))
-        self.canvas.on_key_down(lambda k, s, c, m: self._on_ui(lambda: self.on_key(k, s, c, m)))
-        self.canvas.on_client_ready(lambda: self._on_ui(self._draw_frame))
+        self.find_button.on_click(lambda _: self._on_ui(lambda: self.find(self.find_kinds.value)))
+        self.find_video_button.on_click(lambda _: self._on_ui(
+            lambda: self.find_video(self.find_kinds.value, self.find_every.value)))
+        self.proposal_list.observe(lambda ch_: self._on_ui(lambda: self.select_proposal(ch_["new"])), names="value")
+        self.accept_button.on_click(lambda _: self._on_ui(lambda: self.accept()))
+        self.reject_button.on_click(lambda _: self._on_ui(lambda: self.reject()))
+        self.accept_all_button.on_click(lambda _: self._on_ui(self.accept_all))
+        self.reject_all_button.on_click(lambda _: self._on_ui(self.reject_all))
+        self.masks_toggle.observe(lambda ch_: self._on_ui(lambda: self.set_show_masks(ch_["new"])), names="value")
+        self.review_list.observe(lambda ch_: self._on_ui(lambda: self.goto_review(ch_["new"])), names="value")
+        self.timeline.on_mouse_down(lambda x, y: self._on_ui(lambda: self.set_frame(self.timeline_frame(x))))
+        # The browser's own mouse and key events (with their button and modifier flags), not
+        # ipycanvas's (which carry neither); moves are throttled on their own so no press or release
+        # is ever dropped. The default actions (context menu, page scroll on arrows) are prevented.
+        self.dom_events = Event(source=self.canvas, watched_events=["mousedown", "mouseup", "mouseleave",
+                                                                   "contextmenu", "keydown"],
+                                prevent_default_action=True, ignore_modifier_key_events=True)
+        self.dom_events.on_dom_event(lambda e: self._on_ui(lambda: self.on_dom_event(e),
+                                                           capture=e.get("type") == "keydown"))
+        self.move_events = Event(source=self.canvas, watched_events=["mousemove"], wait=20,
+                                 throttle_or_debounce="throttle")
+        self.move_events.on_dom_event(lambda e: self._on_ui(lambda: self.on_dom_event(e), capture=False))
+        self.canvas.on_client_ready(lambda: self._on_ui(self._draw_frame, capture=False))
 
-    def _on_ui(self, action: Callable[[], object]) -> None:
-        """Run a UI callback; show a ``VidmaskError`` in the status line instead of losing it."""
+    def _on_ui(self, action: Callable[[], object], capture: bool = True) -> None:
+        """Run a UI callback. Errors show in the status line (a ``VidmaskError`` as its one line, any
+        other error as its type and message with the traceback under it) instead of JupyterLab's log
+        console; with ``capture``, what the action prints (progress bars) shows in ``messages``.
+        Mouse moves skip the capture: entering an Output area sends messages to the browser."""
         if self._syncing:
             return
+        with self.messages if capture else contextlib.nullcontext():
+            try:
+                action()
+            except VidmaskError as exc:
+                self.set_status(str(exc), error=True)
+            except Exception as exc:  # noqa: BLE001 - shown in the widget, not lost in the log console
+                self.set_status(f"{type(exc).__name__}: {exc} (traceback below the image)", error=True)
+                traceback.print_exc(file=sys.stdout)
+
+    @contextlib.contextmanager
+    def _busy(self, doing: str):
+        """Status ``doing ...`` while it runs; if it fails, the status says so (then the error goes on)."""
+        self.set_status(f"{doing} ...")
         try:
-            action()
-        except VidmaskError as exc:
-            self.set_status(str(exc), error=True)
+            yield
+        except BaseException as exc:
+            self.set_status(f"{doing} failed: {exc}", error=True)
+            raise
 
     def set_status(self, text: str, error: bool = False) -> None:
         color = "#b00020" if error else "#555"
@@ -244,15 +401,25 @@ class PromptEditor(widgets.VBox):
         self._draw_overlay()
 
     def new_object(self, label: str | None = None) -> TrackedObject:
-        """Add an object (a label; 'object N' if empty) and pick it. Saved."""
-        label = (label or "").strip() or f"object {max((o.id for o in self.prompts.objects), default=0) + 1}"
-        if any(o.label == label for o in self.prompts.objects):
+        """Add an object (a label; 'object N' if empty) and pick it. Saved.
+
+        An untouched placeholder ('object N' with no prompt, such as the 'object 1' a new editor
+        starts with) is reused rather than left behind empty: tracking refuses objects without prompts.
+        """
+        label = (label or "").strip()
+        if label and any(o.label == label for o in self.prompts.objects):
             raise VidmaskError(f"there is already an object labelled {label!r}; pick it in the list or "
                                "choose another label")
+        empty = self._placeholder()
+        if empty and not label:
+            self.select_object(empty.id)
+            self.set_status(f"object {empty.id} is still empty: draw on it (picked)")
+            return empty
         self._push_undo()
-        obj = self.prompts.add_object(label)
+        obj = self._reuse_empty_object(label) or self.prompts.add_object(
+            label or f"object {max(o.id for o in self.prompts.objects) + 1}")
         self.obj_id = obj.id
-        self._saved(f"new object {obj.id}: {label}")
+        self._saved(f"new object {obj.id}: {obj.label}" + (" (reused the empty placeholder)" if empty else ""))
         return obj
 
     def rename_object(self, obj_id: int, label: str) -> TrackedObject:
@@ -268,8 +435,9 @@ class PromptEditor(widgets.VBox):
         self._saved(f"object {obj_id} renamed {old.label!r} -> {label!r}")
         return new
 
-    def delete_object(self, obj_id: int) -> None:
-        """Remove an object and all its prompts. Saved; undo brings it back."""
+    def delete_object(self, obj_id: int | None = None) -> None:
+        """Remove an object (default: the picked one) and all its prompts. Saved; undo brings it back."""
+        obj_id = self.obj_id if obj_id is None else int(obj_id)
         self.prompts.object(obj_id)
         self._push_undo()
         self.prompts.prompts = [p for p in self.prompts.prompts if p.obj_id != obj_id]
@@ -281,11 +449,127 @@ class PromptEditor(widgets.VBox):
         self.selected = None
         self._saved(f"object {obj_id} deleted with its prompts")
 
+    # ------------------------------------------------------------------ tracked masks and review spans
+    def reload_masks(self) -> bool:
+        """(Re)read ``masks.json`` if it changed since last read; True if masks are there to draw.
+
+        Checked before every frame is drawn (one ``stat``), so masks from a new run of 03 show up.
+        Masks of another video, or a file that cannot be read, are not drawn; ``masks_note`` says why.
+        """
+        try:
+            st = self.masks_path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._masks_stamp and (stamp is not None or self.masks_note):
+            return self.mask_store is not None
+        self._masks_stamp = stamp
+        self.mask_store, self.review_rows = None, []
+        if stamp is None:
+            self.masks_note = "no tracked masks yet (masks.json appears after 03)"
+        else:
+            try:
+                store = MaskStore.load(self.masks_path)
+                store.check_video(self.info)
+            except (VidmaskError, KeyError, TypeError, ValueError) as exc:
+                self.masks_note = f"tracked masks not shown: {exc}"
+            else:
+                from vidmask_nb.qa import review_frames
+
+                self.mask_store = store
+                table = self._review_given if self._review_given is not None else review_frames(store)
+                self.review_rows = list(table)
+                self.masks_note = ""
+        self._sync_masks_widgets()
+        return self.mask_store is not None
+
+    def set_show_masks(self, show: bool) -> None:
+        """Draw the tracked masks over the frame, or not."""
+        self.show_masks = bool(show)
+        self._sync_widgets()
+        self._draw_frame()
+
+    def goto_review(self, index: int | None) -> None:
+        """Show review span ``index`` (of ``review_rows``): its first frame, its object picked."""
+        if index is None:
+            return
+        index = int(index)
+        if not 0 <= index < len(self.review_rows):
+            raise VidmaskError(f"there is no review span {index}; there are {len(self.review_rows)}")
+        row = self.review_rows[index]
+        if any(o.id == row.obj_id for o in self.prompts.objects):
+            self.obj_id = row.obj_id
+        self.set_frame(row.first)
+        self.set_status(f"review: {self._describe_review(row)} · {row.detail}")
+
+    def masks_on_frame(self, frame: int | None = None) -> dict[int, np.ndarray]:
+        """{object id: HxW bool} tracked on ``frame`` (default: the one shown); empty without masks."""
+        if self.mask_store is None:
+            return {}
+        return self.mask_store[self.frame if frame is None else int(frame)].masks()
+
+    def timeline_frame(self, x: float) -> int:
+        """The frame under canvas pixel ``x`` of the timeline strip."""
+        n = self.info.frame_count
+        return min(max(int(x * n / TIMELINE_SIZE[0]), 0), n - 1)
+
+    @staticmethod
+    def _describe_review(row) -> str:
+        frames = f"frame {row.first}" if row.first == row.last else f"frames {row.first}-{row.last}"
+        return f"{frames} · {row.obj_id}: {row.label} · {row.reason}"
+
+    def _sync_masks_widgets(self) -> None:
+        self._syncing = True
+        try:
+            self.review_list.options = [(f"review spans: {len(self.review_rows) or 'none'}", None)] + [
+                (self._describe_review(r), i) for i, r in enumerate(self.review_rows)]
+            self.review_list.value = None
+        finally:
+            self._syncing = False
+
+    def _tinted(self, rgb: np.ndarray) -> np.ndarray:
+        """The frame with each tracked mask tinted in its object's colour (``MASK_ALPHA``)."""
+        import cv2
+
+        from vidmask_nb.timeline import labels_and_colors
+
+        masks = self.masks_on_frame()
+        if not masks:
+            return rgb
+        _, colors = labels_and_colors(self.mask_store)
+        cw, ch = self.canvas_size
+        out = rgb.astype(np.float32)
+        for obj_id, mask in sorted(masks.items()):
+            if mask.shape != (ch, cw):
+                mask = cv2.resize(mask.astype(np.uint8) * 255, (cw, ch), interpolation=cv2.INTER_AREA) >= 128
+            if mask.any():
+                out[mask] = (1 - MASK_ALPHA) * out[mask] + MASK_ALPHA * np.array(colors[obj_id], np.float32)
+        return np.rint(out).astype(np.uint8)
+
+    def _draw_timeline(self) -> None:
+        """The strip: review spans (orange), prompted frames (ticks in the object's colour), this frame."""
+        tl = self.timeline
+        tw, th = TIMELINE_SIZE
+        per_frame = tw / self.info.frame_count
+        with hold_canvas():
+            tl.clear()
+            tl.fill_style = "rgb(225,225,225)"
+            tl.fill_rect(0, 0, tw, th)
+            tl.fill_style = REVIEW_COLOR
+            for r in self.review_rows:
+                tl.fill_rect(r.first * per_frame, 0, max((r.last - r.first + 1) * per_frame, 2), th)
+            for p in self.prompts.prompts:
+                tl.fill_style = "rgb({},{},{})".format(*self.prompts.object(p.obj_id).color)
+                tl.fill_rect(p.frame * per_frame, th * 0.25, max(per_frame, 3), th * 0.75)
+            tl.fill_style = "rgb(0,0,0)"
+            tl.fill_rect(self.frame * per_frame, 0, max(per_frame, 2), th)
+
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise VidmaskError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         self.mode = mode
         self._sync_widgets()
+        self._draw_overlay()  # the mode is written on the image
 
     # ------------------------------------------------------------------ prompts
     def add_box(self, x0: float, y0: float, x1: float, y1: float, frame: int | None = None,
@@ -400,11 +684,14 @@ class PromptEditor(widgets.VBox):
     def _restore(self, snap: _Snapshot) -> None:
         self.prompts.objects, self.prompts.prompts = list(snap.objects), list(snap.prompts)
         self.obj_id, self.selected = snap.obj_id, None
+        self.proposals += [p for p in snap.restores if p not in self.proposals]
+        self.selected_proposal = None
         self._sync_widgets()
         self._draw_overlay()
+        self._draw_timeline()
 
-    def _push_undo(self) -> None:
-        self._undo.append(self._snapshot())
+    def _push_undo(self, restores: tuple[Proposal, ...] = ()) -> None:
+        self._undo.append(replace(self._snapshot(), restores=restores))
         del self._undo[:-UNDO_DEPTH]
 
     def _saved(self, what: str, take_back: bool = True) -> None:
@@ -418,15 +705,39 @@ class PromptEditor(widgets.VBox):
             raise
         self._sync_widgets()
         self._draw_overlay()
+        self._draw_timeline()
         self.set_status(f"{what} · saved {self.path.name} ({len(self.prompts.prompts)} prompts)")
 
     def _obj_name(self, obj_id: int) -> str:
         return f"'{self.prompts.object(obj_id).label}'"
 
     # ------------------------------------------------------------------ mouse and keys
-    def on_mouse_down(self, x: float, y: float, shift: bool | None = None) -> None:
-        """Mouse pressed at canvas pixel (x, y)."""
-        self._drag = _Drag(x, y, x, y)
+    def on_dom_event(self, event: dict) -> FramePrompt | None:
+        """A browser event from ``ipyevents`` (mousedown/move/up/leave with ``relativeX/Y`` in CSS
+        pixels, ``button``, ``shiftKey``; keydown with ``key``)."""
+        kind = event.get("type")
+        if kind == "keydown":
+            self.on_key(event.get("key", ""), bool(event.get("shiftKey")), bool(event.get("ctrlKey")),
+                        bool(event.get("metaKey")))
+            return None
+        if kind not in ("mousedown", "mousemove", "mouseup", "mouseleave"):
+            return None  # contextmenu: only its default (the browser's menu) matters, and it is prevented
+        cw, ch = self.canvas_size
+        x = float(event.get("relativeX", 0)) * cw / (float(event.get("boundingRectWidth") or 0) or cw)
+        y = float(event.get("relativeY", 0)) * ch / (float(event.get("boundingRectHeight") or 0) or ch)
+        shift, button = bool(event.get("shiftKey")), int(event.get("button") or 0)
+        if kind == "mousedown":
+            return self.on_mouse_down(x, y, shift=shift, button=button)
+        if kind == "mousemove":
+            return self.on_mouse_move(x, y)
+        if kind == "mouseup":
+            return self.on_mouse_up(x, y, shift=shift, button=button)
+        return self.on_mouse_out(x, y)
+
+    def on_mouse_down(self, x: float, y: float, shift: bool = False, button: int = 0) -> None:
+        """Mouse pressed at canvas pixel (x, y); with Shift or the right button, a negative point."""
+        right = button == RIGHT_BUTTON
+        self._drag = _Drag(x, y, x, y, negative=bool(shift) or right, right=right)
 
     def on_mouse_move(self, x: float, y: float, shift: bool | None = None) -> None:
         if self._drag is None:
@@ -435,15 +746,22 @@ class PromptEditor(widgets.VBox):
         if self.mode == "box":
             self._draw_overlay()
 
-    def on_mouse_up(self, x: float, y: float, shift: bool | None = None) -> FramePrompt | None:
-        """Mouse released: a drag makes a box (box mode), a click a point. Returns the new prompt."""
+    def on_mouse_up(self, x: float, y: float, shift: bool = False, button: int = 0) -> FramePrompt | None:
+        """Mouse released: a drag makes a box (box mode), a click a point, negative when pressed or
+        released with Shift, pressed with the right button, or in the "- point" mode. Returns the
+        new prompt."""
         drag = self._drag
         if drag is None:
             return None
         self._drag = None
-        negative = self._take_shift() if shift is None else bool(shift)
+        negative = drag.negative or bool(shift) or button == RIGHT_BUTTON
         moved = max(abs(x - drag.x0), abs(y - drag.y0)) * self.css_scale
-        if self.mode == "box" and moved >= CLICK_CSS_PX:
+        if moved < CLICK_CSS_PX:
+            hit = self.proposal_at(x, y)
+            if hit is not None:  # a click on a proposal picks it (for accept / reject), not a point
+                self.select_proposal(hit)
+                return None
+        if self.mode == "box" and moved >= CLICK_CSS_PX and not drag.right:
             (sx0, sy0), (sx1, sy1) = self.to_source(drag.x0, drag.y0), self.to_source(x, y)
             return self.add_box(sx0, sy0, sx1, sy1)
         px, py = self.to_source(drag.x0, drag.y0) if moved >= CLICK_CSS_PX else self.to_source(x, y)
@@ -460,10 +778,7 @@ class PromptEditor(widgets.VBox):
     def on_key(self, key: str, shift: bool = False, ctrl: bool = False, meta: bool = False) -> None:
         """A key pressed while the canvas has focus (see ``SHORTCUTS``)."""
         k = key.lower() if len(key) == 1 else key
-        if key == "Shift":
-            self._shift_until = time.monotonic() + SHIFT_WINDOW_S
-            self.set_status("Shift: the next click adds a negative point")
-        elif k in ("ArrowRight", "d", "ArrowLeft", "a"):
+        if k in ("ArrowRight", "d", "ArrowLeft", "a"):
             step = (10 if shift else 1) * (1 if k in ("ArrowRight", "d") else -1)
             self.step_frame(step)
         elif k == "b":
@@ -485,14 +800,216 @@ class PromptEditor(widgets.VBox):
             self.delete()
         elif k == "v":
             self.preview(show=True)
+        elif k == "f":
+            self.find(self.find_kinds.value)
+        elif k == "m":
+            self.set_show_masks(not self.show_masks)
         elif key == "Escape":
             self._drag = None
             self._draw_overlay()
 
-    def _take_shift(self) -> bool:
-        armed = time.monotonic() < self._shift_until
-        self._shift_until = 0.0
-        return armed
+    # ------------------------------------------------------------------ find: detector proposals
+    def find(self, kinds="face", frame: int | None = None) -> list[Proposal]:
+        """The detectors (``"faces"``, ``"text"``, ``"faces,text"``) propose boxes on ``frame`` (default:
+        the current one). They replace that frame's pending proposals of those kinds; a detection on
+        a box prompt already there is left out. Nothing is saved until one is accepted."""
+        kinds = parse_kinds(kinds)
+        frame = self.frame if frame is None else int(frame)
+        self._target(frame, None)
+        with self._busy(f"finding {' and '.join(kinds)} on frame {frame}"):
+            dets = self._detect_one(frame, kinds)
+        found = self._proposals_from(frame, dets)
+        self.proposals = [p for p in self.proposals if not (p.frame == frame and p.kind in kinds)] + found
+        self.selected_proposal = self.proposals.index(found[0]) if found else None
+        if frame != self.frame:
+            self.set_frame(frame)
+        self._sync_widgets()
+        self._draw_overlay()
+        self.set_status(f"{len(found)} proposal(s) on frame {frame} ({', '.join(kinds)}): click one, then "
+                        "accept or reject" if found else f"no {' or '.join(kinds)} found on frame {frame}")
+        return found
+
+    def find_video(self, kinds="face", every: float = 0.5) -> list[Proposal]:
+        """Detect on a frame every ``every`` seconds (and on prompted frames) through the whole video.
+
+        Detections are grouped into objects as ``vidmask-nb run --find`` does (``find.find_objects``):
+        each object's first detection, and each time it is found again after leaving the picture, is
+        one proposal labelled with its group (``face 2``); accepted proposals of a group join one
+        object. Replaces all pending proposals. The progress bar beside the button counts frames.
+        """
+        from vidmask_nb.find import detect_video, find_objects
+
+        kinds = parse_kinds(kinds)
+        if not every or every <= 0:
+            raise VidmaskError(f"find every must be a positive number of seconds, not {every}")
+        step = max(1, int(round(float(self.info.fps) * every)))
+        n = self.info.frame_count
+        bar = self.find_progress
+        bar.max, bar.value, bar.description = len(set(range(0, n, step)) | {n - 1}), 0, "find"
+        bar.layout.display = None
+        dets: dict[int, Detections] = {}
+        with self._busy(f"finding {' and '.join(kinds)} on every {step}th frame of {n}"):
+            for index, frame_dets in detect_video(self.info.path, kinds, every=step, info=self.info,
+                                                  desc=f"find {','.join(kinds)}"):
+                dets[index] = frame_dets
+                bar.value += 1
+
+        def detections_at(frame: int) -> Detections:  # a prompted frame between the samples
+            if frame not in dets:
+                dets[frame] = self._detect_one(frame, kinds)
+            return dets[frame]
+
+        _, log = find_objects(self.prompts, self.info, detections_at, every)
+        self.proposals = [Proposal(e["frame"], e["kind"], tuple(float(v) for v in e["box"]), float(e["score"]),
+                                   group=e["object"]) for e in log]
+        self.proposals.sort(key=lambda p: (p.frame, p.group or ""))
+        self.selected_proposal = None
+        bar.description = "done"
+        self._sync_widgets()
+        self._draw_overlay()
+        groups = len({p.group for p in self.proposals})
+        self.set_status(f"{len(self.proposals)} proposal(s) for {groups} object(s) on {len(dets)} frames searched "
+                        f"({', '.join(kinds)}, every {every:g} s): pick one in the list, then accept or reject")
+        return list(self.proposals)
+
+    def select_proposal(self, index: int | None) -> None:
+        """Pick a proposal (for accept / reject) and show its frame."""
+        if index is None:
+            self.selected_proposal = None
+        else:
+            index = self._proposal_index(index)
+            self.selected_proposal = index
+            if self.proposals[index].frame != self.frame:
+                self.frame = self.proposals[index].frame
+                self._draw_frame()
+            self.set_status(f"proposal #{index}: {self.proposals[index].describe()} · accept or reject")
+        self._sync_widgets()
+        self._draw_overlay()
+
+    def proposal_at(self, x: float, y: float) -> int | None:
+        """The index of the (smallest) proposal on this frame under canvas pixel (x, y), if any."""
+        sx, sy = self.to_source(x, y)
+        hits = [(area, i) for i, p in enumerate(self.proposals) if p.frame == self.frame
+                and p.box[0] <= sx <= p.box[2] and p.box[1] <= sy <= p.box[3]
+                for area in [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1])]]
+        return min(hits)[1] if hits else None
+
+    def accept(self, index: int | None = None) -> FramePrompt:
+        """Accept a proposal (default: the selected one): an object labelled by its kind (``face 3``;
+        a whole-video group's accepted proposals share one) gets its box as a prompt on its frame.
+        Saved; undo takes it back and returns the proposal."""
+        return self._accept([self._proposal_index(index)])[0]
+
+    def accept_all(self) -> list[FramePrompt]:
+        """Accept every pending proposal (one undo step)."""
+        if not self.proposals:
+            raise VidmaskError("no proposals to accept: press Find first")
+        return self._accept(list(range(len(self.proposals))))
+
+    def reject(self, index: int | None = None) -> Proposal:
+        """Drop a proposal (default: the selected one); nothing is saved."""
+        index = self._proposal_index(index)
+        prop = self.proposals.pop(index)
+        self.selected_proposal = None
+        self._sync_widgets()
+        self._draw_overlay()
+        self.set_status(f"rejected {prop.describe()} · {len(self.proposals)} proposal(s) left")
+        return prop
+
+    def reject_all(self) -> int:
+        n = len(self.proposals)
+        self.proposals, self.selected_proposal = [], None
+        self._sync_widgets()
+        self._draw_overlay()
+        self.set_status(f"rejected {n} proposal(s)")
+        return n
+
+    def _accept(self, indices: list[int]) -> list[FramePrompt]:
+        chosen = [self.proposals[i] for i in indices]
+        self._push_undo(restores=tuple(chosen))
+        added = []
+        for prop in chosen:
+            obj = self._object_for(prop)
+            self.prompts.prompts = [p for p in self.prompts.prompts
+                                    if not (p.frame == prop.frame and p.obj_id == obj.id and p.box is not None)]
+            prompt = FramePrompt(prop.frame, obj.id, box=prop.box, pts=self.info.pts[prop.frame])
+            self._insert(prompt)
+            added.append(prompt)
+            self.obj_id = obj.id
+        self.proposals = [p for p in self.proposals if p not in chosen]
+        self.selected_proposal = None
+        labels = ", ".join(dict.fromkeys(self.prompts.object(p.obj_id).label for p in added))
+        self._saved(f"accepted {len(added)} proposal(s) as {labels}" if len(added) > 1 else
+                    f"accepted: {labels}, box on frame {added[0].frame}")
+        return added
+
+    def _object_for(self, prop: Proposal) -> TrackedObject:
+        """The object an accepted proposal joins: its group's, or a new one labelled ``<kind> N``."""
+        ids = {o.id for o in self.prompts.objects}
+        if prop.group and self._group_objects.get(prop.group) in ids:
+            return self.prompts.object(self._group_objects[prop.group])
+        labels = {o.label for o in self.prompts.objects}
+        if prop.group and prop.group not in labels:
+            label = prop.group
+        else:
+            taken = [int(n) for kind, _, n in (lab.rpartition(" ") for lab in labels)
+                     if kind == prop.kind and n.isdigit()]
+            label = f"{prop.kind} {max(taken, default=0) + 1}"
+        obj = self._reuse_empty_object(label) or self.prompts.add_object(label)
+        if prop.group:
+            self._group_objects[prop.group] = obj.id
+        return obj
+
+    def _reuse_empty_object(self, label: str) -> TrackedObject | None:
+        """An untouched placeholder renamed ``label``, so no empty object is left behind (tracking
+        refuses objects without prompts); None if there is none."""
+        old = self._placeholder()
+        if old is None:
+            return None
+        new = replace(old, label=label)
+        self.prompts.objects = [new if o.id == old.id else o for o in self.prompts.objects]
+        return new
+
+    def _placeholder(self) -> TrackedObject | None:
+        """An object with its automatic label ('object N') and no prompt yet (the picked one first)."""
+        used = {p.obj_id for p in self.prompts.prompts}
+        empty = [o for o in self.prompts.objects if o.id not in used and o.label == f"object {o.id}"]
+        return next((o for o in empty if o.id == self.obj_id), empty[0] if empty else None)
+
+    def _proposal_index(self, index: int | None) -> int:
+        index = self.selected_proposal if index is None else int(index)
+        if index is None:
+            raise VidmaskError("no proposal selected: click a cyan box (or pick one in the list) first"
+                               if self.proposals else "no proposals: press Find first")
+        if not 0 <= index < len(self.proposals):
+            raise VidmaskError(f"there is no proposal {index}; there are {len(self.proposals)}")
+        return index
+
+    def _proposals_from(self, frame: int, dets: Detections) -> list[Proposal]:
+        """Proposals for ``dets`` on ``frame``, best first, leaving out those on a box prompt there."""
+        from vidmask_nb.find import MATCH_IOU
+
+        boxes = [p.box for p in self.prompts_on_frame(frame) if p.box is not None]
+        out = []
+        for i in np.argsort(-dets.scores, kind="stable"):
+            box = tuple(round(float(v), 2) for v in dets.boxes[i])  # as prompts.json keeps it
+            if boxes and iou_matrix(np.array(box), np.array(boxes)).max() >= MATCH_IOU:
+                continue
+            out.append(Proposal(frame, str(dets.kinds[i]), box, float(dets.scores[i])))
+        return out
+
+    def _detect_one(self, frame: int, kinds: tuple[str, ...]) -> Detections:
+        from vidmask_nb.detect import detect_frame
+
+        return detect_frame(self._source_rgb(frame), kinds)
+
+    def _source_rgb(self, frame: int) -> np.ndarray:
+        """Frame ``frame`` at the source's own size (the canvas may show it downscaled)."""
+        if self._reader.size is None:
+            return self._reader[frame]
+        if self._source_reader is None:
+            self._source_reader = VideoReader(self.info.path, info=self.info, cache_frames=2)
+        return self._source_reader[frame]
 
     # ------------------------------------------------------------------ preview
     def predictor(self):
@@ -502,13 +1019,16 @@ class PromptEditor(widgets.VBox):
             if spec is None:
                 raise VidmaskError("no model given to preview with: create the editor with "
                                    "predictor=dict(model='tiny') (or a loaded predictor)")
-            if isinstance(spec, dict):
-                from vidmask_nb.model import load_predictor
+            if isinstance(spec, dict) or (callable(spec) and not hasattr(spec, "init_state")):
+                start = time.monotonic()
+                with self._busy("loading SAM 2"):
+                    if isinstance(spec, dict):
+                        from vidmask_nb.model import load_predictor
 
-                self.set_status("loading SAM 2 ...")
-                self._predictor = load_predictor(**spec)
-            elif callable(spec) and not hasattr(spec, "init_state"):
-                self._predictor = spec()
+                        self._predictor = load_predictor(**spec)
+                    else:
+                        self._predictor = spec()
+                self.set_status(f"SAM 2 loaded in {time.monotonic() - start:.1f} s")
             else:
                 self._predictor = spec
         return self._predictor
@@ -524,8 +1044,8 @@ class PromptEditor(widgets.VBox):
         if not self.prompts_on_frame(frame):
             raise VidmaskError(f"frame {frame} has no prompts to preview: draw a box first")
         predictor = self.predictor()
-        self.set_status(f"running SAM 2 on frame {frame} ...")
-        fig = preview_figure(predictor, self.info, self.prompts, frame)
+        with self._busy(f"running SAM 2 on frame {frame}"):
+            fig = preview_figure(predictor, self.info, self.prompts, frame)
         if show:
             png = io.BytesIO()
             fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
@@ -546,9 +1066,20 @@ class PromptEditor(widgets.VBox):
             self.prompt_list.options = [(self._describe(i, p), i) for i, p in enumerate(self.prompts.prompts)]
             self.prompt_list.value = self.selected
             n_here = len(self.prompts_on_frame())
-            self.frame_label.value = (f"{self.info.seconds(self.frame):.3f} s · {n_here} prompt(s) here · "
-                                      f"prompted frames: {self.prompts.prompt_frames or 'none'}")
+            self.frame_label.value = (f"frame {self.frame} · {self.info.seconds(self.frame):.3f} s · "
+                                      f"{n_here} prompt(s) here · prompted frames: {self.prompts.prompt_frames or 'none'}")
+            self.masks_toggle.value = self.show_masks
+            self.masks_toggle.disabled = self.mask_store is None
+            spans = [r for r in self.review_rows if r.first <= self.frame <= r.last]
+            self.masks_info.value = html.escape(
+                self.masks_note or (f"tracked masks of {len(self.mask_store.objects)} object(s)"
+                                    + (f" · in review span: {'; '.join(self._describe_review(r) for r in spans)}"
+                                       if spans else "")))
             self.preview_button.disabled = self._predictor_spec is None
+            self.proposal_list.options = [(f"#{i} {p.describe()}", i) for i, p in enumerate(self.proposals)]
+            self.proposal_list.value = self.selected_proposal
+            self.accept_button.disabled = self.reject_button.disabled = self.selected_proposal is None
+            self.accept_all_button.disabled = self.reject_all_button.disabled = not self.proposals
         finally:
             self._syncing = False
 
@@ -566,8 +1097,17 @@ class PromptEditor(widgets.VBox):
         self._sync_widgets()
         self._draw_frame()
 
+    def frame_image(self) -> np.ndarray:
+        """The picture drawn under the prompts: the frame (canvas size), tracked masks tinted when shown."""
+        rgb = self._reader[self.frame]
+        if self.show_masks and self.reload_masks():
+            rgb = self._tinted(rgb)
+        return np.ascontiguousarray(rgb)
+
     def _draw_frame(self) -> None:
-        rgb = np.ascontiguousarray(self._reader[self.frame])
+        rgb = self.frame_image()
+        self._sync_widgets()
+        self._draw_timeline()
         with hold_canvas():
             self.canvas[0].clear()
             self.canvas[0].put_image_data(rgb, 0, 0)
@@ -604,7 +1144,23 @@ class PromptEditor(widgets.VBox):
                 layer.line_width = wide / 2
                 layer.stroke_style = color
                 layer.stroke_circle(cx, cy, r)
-        if self._drag is not None and self.mode == "box":
+        for i, p in enumerate(self.proposals):
+            if p.frame != self.frame:
+                continue
+            (x0, y0), (x1, y1) = self.to_canvas(*p.box[:2]), self.to_canvas(*p.box[2:])
+            picked = i == self.selected_proposal
+            layer.line_width = 2 * thin if picked else thin
+            layer.stroke_style = PROPOSAL_COLOR
+            layer.set_line_dash([6, 4])
+            layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
+            layer.set_line_dash([])
+            if picked:
+                layer.fill_style = "rgba(0,229,255,0.25)"
+                layer.fill_rect(x0, y0, x1 - x0, y1 - y0)
+            layer.fill_style = PROPOSAL_COLOR
+            layer.fill_text(f"{'> ' if picked else ''}{p.group or p.kind} {p.score:.2f}?", x0 + 2, max(y0 - 3, 12))
+        self._draw_mode_badge(layer)
+        if self._drag is not None and self.mode == "box" and not self._drag.right:
             d = self._drag
             color = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
             layer.line_width = thin
@@ -613,8 +1169,111 @@ class PromptEditor(widgets.VBox):
             layer.stroke_rect(min(d.x0, d.x1), min(d.y0, d.y1), abs(d.x1 - d.x0), abs(d.y1 - d.y0))
             layer.set_line_dash([])
 
+    def mode_badge(self) -> str:
+        """What the image's corner says: the mode and the object a click adds to."""
+        return f"{MODE_BADGES[self.mode]} · {self.prompts.object(self.obj_id).label}"
+
+    def _draw_mode_badge(self, layer) -> None:
+        font = max(10, round(self.canvas_size[1] / 28))
+        text = self.mode_badge()
+        pad = font * 0.3
+        layer.fill_style = "rgba(0,0,0,0.6)"
+        layer.fill_rect(0, 0, 0.62 * font * len(text) + 2 * pad + font, font + 2 * pad)
+        layer.fill_style = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
+        layer.fill_rect(pad, pad + font * 0.15, font * 0.7, font * 0.7)
+        layer.fill_style = "rgb(255,255,255)"
+        layer.text_baseline = "top"
+        layer.fill_text(text, pad + font, pad)
+        layer.text_baseline = "alphabetic"
+
     def close(self) -> None:
         reader = self.__dict__.get("_reader")  # absent if the constructor failed (another video's prompts)
         if reader is not None:
             reader.close()
+        if self.__dict__.get("_source_reader") is not None:
+            self._source_reader.close()
         super().close()
+
+
+def open_editor(video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, frame: int | None = None,
+                **kwargs) -> PromptEditor:
+    """The prompt editor on ``video`` and its run folder, showing ``frame`` (tracked masks drawn
+    when ``masks.json`` is there). ``kwargs`` go to ``PromptEditor``.
+
+    Example: ``open_editor("clip.mp4", "runs/clip", frame=120)``.
+    """
+    return PromptEditor(video, workdir, frame=frame, **kwargs)
+
+
+class ReviewFixer(widgets.VBox):
+    """A review table with a "fix" button per row: it opens the prompt editor (below the table) at
+    the row's first frame with its object picked and the tracked masks drawn; a second "fix" moves
+    the same editor. Draw the correction there, then run 03 and 04 again.
+
+    ``table``: a ``qa.ReviewTable`` (04's, with its settings); ``max_rows``: rows listed (the rest
+    stay reachable from the editor's "review" list). ``kwargs`` go to ``PromptEditor``.
+    """
+
+    def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, table,
+                 max_rows: int = 30, **kwargs):
+        self.video, self.workdir, self.table, self._kwargs = video, workdir, table, kwargs
+        self.rows = list(table)
+        self.editor: PromptEditor | None = None
+        self.buttons: list[widgets.Button] = []
+        lines = []
+        for i, row in enumerate(self.rows[:max_rows]):
+            button = widgets.Button(description="fix", icon="pencil", layout=widgets.Layout(width="70px"),
+                                    tooltip=f"open the prompt editor at frame {row.first}")
+            button.on_click(lambda _, i=i: self._click(i))
+            button.add_class("vidmask-fix")
+            self.buttons.append(button)
+            line = _row([button, widgets.HTML(
+                f"{html.escape(PromptEditor._describe_review(row))} · {html.escape(row.detail)}")])
+            line.add_class("vidmask-review-row")
+            lines.append(line)
+        more = len(self.rows) - len(lines)
+        self._status = widgets.HTML(
+            (f"{more} more span(s) in the editor's review list · " if more > 0 else "")
+            + "fix: opens the prompt editor at that frame, with the tracked masks drawn")
+        self._status.add_class("vidmask-fix-status")
+        self._slot = widgets.VBox()
+        super().__init__(lines + [self._status, self._slot])
+
+    def fix(self, index: int) -> PromptEditor:
+        """Open the editor (or move it) to review row ``index``; returns it."""
+        if not 0 <= int(index) < len(self.rows):
+            raise VidmaskError(f"there is no review row {index}; there are {len(self.rows)}")
+        if self.editor is None:
+            self.editor = PromptEditor(self.video, self.workdir, review=self.table, **self._kwargs)
+            self._slot.children = [self.editor]
+        self.editor.goto_review(int(index))
+        return self.editor
+
+    def _click(self, index: int) -> None:
+        try:
+            self.fix(index)
+            self._status.value = html.escape(f"editing at frame {self.rows[index].first}: draw the fix below, "
+                                             "then run 03 and 04 again")
+        except Exception as exc:  # noqa: BLE001 - shown here, not lost in the log console
+            self._status.value = f"<span style='color:#b00020'>{html.escape(str(exc))}</span>"
+
+    def close(self) -> None:
+        if self.editor is not None:
+            self.editor.close()
+        super().close()
+
+
+def review_fixer(video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, table=None,
+                 **kwargs) -> ReviewFixer | widgets.HTML:
+    """04's review table, one "fix" button per row (see ``ReviewFixer``); ``table`` defaults to
+    ``qa.review_frames`` of the run folder's masks. With nothing to review, a line saying so.
+
+    Example (notebook 04): ``review_fixer(video, workdir, qa.review_frames(store, hold=3))``.
+    """
+    if table is None:
+        from vidmask_nb.qa import review_frames
+
+        table = review_frames(MaskStore.load(RunFolder(workdir).masks_json))
+    if not len(table):
+        return widgets.HTML("nothing to fix: no review spans")
+    return ReviewFixer(video, workdir, table, **kwargs)
