@@ -16,6 +16,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import
   echo "[setup] installing vidmask-nb and its dependencies (torch, sam2, PyAV, JupyterLab...): a few minutes the first time"
   .venv/bin/python -m pip install -q --upgrade pip
   # sam2 builds an optional CUDA extension; without a CUDA toolkit it must be told not to try.
-  SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q -e ".[dev]"
+  SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q -e ".[dev,ray]"
   echo "$want" > "$stamp"
 fi
