@@ -121,6 +121,7 @@ def require_visible(*paths) -> None:
 # -- batches -------------------------------------------------------------------------------------
 
 def _batch_task(item: BatchItem) -> RunResult:
+    print(f"[ray] {item.video.name} on {node_name()}", file=sys.stderr, flush=True)
     try:
         require_visible(item.video, item.prompts, item.out)
     except VidmaskError as exc:
