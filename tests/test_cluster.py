@@ -42,15 +42,15 @@ def cluster(monkeypatch_module):
     short = Path(tempfile.mkdtemp(prefix="vmr", dir="/tmp"))  # Ray's socket paths must stay short
     marker = short / "crash-once"
     monkeypatch_module.setenv("VIDMASK_TEST_CRASH_MARKER", str(marker))
-    for attempt in (1, 2):  # Ray gives a raylet 30 s to register: a loaded machine can miss that once
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(short / "ray"))
-            break
-        except Exception:
-            ray.shutdown()
-            if attempt == 2:
-                raise
     try:
+        for attempt in (1, 2, 3):  # Ray gives a raylet 30 s to register: a loaded machine can miss that
+            try:
+                ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(short / "ray"))
+                break
+            except Exception:
+                ray.shutdown()
+                if attempt == 3:
+                    raise
         yield marker
     finally:
         ray.shutdown()
