@@ -89,3 +89,21 @@ def test_track_with_missing_prompts_is_one_line_and_exit_2(tmp_path, sample_clip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "prompts not found" in proc.stderr and "nope.json" in proc.stderr
     assert not (tmp_path / "work").exists()
+
+
+def test_ray_flag_says_what_to_install_when_ray_is_missing(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # an environment without the [ray] extra
+    (tmp_path / "batch.csv").write_text("video,prompts\nclip.mp4,clip.json\n")
+    assert main(["batch", str(tmp_path / "batch.csv"), "--ray"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'vidmask-nb[ray]'" in err[0]
+
+
+def test_object_groups_split_in_id_order():
+    from vidmask_nb.propagate import object_groups
+
+    assert object_groups([3, 1, 2], 2) == [(1, 2), (3,)]
+    assert object_groups([5, 1], 8) == [(1,), (5,)]
+    assert object_groups(range(1, 8), 3) == [(1, 2, 3), (4, 5), (6, 7)]

@@ -71,6 +71,31 @@ def _find_flags(g) -> None:
                    help="with --find, cover the detector floor alone; SAM 2 is not loaded (default: track)")
 
 
+def _ray_flags(p: argparse.ArgumentParser, groups: bool = False) -> None:
+    g = p.add_argument_group("Ray cluster (pip install 'vidmask-nb[ray]'; files on a filesystem every node mounts)")
+    g.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster: ADDRESS (host:6379), else $RAY_ADDRESS, else a local one "
+                        "(default: no Ray, this machine only)")
+    g.add_argument("--ray-gpus", type=float, default=None,
+                   help="GPUs per task (default 1 when the cluster has GPUs, else 0)")
+    g.add_argument("--ray-cpus", type=float, default=None, help="CPUs per task (default 1)")
+    g.add_argument("--ray-retries", type=int, default=3,
+                   help="retries of a task whose worker or node died; it resumes from its last checkpoint (default 3)")
+    if groups:
+        g.add_argument("--ray-groups", type=int, default=None,
+                       help="object groups tracked by separate tasks (default: one per GPU of the cluster, "
+                            "else per CPU slot, at most one per object)")
+
+
+def _ray_options(args):
+    from vidmask_nb.cluster import RayOptions
+
+    if args.ray_retries < 0 or (getattr(args, "ray_groups", None) or 1) < 1:
+        raise VidmaskError("--ray-retries must be 0 or more and --ray-groups 1 or more")
+    return RayOptions(address=args.ray or None, gpus=args.ray_gpus, cpus=args.ray_cpus,
+                      max_retries=args.ray_retries, groups=getattr(args, "ray_groups", None))
+
+
 def _options(args):
     """``RunOptions`` from the flags a command has (the others keep their defaults)."""
     from vidmask_nb.pipeline import RunOptions
@@ -92,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a prompts.json or a LabelMe folder (default: none; then --find is needed)")
     s.add_argument("--out", required=True, help="the run folder")
     _run_flags(s)
+    _ray_flags(s, groups=True)
 
     s = sub.add_parser("track", help="track the prompted objects through a video (stage 03 alone): writes OUT/masks.json")
     s.add_argument("video")
@@ -103,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("manifest", help="CSV with header video,prompts[,out][,option columns] or a YAML list")
     s.add_argument("--out-root", default=None, help="where run folders go (default: runs/ beside the manifest)")
     _run_flags(s, defaults_from_manifest=True)
+    _ray_flags(s)
 
     s = sub.add_parser("share", help="copy what is safe to share from a finished run: the redacted video "
                                      "(and masks), never the sensitive/ folder")
@@ -149,7 +176,14 @@ def cmd_probe(args) -> int:
 def cmd_run(args) -> int:
     from vidmask_nb.pipeline import run_video
 
-    result = run_video(args.video, args.prompts, args.out, _options(args))
+    if args.ray is not None:
+        from vidmask_nb import cluster
+
+        ray_opts = _ray_options(args)
+        with cluster.connected(ray_opts.address):
+            result = cluster.run_video_on_ray(args.video, args.prompts, args.out, _options(args), ray_opts)
+    else:
+        result = run_video(args.video, args.prompts, args.out, _options(args))
     print(f"done in {result.seconds:.1f} s: {result.output}")
     print(f"reports (SENSITIVE, they show the source): {Path(result.workdir) / 'sensitive' / 'reports'}")
     print(f"to share: vidmask-nb share {args.out} --to DIR")
@@ -193,7 +227,14 @@ def cmd_batch(args) -> int:
 
     items = read_batch(args.manifest, _options(args), args.out_root)
     summary = Path(args.out_root or Path(args.manifest).parent / "runs") / "batch_summary.csv"
-    results = run_batch(items, summary)
+    if args.ray is not None:
+        from vidmask_nb import cluster
+
+        ray_opts = _ray_options(args)
+        with cluster.connected(ray_opts.address):
+            results = cluster.run_batch_on_ray(items, summary, ray_opts)
+    else:
+        results = run_batch(items, summary)
     for r in results:
         if r.status == "failed":
             print(f"FAILED {Path(r.video).name}: {r.error}", file=sys.stderr)

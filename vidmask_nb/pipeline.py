@@ -265,9 +265,12 @@ def retire_stale_outputs(run: RunFolder, key: str, video: Path, inputs: tuple = 
     return said
 
 
-def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: bool = False) -> RunResult:
+def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: bool = False,
+              before_tracking=None) -> RunResult:
     """Run the four notebooks on one video; raise ``VidmaskError`` with a one-line summary on failure.
 
+    ``before_tracking(video, workdir, opts)``, when given, runs after 02 and before 03 (``run --ray``
+    tracks object groups on a cluster there; 03 then finds complete masks and only shows them).
     ``prompts`` may be None when ``opts.find`` is set (the detectors find what to hide); with
     ``opts.no_track`` notebook 03 (SAM 2) is skipped and the detector floor alone is rendered.
     """
@@ -319,6 +322,8 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     for n, name in enumerate(stages, start=1):
         report = run.reports_dir / f"{name}.ipynb"
         if name == "03_propagate":
+            if before_tracking is not None:
+                before_tracking(video, workdir, opts)
             _say_resume(say, video, workdir, opts)
         print(f"[{video.name} {n}/{len(stages)}] {name} -> {report}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
@@ -531,20 +536,29 @@ def run_batch(items: list[BatchItem], summary_path=None) -> list[RunResult]:
     """Run each item, skipping complete ones and going on past failures; writes a summary CSV."""
     from tqdm.auto import tqdm
 
-    results = []
-    for item in tqdm(items, desc="batch", unit="video"):
-        t0 = time.perf_counter()
-        try:
-            opts = item.options.checked()
-            if is_complete(item.video, item.prompts, item.out, opts):
-                res = RunResult(str(item.video), str(item.out), str(RunFolder(item.out).redacted_video(item.video)),
-                                status="skipped")
-            else:
-                res = run_video(item.video, item.prompts, item.out, opts, checked=True)
-        except VidmaskError as exc:
-            res = RunResult(str(item.video), str(item.out), status="failed", error=str(exc))
-        res.seconds = round(time.perf_counter() - t0, 2)
-        results.append(res)
+    results = [run_item(item) for item in tqdm(items, desc="batch", unit="video")]
+    write_summary(results, summary_path)
+    return results
+
+
+def run_item(item: BatchItem) -> RunResult:
+    """One batch row: skipped when complete, else run; a ``VidmaskError`` becomes a failed result."""
+    t0 = time.perf_counter()
+    try:
+        opts = item.options.checked()
+        if is_complete(item.video, item.prompts, item.out, opts):
+            res = RunResult(str(item.video), str(item.out), str(RunFolder(item.out).redacted_video(item.video)),
+                            status="skipped")
+        else:
+            res = run_video(item.video, item.prompts, item.out, opts, checked=True)
+    except VidmaskError as exc:
+        res = RunResult(str(item.video), str(item.out), status="failed", error=str(exc))
+    res.seconds = round(time.perf_counter() - t0, 2)
+    return res
+
+
+def write_summary(results: list[RunResult], summary_path=None) -> None:
+    """The batch summary CSV (one row per video, in manifest order); nothing when no path is given."""
     if summary_path:
         Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
         from vidmask_nb.runfolder import atomic_output
@@ -554,7 +568,6 @@ def run_batch(items: list[BatchItem], summary_path=None) -> list[RunResult]:
             writer.writeheader()
             for r in results:
                 writer.writerow({k: getattr(r, k) for k in writer.fieldnames})
-    return results
 
 
 # -- the demo ----------------------------------------------------------------------------------

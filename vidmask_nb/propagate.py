@@ -254,8 +254,8 @@ class _RleWriter:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _segment_path(run: RunFolder, seg: Segment) -> Path:
-    return run.masks_dir / f"{seg.name}.json"
+def _segment_path(masks_dir: Path, seg: Segment) -> Path:
+    return masks_dir / f"{seg.name}.json"
 
 
 def _read_segment(path: Path, key: str) -> dict | None:
@@ -269,11 +269,11 @@ def _read_segment(path: Path, key: str) -> dict | None:
     return data if data.get("key") == key else None
 
 
-def _remove_stale(run: RunFolder, keep: set[str]) -> None:
-    """Delete this runner's files in ``masks/`` that are not in ``keep`` (older runs, other keys)."""
-    if not run.masks_dir.is_dir():
+def _remove_stale(masks_dir: Path, keep: set[str]) -> None:
+    """Delete this runner's files in ``masks_dir`` that are not in ``keep`` (older runs, other keys)."""
+    if not masks_dir.is_dir():
         return
-    for p in run.masks_dir.iterdir():
+    for p in masks_dir.iterdir():
         if p.name not in keep and (p.name.startswith("seg_") and p.suffix == ".json" or p.name == STATE_FILE
                                    or ".partial-" in p.name):
             p.unlink(missing_ok=True)
@@ -311,11 +311,46 @@ def _load_tracker_state(path: Path, key: str, segments: list[Segment], device) -
     return payload
 
 
+GROUP_KEY_SEP = "+objects:"  # a group's key: the whole run's key, then its objects and pass start
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """What one tracking call produced: its ``masks.json`` and how much of it was resumed."""
+
+    masks_json: Path
+    key: str
+    objects: tuple[int, ...]
+    pass_start: int
+    segments: int
+    resumed_segments: int  # segments found complete on disk and not tracked again
+    device: str
+
+
+def group_dir(workdir: str | os.PathLike, objects) -> Path:
+    """Where a group of objects tracked on its own keeps its checkpoints and masks: ``masks/objects_1-3``."""
+    return RunFolder(workdir).masks_dir / ("objects_" + "-".join(str(i) for i in sorted(set(objects))))
+
+
+def object_groups(ids, n: int) -> list[tuple[int, ...]]:
+    """Split object ids into at most ``n`` groups of near-equal size, in id order."""
+    ids = sorted(set(ids))
+    n = max(1, min(n, len(ids)))
+    size, extra = divmod(len(ids), n)
+    groups, at = [], 0
+    for g in range(n):
+        k = size + (g < extra)
+        groups.append(tuple(ids[at:at + k]))
+        at += k
+    return groups
+
+
 def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str = "tiny",
               checkpoint: str | os.PathLike | None = None, weights: str = "trained", device=None,
               chunk_seconds: float | None = 10.0, chunk_frames: int | None = None, image_size: int | None = None,
               vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0,
-              predictor=None, force: bool = False, progress: bool = True) -> MaskStore:
+              predictor=None, force: bool = False, progress: bool = True,
+              objects=None, pass_start: int | None = None) -> MaskStore:
     """Track every prompted object through the whole video; write ``masks/`` and ``masks.json``.
 
     - ``video``, ``workdir``: the source and its run folder (``prompts.json`` must be there).
@@ -324,6 +359,11 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
     - ``chunk_seconds`` / ``chunk_frames``: chunk length (progress, mask files, checkpoints).
     - ``predictor``: an already loaded predictor (from ``load_predictor``) instead of loading one.
     - ``force``: track again even if ``masks.json`` for the same key exists.
+    - ``objects``: track only these object ids (one group of a video split across workers), into
+      ``group_dir(workdir, objects)`` with its own checkpoints and ``masks.json``; ``pass_start``
+      (default: the earliest prompted frame of ALL objects, as a run of all objects uses) is where
+      the forward and backward passes start. SAM 2 tracks objects independently, so with the same
+      pass start a group's masks equal those of a run of all objects; ``merge_groups`` joins them.
 
     Returns the masks (``MaskStore``). Rerunning after a crash resumes after the last complete
     segment; rerunning after success returns the existing masks at once.
@@ -332,6 +372,18 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
 
         store = propagate("clip.mp4", "runs/clip", model="tiny", chunk_seconds=10)
     """
+    result = track(video, workdir, model=model, checkpoint=checkpoint, weights=weights, device=device,
+                   chunk_seconds=chunk_seconds, chunk_frames=chunk_frames, image_size=image_size,
+                   vos_optimized=vos_optimized, offload_state_to_cpu=offload_state_to_cpu, seed=seed,
+                   predictor=predictor, force=force, progress=progress, objects=objects, pass_start=pass_start)
+    return MaskStore.load(result.masks_json)
+
+
+def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "trained", device=None,
+          chunk_seconds: float | None = 10.0, chunk_frames: int | None = None, image_size: int | None = None,
+          vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0, predictor=None,
+          force: bool = False, progress: bool = True, objects=None, pass_start: int | None = None) -> TrackResult:
+    """``propagate`` without loading the result: returns where the masks are and what was resumed."""
     info = probe(video)
     run = RunFolder(workdir).create()
     prompts = load_prompts(run, info)  # every prompt problem is reported before the model loads
@@ -342,35 +394,55 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
     identity = (model_identity(predictor) if predictor is not None
                 else expected_identity(model, checkpoint, weights, image_size, device, seed))
     key = masks_key(identity, prompts, info)
-    labels = {o.id: o.label for o in prompts.objects}
-    objects = [{"id": o.id, "label": o.label, "color": list(o.color)} for o in prompts.objects]
+    merged = prompts.merged()
+    first_prompt = min(frame for frame, _ in merged)
+    ids = tuple(o.id for o in prompts.objects)
+    masks_dir, masks_json = run.masks_dir, run.masks_json
+    if objects is not None:  # one group of the objects, tracked on its own
+        ids = tuple(sorted(set(int(i) for i in objects)))
+        unknown = sorted(set(ids) - {o.id for o in prompts.objects})
+        if not ids or unknown:
+            raise VidmaskError(f"objects {unknown or '(none)'} are not in {run.prompts_json}; "
+                               f"known: {[o.id for o in prompts.objects]}")
+        first_prompt = first_prompt if pass_start is None else int(pass_start)
+        group_first = min(frame for frame, obj in merged if obj in ids)
+        if not 0 <= first_prompt <= group_first:
+            raise VidmaskError(f"pass start {first_prompt} must be a frame at or before the group's first "
+                               f"prompt ({group_first})")
+        merged = {k: p for k, p in merged.items() if k[1] in ids}
+        masks_dir = group_dir(workdir, ids)
+        masks_json = masks_dir / "masks.json"
+        key = f"{key}{GROUP_KEY_SEP}{','.join(map(str, ids))}+from:{first_prompt}"
+    labels = {o.id: o.label for o in prompts.objects if o.id in ids}
+    header_objects = [{"id": o.id, "label": o.label, "color": list(o.color)} for o in prompts.objects if o.id in ids]
     video_ref = VideoRef.of(info).__dict__
+    segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks], first_prompt)
 
-    if not force and run.masks_json.is_file():
+    def result(resumed: int) -> TrackResult:
+        return TrackResult(masks_json, key, ids, first_prompt, len(segments), resumed, identity.device)
+
+    if not force and masks_json.is_file():
         try:
-            existing = MaskStore.load(run.masks_json)
+            existing = MaskStore.load(masks_json)
         except VidmaskError:
             existing = None
-        if existing is not None and existing.header.get("key") == key and existing.objects == objects:
-            return existing
+        if existing is not None and existing.header.get("key") == key and existing.objects == header_objects:
+            return result(len(segments))
 
-    merged = prompts.merged()
-    prompt_frames = sorted({frame for frame, _ in merged})
-    segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks], prompt_frames[0])
-    state_path = run.masks_dir / STATE_FILE
+    state_path = masks_dir / STATE_FILE
 
     # What is already done: the checkpoint names the segments whose mask files are complete.
-    run.masks_dir.mkdir(parents=True, exist_ok=True)
+    masks_dir.mkdir(parents=True, exist_ok=True)
     target = predictor.device if predictor is not None else resolve_device(device)
     saved = None if force else _load_tracker_state(state_path, key, segments, target)
     done = 0
     if saved is not None:
         done = saved["done"]
-        if any(_read_segment(_segment_path(run, s), key) is None for s in segments[:done]):
+        if any(_read_segment(_segment_path(masks_dir, s), key) is None for s in segments[:done]):
             saved, done = None, 0
-    elif not force and all(_read_segment(_segment_path(run, s), key) is not None for s in segments):
+    elif not force and all(_read_segment(_segment_path(masks_dir, s), key) is not None for s in segments):
         done = len(segments)  # all segments done, only masks.json is missing
-    _remove_stale(run, {f"{s.name}.json" for s in segments[:done]} | ({STATE_FILE} if saved else set()))
+    _remove_stale(masks_dir, {f"{s.name}.json" for s in segments[:done]} | ({STATE_FILE} if saved else set()))
     if 0 < done < len(segments):
         print(f"resuming: {done} of {len(segments)} segments were already tracked "
               f"(up to {segments[done - 1].name}); continuing from there", flush=True)
@@ -385,12 +457,51 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
             from vidmask_nb.model import announce_random_weights
 
             announce_random_weights("propagate")
-        _track(predictor, info, run, merged, prompt_frames, segments, done, saved, key, labels,
-               offload_state_to_cpu, progress)
+        _track(predictor, info, masks_dir, merged, first_prompt, segments, done, saved, key,
+               labels, offload_state_to_cpu, progress)
+
+    with atomic_output(masks_json) as tmp:
+        write_masks_json(tmp, video_ref, header_objects, _assembled_frames(masks_dir, segments, key, labels), key=key)
+    state_path.unlink(missing_ok=True)  # complete: the tracker state is no longer needed
+    return result(done)
+
+
+def merge_groups(video, workdir, groups, key: str | None = None) -> MaskStore:
+    """Join the masks of object groups tracked on their own into the run's ``masks.json``, frame by frame.
+
+    The groups must cover every object of ``prompts.json`` once and share one run key (and pass
+    start); with ``key`` given, that key. The result is byte-identical to a run of all objects.
+    """
+    info = probe(video)
+    run = RunFolder(workdir)
+    prompts = load_prompts(run, info)
+    stores = [MaskStore.load(group_dir(workdir, g) / "masks.json") for g in groups]
+    bases = {s.header.get("key", "").split(GROUP_KEY_SEP)[0] for s in stores}
+    starts = {s.header.get("key", "").rsplit("+from:", 1)[-1] for s in stores}
+    if len(bases) != 1 or len(starts) != 1 or (key is not None and bases != {key}):
+        raise VidmaskError(f"the object groups in {run.masks_dir} come from different runs; track them again")
+    covered = sorted(o["id"] for s in stores for o in s.objects)
+    wanted = sorted(o.id for o in prompts.objects)
+    if covered != wanted:
+        raise VidmaskError(f"the object groups hold objects {covered}, prompts.json has {wanted}; track them again")
+    for s in stores:
+        s.check_video(info)
+    header_objects = [{"id": o.id, "label": o.label, "color": list(o.color)} for o in prompts.objects]
+
+    def frames() -> Iterator[FrameMasks]:
+        count = 0
+        for per_group in zip(*stores):
+            first = per_group[0]
+            if any(fm.frame != first.frame for fm in per_group):
+                raise VidmaskError(f"the object groups disagree at frame {first.frame}; track them again")
+            count += 1
+            yield FrameMasks(first.frame, first.pts,
+                             tuple(sorted((o for fm in per_group for o in fm.objects), key=lambda o: o.obj_id)))
+        if count != info.frame_count or any(len(s) != count for s in stores):
+            raise VidmaskError(f"the object groups do not cover all {info.frame_count} frames; track them again")
 
     with atomic_output(run.masks_json) as tmp:
-        write_masks_json(tmp, video_ref, objects, _assembled_frames(run, segments, key, labels), key=key)
-    state_path.unlink(missing_ok=True)  # complete: the tracker state is no longer needed
+        write_masks_json(tmp, VideoRef.of(info).__dict__, header_objects, frames(), key=bases.pop())
     return MaskStore.load(run.masks_json)
 
 
@@ -423,16 +534,27 @@ def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, mode
             payload = {}
         done = int(payload.get("done", 0))
         if (payload.get("key") == key and payload.get("segments") == [s.name for s in segments]
-                and all(_read_segment(_segment_path(run, s), key) is not None for s in segments[:done])):
+                and all(_read_segment(_segment_path(run.masks_dir, s), key) is not None for s in segments[:done])):
             return done, len(segments)
-    if all(_read_segment(_segment_path(run, s), key) is not None for s in segments):
+    if all(_read_segment(_segment_path(run.masks_dir, s), key) is not None for s in segments):
         return len(segments), len(segments)
     return 0, len(segments)
 
 
-def _track(predictor, info: VideoInfo, run: RunFolder, merged: dict, prompt_frames: list[int],
-           segments: list[Segment], done: int, saved: dict | None, key: str, labels: dict[int, str],
-           offload_state_to_cpu: bool, progress: bool) -> None:
+def _crash_for_tests() -> None:
+    """Test hook: die like a killed worker right after a checkpoint, once, when the test arms it.
+
+    Armed only when ``VIDMASK_TEST_CRASH_MARKER`` names a file that exists (the test creates it);
+    the file is removed first, so the rerun goes on.
+    """
+    marker = os.environ.get("VIDMASK_TEST_CRASH_MARKER")
+    if marker and os.path.exists(marker):
+        os.remove(marker)
+        os._exit(137)
+
+
+def _track(predictor, info: VideoInfo, masks_dir: Path, merged: dict, pass_start: int, segments: list[Segment],
+           done: int, saved: dict | None, key: str, labels: dict[int, str], offload_state_to_cpu: bool, progress: bool) -> None:
     """Run the remaining segments on one SAM 2 state, writing masks and a checkpoint after each."""
     import torch
     from tqdm.auto import tqdm
@@ -446,7 +568,7 @@ def _track(predictor, info: VideoInfo, run: RunFolder, merged: dict, prompt_fram
     else:
         for (frame, _), prompt in merged.items():
             add_prompt(predictor, state, prompt, frame_idx=frame)
-    pruner = Pruner(predictor, pass_starts=[prompt_frames[0]])
+    pruner = Pruner(predictor, pass_starts=[pass_start])
     total = sum(len(s.frames_to_run) for s in segments)
     bar = tqdm(total=total, initial=sum(len(s.frames_to_run) for s in segments[:done]), unit="frame",
                desc="tracking", disable=not progress)
@@ -469,22 +591,23 @@ def _track(predictor, info: VideoInfo, run: RunFolder, merged: dict, prompt_fram
                 frames.stop_prefetch()
                 # Masks first, then the checkpoint that says they are done: a kill in between
                 # only repeats this segment.
-                write_json(_segment_path(run, seg), {"key": key, "segment": asdict(seg),
-                                                     "frames": [fm.to_json() for fm in writer.collect()]})
-                _save_tracker_state(run.masks_dir / STATE_FILE, key, segments, seg.order + 1, state)
+                write_json(_segment_path(masks_dir, seg), {"key": key, "segment": asdict(seg),
+                                                           "frames": [fm.to_json() for fm in writer.collect()]})
+                _save_tracker_state(masks_dir / STATE_FILE, key, segments, seg.order + 1, state)
+                _crash_for_tests()
     finally:
         writer.close()
         frames.close()
         bar.close()
 
 
-def _assembled_frames(run: RunFolder, segments: list[Segment], key: str, labels: dict[int, str]) -> Iterator[FrameMasks]:
+def _assembled_frames(masks_dir: Path, segments: list[Segment], key: str, labels: dict[int, str]) -> Iterator[FrameMasks]:
     """Every frame in order from the segment files, with the current labels."""
     expected = 0
     for seg in sorted(segments, key=lambda s: s.start):
-        data = _read_segment(_segment_path(run, seg), key)
+        data = _read_segment(_segment_path(masks_dir, seg), key)
         if data is None:
-            raise VidmaskError(f"mask file {_segment_path(run, seg)} is missing or from another run; "
+            raise VidmaskError(f"mask file {_segment_path(masks_dir, seg)} is missing or from another run; "
                                "run the propagation again")
         for d in data["frames"]:
             fm = FrameMasks.from_json(d)
