@@ -98,6 +98,47 @@ def test_find_groups_detections_with_user_prompts():
         find.find_objects(ps, info, lambda f: by_frame[f], find_every=0)
 
 
+def test_hold_boxes_holds_each_lost_box_before_and_after():
+    """The floor's hold, box by box: a face lost beside one still found is held; so is a face found late."""
+    a, b = Detections([[10, 10, 30, 30]], [0.9], ["face"]), Detections([[50, 50, 70, 70]], [0.8], ["face"])
+    moved = Detections([[12, 11, 32, 31]], [0.9], ["face"])  # a found again one frame on: not held as well
+    empty = Detections.empty()
+    seq = [empty, empty, empty, a, Detections.merge([a, b]), moved, a, empty, empty, empty, empty, a]
+    held = {i: sorted(map(tuple, d.boxes.tolist())) for i, d in find.hold_boxes(enumerate(seq), 2)}
+    A, B, M = (10, 10, 30, 30), (50, 50, 70, 70), (12, 11, 32, 31)
+    assert held == {0: [], 1: [A], 2: [A, B], 3: [A, B], 4: [A, B], 5: [M, B], 6: [A, B],
+                    7: [A], 8: [A], 9: [A], 10: [A], 11: [A]}
+    assert list(find.hold_boxes(enumerate(seq), 0)) == list(enumerate(seq))
+
+
+@pytest.mark.media
+def test_floor_holds_a_face_lost_beside_another(shared_media, tmp_path):
+    """bedroom.mp4 frames 8-10: the floor (640 px) loses the girl's face while it finds the boy's; the
+    independent judge (960 px, threshold 0.3) sees it on frames 8 and 10 unless the floor holds it."""
+    from vidmask_nb import render
+    from vidmask_nb.detect import get_detector, iou_matrix
+    from vidmask_nb.video import VideoReader
+
+    clip = cut_clip(shared_media / "bedroom.mp4", tmp_path / "bed13.mp4", 13)
+    info = probe(clip)
+    find.compute_floor(clip, tmp_path, "faces", info=info)
+    find.write_untracked_masks(clip, tmp_path, info)
+    judge = get_detector("face", scale=0.75, threshold=0.3)
+    with VideoReader(clip, info=info) as reader:
+        source = {i: judge.detect(rgb) for i, rgb in zip((8, 10), reader.frames_at([8, 10]))}
+    assert all(len(d) for d in source.values())
+
+    def still_showing(hold):
+        out = render.render(clip, tmp_path, floor=find.floor_path(tmp_path), hold=hold, progress=False,
+                            output=tmp_path / f"hold{hold}.mp4")
+        with VideoReader(out) as reader:
+            return [i for i, rgb in zip((8, 10), reader.frames_at([8, 10]))
+                    if len(d := judge.detect(rgb)) and (iou_matrix(source[i].boxes, d.boxes) >= 0.3).any()]
+
+    assert still_showing(0)  # the floor's own boxes alone leave her visible
+    assert still_showing(30) == []  # held 1 s (30 fps), box by box
+
+
 def test_keep_style_leaves_an_object_and_audit_calls_it_kept(text_clip, tmp_path):
     from vidmask_nb.audit import kept_masks
     from vidmask_nb.effects import parse_style

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -51,6 +52,9 @@ DEFAULT_FLOOR_EVERY = 1  # frames between frames the floor's detectors run on
 FLOOR_THRESHOLD = {"face": 0.25, "text": 0.4}
 # Two detections on sampled frames are the same object when their boxes overlap at least this much.
 MATCH_IOU = 0.2
+# The floor's hold: a box counts as found again on a frame when a detection of its kind overlaps it
+# at least this much (a face moves little in one frame; lower would let a neighbour end the hold).
+HOLD_MATCH_IOU = 0.2
 
 
 def floor_path(workdir: str | os.PathLike) -> Path:
@@ -195,15 +199,69 @@ def floor_cover(dets: Detections, height: int, width: int, margin: float = FLOOR
     return boxes_mask(dets.grown(margin, width, height).boxes, height, width)
 
 
-def with_floor(stream: Iterable[tuple[int, dict[int, np.ndarray]]], floor, info,
-               keep_ids: Iterable[int] = ()) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
-    """Add the floor's cover as object ``FLOOR_ID`` to a render mask stream (before ``hold``).
+def _found_at(box: np.ndarray, kind: str, dets: Detections) -> bool:
+    """Does ``dets`` hold a detection of ``kind`` at ``box``'s place (the same face, moved a little)?"""
+    same = dets.boxes[dets.kinds == kind]
+    return bool(len(same)) and float(iou_matrix(box, same).max()) >= HOLD_MATCH_IOU
 
-    ``floor`` is the path of ``floor.json``; ``keep_ids`` the objects whose style is ``keep``.
+
+def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[tuple[int, Detections]]:
+    """Every frame's boxes plus the boxes held over the detector's dropouts, box by box (fail closed).
+
+    A box the detector stops finding (no detection of its kind at its place, IoU >= ``HOLD_MATCH_IOU``,
+    on the next frame) stays covered for up to ``hold`` frames after, and a box found where the
+    frame before had none stays covered for up to ``hold`` frames before (a face found late, at the
+    clip's start or as it turns towards the camera). Box by box, so one face lost beside another
+    that is found is held too. Memory: ``hold`` frames of boxes (the frames are yielded ``hold``
+    frames late).
+    """
+    if hold <= 0:
+        yield from stream
+        return
+    pending: deque[tuple[int, Detections, list]] = deque()  # (frame, its detections, boxes held onto it)
+    carried: list[tuple[np.ndarray, float, str, int]] = []  # (box, score, kind, frames it may still be held)
+    prev = Detections.empty()
+    for index, dets in stream:
+        extra = []
+        kept = []
+        lost_now = [(b, s, k, hold) for b, s, k in zip(prev.boxes, prev.scores, prev.kinds)]
+        for box, score, kind, left in carried + lost_now:
+            if _found_at(box, kind, dets):
+                continue  # found again here: this frame's own box covers it
+            extra.append((box, score, kind))
+            if left > 1:
+                kept.append((box, score, kind, left - 1))
+        carried = kept
+        for box, score, kind in zip(dets.boxes, dets.scores, dets.kinds):
+            for _, before, held in reversed(pending):  # at most `hold` frames
+                if _found_at(box, kind, before):
+                    break
+                held.append((box, score, kind))
+        pending.append((index, dets, extra))
+        prev = dets
+        while len(pending) > hold:
+            yield _with_held(*pending.popleft())
+    while pending:
+        yield _with_held(*pending.popleft())
+
+
+def _with_held(index: int, dets: Detections, held: list) -> tuple[int, Detections]:
+    if not held:
+        return index, dets
+    boxes, scores, kinds = zip(*held)
+    return index, Detections.merge([dets, Detections(np.array(boxes), np.array(scores), np.array(kinds, dtype=object))])
+
+
+def with_floor(stream: Iterable[tuple[int, dict[int, np.ndarray]]], floor, info,
+               keep_ids: Iterable[int] = (), hold: int = 0) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+    """Add the floor's cover as object ``FLOOR_ID`` to a render mask stream.
+
+    ``floor`` is the path of ``floor.json``; ``keep_ids`` the objects whose style is ``keep``;
+    ``hold`` the frames each lost box stays covered before and after (``hold_boxes``).
     """
     header = read_floor_header(floor)
     keep_ids = set(keep_ids)
-    for (index, masks), (findex, dets) in zip(stream, floor_boxes(floor, info)):
+    for (index, masks), (findex, dets) in zip(stream, hold_boxes(floor_boxes(floor, info), hold)):
         if index != findex:
             raise VidmaskError(f"floor frame {findex} met the masks of frame {index}; run with find again")
         keep = None

@@ -366,6 +366,8 @@ def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
 def _objects(run: RunFolder) -> list[dict]:
     from vidmask_nb.prompts import PromptSet
 
+    if not run.prompts_json.is_file():  # --find --no-track without --prompts: the floor alone, no objects
+        return []
     return [{"id": o.id, "label": o.label} for o in PromptSet.load(run.prompts_json).objects]
 
 

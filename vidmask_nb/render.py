@@ -230,7 +230,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     pixel exact (large files). ``encoder`` None picks h264_nvenc when usable, else libx264.
     Gaps longer than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.gaps``).
     ``floor``: a ``floor.json`` (``find.compute_floor``) whose detector boxes are covered too, with
-    ``style`` and the same margins and hold (its short dropouts held like a tracked object's).
+    ``style`` and the same margins; each box held up to ``hold`` frames after and before the
+    detector loses it (``find.hold_boxes``).
     """
     info = probe(video)
     run = RunFolder(workdir) if workdir is not None else None
@@ -254,11 +255,10 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     reader = VideoReader(video, info=info, deep=True)
     masks = plan.margins.hold(mask_stream(store, info), store=store)
     if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
-        from vidmask_nb.effects import hold_dropouts
         from vidmask_nb.find import FLOOR_ID, floor_effect, kept_ids, with_floor
 
-        masks = hold_dropouts(with_floor(masks, floor, info, kept_ids(store.objects, plan.effects)),
-                              plan.margins.hold_frames)
+        # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
+        masks = with_floor(masks, floor, info, kept_ids(store.objects, plan.effects), plan.margins.hold_frames)
         plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
     stop = threading.Event()
     try:
