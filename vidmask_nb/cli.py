@@ -1,4 +1,4 @@
-"""The ``vidmask-nb`` command: probe, run, batch, demo.
+"""The ``vidmask-nb`` command: probe, run, batch, demo, render.
 
 Errors the kit knows about (``VidmaskError``) are printed as one plain message, exit code 2; no
 traceback.
@@ -60,11 +60,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-root", default=None, help="where run folders go (default: runs/ beside the manifest)")
     _run_flags(s, defaults_from_manifest=True)
 
+    _render_parser(sub)
+
     s = sub.add_parser("demo", help="generate a sample clip and prompts and run the whole pipeline")
     s.add_argument("--out", default="runs/demo")
     s.add_argument("--seconds", type=float, default=2.0, help="length of the sample clip (default 2 s)")
     _run_flags(s)
     return p
+
+
+def _render_parser(sub) -> None:
+    from vidmask_nb.effects import STYLES_HELP
+    from vidmask_nb.encode import DEFAULT_CRF, DEFAULT_PRESET
+    from vidmask_nb.render import DEFAULT_DILATE, DEFAULT_HOLD
+
+    s = sub.add_parser("render", help="redact VIDEO with a masks.json (stage 04 on its own)")
+    s.add_argument("video")
+    s.add_argument("--masks", required=True,
+                   help="a masks.json in the documented format whose video block matches VIDEO (required)")
+    s.add_argument("--out", required=True, help="the redacted MP4 to write (required; never the source)")
+    s.add_argument("--style", default="fill", help=f"effect for every object: {STYLES_HELP} (default fill)")
+    s.add_argument("--object-style", action="append", default=[], metavar="LABEL=STYLE",
+                   help="effect for one object by label or id, e.g. plate=fill:#000000; repeatable "
+                        "(default: none, every object gets --style)")
+    s.add_argument("--dilate", type=int, default=DEFAULT_DILATE, help=f"grow masks by PX pixels (default {DEFAULT_DILATE})")
+    s.add_argument("--feather", type=int, default=0, help="soften mask edges outwards over PX pixels (default 0)")
+    s.add_argument("--hold", type=int, default=DEFAULT_HOLD,
+                   help=f"keep covering through dropouts of up to N frames (default {DEFAULT_HOLD})")
+    s.add_argument("--crf", type=int, default=DEFAULT_CRF, help=f"H.264 quality, lower is better (default {DEFAULT_CRF})")
+    s.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264 speed preset (default {DEFAULT_PRESET})")
+    s.add_argument("--lossless", action="store_true", help="lossless output, large files (default off)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +147,23 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"probe": cmd_probe, "run": cmd_run, "batch": cmd_batch, "demo": cmd_demo}
+def cmd_render(args) -> int:
+    from vidmask_nb.render import render
+
+    object_styles = {}
+    for item in args.object_style:
+        label, sep, style = item.partition("=")
+        if not sep or not label.strip() or not style.strip():
+            raise VidmaskError(f"--object-style {item!r}: give LABEL=STYLE, e.g. plate=fill:#000000")
+        object_styles[label.strip()] = style.strip()
+    out = render(args.video, masks=args.masks, output=args.out, style=args.style, object_styles=object_styles,
+                 dilate=args.dilate, feather=args.feather, hold=args.hold, crf=args.crf, preset=args.preset,
+                 lossless=args.lossless, progress=True)
+    print(f"redacted video: {out}")
+    return 0
+
+
+COMMANDS = {"probe": cmd_probe, "run": cmd_run, "batch": cmd_batch, "demo": cmd_demo, "render": cmd_render}
 
 if __name__ == "__main__":
     sys.exit(main())
