@@ -1,15 +1,18 @@
-"""Benchmark the render stage: frames/s at 720p per effect, and a whole run's time split.
+"""Benchmark the render stage against decoding alone, and the encoder settings behind the defaults.
 
-1. Per effect, on a 720p clip (``../shared/media/02_hummingbird.mp4`` if present, else a generated
-   720p clip) with one moving object covering ~6% of the frame: the effect alone (margins +
-   annotate on decoded frames) and the whole ``render()`` (decode + effect + H.264 encode + audio
-   copy), in frames per second.
-2. A whole run on a generated 720p clip: decode, track (SAM 2 tiny, random weights, CPU unless a
-   GPU is there, at ``--image-size``), render (effects) and encode, each timed on its own.
+On a 720p real clip (``../shared/media/01_dog.mp4``; a generated 720p clip when absent) with two
+objects' masks (a disk and a box moving across, injected, not tracked):
+
+1. Decoding the clip to RGB alone, then ``render()`` (decode + masks + effects + H.264 encode +
+   audio copy, overlapped), in the same run: both times, their ratio (target <= 4x), frames/s,
+   the encoder used, and the worst frame's PSNR outside the covers (both files decoded as a
+   player would, each with its own stated colour matrix and range).
+2. x264 presets and crf values: frames/s, worst-frame PSNR outside the covers and file size: the
+   table behind ``encode.DEFAULT_PRESET`` / ``DEFAULT_CRF`` (the cheapest row that keeps >= 40 dB).
 
 Prints figures; it is not a test. Run::
 
-    .venv/bin/python benchmarks/bench_render.py [--out bench_out] [--image-size 256] [--crf 16]
+    .venv/bin/python benchmarks/bench_render.py [--frames 120] [--table]
 """
 from __future__ import annotations
 
@@ -28,136 +31,87 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from vidmask_nb.encode import VideoWriter  # noqa: E402
-from vidmask_nb.render import inject_masks, mask_stream, plan_render, redact_frame, render  # noqa: E402
-from vidmask_nb.runfolder import RunFolder  # noqa: E402
-from vidmask_nb.sample import make_sample_clip, sample_prompts  # noqa: E402
+from vidmask_nb.encode import DEFAULT_CRF, DEFAULT_PRESET, output_pix_fmt  # noqa: E402
+from vidmask_nb.render import chroma_of, inject_masks, plan_render, psnr_outside_covers, render  # noqa: E402
+from vidmask_nb.sample import make_sample_clip  # noqa: E402
 from vidmask_nb.video import VideoReader, probe  # noqa: E402
 
-SHARED_CLIP = ROOT.parent / "shared" / "media" / "02_hummingbird.mp4"
-EFFECTS = ["fill", "mean", "blur", "pixelate:16"]
+SHARED_CLIP = ROOT.parent / "shared" / "media" / "01_dog.mp4"
+TABLE = [("medium", 10), ("fast", 10), ("veryfast", 10), ("veryfast", 14), ("superfast", 10),
+         ("ultrafast", 10), ("ultrafast", 14)]
 
 
-def moving_disk(info):
-    """A disk of radius H/6 sweeping left to right: ~6% of a 16:9 frame, like a face close up."""
+def two_objects(info):
+    """A disk (radius H/6) sweeping right and a box sweeping left: ~12% of the frame, hard edges."""
     h, w = info.height, info.width
     yy, xx = np.mgrid[0:h, 0:w]
-    r = h / 6
 
     def mask_of(i: int, obj_id: int) -> np.ndarray:
-        cx = r + (w - 2 * r) * i / max(1, info.frame_count - 1)
-        return (xx - cx) ** 2 + (yy - h / 2) ** 2 <= r * r
+        cx = h / 6 + (w - h / 3) * i / max(1, info.frame_count - 1)
+        if obj_id == 1:
+            return (xx - cx) ** 2 + (yy - h / 2) ** 2 <= (h / 6) ** 2
+        return (abs(xx - (w - cx)) < w / 10) & (abs(yy - h / 3) < h / 8)
 
     return mask_of
 
 
-def per_effect(clip: Path, work: Path, crf: int, preset: str) -> None:
-    info = probe(clip)
-    run = RunFolder(work / "effects").create()
-    store = inject_masks(info, {1: "object"}, moving_disk(info))
-    store.save(run.masks_json)
-    with VideoReader(clip, info=info) as reader:
-        frames = [f.rgb for f in reader]
+def decode_seconds(clip: Path, info) -> float:
     t = time.perf_counter()
-    with VideoReader(clip, info=info) as reader:
+    with VideoReader(clip, info=info, deep=True) as reader:
         for _ in reader:
             pass
-    decode_fps = info.frame_count / (time.perf_counter() - t)
-    print(f"\n[1] render at {info.width}x{info.height}, {info.frame_count} frames of {clip.name}, "
-          f"one object (~{100 * store[0].objects[0].area / (info.width * info.height):.1f}% of the frame), "
-          f"dilate 4, hold 3, crf {crf}, preset {preset}")
-    print(f"    decode alone: {decode_fps:6.1f} frames/s")
-    print(f"    {'effect':<12} {'effect only':>12} {'render()+encode':>16}")
-    for style in EFFECTS:
-        plan = plan_render(store, style, dilate=4, hold=3)
-        t = time.perf_counter()
-        for (i, masks), rgb in zip(plan.margins.hold(mask_stream(store, info)), frames):
-            redact_frame(rgb, masks, plan)
-        effect_fps = info.frame_count / (time.perf_counter() - t)
-        t = time.perf_counter()
-        render(clip, run.root, style=style, dilate=4, hold=3, crf=crf, preset=preset, progress=False)
-        total_fps = info.frame_count / (time.perf_counter() - t)
-        print(f"    {style:<12} {effect_fps:9.1f} f/s {total_fps:13.1f} f/s")
+    return time.perf_counter() - t
 
 
-def whole_run(work: Path, image_size: int, crf: int, preset: str, seconds: float) -> None:
-    clip = make_sample_clip(work / "run" / "sample720.mp4", seconds=seconds, size=(1280, 720))
-    info = probe(clip)
-    run = RunFolder(work / "run").create()
-    sample_prompts(info).save(run.prompts_json)
-    print(f"\n[2] whole run on a generated {info.width}x{info.height} clip, {info.frame_count} frames, "
-          "2 objects")
-    times: dict[str, float] = {}
+def render_once(clip, info, store, masks, out, **settings) -> tuple[float, float, int]:
+    """(seconds, worst PSNR dB outside the covers, bytes)."""
     t = time.perf_counter()
-    with VideoReader(clip, info=info) as reader:
-        for _ in reader:
-            pass
-    times["decode (full size, once)"] = time.perf_counter() - t
-    try:
-        from vidmask_nb.model import load_predictor, resolve_device
-        from vidmask_nb.propagate import propagate
-    except ImportError as exc:
-        print(f"    track: not measured ({exc})")
-        store = inject_masks(info, {1: "ball", 2: "block"}, lambda i, k: None)
-        store.save(run.masks_json)
-    else:
-        device = resolve_device(None)
-        t = time.perf_counter()
-        predictor = load_predictor("tiny", weights="random", image_size=image_size, device=device)
-        times["model build (tiny, random weights)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        store = propagate(clip, run.root, predictor=predictor, chunk_seconds=10, progress=False)
-        times[f"track (SAM 2 tiny at {image_size} px on {device}, incl. its own decode + masks.json)"] = \
-            time.perf_counter() - t
-    # Render split into its three parts, as render() runs them.
-    plan = plan_render(store, "blur", dilate=4, hold=3)
-    decode = effect = encode = 0.0
-    with VideoReader(clip, info=info) as reader, \
-            VideoWriter(run.redacted_video(clip), info, crf=crf, preset=preset) as writer:
-        masks = plan.margins.hold(mask_stream(store, info))
-        frames = iter(reader)
-        for _ in range(info.frame_count):
-            t0 = time.perf_counter()
-            frame = next(frames)
-            t1 = time.perf_counter()
-            _, frame_masks = next(masks)
-            rgb = redact_frame(frame.rgb, frame_masks, plan)
-            t2 = time.perf_counter()
-            writer.write(rgb, frame.pts)
-            t3 = time.perf_counter()
-            decode, effect, encode = decode + t1 - t0, effect + t2 - t1, encode + t3 - t2
-        t = time.perf_counter()
-    encode += time.perf_counter() - t  # flushing the encoder at close
-    times["render: decode"] = decode
-    times["render: masks (RLE decode) + margins + blur"] = effect
-    times[f"render: encode (H.264 crf {crf} {preset}) + audio copy"] = encode
-    total = sum(times.values())
-    for name, seconds_taken in times.items():
-        print(f"    {name:<72} {seconds_taken:7.2f} s  {100 * seconds_taken / total:5.1f}%  "
-              f"{info.frame_count / seconds_taken:7.1f} f/s")
-    print(f"    {'total':<72} {total:7.2f} s")
+    render(clip, masks=masks, output=out, style="fill", dilate=4, progress=False, **settings)
+    seconds = time.perf_counter() - t
+    plan = plan_render(store, "fill", dilate=4, chroma=chroma_of(output_pix_fmt(info)))
+    return seconds, min(psnr_outside_covers(clip, out, store, plan)), out.stat().st_size
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "bench_out" / "render"))
-    parser.add_argument("--image-size", type=int, default=256, help="SAM 2 input size for the track timing")
-    parser.add_argument("--crf", type=int, default=16)
-    parser.add_argument("--preset", default="medium")
-    parser.add_argument("--seconds", type=float, default=2.0, help="length of the whole-run clip")
-    parser.add_argument("--skip-track", action="store_true")
+    parser.add_argument("--table", action="store_true", help="also measure the preset/crf table")
     args = parser.parse_args()
     work = Path(args.out)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, python {platform.python_version()}")
-    if SHARED_CLIP.is_file():
-        clip = SHARED_CLIP
-    else:
-        clip = make_sample_clip(work / "sample720.mp4", seconds=6.0, fps=Fraction(30000, 1001), size=(1280, 720))
-    per_effect(clip, work, args.crf, args.preset)
-    if not args.skip_track:
-        whole_run(work, args.image_size, args.crf, args.preset, args.seconds)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, python {platform.python_version()}, "
+          f"load {os.getloadavg()[0]:.1f}")
+    clip = SHARED_CLIP if SHARED_CLIP.is_file() else make_sample_clip(
+        work / "sample720.mp4", seconds=6.0, fps=Fraction(30000, 1001), size=(1280, 720))
+    info = probe(clip)
+    store = inject_masks(info, {1: "disk", 2: "box"}, two_objects(info))
+    masks = store.save(work / "masks.json")
+    print(f"clip: {clip.name}, {info.width}x{info.height}, {info.frame_count} frames, {info.color_description()}")
+
+    decode = decode_seconds(clip, info)
+    seconds, worst, size = render_once(clip, info, store, masks, work / "out.mp4")
+    from vidmask_nb.encode import nvenc_usable
+
+    encoder = "h264_nvenc" if nvenc_usable(output_pix_fmt(info)) else "libx264"
+    n = info.frame_count
+    print(f"\n[1] decode to RGB alone   {decode:6.2f} s  {n / decode:6.1f} frames/s")
+    print(f"    render (fill, dilate 4, 2 objects, {encoder} {DEFAULT_PRESET} crf {DEFAULT_CRF}, overlapped)"
+          f"\n                          {seconds:6.2f} s  {n / seconds:6.1f} frames/s  "
+          f"= {seconds / decode:.2f}x decoding (target <= 4x)")
+    print(f"    worst frame outside the covers: {worst:.2f} dB; output {size / 1e6:.2f} MB "
+          f"(source {clip.stat().st_size / 1e6:.2f} MB)")
+    t = time.perf_counter()
+    render(clip, masks=masks, output=work / "seq.mp4", style="fill", dilate=4, progress=False, overlap=False)
+    print(f"    the same render, stages one after another: {time.perf_counter() - t:6.2f} s")
+
+    if args.table:
+        print(f"\n[2] x264 settings (render() each; worst-frame PSNR outside the covers)")
+        print(f"    {'preset':<10} {'crf':>3} {'frames/s':>9} {'worst dB':>9} {'size MB':>8}")
+        for preset, crf in TABLE:
+            seconds, worst, size = render_once(clip, info, store, masks, work / f"{preset}_{crf}.mp4",
+                                               preset=preset, crf=crf, encoder="libx264")
+            print(f"    {preset:<10} {crf:>3} {n / seconds:9.1f} {worst:9.2f} {size / 1e6:8.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,20 @@
 """Rendering with injected masks (not the model): coverage, margins, timing, audio, leaks, errors."""
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
+from vidmask_nb.cli import main
 from vidmask_nb.effects import MaskMargins
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.masks import MaskStore
 from vidmask_nb.qa import stream_digests
-from vidmask_nb.render import inject_masks, plan_render, render
+from vidmask_nb.render import (chroma_of, covered_region, inject_masks, mask_stream, plan_render,
+                               psnr_outside_covers, render)
 from vidmask_nb.runfolder import RunFolder
 from vidmask_nb.sample import SampleScene, make_sample_clip
 from vidmask_nb.video import VideoReader, probe
@@ -186,3 +191,156 @@ def test_render_does_not_touch_the_source(ball_run, sample_clip):
     before = sample_clip.read_bytes()
     render(sample_clip, ball_run, style="pixelate:6", preset="ultrafast", progress=False)
     assert sample_clip.read_bytes() == before
+
+
+# -- colour, depth, audio start, the render CLI, the pipelined render --------------------------
+
+GENERATED = {  # name: make_sample_clip settings (1 s each, small)
+    "8bit": dict(size=(160, 120)),
+    "odd-444": dict(size=(131, 97), fps=Fraction(30000, 1001)),
+    "bt709": dict(size=(160, 120), color="bt709"),
+    "10bit-bt709": dict(size=(160, 120), color="bt709", bit_depth=10),
+}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """name -> (clip, masks.json with both objects' exact masks)."""
+    root = tmp_path_factory.mktemp("generated")
+    out = {}
+    for name, settings in GENERATED.items():
+        clip = make_sample_clip(root / f"{name}.mp4", seconds=1.0, audio=False, **settings)
+        info = probe(clip)
+        scene = scene_of(info)
+        masks = inject_masks(info, {1: "ball", 2: "block"}, lambda i, k: scene.object_mask(i, k)).save(
+            root / f"{name}.masks.json")
+        out[name] = (clip, masks)
+    return out
+
+
+def player_rgb(path) -> list[np.ndarray]:
+    """Decode as a player would: YUV -> 8-bit RGB with the matrix and range the stream itself states."""
+    sws_matrix = {1: "ITU709", 5: "ITU601", 6: "ITU601"}
+    frames = []
+    with av.open(str(path)) as container:
+        cc = container.streams.video[0].codec_context
+        for frame in container.decode(video=0):
+            frames.append(frame.reformat(format="rgb24", src_colorspace=sws_matrix.get(cc.colorspace),
+                                         src_color_range=cc.color_range or None).to_ndarray())
+    return frames
+
+
+@pytest.mark.parametrize("name", list(GENERATED))
+def test_generated_clips_keep_colour_tags_depth_and_40db_outside_the_covers(generated, tmp_path, name):
+    clip, masks = generated[name]
+    src = probe(clip)
+    out = render(clip, masks=masks, output=tmp_path / "out.mp4", style="fill", dilate=2, progress=False)
+    got = probe(out)
+    tags = ("color_primaries", "color_trc", "colorspace", "color_range", "bit_depth")
+    assert [getattr(got, t) for t in tags] == [getattr(src, t) for t in tags]
+    plan = plan_render(MaskStore.load(masks), "fill", dilate=2, chroma=chroma_of(got.pix_fmt))
+    worst = min(psnr_outside_covers(clip, out, MaskStore.load(masks), plan))
+    assert worst >= 40.0, f"{name}: worst frame {worst:.1f} dB outside the covers"
+    if src.bit_depth == 10:
+        assert got.pix_fmt == "yuv420p10le"
+        with av.open(str(out)) as c:
+            luma = next(c.decode(video=0)).to_ndarray(format="yuv420p10le")[:got.height]
+        assert (luma % 4 != 0).mean() > 0.25, "the output's 10 bits hold only 8 bits of detail"
+
+
+def test_output_decoded_as_a_player_would_matches_the_source(generated, tmp_path):
+    clip, masks = generated["bt709"]
+    store = MaskStore.load(masks)
+    out = render(clip, masks=masks, output=tmp_path / "out.mp4", style="fill:#00ff00", dilate=2, progress=False)
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range) == (1, 1, 1, 1)
+    plan = plan_render(store, "fill", dilate=2, chroma=(2, 2))
+    info = probe(clip)
+    for i, (a, b, (_, frame_masks)) in enumerate(zip(player_rgb(clip), player_rgb(out), mask_stream(store, info))):
+        keep = ~covered_region(frame_masks, plan, a.shape[:2])
+        mse = np.mean((a[keep].astype(float) - b[keep]) ** 2)
+        assert 10 * np.log10(255 ** 2 / max(mse, 1e-9)) >= 40, f"frame {i}: colours differ as a player shows them"
+        assert abs(a[keep].astype(float).mean(0) - b[keep].mean(0)).max() < 1.0, f"frame {i}: a colour shift"
+
+
+def test_audio_that_starts_after_the_video_keeps_its_start_to_the_sample(tmp_path):
+    clip = make_sample_clip(tmp_path / "late_audio.mp4", seconds=1.0, size=(96, 64), audio_delay=1234)
+    info = probe(clip)
+    inject_masks(info, {1: "ball"}, lambda i, k: None).save(tmp_path / "masks.json")
+    out = render(clip, masks=tmp_path / "masks.json", output=tmp_path / "out.mp4", preset="ultrafast",
+                 progress=False)
+    first = stream_digests(clip)[0].times[0]
+    assert first * 48000 % 1 == 0 and first * 1000 % 1 != 0, "the test clip's audio must start off the ms grid"
+    assert_same_timing_and_audio(clip, out)  # every packet's time, exactly (Fractions)
+
+
+def test_render_cli_good_run_wrong_masks_and_the_source_refused(ball_run, sample_clip, tmp_path, capsys):
+    masks = RunFolder(ball_run).masks_json
+    out = tmp_path / "cli.mp4"
+    assert main(["render", str(sample_clip), "--masks", str(masks), "--out", str(out), "--style", "blur",
+                 "--object-style", "ball=fill:#00ff00", "--preset", "ultrafast"]) == 0
+    said = capsys.readouterr().out
+    assert out.is_file() and "libx264" in said and str(out) in said
+    other = make_sample_clip(tmp_path / "other.mp4", seconds=1.0, size=(160, 120), audio=False)
+    for argv in (["render", str(other), "--masks", str(masks), "--out", str(tmp_path / "o.mp4")],
+                 ["render", str(sample_clip), "--masks", str(masks), "--out", str(sample_clip)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and ("another video" in err or "overwrite the source" in err), err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_pipelined_render_gives_the_frames_of_a_sequential_one(ball_run, sample_clip):
+    a = render(sample_clip, ball_run, style="pixelate:6", lossless=True, output=ball_run / "a.mp4", progress=False)
+    b = render(sample_clip, ball_run, style="pixelate:6", lossless=True, output=ball_run / "b.mp4",
+               overlap=False, progress=False)
+    assert all(np.array_equal(x, y) for x, y in zip(decode_all(a), decode_all(b)))
+
+
+def test_errors_in_the_mask_or_encode_threads_leave_no_file(tmp_path, sample_clip, sample_clip_info):
+    scene = scene_of(sample_clip_info)
+    store = inject_masks(sample_clip_info, {1: "ball"}, lambda i, k: scene.object_mask(i, k))
+    bad = [fm if fm.frame != 20 else type(fm)(fm.frame, fm.pts + 1, fm.objects) for fm in store]
+    type(store).from_frames(store.header["video"], store.objects, bad).save(tmp_path / "bad.json")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VidmaskError, match="frame 20 has pts"):
+        render(sample_clip, masks=tmp_path / "bad.json", output=out, progress=False)
+
+    class WrongDepth:  # a broken effect: frames the encoder must refuse
+        name = "wrong"
+
+        def annotate(self, scene, mask):
+            return scene.astype(np.float32)
+
+    store.save(tmp_path / "good.json")
+    with pytest.raises(VidmaskError, match="uint8 or uint16"):
+        render(sample_clip, masks=tmp_path / "good.json", output=out, style=WrongDepth(), progress=False)
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.media
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01_dog.mp4", "02_hummingbird.mp4", "07_snowboarder.mp4", "19_cyclist.mp4",
+                                  "bedroom.mp4"])
+def test_real_clips_keep_40db_outside_the_covers_and_their_colour_tags(shared_media, tmp_path, name):
+    source = shared_media / name
+    info = probe(source)
+    h, w = info.height, info.width
+    yy, xx = np.mgrid[0:h, 0:w]
+
+    def disk(i, k):  # a disk sweeping across, and a box the other way: hard edges on busy content
+        cx = h / 6 + (w - h / 3) * i / max(1, info.frame_count - 1)
+        if k == 1:
+            return (xx - cx) ** 2 + (yy - h / 2) ** 2 <= (h / 6) ** 2
+        return (abs(xx - (w - cx)) < w / 10) & (abs(yy - h / 3) < h / 8)
+
+    store = inject_masks(info, {1: "disk", 2: "box"}, disk)
+    store.save(tmp_path / "masks.json")
+    out = render(source, masks=tmp_path / "masks.json", output=tmp_path / "out.mp4", dilate=4, progress=False)
+    got = probe(out)
+    assert (got.color_primaries, got.color_trc, got.colorspace, got.color_range) == \
+        (info.color_primaries, info.color_trc, info.colorspace, info.color_range)
+    plan = plan_render(store, "fill", dilate=4, chroma=chroma_of(got.pix_fmt))
+    worst = min(psnr_outside_covers(source, out, store, plan))
+    assert worst >= 40.0, f"{name}: worst frame {worst:.2f} dB outside the covers"

@@ -1,4 +1,4 @@
-"""The ``vidmask-nb`` command: probe, run, batch, share, demo, audit, and the tracking stage on its own (track).
+"""The ``vidmask-nb`` command: probe, run, batch, share, demo, audit, and the stages on their own (track, render).
 
 Errors the kit knows about (``VidmaskError``) are printed as one plain message, exit code 2; no
 traceback.
@@ -143,11 +143,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
     s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
 
+    _render_parser(sub)
+
     s = sub.add_parser("demo", help="generate a sample clip and prompts and run the whole pipeline")
     s.add_argument("--out", default="runs/demo")
     s.add_argument("--seconds", type=float, default=2.0, help="length of the sample clip (default 2 s)")
     _run_flags(s)
     return p
+
+
+def _render_parser(sub) -> None:
+    from vidmask_nb.encode import DEFAULT_PRESET
+
+    s = sub.add_parser("render", help="redact VIDEO with a masks.json (stage 04 on its own)")
+    s.add_argument("video")
+    s.add_argument("--masks", required=True,
+                   help="a masks.json in the documented format whose video block matches VIDEO (required)")
+    s.add_argument("--out", required=True, help="the redacted MP4 to write (required; never the source)")
+    g = s.add_argument_group("rendering options")
+    _render_flags(g)
+    g.add_argument("--object-style", action="append", default=[], metavar="LABEL=STYLE",
+                   help="effect for one object by label or id, e.g. plate=fill:#000000; repeatable "
+                        "(default: none, every object gets --style)")
+    g.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264 speed preset (default {DEFAULT_PRESET})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,8 +295,33 @@ def cmd_share(args) -> int:
     return 0
 
 
-COMMANDS = {"probe": cmd_probe, "run": cmd_run, "track": cmd_track, "batch": cmd_batch, "demo": cmd_demo,
-            "share": cmd_share, "audit": cmd_audit}
+def cmd_render(args) -> int:
+    from vidmask_nb.encode import DEFAULT_CRF
+    from vidmask_nb.render import render
+
+    object_styles = {}
+    for item in args.object_style:
+        label, sep, style = item.partition("=")
+        if not sep or not label.strip() or not style.strip():
+            raise VidmaskError(f"--object-style {item!r}: give LABEL=STYLE, e.g. plate=fill:#000000")
+        object_styles[label.strip()] = style.strip()
+    opts = _options(args)  # the render flags only; the rest keep their defaults
+    hold = opts.hold
+    if hold is None:
+        from vidmask_nb.gaps import hold_frames_for
+        from vidmask_nb.video import probe
+
+        hold = hold_frames_for(opts.hold_seconds, probe(args.video).fps)
+    out = render(args.video, masks=args.masks, output=args.out, style=opts.style, object_styles=object_styles,
+                 dilate=opts.dilate, feather=opts.feather, hold=hold, cover_long_gaps=opts.cover_long_gaps,
+                 crf=DEFAULT_CRF if opts.crf is None else opts.crf, preset=args.preset, lossless=opts.lossless,
+                 progress=True)
+    print(f"redacted video: {out}")
+    return 0
+
+
+COMMANDS = {"probe": cmd_probe, "run": cmd_run, "track": cmd_track, "render": cmd_render, "batch": cmd_batch,
+            "demo": cmd_demo, "share": cmd_share, "audit": cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -400,8 +400,28 @@ class FrameSink:
         else:
             self._stop.set()
         self._thread.join()
-        if exc_type is None and self._error is not None:
-            raise self._error
+        if self._error is not None and self._error is not exc:
+            raise self._error  # the encoder's error is the cause when the other stages stopped for it
+
+
+def psnr_outside_covers(source: str | os.PathLike, output: str | os.PathLike, store: MaskStore,
+                        plan: RenderPlan) -> list[float]:
+    """PSNR (dB) of every output frame against the source, over the pixels the render left alone.
+
+    Both files are decoded as a player would, each with the matrix and range its own stream
+    states (``VideoReader``), at full depth (peak 65535 for 16-bit). inf where they are equal.
+    """
+    src_info, out_info = probe(source), probe(output)
+    values = []
+    with VideoReader(source, info=src_info, deep=True) as a, VideoReader(output, info=out_info, deep=True) as b:
+        for fa, fb, (_, frame_masks) in zip(a, b, plan.margins.hold(mask_stream(store, src_info))):
+            keep = ~covered_region(frame_masks, plan, fa.rgb.shape[:2])
+            peak = float(np.iinfo(fa.rgb.dtype).max)
+            scale = peak / float(np.iinfo(fb.rgb.dtype).max)
+            diff = fa.rgb[keep].astype(np.float64) - fb.rgb[keep].astype(np.float64) * scale
+            mse = float(np.mean(diff * diff)) if diff.size else 0.0
+            values.append(float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse))
+    return values
 
 
 def inject_masks(info: VideoInfo, labels: Mapping[int, str],

@@ -27,6 +27,7 @@ from typing import Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from vidmask_nb.errors import VidmaskError
 
@@ -121,6 +122,8 @@ class Frame:
     pts: int
     rgb: np.ndarray  # HxWx3 uint8 (uint16 from a ``deep`` reader of a >8-bit source)
 
+
+RGB_EXACT = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 
 # AVCOL_SPC_* (what streams state) -> SWS_CS_* (what swscale takes for its YUV<->RGB matrix).
 SWS_MATRIX = {1: 1,  # BT.709
@@ -334,7 +337,9 @@ class VideoReader:
             pass
 
     def _convert(self, frame: av.VideoFrame) -> np.ndarray:
-        w, h = self.size or (None, None)
+        if self.size is None:
+            return yuv_to_rgb(frame, self.info, self.rgb_format)
+        w, h = self.size
         return frame.reformat(width=w, height=h, format=self.rgb_format, interpolation="BILINEAR",
                               src_colorspace=self.info.sws_colorspace,
                               src_color_range=self.info.sws_range).to_ndarray()
@@ -410,6 +415,40 @@ class VideoReader:
         for i in sorted(set(indices)):
             out[i] = self[i]
         return [out[i] for i in indices]
+
+
+def yuv_to_rgb(frame: av.VideoFrame, info: VideoInfo, rgb_format: str = "rgb24") -> np.ndarray:
+    """A decoded frame as RGB, with the source's matrix and range and no loss that a re-encode keeps.
+
+    swscale's own full-size YUV->RGB path truncates (every pixel about 1.1 levels dark, measured)
+    and its accurate path interpolates chroma in a way that ``encode``'s area averaging does not
+    undo (36 dB chroma after a round trip). So chroma is repeated to full size here (each sample
+    over the pixels it serves) and converted with accurate rounding: RGB -> 4:2:0 by area
+    averaging gives the source's planes back (80+ dB luma, 70+ dB chroma, no bias; measured).
+    """
+    planes = frame.planes
+    name = frame.format.name
+    deep = frame.format.components[0].bits > 8
+    full = ("yuv444p10le" if deep else "yuv444p") if len(planes) == 3 and name.startswith(("yuv4", "yuvj4")) \
+        and frame.format.components[0].bits in (8, 10) else None
+    if full is None:  # other layouts (nv12, rgb...): swscale's accurate path
+        return frame.reformat(format=rgb_format, interpolation=RGB_EXACT, src_colorspace=info.sws_colorspace,
+                              src_color_range=info.sws_range).to_ndarray()
+    w, h = frame.width, frame.height
+    dtype = np.uint16 if deep else np.uint8
+    out = av.VideoFrame(w, h, full)
+    for src, dst in zip(planes, out.planes):
+        a = np.frombuffer(src, dtype).reshape(src.height, src.line_size // dtype().itemsize)[:, :src.width]
+        b = np.frombuffer(dst, dtype).reshape(dst.height, dst.line_size // dtype().itemsize)
+        sy, sx = -(-h // a.shape[0]), -(-w // a.shape[1])
+        if (sy, sx) == (1, 1):
+            b[:, :w] = a
+        elif h % sy == 0 and w % sx == 0:
+            b[:, :w].reshape(a.shape[0], sy, a.shape[1], sx)[:] = a[:, None, :, None]
+        else:
+            b[:, :w] = np.repeat(np.repeat(a, sy, 0), sx, 1)[:h, :w]
+    return out.reformat(format=rgb_format, interpolation=Interpolation.POINT | Interpolation.ACCURATE_RND,
+                        src_colorspace=info.sws_colorspace, src_color_range=info.sws_range).to_ndarray()
 
 
 def sample_indices(frame_count: int, n: int) -> list[int]:
