@@ -37,8 +37,7 @@ from vidmask_nb.sample import make_sample_clip  # noqa: E402
 from vidmask_nb.video import VideoReader, probe  # noqa: E402
 
 SHARED_CLIP = ROOT.parent / "shared" / "media" / "01_dog.mp4"
-TABLE = [("medium", 10), ("fast", 10), ("veryfast", 10), ("veryfast", 14), ("superfast", 10),
-         ("ultrafast", 10), ("ultrafast", 14)]
+TABLE = [("medium", 10), ("veryfast", 10), ("veryfast", 14), ("superfast", 10), ("ultrafast", 10)]
 
 
 def two_objects(info):

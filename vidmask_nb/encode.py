@@ -64,6 +64,8 @@ def nvenc_usable(pix_fmt: str = "yuv420p") -> bool:
     """True when h264_nvenc is in PyAV's FFmpeg, CUDA is present and the encoder really opens."""
     if pix_fmt != "yuv420p" or "h264_nvenc" not in av.codecs_available:
         return False
+    if os.name == "posix" and not Path("/dev/nvidiactl").exists():
+        return False  # no NVIDIA driver: skip importing torch just to hear that
     try:
         import torch
 
