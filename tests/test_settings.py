@@ -100,3 +100,21 @@ def test_notebooks_need_only_workdir_from_notebooks_cwd(tmp_path, sample_clip):
     assert (run / "clip_redacted.mp4").is_file()
     text = (reports / "04.ipynb").read_text()
     assert "overrides the run's settings" not in text and "redacted video:" in text
+
+
+def test_parameters_cells_parse_cleanly_and_default_to_the_runs_settings(caplog):
+    """papermill reads every parameter (no 'Unable to parse line'); only 01 names a video, and every
+    run setting a later notebook has defaults to None (from settings.json)."""
+    import papermill
+
+    from vidmask_nb.pipeline import NOTEBOOKS
+
+    with caplog.at_level("WARNING", logger="papermill"):
+        params = {n: papermill.inspect_notebook(str(ROOT / "notebooks" / f"{n}.ipynb")) for n in NOTEBOOKS}
+    assert not [r for r in caplog.records if r.name.startswith("papermill")], caplog.text
+    options = set(RunOptions.__dataclass_fields__)
+    for name, p in params.items():
+        assert p["workdir"]["default"] == '"runs/demo"', name
+        later = {k: v["default"] for k, v in p.items() if k in options or (k == "video" and name != "01_extract")}
+        assert later and set(later.values()) == {"None"}, (name, later)
+    assert params["01_extract"]["video"]["default"] == '"runs/demo/sample.mp4"'

@@ -58,8 +58,8 @@ def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray], labels: Mappi
 
 
 def _put_label(img: np.ndarray, text: str, x: int, y: int, color) -> None:
-    # about 1/24 of the frame's longer side tall: still readable when the frame is shown as a small tile
-    scale = max(0.5, max(img.shape[:2]) / 700)
+    # about 1/22 of the frame's longer side tall: about 10 px when a frame is a quarter of a figure's width
+    scale = max(0.5, max(img.shape[:2]) / 550)
     thick = max(1, round(scale * 1.5))
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     y = max(th + base, y)
@@ -89,6 +89,6 @@ def show_grid(images: Sequence[np.ndarray], titles: Sequence[str] = (), cols: in
             ax.set_title(title, fontsize=CAPTION_PT)
     if suptitle:
         fig.suptitle(suptitle, fontsize=TITLE_PT)
-    fig.tight_layout(h_pad=0.4)
+    fig.tight_layout(h_pad=1.2)
     plt.close(fig)
     return fig

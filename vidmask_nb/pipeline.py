@@ -337,12 +337,17 @@ def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = Fa
 
     The kernel gets CurveZMQ keys from its manager (``transport_encryption='auto'``, for kernelspecs
     that declare support, as ipykernel's does), so its traffic is encrypted and ipykernel has no
-    reason to warn that it "is running over TCP without encryption" on the console.
+    reason to warn that it "is running over TCP without encryption" on the console. The kernel
+    process's own log (not the notebook's output) is kept to critical messages: at shutdown
+    jupyter_client interrupts the kernel before asking it to stop, and a kernel still finishing a
+    message logs "KeyboardInterrupt caught in kernel" to the console. Errors in cells still reach
+    the report and stop the run.
     """
     import papermill as pm
     from traitlets.config import Config
 
-    config = Config({"KernelManager": {"transport_encryption": "auto"}})
+    config = Config({"KernelManager": {"transport_encryption": "auto"},
+                     "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}})
     Path(report).parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(notebook), str(report), parameters=parameters, kernel_name="python3",
                         cwd=str(Path(notebook).parent), progress_bar=progress_bar, log_output=False, config=config)
