@@ -67,6 +67,31 @@ def test_missing_checkpoint_names_the_download_command(tmp_path, monkeypatch):
             find_checkpoint("large")
 
 
+def test_download_hints_point_at_the_repositorys_own_checkpoints(tmp_path, monkeypatch):
+    """From the clone's root (or anywhere), the hint names ROOT/checkpoints, where the loader looks,
+    never a checkpoints/ folder beside the clone."""
+    monkeypatch.chdir(ROOT)
+    assert model_mod.repo_checkpoints() == ROOT / "checkpoints"
+    assert f"bash {ROOT / 'checkpoints' / 'download_ckpts.sh'} tiny" in model_mod.download_command("tiny")
+    if not (ROOT / "checkpoints" / "sam2.1_hiera_large.pt").exists():
+        monkeypatch.setattr(model_mod, "CHECKPOINT_URL_BASE", (tmp_path / "empty").as_uri() + "/")
+        with pytest.raises(VidmaskError) as err:
+            download_checkpoint("large", progress=False)  # default destination: the repository's checkpoints/
+        assert f"copy it to {ROOT / 'checkpoints' / 'sam2.1_hiera_large.pt'}" in str(err.value)
+
+
+def test_sam2_missing_extension_warning_is_filtered():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        model_mod.quiet_sam2_warnings()
+        warnings.warn("cannot import name '_C' from 'sam2' (/x/sam2/__init__.py)\n\nSkipping the post-processing",
+                      UserWarning)
+        warnings.warn("something else", UserWarning)
+    assert [str(w.message) for w in seen] == ["something else"]
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"this is not a checkpoint at all" * 100, "corrupt"),

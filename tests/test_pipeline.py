@@ -19,6 +19,7 @@ from vidmask_nb.sample import make_sample_clip, sample_prompts
 from vidmask_nb.video import probe
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--weights", "random", "--image-size", "128", "--device", "cpu", "--chunk-seconds", "0.5"]
 
 
@@ -43,14 +44,20 @@ def assert_reports_clean(workdir: Path) -> None:
         assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
 
 
-def test_run_executes_every_notebook(tmp_path, sample_clip, capsys):
+def test_run_executes_every_notebook(tmp_path, sample_clip, capfd):
     info = probe(sample_clip)
     sample_prompts(info).save(tmp_path / "prompts.json")
     out = tmp_path / "run"
     rc = main(["run", str(sample_clip), "--prompts", str(tmp_path / "prompts.json"), "--out", str(out),
                "--style", "pixelate:8", *FAST])
-    assert rc == 0, capsys.readouterr().err
+    err = capfd.readouterr().err  # the kernels' own stderr too (capfd: file descriptor 2)
+    assert rc == 0, err
+    # quiet: no kernel transport warning, no papermill parameter warnings, nothing but the stage lines
+    assert [line for line in err.splitlines() if line.strip() and not line.startswith("[sample.mp4")] == [], err
     assert_reports_clean(out)
+    reports = "".join((out / "sensitive" / "reports" / f"{n}.ipynb").read_text() for n in NOTEBOOKS)
+    assert "cannot import name '_C'" not in reports and "overrides the run's settings" not in reports
+    assert reports.count("RANDOM WEIGHTS: this SAM 2 model is untrained") == 3  # 02, 03 and 04: one banner each
     assert_same_timing(sample_clip, out / "sample_redacted.mp4")
     masks = json.loads((out / "masks.json").read_text())
     assert len(masks["frames"]) == info.frame_count
@@ -115,6 +122,7 @@ def test_demo_without_checkpoint_says_what_to_do(tmp_path, capsys, monkeypatch):
         return
     assert rc == 2 and "Traceback" not in err
     assert "download_ckpts.sh" in err and "--weights random" in err
+    assert str(ROOT / "checkpoints") in err  # the repository's own folder, where the loader looks
 
 
 def test_demo_with_random_weights(tmp_path, capsys):

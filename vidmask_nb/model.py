@@ -30,6 +30,23 @@ from vidmask_nb.errors import VidmaskError
 CHECKPOINT_URL_BASE = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
 WEIGHTS_MODES = ("trained", "random")
 
+# sam2 1.1.0 warns "cannot import name '_C' from 'sam2'" each time it post-processes masks without
+# its optional CUDA extension (hole filling is skipped; the masks are the same in most cases, see
+# sam2's INSTALL.md). Filtered for the whole process, at import and again when a model is loaded
+# (a test harness may have reset the filters in between).
+def quiet_sam2_warnings() -> None:
+    warnings.filterwarnings("ignore", message=r"cannot import name '_C' from 'sam2'", category=UserWarning)
+
+
+quiet_sam2_warnings()
+
+
+class RandomWeightsWarning(UserWarning):
+    """Issued with the banner of an untrained model (``announce_random_weights``).
+
+    ``notebook.setup`` ignores it in notebooks, where the printed banner already says it once.
+    """
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -92,7 +109,8 @@ def model_spec(model: str) -> ModelSpec:
 
 # -- checkpoints on disk ---------------------------------------------------------------------------
 
-def _repo_checkpoints() -> Path:
+def repo_checkpoints() -> Path:
+    """The repository's own ``checkpoints/`` folder (beside the package): where downloads go."""
     return Path(__file__).resolve().parents[1] / "checkpoints"
 
 
@@ -105,7 +123,7 @@ def checkpoint_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("VIDMASK_CHECKPOINTS"):
         dirs.append(Path(os.environ["VIDMASK_CHECKPOINTS"]))
-    dirs += [Path.cwd() / "checkpoints", Path.cwd().parent / "checkpoints", _repo_checkpoints()]
+    dirs += [Path.cwd() / "checkpoints", Path.cwd().parent / "checkpoints", repo_checkpoints()]
     seen, out = set(), []
     for d in dirs:
         r = d.resolve()
@@ -117,7 +135,7 @@ def checkpoint_dirs() -> list[Path]:
 
 def download_command(model: str) -> str:
     """The shell command that fetches a model's checkpoint (for error messages)."""
-    return (f"bash checkpoints/download_ckpts.sh {model_spec(model).name}   (or in Python: "
+    return (f"bash {repo_checkpoints() / 'download_ckpts.sh'} {model_spec(model).name}   (or in Python: "
             f"from vidmask_nb.model import download_checkpoint; download_checkpoint({model_spec(model).name!r}))")
 
 
@@ -140,21 +158,24 @@ def find_checkpoint(model: str, checkpoint: str | os.PathLike | None = None) -> 
                        f"Download it with: {download_command(spec.name)}")
 
 
-def download_checkpoint(model: str = "tiny", dest_dir: str | os.PathLike = "checkpoints",
+def download_checkpoint(model: str = "tiny", dest_dir: str | os.PathLike | None = None,
                         progress: bool = True, timeout: float = 60.0) -> Path:
     """Download a model's official checkpoint into ``dest_dir`` (the Python twin of download_ckpts.sh).
+
+    ``dest_dir`` defaults to the repository's ``checkpoints/`` (``repo_checkpoints()``), where the
+    loader looks whatever the working directory.
 
     Written under a temporary name and renamed when complete, so an interrupted download never
     leaves a truncated ``.pt`` under the final name. An existing complete file is kept.
 
     Example::
 
-        download_checkpoint("tiny")            # -> checkpoints/sam2.1_hiera_tiny.pt
+        download_checkpoint("tiny")            # -> <repository>/checkpoints/sam2.1_hiera_tiny.pt
     """
     from vidmask_nb.runfolder import atomic_output
 
     spec = model_spec(model)
-    dest = Path(dest_dir) / spec.checkpoint
+    dest = Path(dest_dir if dest_dir is not None else repo_checkpoints()) / spec.checkpoint
     if dest.is_file() and dest.stat().st_size > 0:
         return dest
     try:
@@ -238,7 +259,7 @@ def announce_random_weights(where: str = "") -> None:
     if where:
         text += f" [{where}]"
     print("!" * 100 + "\n!! " + text + "\n" + "!" * 100, file=sys.stderr, flush=True)
-    warnings.warn(text, stacklevel=3)
+    warnings.warn(text, RandomWeightsWarning, stacklevel=3)
 
 
 def _read_state_dict(path: Path, spec: ModelSpec) -> dict:
@@ -341,6 +362,7 @@ def load_predictor(model: str = "tiny", checkpoint: str | os.PathLike | None = N
 
     from sam2.build_sam import build_sam2_video_predictor
 
+    quiet_sam2_warnings()
     overrides = [f"++model.image_size={image_size}"] if image_size else []
     if weights == "random":
         torch.manual_seed(seed)  # the same random model every time, so resumed runs match

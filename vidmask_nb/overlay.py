@@ -3,6 +3,11 @@
 ``draw_overlay`` returns a new RGB array (translucent fill, outline, label per object);
 ``show_grid`` lays frames out with matplotlib and returns the figure (closed, so a long loop
 of figures does not pile up in memory; Jupyter still displays a returned figure).
+
+Sizes are for reading at a normal zoom: figures are ``FIGURE_WIDTH`` inches wide (about 1100 px
+at matplotlib's 100 dpi: a JupyterLab cell at a 1280 px window shows them unscaled) with
+captions of ``CAPTION_PT`` points (about 15 px), and each row of tiles leaves room for its
+captions' lines so they never run into the row above.
 """
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ import cv2
 import numpy as np
 
 from vidmask_nb.prompts import color_for
+
+FIGURE_WIDTH = 11.0  # inches; 1100 px at 100 dpi
+CAPTION_PT = 11  # tile captions
+TITLE_PT = 13  # a figure's title
 
 
 def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray], labels: Mapping[int, str] | None = None,
@@ -49,15 +58,18 @@ def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray], labels: Mappi
 
 
 def _put_label(img: np.ndarray, text: str, x: int, y: int, color) -> None:
-    scale = max(0.4, img.shape[0] / 900)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    # about 1/22 of the frame's longer side tall: about 10 px when a frame is a quarter of a figure's width
+    scale = max(0.5, max(img.shape[:2]) / 550)
+    thick = max(1, round(scale * 1.5))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     y = max(th + base, y)
+    x = min(x, max(0, img.shape[1] - tw - 4))
     cv2.rectangle(img, (x, y - th - base), (x + tw + 4, y), tuple(int(c) for c in color), -1)
-    cv2.putText(img, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
 
 
 def show_grid(images: Sequence[np.ndarray], titles: Sequence[str] = (), cols: int = 4,
-              width: float = 16.0, suptitle: str | None = None):
+              width: float = FIGURE_WIDTH, suptitle: str | None = None):
     """Lay images out in a grid; returns a closed matplotlib Figure (display it or ``savefig`` it)."""
     import matplotlib.pyplot as plt
 
@@ -65,16 +77,18 @@ def show_grid(images: Sequence[np.ndarray], titles: Sequence[str] = (), cols: in
     cols = min(cols, n)
     rows = (n + cols - 1) // cols
     h, w = images[0].shape[:2] if images else (1, 1)
-    fig, axes = plt.subplots(rows, cols, figsize=(width, width / cols * h / w * rows + (0.6 if suptitle else 0.3)),
-                             squeeze=False)
+    lines = max((str(t).count("\n") + 1 for t in titles if t), default=0)
+    caption_in = lines * CAPTION_PT * 1.35 / 72 + (0.1 if lines else 0)  # each row's captions, inches
+    height = rows * (width / cols * h / w + caption_in) + (TITLE_PT * 2 / 72 if suptitle else 0.1)
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, title in zip(axes.flat, images, list(titles) + [""] * n):
         ax.imshow(img)
         if title:
-            ax.set_title(title, fontsize=9)
+            ax.set_title(title, fontsize=CAPTION_PT)
     if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
+        fig.suptitle(suptitle, fontsize=TITLE_PT)
+    fig.tight_layout(h_pad=1.2)
     plt.close(fig)
     return fig

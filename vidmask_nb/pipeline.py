@@ -34,6 +34,7 @@ from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.runfolder import RunFolder, clean_partials, write_json
+from vidmask_nb.settings import RunSettings
 from vidmask_nb.video import VideoInfo, probe
 
 NOTEBOOKS = ("01_extract", "02_prompt", "03_propagate", "04_render")
@@ -107,24 +108,6 @@ class RunOptions:
         if self.weights == "trained" and not self.no_track:
             checkpoint = str(model.find_checkpoint(spec.name, self.checkpoint).resolve())
         return replace(self, model=spec.name, checkpoint=checkpoint)
-
-    def notebook_parameters(self) -> dict[str, dict]:
-        """What each numbered notebook's ``parameters`` cell receives."""
-        tracker = {"model": self.model, "checkpoint": self.checkpoint, "weights": self.weights,
-                   "device": self.device, "image_size": self.image_size}
-        render = {"style": self.style, "dilate": self.dilate, "feather": self.feather, "hold": self.hold,
-                  "hold_seconds": self.hold_seconds, "cover_long_gaps": self.cover_long_gaps,
-                  "lossless": self.lossless}
-        if self.crf is not None:
-            render["crf"] = self.crf
-        find = {"find": self.find, "find_every": self.find_every, "floor_every": self.floor_every,
-                "no_track": self.no_track}
-        render.update(floor=self.find is not None, audit=self.find or "faces")
-        return {"01_extract": {"chunk_seconds": self.chunk_seconds},
-                "02_prompt": dict(tracker, drop_unusable_prompts=self.drop_unusable_prompts,
-                                  preview=not self.no_track, **find),
-                "03_propagate": dict(tracker, chunk_seconds=self.chunk_seconds),
-                "04_render": render}
 
     @classmethod
     def from_mapping(cls, values: dict, base: "RunOptions | None" = None) -> "RunOptions":
@@ -306,11 +289,13 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         mark = {"key": key, "status": "running", "video": str(video), "prompts": str(prompts) if prompts else None,
                 "output": str(output), "options": asdict(opts), "prompt_check": source.to_json()}
         write_json(run.run_json, mark)
+        RunSettings(video, workdir, opts).save()  # the notebooks read their settings from here
     except OSError as exc:
         raise VidmaskError(f"cannot write in the run folder {workdir}: {exc.strerror or exc}") from None
-    params = opts.notebook_parameters()
-    params["02_prompt"].update({"labelme_dir": str(prompts) if prompts and prompts.is_dir() else None,
-                                "prompts_file": str(prompts) if prompts and not prompts.is_dir() else None})
+    # Only what is not a run setting: every notebook reads the rest from settings.json.
+    params = {"01_extract": {"video": str(video)}, "03_propagate": {}, "04_render": {},
+              "02_prompt": {"labelme_dir": str(prompts) if prompts and prompts.is_dir() else None,
+                            "prompts_file": str(prompts) if prompts and not prompts.is_dir() else None}}
     if opts.find is not None:  # found objects and the floor are made afresh for this run
         (workdir / "floor.json").unlink(missing_ok=True)
         if prompts is None:
@@ -328,9 +313,8 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         print(f"[{video.name} {n}/{len(stages)}] {name} -> {report}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(str(nb_dir / f"{name}.ipynb"), str(report),
-                                parameters={"video": str(video), "workdir": str(workdir), **params[name]},
-                                kernel_name="python3", cwd=str(nb_dir), progress_bar=show_cells, log_output=False)
+            execute_notebook(nb_dir / f"{name}.ipynb", report, {"workdir": str(workdir), **params[name]},
+                             progress_bar=show_cells)
         except pm.PapermillExecutionError as exc:
             raise VidmaskError(f"{video.name}: {name} failed at cell {exc.exec_count}: {exc.ename}: "
                                f"{_first_line(exc.evalue)} (report: {report})") from None
@@ -351,6 +335,27 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
                                   objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
                                   long_gaps=[g.to_json() for g in gaps if g.long]))
     return result
+
+
+def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = False) -> None:
+    """papermill with the kernel's working directory ``notebooks/`` (as in JupyterLab), quietly.
+
+    The kernel gets CurveZMQ keys from its manager (``transport_encryption='auto'``, for kernelspecs
+    that declare support, as ipykernel's does), so its traffic is encrypted and ipykernel has no
+    reason to warn that it "is running over TCP without encryption" on the console. The kernel
+    process's own log (not the notebook's output) is kept to critical messages: at shutdown
+    jupyter_client interrupts the kernel before asking it to stop, and a kernel still finishing a
+    message logs "KeyboardInterrupt caught in kernel" to the console. Errors in cells still reach
+    the report and stop the run.
+    """
+    import papermill as pm
+    from traitlets.config import Config
+
+    config = Config({"KernelManager": {"transport_encryption": "auto"},
+                     "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}})
+    Path(report).parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(notebook), str(report), parameters=parameters, kernel_name="python3",
+                        cwd=str(Path(notebook).parent), progress_bar=progress_bar, log_output=False, config=config)
 
 
 def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
@@ -589,7 +594,7 @@ def demo(out="runs/demo", opts: RunOptions | None = None, seconds: float = 2.0) 
             spec = model.model_spec(opts.model)
             print(f"Downloading the trained {spec.name} checkpoint ({spec.url}) ...")
             try:
-                model.download_checkpoint(spec.name, model.checkpoint_dirs()[-1])
+                model.download_checkpoint(spec.name, model.repo_checkpoints())
             except VidmaskError as exc:
                 raise VidmaskError(
                     f"no trained SAM 2.1 checkpoint is here and it could not be downloaded: {exc}\n"

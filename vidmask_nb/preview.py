@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.overlay import draw_overlay, show_grid
+from vidmask_nb.overlay import FIGURE_WIDTH, draw_overlay, show_grid
 from vidmask_nb.prompts import PromptSet
 from vidmask_nb.video import VideoInfo, VideoReader, fit_size
 
@@ -65,6 +65,14 @@ def _title(info: VideoInfo, prompts: PromptSet, frame: int, result) -> str:
     return f"frame {frame} · {info.seconds(frame):.2f} s" + (f" · score {scores}" if scores else "")
 
 
+def prompt_rows(prompts: PromptSet, info: VideoInfo) -> list[dict]:
+    """One row per prompt for a table: frame, time, object, box, and the + and - points counted apart."""
+    return [{"frame": p.frame, "time s": round(info.seconds(p.frame), 3), "object": prompts.object(p.obj_id).label,
+             "box": p.box and [round(v, 1) for v in p.box],
+             "+ points": sum(1 for v in p.point_labels if v), "\u2212 points": sum(1 for v in p.point_labels if not v)}
+            for p in prompts.prompts]
+
+
 def preview_figure(predictor, info: VideoInfo, prompts: PromptSet, frame: int, max_side: int = 960, width: float = 9.0):
     """One prompted frame with SAM 2's masks over it (a matplotlib figure)."""
     result = preview_prompt_frame(predictor, info, prompts, frame)
@@ -74,7 +82,7 @@ def preview_figure(predictor, info: VideoInfo, prompts: PromptSet, frame: int, m
 
 
 def preview_grid(predictor, info: VideoInfo, prompts: PromptSet, frames: Sequence[int] | None = None,
-                 cols: int = 3, max_side: int = 480, width: float = 16.0):
+                 cols: int = 3, max_side: int = 480, width: float = FIGURE_WIDTH):
     """Every prompted frame (or ``frames``) with SAM 2's masks, boxes and points: a matplotlib figure.
 
     ``predictor=None`` draws the prompts only (no model). Returns None when there are no prompts.

@@ -40,7 +40,7 @@ from vidmask_nb.encode import VideoWriter
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.masks import MaskStore
 from vidmask_nb.notebook import format_table, show_table
-from vidmask_nb.overlay import draw_overlay, show_grid
+from vidmask_nb.overlay import FIGURE_WIDTH, draw_overlay, show_grid
 from vidmask_nb.render import mask_stream
 from vidmask_nb.runfolder import RunFolder, atomic_output, write_json
 from vidmask_nb.timeline import (ObjectTimeline, labels_and_colors, object_color, object_timelines,
@@ -245,7 +245,7 @@ def area_timeline(store: MaskStore, table: ReviewTable | None = None,
     rows = table.rows if table is not None else []
     fig = timeline_figure(store, review_spans=[(r.first, r.last) for r in rows],
                           min_score=table.settings["min_score"] if rows else None,
-                          width=12.0, title="mask area per object")
+                          title="mask area per object")
     if out_path is not None:
         _save_figure(fig, out_path)
     return fig
@@ -253,7 +253,7 @@ def area_timeline(store: MaskStore, table: ReviewTable | None = None,
 
 def contact_sheet(video: str | os.PathLike, workdir: str | os.PathLike, frames: Sequence[int] | None = None,
                   n: int = 12, cols: int = 4, redacted: str | os.PathLike | None = None,
-                  out_path: str | os.PathLike | None = None, width: float = 16.0):
+                  out_path: str | os.PathLike | None = None, width: float = FIGURE_WIDTH):
     """Frames with each object's overlay, spread over the video (or ``frames``); returns the figure.
 
     With ``redacted`` (the rendered video) every tile shows the overlay and the redacted frame side

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from vidmask_nb.masks import MaskStore
-from vidmask_nb.overlay import draw_overlay, show_grid
+from vidmask_nb.overlay import CAPTION_PT, FIGURE_WIDTH, TITLE_PT, draw_overlay, show_grid
 from vidmask_nb.prompts import color_for
 from vidmask_nb.video import VideoReader, sample_indices
 
@@ -108,10 +108,11 @@ def labels_and_colors(store: MaskStore) -> tuple[dict[int, str], dict[int, tuple
 
 def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames: dict[int, list[int]] | None = None,
                     review_spans: Sequence[tuple[int, int]] = (), min_score: float | None = None,
-                    width: float = 14.0, title: str = "Tracking timeline"):
+                    width: float = FIGURE_WIDTH, title: str = "Tracking timeline"):
     """A two-panel figure: each object's mask area (% of the frame) and score over time.
 
-    ``fps`` puts seconds on the x axis (frames otherwise); ``prompt_frames`` ({obj_id: [frames]})
+    One time axis for 03 and 04: frames along the bottom and, when the frame rate is known (``fps``,
+    else the masks' own), the same axis in seconds along the top; ``prompt_frames`` ({obj_id: [frames]})
     marks where each object was prompted; ``review_spans`` ((first, last) frames) are shaded and
     ``min_score`` drawn as a line (the QA review). Returns a closed matplotlib Figure.
     """
@@ -119,11 +120,9 @@ def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames
 
     w, h = store.size
     n = len(store)
-    step = 1.0
-    xlabel = "frame"
-    if fps:
-        step = 1.0 / float(fps)
-        xlabel = "seconds"
+    step = 1.0  # x is the frame index
+    if fps is None and store.header.get("video", {}).get("fps"):
+        fps = Fraction(store.header["video"]["fps"])
     fig, (ax_area, ax_score) = plt.subplots(2, 1, figsize=(width, 5.5), sharex=True,
                                             gridspec_kw={"height_ratios": [3, 1.4]})
     for tl in object_timelines(store):
@@ -142,23 +141,31 @@ def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames
             ax.axvspan((first - 0.5) * step, (last + 0.5) * step, color="red", alpha=0.12, lw=0)
     if min_score is not None:
         ax_score.axhline(min_score, color="gray", ls="--", lw=0.8)
-    ax_area.set_ylabel("mask area, % of frame")
+    ax_area.set_ylabel("mask area, % of frame", fontsize=CAPTION_PT)
     if store.objects:
-        ax_area.legend(loc="upper right", fontsize=8)
+        ax_area.legend(loc="upper right", fontsize=CAPTION_PT - 1)
     ax_area.grid(alpha=0.3)
-    ax_score.set_ylabel("object score")
+    ax_score.set_ylabel("object score", fontsize=CAPTION_PT)
     ax_score.set_ylim(-0.02, 1.02)
-    ax_score.set_xlabel(xlabel)
+    ax_score.set_xlabel("frame", fontsize=CAPTION_PT)
+    ax_score.set_xlim(-0.5, max(n - 0.5, 0.5))
     ax_score.grid(alpha=0.3)
+    if fps:
+        rate = float(fps)
+        top = ax_area.secondary_xaxis("top", functions=(lambda f: f / rate, lambda s: s * rate))
+        top.set_xlabel("seconds", fontsize=CAPTION_PT)
+        top.tick_params(labelsize=CAPTION_PT - 1)
+    for ax in (ax_area, ax_score):
+        ax.tick_params(labelsize=CAPTION_PT - 1)
     notes = [n for n, on in (("dotted: prompted frames", prompt_frames), ("shaded: frames to review", review_spans)) if on]
-    fig.suptitle(title + (f" ({'; '.join(notes)})" if notes else ""))
+    fig.suptitle(title + (f" ({'; '.join(notes)})" if notes else ""), fontsize=TITLE_PT)
     fig.tight_layout()
     plt.close(fig)
     return fig
 
 
 def overlay_frames(video: str | os.PathLike, store: MaskStore, n: int = 8, frames: list[int] | None = None,
-                   max_side: int = 640, cols: int = 4, width: float = 16.0):
+                   max_side: int = 640, cols: int = 4, width: float = FIGURE_WIDTH):
     """Masks drawn on ``n`` frames spread over the video (or on ``frames``); a closed Figure.
 
     Frames are decoded at most ``max_side`` pixels wide or high, so a 4K video costs no more.
