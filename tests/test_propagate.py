@@ -389,8 +389,9 @@ def test_notebook_is_committed_clean():
     nbformat.validate(nb)
     assert nb.cells[1].metadata.get("tags") == ["parameters"]
     params = nb.cells[1].source
-    for name in ("video", "workdir", "model", "checkpoint", "weights", "device", "chunk_seconds", "image_size"):
+    for name in ("video", "workdir", "model", "checkpoint", "weights", "device", "image_size"):
         assert f"\n{name} = " in "\n" + params, name
+    assert "\nchunk_seconds = " not in "\n" + params  # one chunk plan: 01's, read from the run's settings
     for c in nb.cells:
         if c.cell_type == "code":
             assert c.outputs == [] and c.execution_count is None
