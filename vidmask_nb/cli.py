@@ -31,6 +31,9 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
     g.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds, help="tracking checkpoint interval")
     g.add_argument("--crf", type=int, default=None, help="H.264 quality, lower is better (default 10)")
     g.add_argument("--lossless", action="store_true", help="lossless output (large files)")
+    g.add_argument("--full", action="store_true",
+                   help="after the prompts changed, re-track every object over every frame, as stock SAM 2 "
+                        "(default: re-track only the objects and frames that changed)")
 
 
 def _ray_flags(p: argparse.ArgumentParser, groups: bool = False) -> None:
@@ -63,7 +66,7 @@ def _options(args):
 
     return RunOptions(model=args.model, checkpoint=args.checkpoint, weights=args.weights, image_size=args.image_size,
                       device=args.device, style=args.style, dilate=args.dilate, feather=args.feather, hold=args.hold,
-                      chunk_seconds=args.chunk_seconds, crf=args.crf, lossless=args.lossless)
+                      chunk_seconds=args.chunk_seconds, crf=args.crf, lossless=args.lossless, full=args.full)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,6 +56,7 @@ class RunOptions:
     chunk_seconds: float = 10.0
     crf: int | None = None
     lossless: bool = False
+    full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
 
     def checked(self) -> "RunOptions":
         """Check every option before heavy work; returns the options with the checkpoint resolved."""
@@ -89,7 +90,7 @@ class RunOptions:
             render["crf"] = self.crf
         return {"01_extract": {"chunk_seconds": self.chunk_seconds},
                 "02_prompt": dict(tracker),
-                "03_propagate": dict(tracker, chunk_seconds=self.chunk_seconds),
+                "03_propagate": dict(tracker, chunk_seconds=self.chunk_seconds, full=self.full),
                 "04_render": render}
 
     @classmethod
@@ -209,10 +210,13 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     if not output.is_file():
         raise VidmaskError(f"{video.name}: the notebooks ran but {output} is missing (reports: {run.reports_dir})")
     result.output, result.seconds = str(output), round(time.perf_counter() - start, 2)
+    from vidmask_nb.corrections import tracking_changes
+
+    changes = tracking_changes(workdir)  # what 03's tracking did: full, or which objects and frames it re-tracked
     write_json(workdir / RUN_MARK, {"key": _options_key(info, opts, _prompts_digest(prompts)),
                                     "video": str(video), "prompts": str(prompts), "output": str(output),
                                     "options": asdict(opts), "stage_seconds": result.stage_seconds,
-                                    "seconds": result.seconds})
+                                    "seconds": result.seconds, "tracking": changes.to_json() if changes else None})
     return result
 
 

@@ -71,12 +71,14 @@ def labels_and_colors(store: MaskStore) -> tuple[dict[int, str], dict[int, tuple
 
 def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames: dict[int, list[int]] | None = None,
                     review_spans: Sequence[tuple[int, int]] = (), min_score: float | None = None,
-                    width: float = 14.0, title: str = "Tracking timeline"):
+                    width: float = 14.0, title: str = "Tracking timeline",
+                    changed_spans: Sequence[tuple[int, int]] = ()):
     """A two-panel figure: each object's mask area (% of the frame) and score over time.
 
     ``fps`` puts seconds on the x axis (frames otherwise); ``prompt_frames`` ({obj_id: [frames]})
     marks where each object was prompted; ``review_spans`` ((first, last) frames) are shaded and
-    ``min_score`` drawn as a line (the QA review). Returns a closed matplotlib Figure.
+    ``min_score`` drawn as a line (the QA review); ``changed_spans`` (frames a correction re-tracked)
+    are shaded blue. Returns a closed matplotlib Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -102,6 +104,9 @@ def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames
     for first, last in review_spans:
         for ax in (ax_area, ax_score):
             ax.axvspan((first - 0.5) * step, (last + 0.5) * step, color="red", alpha=0.12, lw=0)
+    for first, last in changed_spans:
+        for ax in (ax_area, ax_score):
+            ax.axvspan((first - 0.5) * step, (last + 0.5) * step, color="tab:blue", alpha=0.12, lw=0)
     if min_score is not None:
         ax_score.axhline(min_score, color="gray", ls="--", lw=0.8)
     ax_area.set_ylabel("mask area, % of frame")
@@ -112,7 +117,8 @@ def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames
     ax_score.set_ylim(-0.02, 1.02)
     ax_score.set_xlabel(xlabel)
     ax_score.grid(alpha=0.3)
-    notes = [n for n, on in (("dotted: prompted frames", prompt_frames), ("shaded: frames to review", review_spans)) if on]
+    notes = [n for n, on in (("dotted: prompted frames", prompt_frames), ("shaded: frames to review", review_spans),
+                                               ("blue: re-tracked by the last correction", changed_spans)) if on]
     fig.suptitle(title + (f" ({'; '.join(notes)})" if notes else ""))
     fig.tight_layout()
     plt.close(fig)
