@@ -54,6 +54,9 @@ def _render_flags(g) -> None:
                         "(default: covered)")
     g.add_argument("--crf", type=int, default=None, help="H.264 quality, lower is better (default 10)")
     g.add_argument("--lossless", action="store_true", help="lossless output (large files; default off)")
+    g.add_argument("--full", action="store_true",
+                   help="after the prompts changed, re-track every object over every frame, as stock SAM 2 "
+                        "(default: re-track only the objects and frames that changed)")
 
 
 def _find_flags(g) -> None:

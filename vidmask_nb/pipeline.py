@@ -74,6 +74,7 @@ class RunOptions:
     find_every: float = 0.5  # seconds between frames that find detects objects on
     floor_every: int = 1  # the floor's detectors run on every N-th frame
     no_track: bool = False  # the floor alone: SAM 2 is not loaded (needs find)
+    full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
 
     def checked(self) -> "RunOptions":
         """Check every option before heavy work; returns the options with the checkpoint resolved."""
@@ -212,8 +213,9 @@ def check_paths(video: Path, workdir: Path, output: Path) -> None:
 def retire_stale_outputs(run: RunFolder, key: str, video: Path, inputs: tuple = ()) -> list[str]:
     """Move the outputs of an earlier run with other inputs away from their final names.
 
-    Kept as they were when ``run.json`` carries ``key``. Otherwise the redacted video, ``masks.json``,
-    ``prompts.json`` and ``run.json`` go to ``stale/`` (replacing what was there), and the earlier
+    Kept as they were when ``run.json`` carries ``key``. Otherwise the redacted video, ``prompts.json``
+    and ``run.json`` go to ``stale/`` (replacing what was there), ``masks.json`` to
+    ``masks/previous-masks.json`` (a correction re-tracks only what changed from it), and the earlier
     run's QA files and reports (source pixels) are removed; ``masks/`` stays (its files carry their own
     keys, so tracking still resumes). ``video`` and ``inputs`` (the prompts given) are never moved, even
     when they sit in the run folder under an output's name. Returns one line per thing moved or removed.
@@ -223,15 +225,25 @@ def retire_stale_outputs(run: RunFolder, key: str, video: Path, inputs: tuple = 
     old = read_run_mark(run.root)
     if old is not None and old.get("key") == key:
         return []
-    outputs = {run.redacted_video(video), run.masks_json, run.prompts_json, run.run_json, run.root / "masks_png"}
+    from vidmask_nb.masks import index_path
+
+    said = []
+    if run.masks_json.is_file() and run.masks_json.resolve() not in {Path(p).resolve() for p in inputs}:
+        # Off its final name, but kept beside the tracker's files: a correction starts from it.
+        run.masks_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(run.masks_json, run.previous_masks_json)
+        if index_path(run.masks_json).is_file():
+            os.replace(index_path(run.masks_json), index_path(run.previous_masks_json))
+        said.append(f"moved masks.json to {run.previous_masks_json.relative_to(run.root)} (an incremental "
+                    "correction starts from it)")
+    outputs = {run.redacted_video(video), run.prompts_json, run.run_json, run.root / "masks_png"}
     if old is not None and old.get("output"):
         outputs.add(Path(old["output"]))
     keep = {Path(p).resolve() for p in (video, *inputs)}
     outputs = sorted(p for p in outputs if p.exists() and p.parent == run.root and p.resolve() not in keep)
     sensitive = [p for p in (run.qa_dir, run.reports_dir) if p.exists()]
     if not outputs and not sensitive:
-        return []
-    said = []
+        return said
     if outputs:
         shutil.rmtree(run.stale_dir, ignore_errors=True)
         run.stale_dir.mkdir()
@@ -330,10 +342,14 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     if uncovered:
         say(f"{len(uncovered)} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); see run.json")
     audit = _output_audit(run, video, say)
+    from vidmask_nb.corrections import tracking_changes
+
+    changes = tracking_changes(workdir)  # what 03's tracking did: full, or which objects and frames it re-tracked
     write_json(run.run_json, dict(mark, status="complete", audit=audit, stage_seconds=result.stage_seconds,
                                   seconds=result.seconds, output_sha256=_sha256(output),
                                   objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
-                                  long_gaps=[g.to_json() for g in gaps if g.long]))
+                                  long_gaps=[g.to_json() for g in gaps if g.long],
+                                  tracking=changes.to_json() if changes else None))
     return result
 
 

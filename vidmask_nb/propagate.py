@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -46,6 +47,8 @@ from typing import Iterator
 import numpy as np
 
 from vidmask_nb.chunks import plan_chunks
+from vidmask_nb.corrections import (DEFAULT_AGREE_FRAMES, DEFAULT_AGREE_IOU, FIX_PREFIX, INCREMENTAL, TrackingChanges,
+                                    correct, remove_other_records, tracking_changes, write_record)
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json
 from vidmask_nb.model import ModelIdentity, find_checkpoint, load_predictor, model_identity, model_spec, resolve_device
@@ -175,22 +178,30 @@ def expected_identity(model: str, checkpoint, weights: str, image_size: int | No
                          int(image_size or DEFAULT_IMAGE_SIZE), dev.type)
 
 
+def _identity_payload(identity: ModelIdentity, info: VideoInfo) -> dict:
+    """Everything but the prompts that determines the masks: code, model, weights, input size, device, video."""
+    import importlib.metadata
+
+    from vidmask_nb import __version__
+
+    return {"runner": RUNNER_VERSION, "vidmask": __version__, "sam2": importlib.metadata.version("sam2"),
+            "model": identity.model, "config": identity.config, "weights": identity.weights_id,
+            "image_size": identity.image_size, "device": identity.device,
+            "video": [info.fingerprint, info.width, info.height, info.frame_count]}
+
+
+def tracker_digest(identity: ModelIdentity, info: VideoInfo) -> str:
+    """A digest of ``_identity_payload``: masks with the same one can be corrected incrementally."""
+    return hashlib.sha256(json.dumps(_identity_payload(identity, info), sort_keys=True).encode()).hexdigest()[:16]
+
+
 def masks_key(identity: ModelIdentity, prompts: PromptSet, info: VideoInfo) -> str:
     """A key naming everything that determines the masks; readable prefix, then a digest.
 
     Example: ``sam2.1-tiny/trained/1024px/cuda/3f9c0a1b2c3d4e5f`` (``RANDOM-WEIGHTS`` for random).
     """
-    import importlib.metadata
-
-    from vidmask_nb import __version__
-
-    payload = {
-        "runner": RUNNER_VERSION, "vidmask": __version__, "sam2": importlib.metadata.version("sam2"),
-        "model": identity.model, "config": identity.config, "weights": identity.weights_id,
-        "image_size": identity.image_size, "device": identity.device,
-        "video": [info.fingerprint, info.width, info.height, info.frame_count],
-        "prompts": [{k: v for k, v in p.to_json().items() if k != "pts"} for p in prompts.merged().values()],
-    }
+    payload = {**_identity_payload(identity, info),
+               "prompts": [{k: v for k, v in p.to_json().items() if k != "pts"} for p in prompts.merged().values()]}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
     weights = "RANDOM-WEIGHTS" if identity.is_random else "trained"
     return f"sam2.1-{identity.model}/{weights}/{identity.image_size}px/{identity.device}/{digest}"
@@ -275,7 +286,7 @@ def _remove_stale(masks_dir: Path, keep: set[str]) -> None:
         return
     for p in masks_dir.iterdir():
         if p.name not in keep and (p.name.startswith("seg_") and p.suffix == ".json" or p.name == STATE_FILE
-                                   or ".partial-" in p.name):
+                                   or p.name.startswith(FIX_PREFIX) or ".partial-" in p.name):
             p.unlink(missing_ok=True)
 
 
@@ -325,6 +336,7 @@ class TrackResult:
     segments: int
     resumed_segments: int  # segments found complete on disk and not tracked again
     device: str
+    changes: TrackingChanges | None = None  # what this run (or the one that made masks.json) tracked
 
 
 def group_dir(workdir: str | os.PathLike, objects) -> Path:
@@ -350,7 +362,8 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
               chunk_seconds: float | None = 10.0, chunk_frames: int | None = None, image_size: int | None = None,
               vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0,
               predictor=None, force: bool = False, progress: bool = True,
-              objects=None, pass_start: int | None = None) -> MaskStore:
+              objects=None, pass_start: int | None = None, full: bool = False,
+              agree_iou: float = DEFAULT_AGREE_IOU, agree_frames: int = DEFAULT_AGREE_FRAMES) -> MaskStore:
     """Track every prompted object through the whole video; write ``masks/`` and ``masks.json``.
 
     - ``video``, ``workdir``: the source and its run folder (``prompts.json`` must be there).
@@ -364,9 +377,13 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
       (default: the earliest prompted frame of ALL objects, as a run of all objects uses) is where
       the forward and backward passes start. SAM 2 tracks objects independently, so with the same
       pass start a group's masks equal those of a run of all objects; ``merge_groups`` joins them.
+    - ``full``: when the prompts changed after a complete run, track every object over every frame
+      (the result equals stock SAM 2's). Default: re-track only what changed (``corrections``);
+      a re-tracked pass stops once its masks agree with the old ones (IoU >= ``agree_iou``,
+      default 0.95) on ``agree_frames`` frames in a row (default 5). It prints what it re-tracked.
 
     Returns the masks (``MaskStore``). Rerunning after a crash resumes after the last complete
-    segment; rerunning after success returns the existing masks at once.
+    segment (or correction pass); rerunning after success returns the existing masks at once.
 
     Example::
 
@@ -375,15 +392,17 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
     result = track(video, workdir, model=model, checkpoint=checkpoint, weights=weights, device=device,
                    chunk_seconds=chunk_seconds, chunk_frames=chunk_frames, image_size=image_size,
                    vos_optimized=vos_optimized, offload_state_to_cpu=offload_state_to_cpu, seed=seed,
-                   predictor=predictor, force=force, progress=progress, objects=objects, pass_start=pass_start)
+                   predictor=predictor, force=force, progress=progress, objects=objects, pass_start=pass_start,
+                   full=full, agree_iou=agree_iou, agree_frames=agree_frames)
     return MaskStore.load(result.masks_json)
 
 
 def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "trained", device=None,
           chunk_seconds: float | None = 10.0, chunk_frames: int | None = None, image_size: int | None = None,
           vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0, predictor=None,
-          force: bool = False, progress: bool = True, objects=None, pass_start: int | None = None) -> TrackResult:
-    """``propagate`` without loading the result: returns where the masks are and what was resumed."""
+          force: bool = False, progress: bool = True, objects=None, pass_start: int | None = None,
+          full: bool = False, agree_iou: float = DEFAULT_AGREE_IOU, agree_frames: int = DEFAULT_AGREE_FRAMES) -> TrackResult:
+    """``propagate`` without loading the result: returns where the masks are and what was resumed or corrected."""
     info = probe(video)
     run = RunFolder(workdir).create()
     prompts = load_prompts(run, info)  # every prompt problem is reported before the model loads
@@ -418,16 +437,50 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
     video_ref = VideoRef.of(info).__dict__
     segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks], first_prompt)
 
-    def result(resumed: int) -> TrackResult:
-        return TrackResult(masks_json, key, ids, first_prompt, len(segments), resumed, identity.device)
+    def result(resumed: int, changes=None, result_key: str | None = None) -> TrackResult:
+        return TrackResult(masks_json, result_key or key, ids, first_prompt, len(segments), resumed, identity.device,
+                           changes)
 
     if not force and masks_json.is_file():
         try:
             existing = MaskStore.load(masks_json)
         except VidmaskError:
             existing = None
-        if existing is not None and existing.header.get("key") == key and existing.objects == header_objects:
-            return result(len(segments))
+        found = existing.header.get("key", "") if existing is not None else ""
+        if existing is not None and existing.objects == header_objects and (
+                found == key or (not full and objects is None and found.startswith(key + INCREMENTAL))):
+            if progress and objects is None:
+                print(f"masks are up to date with the prompts ({masks_json}); nothing tracked", flush=True)
+            return result(len(segments), tracking_changes(workdir) if objects is None else None, found)
+
+    def loaded_predictor():
+        nonlocal predictor
+        if predictor is None:
+            predictor = load_predictor(model, checkpoint, weights, device, image_size, vos_optimized, seed)
+            if model_identity(predictor) != identity:
+                raise VidmaskError("the loaded model is not the one the masks are keyed by "
+                                   f"({model_identity(predictor)} vs {identity}); run again")
+        elif identity.is_random:
+            from vidmask_nb.model import announce_random_weights
+
+            announce_random_weights("propagate")
+        return predictor
+
+    tracker = tracker_digest(identity, info)
+    t_start = time.perf_counter()
+    if not force and not full and objects is None and (masks_json.is_file() or run.previous_masks_json.is_file()):
+        def track_objects(group: tuple[int, ...], start: int) -> Path:
+            return track(video, workdir, model=model, checkpoint=checkpoint, weights=weights, device=device,
+                         chunk_seconds=chunk_seconds, chunk_frames=chunk_frames, image_size=image_size,
+                         vos_optimized=vos_optimized, offload_state_to_cpu=offload_state_to_cpu, seed=seed,
+                         predictor=loaded_predictor(), progress=progress, objects=group, pass_start=start).masks_json
+
+        corrected = correct(run, info, prompts, key, tracker, loaded_predictor, track_objects,
+                            agree_iou=agree_iou, agree_frames=agree_frames, progress=progress)
+        if corrected is not None:
+            new_key, changes = corrected
+            print(changes.summary(), flush=True)
+            return result(0, changes, new_key)
 
     state_path = masks_dir / STATE_FILE
 
@@ -448,22 +501,22 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
               f"(up to {segments[done - 1].name}); continuing from there", flush=True)
 
     if done < len(segments):
-        if predictor is None:
-            predictor = load_predictor(model, checkpoint, weights, device, image_size, vos_optimized, seed)
-            if model_identity(predictor) != identity:
-                raise VidmaskError("the loaded model is not the one the masks are keyed by "
-                                   f"({model_identity(predictor)} vs {identity}); run again")
-        elif identity.is_random:
-            from vidmask_nb.model import announce_random_weights
-
-            announce_random_weights("propagate")
-        _track(predictor, info, masks_dir, merged, first_prompt, segments, done, saved, key,
+        _track(loaded_predictor(), info, masks_dir, merged, first_prompt, segments, done, saved, key,
                labels, offload_state_to_cpu, progress)
 
+    changes = None
+    if objects is None:  # what these masks were made from, for a later correction, before they are in place
+        changes = TrackingChanges.full(key, info.frame_count, header_objects, time.perf_counter() - t_start,
+                                       done < len(segments))
+        write_record(masks_dir, key, tracker, prompts, changes)
     with atomic_output(masks_json) as tmp:
         write_masks_json(tmp, video_ref, header_objects, _assembled_frames(masks_dir, segments, key, labels), key=key)
     state_path.unlink(missing_ok=True)  # complete: the tracker state is no longer needed
-    return result(done)
+    if changes is not None:
+        remove_other_records(masks_dir, key)
+        if progress:
+            print(changes.summary(), flush=True)
+    return result(done, changes)
 
 
 def merge_groups(video, workdir, groups, key: str | None = None) -> MaskStore:
@@ -634,13 +687,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-size", type=int)
     ap.add_argument("--vos-optimized", action="store_true")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--agree-iou", type=float, default=DEFAULT_AGREE_IOU)
+    ap.add_argument("--agree-frames", type=int, default=DEFAULT_AGREE_FRAMES)
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     try:
         store = propagate(args.video, args.workdir, model=args.model, checkpoint=args.checkpoint,
                           weights=args.weights, device=args.device, chunk_seconds=args.chunk_seconds,
                           chunk_frames=args.chunk_frames, image_size=args.image_size,
-                          vos_optimized=args.vos_optimized, force=args.force, progress=not args.no_progress)
+                          vos_optimized=args.vos_optimized, force=args.force, progress=not args.no_progress,
+                          full=args.full, agree_iou=args.agree_iou, agree_frames=args.agree_frames)
     except VidmaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

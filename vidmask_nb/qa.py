@@ -234,18 +234,20 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def area_timeline(store: MaskStore, table: ReviewTable | None = None,
-                  out_path: str | os.PathLike | None = None):
+                  out_path: str | os.PathLike | None = None, changed_spans: Sequence[tuple[int, int]] = ()):
     """Mask area (% of the frame) and score of every object over the frames; returns the figure.
 
     The tracking timeline (``timeline.timeline_figure``) with the review spans from ``table``
-    shaded and its score threshold drawn. Saved as PNG when ``out_path`` is given.
+    shaded and its score threshold drawn, and ``changed_spans`` (frames the last correction
+    re-tracked: ``corrections.tracking_changes(workdir).corrected_spans``) shaded blue. Saved as
+    PNG when ``out_path`` is given.
 
     Example: ``area_timeline(store, review_frames(store), "qa/clip_areas.png")``.
     """
     rows = table.rows if table is not None else []
     fig = timeline_figure(store, review_spans=[(r.first, r.last) for r in rows],
                           min_score=table.settings["min_score"] if rows else None,
-                          title="mask area per object")
+                          title="mask area per object", changed_spans=changed_spans)
     if out_path is not None:
         _save_figure(fig, out_path)
     return fig

@@ -74,6 +74,12 @@ class RunFolder:
         return self.sensitive_dir / "frames"
 
     @property
+    def previous_masks_json(self) -> Path:
+        """Where a run with changed inputs puts the old ``masks.json``: off its final name, kept so that
+        ``propagate`` can correct it incrementally (``corrections``) instead of tracking everything again."""
+        return self.masks_dir / "previous-masks.json"
+
+    @property
     def stale_dir(self) -> Path:
         return self.root / "stale"
 

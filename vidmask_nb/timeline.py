@@ -108,13 +108,15 @@ def labels_and_colors(store: MaskStore) -> tuple[dict[int, str], dict[int, tuple
 
 def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames: dict[int, list[int]] | None = None,
                     review_spans: Sequence[tuple[int, int]] = (), min_score: float | None = None,
-                    width: float = FIGURE_WIDTH, title: str = "Tracking timeline"):
+                    width: float = FIGURE_WIDTH, title: str = "Tracking timeline",
+                    changed_spans: Sequence[tuple[int, int]] = ()):
     """A two-panel figure: each object's mask area (% of the frame) and score over time.
 
     One time axis for 03 and 04: frames along the bottom and, when the frame rate is known (``fps``,
     else the masks' own), the same axis in seconds along the top; ``prompt_frames`` ({obj_id: [frames]})
     marks where each object was prompted; ``review_spans`` ((first, last) frames) are shaded and
-    ``min_score`` drawn as a line (the QA review). Returns a closed matplotlib Figure.
+    ``min_score`` drawn as a line (the QA review); ``changed_spans`` (frames a correction re-tracked)
+    are shaded blue. Returns a closed matplotlib Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -139,6 +141,9 @@ def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames
     for first, last in _merge_spans(review_spans, gap=n // MAX_POINTS):
         for ax in (ax_area, ax_score):
             ax.axvspan((first - 0.5) * step, (last + 0.5) * step, color="red", alpha=0.12, lw=0)
+    for first, last in changed_spans:
+        for ax in (ax_area, ax_score):
+            ax.axvspan((first - 0.5) * step, (last + 0.5) * step, color="tab:blue", alpha=0.12, lw=0)
     if min_score is not None:
         ax_score.axhline(min_score, color="gray", ls="--", lw=0.8)
     ax_area.set_ylabel("mask area, % of frame", fontsize=CAPTION_PT)
@@ -157,7 +162,8 @@ def timeline_figure(store: MaskStore, fps: Fraction | None = None, prompt_frames
         top.tick_params(labelsize=CAPTION_PT - 1)
     for ax in (ax_area, ax_score):
         ax.tick_params(labelsize=CAPTION_PT - 1)
-    notes = [n for n, on in (("dotted: prompted frames", prompt_frames), ("shaded: frames to review", review_spans)) if on]
+    notes = [n for n, on in (("dotted: prompted frames", prompt_frames), ("shaded: frames to review", review_spans),
+                             ("blue: re-tracked by the last correction", changed_spans)) if on]
     fig.suptitle(title + (f" ({'; '.join(notes)})" if notes else ""), fontsize=TITLE_PT)
     fig.tight_layout()
     plt.close(fig)
