@@ -134,16 +134,20 @@ def test_outputs_of_other_inputs_leave_their_final_names(tmp_path):
     video = tmp_path / "clip.mp4"
     assert retire_stale_outputs(run, "old-key", video) == [], "same inputs: outputs are current, kept"
     said = retire_stale_outputs(run, "new-key", video)
-    for name in ("clip_redacted.mp4", "masks.json", "prompts.json", "run.json"):
+    for name in ("clip_redacted.mp4", "prompts.json", "run.json"):
         assert not (run.root / name).exists() and (run.stale_dir / name).read_text() != ""
         assert f"moved {name} to stale/" in said
+    # masks.json leaves its final name too, but stays where an incremental correction starts from it
+    assert not run.masks_json.exists() and run.previous_masks_json.read_text() == "old"
+    assert any(line.startswith("moved masks.json to masks/previous-masks.json") for line in said)
     assert not run.qa_dir.exists() and "removed sensitive/qa/" in said
     assert "NOT CURRENT" in (run.stale_dir / "README.txt").read_text()
     # A folder with outputs and no run.json (notebooks run by hand, an older kit) is not trusted either,
     # but the prompts given to this run are its input, even under the run folder's prompts.json.
     (run.root / "masks.json").write_text("unknown")
     run.prompts_json.write_text("drawn in notebook 02")
-    assert retire_stale_outputs(run, "new-key", video, inputs=(run.prompts_json,)) == ["moved masks.json to stale/"]
+    said = retire_stale_outputs(run, "new-key", video, inputs=(run.prompts_json,))
+    assert len(said) == 1 and said[0].startswith("moved masks.json to masks/previous-masks.json"), said
     assert run.prompts_json.is_file()
 
 
