@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.extract import prepare
 from vidmask_nb.masks import MaskStore
 from vidmask_nb.model import load_predictor, model_identity
 from vidmask_nb.prompts import PromptSet
@@ -367,11 +368,12 @@ def test_notebook_runs_under_papermill(tmp_path):
     clip = make_sample_clip(tmp_path / "clip.mp4", seconds=1.0, fps=Fraction(24000, 1001), size=(160, 120))
     info = probe(clip)
     work = _run_folder(tmp_path / "run", info)
+    prepare(clip, work, chunk_seconds=0.5)  # 01's chunk plan: 03 tracks with it
     out = tmp_path / "03_out.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / "03_propagate.ipynb"), str(out), kernel_name="python3",
                         cwd=str(tmp_path), progress_bar=False,
                         parameters=dict(video=str(clip), workdir=str(work), weights="random", device="cpu",
-                                        image_size=IMAGE_SIZE, chunk_seconds=0.5, overlay_count=4))
+                                        image_size=IMAGE_SIZE, overlay_count=4))
     nb = nbformat.read(out, as_version=4)
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "RANDOM WEIGHTS" in text

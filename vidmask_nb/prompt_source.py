@@ -56,6 +56,7 @@ class PromptSource:
     unusable: list[UnusablePrompt] = field(default_factory=list)
     clipped: list[str] = field(default_factory=list)  # "file: box 'label' reached outside the frame; clipped"
     notes: list[str] = field(default_factory=list)
+    summary: str = ""  # what was read, e.g. "LabelMe import from F: 2 file(s), 2 box(es), 2 point(s)"
 
     def lines(self) -> list[str]:
         """What a person must know: each dropped prompt, each clipped box (empty when all is well)."""
@@ -75,11 +76,11 @@ class PromptSource:
 
     def show(self) -> None:
         """Print the dropped and clipped prompts; in a notebook, also show them in red."""
-        lines = self.lines() + [f"note: {n}" for n in self.notes]
+        lines = ([self.summary] if self.summary else []) + self.lines() + [f"note: {n}" for n in self.notes]
         if not lines:
             return
         print("\n".join(lines), file=sys.stderr if _headless() else sys.stdout, flush=True)
-        if "ipykernel" in sys.modules:
+        if "ipykernel" in sys.modules and self.lines():
             from IPython.display import HTML, display
 
             display(HTML('<div style="color:#b00000;border:2px solid #b00000;padding:6px;white-space:pre-wrap;'
@@ -123,7 +124,7 @@ def _from_labelme(folder: Path, info, into: PromptSet | None) -> PromptSource:
     unusable += [UnusablePrompt(name, "", why) for name, why in report.skipped_files]
     clipped = [n for n in report.notes if n.endswith("clipped")]
     notes = [n for n in report.notes if not n.endswith("clipped")]
-    return PromptSource(str(folder), prompts, unusable, clipped, notes)
+    return PromptSource(str(folder), prompts, unusable, clipped, notes, summary=str(report).splitlines()[0])
 
 
 def _from_file(path: Path, info) -> PromptSource:
