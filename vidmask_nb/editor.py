@@ -644,7 +644,7 @@ class PromptEditor(widgets.VBox):
         a box prompt already there is left out. Nothing is saved until one is accepted."""
         kinds = parse_kinds(kinds)
         frame = self.frame if frame is None else int(frame)
-        self.state.set_frame(frame)  # checks it (and shows it: the proposals are drawn there)
+        frame = self.state.check_frame(frame)
         with self._busy(f"finding {' and '.join(kinds)} on frame {frame}"):
             dets = self._detect_one(frame, kinds)
         return self._edit(self.state.propose_on_frame, frame, kinds, dets, redraw=True)

@@ -75,7 +75,7 @@ class EditState:
         self._sort_prompts()
         self.frame = self.prompts.prompt_frames[0] if self.prompts.prompts else 0
         if frame is not None:
-            self.frame = self._check_frame(frame)
+            self.frame = self.check_frame(frame)
         self.obj_id = self.prompts.objects[0].id
         self.mode = "box"
         self.selected: int | None = None  # index into prompts.prompts
@@ -87,14 +87,15 @@ class EditState:
         self._group_objects: dict[str, int] = {}  # whole-video pass group -> the object accepted for it
 
     # ------------------------------------------------------------------ frames, mode, objects
-    def _check_frame(self, frame) -> int:
+    def check_frame(self, frame) -> int:
+        """``frame`` as an int, or a ``VidmaskError`` when it is outside the video."""
         frame = int(frame)
         if not 0 <= frame < self.info.frame_count:
             raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
         return frame
 
     def set_frame(self, frame: int) -> None:
-        self.frame = self._check_frame(frame)
+        self.frame = self.check_frame(frame)
         if self.selected is not None and self.prompts.prompts[self.selected].frame != self.frame:
             self.selected = None
 
@@ -265,7 +266,7 @@ class EditState:
         return f"#{i} frame {p.frame} · {p.obj_id}: {label} · {what}"
 
     def _target(self, frame, obj_id) -> tuple[int, int]:
-        frame = self._check_frame(self.frame if frame is None else frame)
+        frame = self.check_frame(self.frame if frame is None else frame)
         obj_id = self.obj_id if obj_id is None else int(obj_id)
         self.prompts.object(obj_id)
         return frame, obj_id
@@ -324,7 +325,7 @@ class EditState:
     def propose_on_frame(self, frame: int, kinds: tuple[str, ...], dets: Detections) -> list[Proposal]:
         """``dets`` (of ``kinds``, found on ``frame``) replace that frame's pending proposals of those
         kinds; the best is selected and its frame shown. Nothing is saved."""
-        frame = self._check_frame(frame)
+        frame = self.check_frame(frame)
         found = self.proposals_from(frame, dets)
         self.proposals = [p for p in self.proposals if not (p.frame == frame and p.kind in kinds)] + found
         self.selected_proposal = self.proposals.index(found[0]) if found else None
