@@ -268,7 +268,7 @@ def test_manifest_for_another_video(tmp_path, clip3s):
     (tmp_path / "frames" / "manifest.json").write_text(json.dumps(
         {"version": 1, "source": "other.mp4", "fingerprint": "sha256:feed", "pts": [0, 1],
          "chunks": [{"name": "chunk_0000_f000000-000071", "start": 0, "stop": 72, "first_file_frame": 0}]}))
-    with pytest.raises(VidmaskError, match="written for another video"):
+    with pytest.raises(VidmaskError, match="made for another video"):
         import_labelme(tmp_path / "frames", clip3s)
 
 

@@ -234,3 +234,21 @@ def test_memory_while_reading_does_not_grow_with_length(tmp_path):
     assert peaks[3200][0] < 64 * 3200 + 64 * 1024, peaks
     assert peaks[3200][0] < (tmp_path / "masks_3200.json").stat().st_size / 4
     assert _fds() == fds, "every file opened was closed"
+
+
+def test_header_reads_back_as_typed_records(tmp_path):
+    from vidmask_nb.prompts import TrackedObject, VideoRef
+
+    path = tmp_path / "masks.json"
+    objects = [TrackedObject(1, "face", (230, 25, 75)), TrackedObject(2, "plate", (60, 180, 75))]
+    with atomic_output(path) as tmp:
+        write_masks_json(tmp, VideoRef(width=W, height=H, frame_count=5, fps="30"), objects, synthetic_frames(5),
+                         key="sam2.1-tiny/RANDOM-WEIGHTS/128px/cpu/0", weights="trained")
+    with MaskStore.load(path) as store:
+        assert store.object_infos == tuple(objects) and store.objects == OBJECTS  # records; raw entries kept
+        assert store.video == VideoRef(width=W, height=H, frame_count=5, fps="30")
+        assert store.weights == "trained" and not store.is_random  # the field, not a search in the key
+    old = MaskStore.from_frames(video_ref(3), [{"id": 4}], [], key="sam2.1-tiny/RANDOM-WEIGHTS/128px/cpu/0")
+    assert old.is_random and old.object_infos[0].label == "" and old.object_infos[0].color  # an older file
+    with pytest.raises(ValueError, match="weights must be"):
+        MaskStore.from_frames(video_ref(3), OBJECTS, [], weights="RANDOM-WEIGHTS")

@@ -148,3 +148,16 @@ def test_video_ref_of(info):
     ref = VideoRef.of(info)
     assert (ref.width, ref.height, ref.frame_count, ref.fps) == (160, 120, 48, "24000/1001")
     assert ref.name == "sample.mp4" and ref.fingerprint.startswith("sha256:")
+
+
+def test_one_video_check_for_every_file(info):
+    from vidmask_nb.prompts import VideoRef
+
+    VideoRef.of(info).check(info)
+    VideoRef(frame_count=info.frame_count).check(info)  # unknown fields are not compared
+    with pytest.raises(VidmaskError, match=r"^masks.json was made for a video of 7 frames .* Run 03 again$"):
+        VideoRef(frame_count=7).check(info, "masks.json was", "run 03 again")
+    manifest = {"source": "/x/other.mp4", "fingerprint": "sha256:feed", "pts": [0, 1]}
+    assert VideoRef.from_json(manifest) == VideoRef("other.mp4", frame_count=2, fingerprint="sha256:feed")
+    with pytest.raises(VidmaskError, match="made for another video \\(other.mp4, 2 frames"):
+        VideoRef.from_json(manifest).check(info)

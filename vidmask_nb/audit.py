@@ -127,18 +127,21 @@ def kept_masks(store, kept: Sequence[int], dilate: int = 0) -> Iterable[tuple[in
 
 
 def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), every: int = 1,
-              object_styles=None, style="fill", dilate: int = 4) -> AuditReport:
+              object_styles=None, style="fill", dilate: int | None = None) -> AuditReport:
     """Stage 04's audit of the redacted ``output``: saved as ``qa/<stem>_audit.json``.
 
-    Objects styled ``keep`` (by ``style``/``object_styles``) are reported as kept, not as leaks.
+    Objects styled ``keep`` (by ``style``/``object_styles``) are reported as kept, not as leaks;
+    ``dilate``: the render's (default: ``RenderOptions().dilate``).
     """
     from vidmask_nb.masks import MaskStore
-    from vidmask_nb.render import object_effects
+    from vidmask_nb.render import RenderOptions, object_effects
+
+    dilate = RenderOptions.dilate if dilate is None else dilate
     from vidmask_nb.runfolder import RunFolder
 
     run = RunFolder(workdir)
     store = MaskStore.load(run.masks_json)
-    effects = object_effects(store.objects, style, object_styles)
+    effects = object_effects(store.object_infos, style, object_styles)
     kept = [i for i, e in effects.items() if getattr(e, "name", "") == "keep"]
     report = audit_video(output, kinds, every, kept_masks(store, kept, dilate) if kept else None)
     run.qa_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,10 @@ from fractions import Fraction
 
 from vidmask_nb.errors import VidmaskError
 
+# Tracking saves its state and its masks at every chunk boundary: a killed run loses at most this
+# much video's work, and the JPEG extraction (01) cuts its folders at the same boundaries.
+DEFAULT_CHUNK_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -42,12 +46,6 @@ class ChunkPlan:
     frame_count: int
     fps: Fraction
     chunks: tuple[Chunk, ...]
-
-    def chunk_of(self, frame: int) -> Chunk:
-        for c in self.chunks:
-            if c.start <= frame < c.stop:
-                return c
-        raise VidmaskError(f"frame {frame} is outside the video (0..{self.frame_count - 1})")
 
     def to_json(self) -> dict:
         return {"frame_count": self.frame_count, "fps": f"{self.fps.numerator}/{self.fps.denominator}",

@@ -25,45 +25,49 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
 
 
 def _track_flags(g) -> None:
-    from vidmask_nb.pipeline import RunOptions
+    from vidmask_nb.propagate import TrackOptions
 
-    d = RunOptions()
-    g.add_argument("--model", default=d.model, help="SAM 2.1 size: tiny, small, base_plus, large (default tiny)")
-    g.add_argument("--checkpoint", default=None, help="checkpoint file (default: checkpoints/sam2.1_hiera_<model>.pt)")
+    d = TrackOptions()  # the tracking stage's defaults, one place
+    g.add_argument("--model", default=d.model, help=f"SAM 2.1 size: tiny, small, base_plus, large (default {d.model})")
+    g.add_argument("--checkpoint", default=d.checkpoint,
+                   help="checkpoint file (default: checkpoints/sam2.1_hiera_<model>.pt)")
     g.add_argument("--weights", default=d.weights, choices=["trained", "random"],
                    help=f"'random' runs untrained weights: a smoke test, masks are meaningless (default {d.weights})")
-    g.add_argument("--image-size", type=int, default=None, help="SAM 2 input size override (default: the model's 1024)")
-    g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    g.add_argument("--image-size", type=int, default=d.image_size,
+                   help="SAM 2 input size override (default: the model's 1024)")
+    g.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or mps (default: best available)")
     g.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds,
                    help=f"tracking checkpoint interval in seconds of video (default {d.chunk_seconds:g})")
 
 
 def _render_flags(g) -> None:
-    from vidmask_nb.pipeline import RunOptions
+    from vidmask_nb.encode import DEFAULT_CRF
+    from vidmask_nb.render import RenderOptions
 
-    d = RunOptions()
+    d = RenderOptions()  # the render stage's defaults, one place
     g.add_argument("--style", default=d.style,
                    help=f"fill, fill:#rrggbb, mean, blur, blur:STRENGTH, pixelate, pixelate:BLOCK (default {d.style})")
     g.add_argument("--dilate", type=int, default=d.dilate, help=f"grow masks by PX pixels (default {d.dilate})")
-    g.add_argument("--feather", type=int, default=d.feather, help="soften mask edges over PX pixels (default 0)")
+    g.add_argument("--feather", type=int, default=d.feather, help=f"soften mask edges over PX pixels (default {d.feather})")
     g.add_argument("--hold-seconds", type=float, default=d.hold_seconds,
                    help=f"always cover an object through dropouts of up to S seconds (default {d.hold_seconds})")
-    g.add_argument("--hold", type=int, default=None, help="the same in frames; overrides --hold-seconds (default: unset)")
+    g.add_argument("--hold", type=int, default=d.hold, help="the same in frames; overrides --hold-seconds (default: unset)")
     g.add_argument("--no-cover-long-gaps", dest="cover_long_gaps", action="store_false",
                    help="leave dropouts longer than --hold-seconds uncovered, listed in run.json and the review "
                         "(default: covered)")
-    g.add_argument("--crf", type=int, default=None, help="H.264 quality, lower is better (default 10)")
-    g.add_argument("--lossless", action="store_true", help="lossless output (large files; default off)")
+    g.add_argument("--crf", type=int, default=d.crf, help=f"H.264 quality, lower is better (default {DEFAULT_CRF})")
+    g.add_argument("--lossless", action="store_true", default=d.lossless,
+                   help="lossless output (large files; default off)")
     g.add_argument("--full", action="store_true",
                    help="after the prompts changed, re-track every object over every frame, as stock SAM 2 "
                         "(default: re-track only the objects and frames that changed)")
 
 
 def _find_flags(g) -> None:
-    from vidmask_nb.pipeline import RunOptions
+    from vidmask_nb.find import FindOptions
 
-    d = RunOptions()
-    g.add_argument("--find", default=None, metavar="KINDS",
+    d = FindOptions()  # the detectors' defaults, one place
+    g.add_argument("--find", default=d.find, metavar="KINDS",
                    help="detectors that find what to hide and cover a floor under SAM 2: faces, text or faces,text "
                         "(default: none, only the prompts)")
     g.add_argument("--find-every", type=float, default=d.find_every, metavar="S",

@@ -12,6 +12,10 @@ from the mode and from the click's own button and Shift flag, never from an earl
 the mode and the picked object are written in the image's corner. Keys work while the pointer is
 over the image; they are listed in the widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
 
+The widget is a view: the prompts, frame, picked object, mode, selection, undo and proposals, and
+every edit of them (with saving), are ``editor.state``, a ``vidmask_nb.editstate.EditState`` that
+works without widgets; the editor runs an operation there, then redraws and shows its message.
+
 Tracked masks: when the run folder holds ``masks.json`` (from 03), every object's tracked mask on
 the frame shown is tinted in its colour ("show tracked masks" hides them; ``m``), so a track that
 went wrong is seen where it is fixed. The timeline strip under the image marks prompted frames
@@ -57,18 +61,16 @@ import numpy as np
 from ipycanvas import Canvas, MultiCanvas, hold_canvas
 from ipyevents import Event
 
-from vidmask_nb.detect import Detections, iou_matrix, parse_kinds
+from vidmask_nb.detect import Detections, parse_kinds
+from vidmask_nb.editstate import MODE_BADGES, MODES, EditState, Proposal  # noqa: F401 - Proposal: public here too
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.masks import MaskStore
-from vidmask_nb.prompts import FramePrompt, PromptSet, TrackedObject
+from vidmask_nb.prompts import FramePrompt, TrackedObject
 from vidmask_nb.runfolder import RunFolder
 from vidmask_nb.video import VideoInfo, VideoReader, fit_size, probe
 
-MODES = {"box": "box (a click: + point)", "positive": "+ point", "negative": "- point"}
-MODE_BADGES = {"box": "box", "positive": "+ point", "negative": "− point"}  # drawn in the image's corner
 RIGHT_BUTTON = 2  # MouseEvent.button of a right-click
 CLICK_CSS_PX = 5  # a press and release closer than this (in screen pixels) is a click, not a drag
-UNDO_DEPTH = 200
 PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable on most footage
 MASK_ALPHA = 0.4  # tracked masks: 40 % object colour over the frame
 REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
@@ -81,6 +83,12 @@ SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift-click or right-click
              ("z", "undo"), ("Delete, x", "delete the selected prompt"), ("v", "preview this frame"),
              ("m", "show / hide tracked masks"),
              ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag")]
+
+
+def _state_attr(name: str, doc: str) -> property:
+    """An editor attribute that is ``editor.state``'s (read and written through)."""
+    return property(lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value),
+                    doc=doc)
 
 
 def _row(children) -> widgets.HBox:
@@ -96,30 +104,6 @@ class _Drag:
     y1: float
     negative: bool = False  # pressed with Shift or the right button
     right: bool = False  # the right button: a point, never a box
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A detector's box on one frame, waiting to be accepted (-> an object's box prompt) or rejected."""
-
-    frame: int
-    kind: str  # "face" | "text"
-    box: tuple[float, float, float, float]  # source pixels
-    score: float
-    group: str | None = None  # the whole-video pass's object for it ("face 2"): accepted ones join it
-
-    def describe(self) -> str:
-        x0, y0, x1, y1 = self.box
-        return (f"frame {self.frame} · {self.group or self.kind} · score {self.score:.2f} · "
-                f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})")
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    objects: tuple[TrackedObject, ...]
-    prompts: tuple[FramePrompt, ...]
-    obj_id: int
-    restores: tuple[Proposal, ...] = ()  # proposals an accept used up: undo brings them back
 
 
 class PromptEditor(widgets.VBox):
@@ -139,12 +123,23 @@ class PromptEditor(widgets.VBox):
       default: ``qa.review_frames`` of ``workdir/masks.json`` with its default settings.
     """
 
+    # What the editor shows and edits lives in ``state`` (an ``editstate.EditState``, usable without
+    # widgets); these read and write through to it, as tests and notebooks have always used them.
+    prompts = _state_attr("prompts", "the ``PromptSet`` being edited")
+    path = _state_attr("path", "where ``prompts.json`` is saved")
+    frame = _state_attr("frame", "the frame shown")
+    obj_id = _state_attr("obj_id", "the picked object's id")
+    mode = _state_attr("mode", "the drawing mode: box, positive or negative")
+    selected = _state_attr("selected", "the selected prompt's index in ``prompts.prompts``, or None")
+    proposals = _state_attr("proposals", "the detectors' pending proposals")
+    selected_proposal = _state_attr("selected_proposal", "the selected proposal's index, or None")
+
     def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike,
                  max_display: int = 960, display_width: int | None = None, predictor=None,
                  prompts_path: str | os.PathLike | None = None, frame: int | None = None, review=None):
         self.info = video if isinstance(video, VideoInfo) else probe(video)
         run = RunFolder(workdir).create()
-        self.path = Path(prompts_path) if prompts_path else run.prompts_json
+        self.state = EditState(self.info, Path(prompts_path) if prompts_path else run.prompts_json, frame)
         self.masks_path = run.masks_json
         self.show_masks = True
         self.mask_store: MaskStore | None = None
@@ -152,13 +147,6 @@ class PromptEditor(widgets.VBox):
         self._masks_stamp: tuple | None = None
         self._review_given = review
         self.review_rows: list = []  # qa.ReviewRow, by first frame
-        if self.path.is_file():
-            self.prompts = PromptSet.load(self.path, self.info)
-        else:
-            self.prompts = PromptSet.for_video(self.info)
-        if not self.prompts.objects:
-            self.prompts.add_object("object 1")  # in memory; written with the first edit
-        self._sort_prompts()
         w, h = self.info.width, self.info.height
         self.canvas_size = fit_size(w, h, max_display)
         cw, ch = self.canvas_size
@@ -169,20 +157,8 @@ class PromptEditor(widgets.VBox):
                                    info=self.info, cache_frames=8)
         self._predictor_spec = predictor
         self._predictor = None
-        self.frame = self.prompts.prompt_frames[0] if self.prompts.prompts else 0
-        if frame is not None:
-            if not 0 <= int(frame) < self.info.frame_count:
-                raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
-            self.frame = int(frame)
-        self.obj_id = self.prompts.objects[0].id
-        self.mode = "box"
-        self.selected: int | None = None  # index into prompts.prompts
         self._drag: _Drag | None = None
-        self._undo: list[_Snapshot] = []
         self._syncing = False
-        self.proposals: list[Proposal] = []
-        self.selected_proposal: int | None = None  # index into proposals
-        self._group_objects: dict[str, int] = {}  # whole-video pass group -> the object accepted for it
         self._source_reader: VideoReader | None = None
         self._build_widgets(css_w)
         self.reload_masks()
@@ -190,8 +166,7 @@ class PromptEditor(widgets.VBox):
                           self._masks_row, self._list_row,
                           self._help, self._status, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
-        self.set_status(f"{len(self.prompts.prompts)} prompt(s) loaded from {self.path}" if self.path.is_file()
-                        else f"new prompts; every edit is saved to {self.path}")
+        self.set_status(self.state.message)
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self, css_w: int) -> None:
@@ -377,77 +352,78 @@ class PromptEditor(widgets.VBox):
         sx, sy = self.scale
         return x / sx, y / sy
 
-    # ------------------------------------------------------------------ frames and objects
+    # ------------------------------------------------------------------ edits (on ``state``, then shown)
+    def _edit(self, operation: Callable, *args, redraw: bool = False, **kwargs):
+        """Run one of ``state``'s operations, then show the result: the controls, the prompts drawn
+        (the whole frame when it changed, or with ``redraw``), the timeline and the status line.
+        Shown even when it fails (a failed save has taken the edit back); the error goes on."""
+        self.state.message = ""
+        shown = self.state.frame
+        try:
+            return operation(*args, **kwargs)
+        finally:
+            if redraw or self.state.frame != shown:
+                self._draw_frame()
+            else:
+                self._sync_widgets()
+                self._draw_overlay()
+                self._draw_timeline()
+            if self.state.message:
+                self.set_status(self.state.message)
+
     def set_frame(self, frame: int) -> None:
-        frame = int(frame)
-        if not 0 <= frame < self.info.frame_count:
-            raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
-        self.frame = frame
         self._drag = None
-        if self.selected is not None and self.prompts.prompts[self.selected].frame != frame:
-            self.selected = None
-        self._sync_widgets()
-        self._draw_frame()
+        self._edit(self.state.set_frame, frame, redraw=True)
 
     def step_frame(self, step: int = 1) -> None:
-        self.set_frame(min(max(self.frame + step, 0), self.info.frame_count - 1))
+        self._drag = None
+        self._edit(self.state.step_frame, step, redraw=True)
 
-    def select_object(self, obj_id: int) -> None:
-        if obj_id is None:
-            return
-        self.prompts.object(int(obj_id))  # raises for an unknown id
-        self.obj_id = int(obj_id)
-        self._sync_widgets()
-        self._draw_overlay()
+    def set_mode(self, mode: str) -> None:
+        self._edit(self.state.set_mode, mode)  # the mode is written on the image
+
+    def select_object(self, obj_id: int | None) -> None:
+        self._edit(self.state.select_object, obj_id)
 
     def new_object(self, label: str | None = None) -> TrackedObject:
-        """Add an object (a label; 'object N' if empty) and pick it. Saved.
-
-        An untouched placeholder ('object N' with no prompt, such as the 'object 1' a new editor
-        starts with) is reused rather than left behind empty: tracking refuses objects without prompts.
-        """
-        label = (label or "").strip()
-        if label and any(o.label == label for o in self.prompts.objects):
-            raise VidmaskError(f"there is already an object labelled {label!r}; pick it in the list or "
-                               "choose another label")
-        empty = self._placeholder()
-        if empty and not label:
-            self.select_object(empty.id)
-            self.set_status(f"object {empty.id} is still empty: draw on it (picked)")
-            return empty
-        self._push_undo()
-        obj = self._reuse_empty_object(label) or self.prompts.add_object(
-            label or f"object {max(o.id for o in self.prompts.objects) + 1}")
-        self.obj_id = obj.id
-        self._saved(f"new object {obj.id}: {obj.label}" + (" (reused the empty placeholder)" if empty else ""))
-        return obj
+        """Add an object and pick it; an untouched placeholder is reused (``EditState.new_object``). Saved."""
+        return self._edit(self.state.new_object, label)
 
     def rename_object(self, obj_id: int, label: str) -> TrackedObject:
-        label = (label or "").strip()
-        if not label:
-            raise VidmaskError("type the new label first")
-        if any(o.label == label and o.id != obj_id for o in self.prompts.objects):
-            raise VidmaskError(f"another object is already labelled {label!r}")
-        old = self.prompts.object(obj_id)
-        self._push_undo()
-        new = replace(old, label=label)
-        self.prompts.objects = [new if o.id == obj_id else o for o in self.prompts.objects]
-        self._saved(f"object {obj_id} renamed {old.label!r} -> {label!r}")
-        return new
+        return self._edit(self.state.rename_object, obj_id, label)
 
     def delete_object(self, obj_id: int | None = None) -> None:
         """Remove an object (default: the picked one) and all its prompts. Saved; undo brings it back."""
-        obj_id = self.obj_id if obj_id is None else int(obj_id)
-        self.prompts.object(obj_id)
-        self._push_undo()
-        self.prompts.prompts = [p for p in self.prompts.prompts if p.obj_id != obj_id]
-        self.prompts.objects = [o for o in self.prompts.objects if o.id != obj_id]
-        if not self.prompts.objects:
-            self.prompts.add_object("object 1")
-        if self.obj_id == obj_id:
-            self.obj_id = self.prompts.objects[0].id
-        self.selected = None
-        self._saved(f"object {obj_id} deleted with its prompts")
+        self._edit(self.state.delete_object, obj_id)
+
+    def add_box(self, x0: float, y0: float, x1: float, y1: float, frame: int | None = None,
+                obj_id: int | None = None) -> FramePrompt:
+        """Add a box in source pixels (one per object and frame: it replaces the old one). Saved."""
+        return self._edit(self.state.add_box, x0, y0, x1, y1, frame=frame, obj_id=obj_id)
+
+    def add_point(self, x: float, y: float, positive: bool = True, frame: int | None = None,
+                  obj_id: int | None = None) -> FramePrompt:
+        """Add a positive (on the object) or negative (not the object) point in source pixels. Saved."""
+        return self._edit(self.state.add_point, x, y, positive=positive, frame=frame, obj_id=obj_id)
+
+    def delete(self, prompt_index: int | None = None) -> FramePrompt:
+        """Delete a prompt by its index in ``prompts.prompts`` (the list's order); the selected one if None."""
+        return self._edit(self.state.delete, prompt_index)
+
+    def select_prompt(self, prompt_index: int | None) -> None:
+        """Select a prompt (highlighted, and the target of delete); shows its frame and object."""
+        self._edit(self.state.select_prompt, prompt_index)
+
+    def undo(self) -> bool:
+        """Undo the last edit (boxes, points, deletions, objects, accepts). Saved. False if nothing to undo."""
+        return self._edit(self.state.undo)
+
+    def save(self) -> Path:
+        """Write ``prompts.json`` atomically (every edit already does)."""
+        return self.state.save()
+
+    def prompts_on_frame(self, frame: int | None = None) -> list[FramePrompt]:
+        return self.state.prompts_on_frame(frame)
 
     # ------------------------------------------------------------------ tracked masks and review spans
     def reload_masks(self) -> bool:
@@ -564,153 +540,6 @@ class PromptEditor(widgets.VBox):
             tl.fill_style = "rgb(0,0,0)"
             tl.fill_rect(self.frame * per_frame, 0, max(per_frame, 2), th)
 
-    def set_mode(self, mode: str) -> None:
-        if mode not in MODES:
-            raise VidmaskError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-        self.mode = mode
-        self._sync_widgets()
-        self._draw_overlay()  # the mode is written on the image
-
-    # ------------------------------------------------------------------ prompts
-    def add_box(self, x0: float, y0: float, x1: float, y1: float, frame: int | None = None,
-                obj_id: int | None = None) -> FramePrompt:
-        """Add a box in source pixels (corners in any order, clamped to the frame). Saved.
-
-        An object has one box per frame (SAM 2 takes one): a new box replaces the old one there.
-        """
-        frame, obj_id = self._target(frame, obj_id)
-        W, H = self.info.width, self.info.height
-        x0, x1 = sorted((min(max(float(x0), 0.0), W), min(max(float(x1), 0.0), W)))
-        y0, y1 = sorted((min(max(float(y0), 0.0), H), min(max(float(y1), 0.0), H)))
-        if x1 - x0 <= 0 or y1 - y0 <= 0:
-            raise VidmaskError(f"the box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}) has no area inside the frame; "
-                               "drag a larger box")
-        self._push_undo()
-        replaced = [p for p in self.prompts.prompts if p.frame == frame and p.obj_id == obj_id and p.box is not None]
-        self.prompts.prompts = [p for p in self.prompts.prompts if p not in replaced]
-        prompt = FramePrompt(frame, obj_id, box=(x0, y0, x1, y1), pts=self.info.pts[frame])
-        self._insert(prompt)
-        self._saved(f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}) for {self._obj_name(obj_id)} on frame {frame}"
-                    + (" (replaced its previous box)" if replaced else ""))
-        return prompt
-
-    def add_point(self, x: float, y: float, positive: bool = True, frame: int | None = None,
-                  obj_id: int | None = None) -> FramePrompt:
-        """Add a positive (on the object) or negative (not the object) point in source pixels. Saved."""
-        frame, obj_id = self._target(frame, obj_id)
-        x = min(max(float(x), 0.0), float(self.info.width))
-        y = min(max(float(y), 0.0), float(self.info.height))
-        self._push_undo()
-        prompt = FramePrompt(frame, obj_id, points=((x, y),), point_labels=(1 if positive else 0,),
-                             pts=self.info.pts[frame])
-        self._insert(prompt)
-        self._saved(f"{'+' if positive else '-'} point ({x:.0f}, {y:.0f}) for {self._obj_name(obj_id)} "
-                    f"on frame {frame}")
-        return prompt
-
-    def delete(self, prompt_index: int | None = None) -> FramePrompt:
-        """Delete a prompt by its index in ``prompts.prompts`` (the list's order); the selected one if None."""
-        index = self.selected if prompt_index is None else int(prompt_index)
-        if index is None:
-            raise VidmaskError("no prompt selected: pick one in the list first")
-        if not 0 <= index < len(self.prompts.prompts):
-            raise VidmaskError(f"there is no prompt {index}; there are {len(self.prompts.prompts)}")
-        self._push_undo()
-        prompt = self.prompts.prompts.pop(index)
-        self.selected = None
-        self._saved(f"deleted {prompt.describe()}")
-        return prompt
-
-    def select_prompt(self, prompt_index: int | None) -> None:
-        """Select a prompt (highlighted, and the target of delete); shows its frame and object."""
-        if prompt_index is None:
-            self.selected = None
-            self._draw_overlay()
-            return
-        p = self.prompts.prompts[int(prompt_index)]
-        self.selected = int(prompt_index)
-        self.obj_id = p.obj_id
-        if p.frame != self.frame:
-            self.frame = p.frame
-            self._draw_frame()
-        else:
-            self._draw_overlay()
-        self._sync_widgets()
-
-    def undo(self) -> bool:
-        """Undo the last edit (boxes, points, deletions, objects). Saved. False if nothing to undo."""
-        if not self._undo:
-            self.set_status("nothing to undo")
-            return False
-        snap, current = self._undo.pop(), self._snapshot()
-        self._restore(snap)
-        try:
-            self._saved("undone", take_back=False)
-        except BaseException:
-            self._restore(current)
-            self._undo.append(snap)
-            raise
-        return True
-
-    def save(self) -> Path:
-        """Write ``prompts.json`` atomically (every edit already does)."""
-        return self.prompts.save(self.path)
-
-    def prompts_on_frame(self, frame: int | None = None) -> list[FramePrompt]:
-        frame = self.frame if frame is None else frame
-        return [p for p in self.prompts.prompts if p.frame == frame]
-
-    def _target(self, frame, obj_id) -> tuple[int, int]:
-        frame = self.frame if frame is None else int(frame)
-        obj_id = self.obj_id if obj_id is None else int(obj_id)
-        if not 0 <= frame < self.info.frame_count:
-            raise VidmaskError(f"frame {frame} is outside the video (0..{self.info.frame_count - 1})")
-        self.prompts.object(obj_id)
-        return frame, obj_id
-
-    def _insert(self, prompt: FramePrompt) -> None:
-        self.prompts.prompts.append(prompt)
-        self._sort_prompts()
-        self.selected = max(i for i, p in enumerate(self.prompts.prompts) if p is prompt)
-
-    def _sort_prompts(self) -> None:
-        # The order the file is written in (PromptSet.to_json sorts the same way, stably), so a
-        # list index means the same prompt on screen and on disk.
-        self.prompts.prompts.sort(key=lambda p: (p.frame, p.obj_id))
-
-    def _snapshot(self) -> _Snapshot:
-        return _Snapshot(tuple(self.prompts.objects), tuple(self.prompts.prompts), self.obj_id)
-
-    def _restore(self, snap: _Snapshot) -> None:
-        self.prompts.objects, self.prompts.prompts = list(snap.objects), list(snap.prompts)
-        self.obj_id, self.selected = snap.obj_id, None
-        self.proposals += [p for p in snap.restores if p not in self.proposals]
-        self.selected_proposal = None
-        self._sync_widgets()
-        self._draw_overlay()
-        self._draw_timeline()
-
-    def _push_undo(self, restores: tuple[Proposal, ...] = ()) -> None:
-        self._undo.append(replace(self._snapshot(), restores=restores))
-        del self._undo[:-UNDO_DEPTH]
-
-    def _saved(self, what: str, take_back: bool = True) -> None:
-        """Save after an edit. If the file cannot be written, the edit is taken back (``take_back``)
-        so that what the screen shows is what the file holds."""
-        try:
-            self.save()
-        except BaseException:
-            if take_back:
-                self._restore(self._undo.pop())
-            raise
-        self._sync_widgets()
-        self._draw_overlay()
-        self._draw_timeline()
-        self.set_status(f"{what} · saved {self.path.name} ({len(self.prompts.prompts)} prompts)")
-
-    def _obj_name(self, obj_id: int) -> str:
-        return f"'{self.prompts.object(obj_id).label}'"
-
     # ------------------------------------------------------------------ mouse and keys
     def on_dom_event(self, event: dict) -> FramePrompt | None:
         """A browser event from ``ipyevents`` (mousedown/move/up/leave with ``relativeX/Y`` in CSS
@@ -815,19 +644,10 @@ class PromptEditor(widgets.VBox):
         a box prompt already there is left out. Nothing is saved until one is accepted."""
         kinds = parse_kinds(kinds)
         frame = self.frame if frame is None else int(frame)
-        self._target(frame, None)
+        frame = self.state.check_frame(frame)
         with self._busy(f"finding {' and '.join(kinds)} on frame {frame}"):
             dets = self._detect_one(frame, kinds)
-        found = self._proposals_from(frame, dets)
-        self.proposals = [p for p in self.proposals if not (p.frame == frame and p.kind in kinds)] + found
-        self.selected_proposal = self.proposals.index(found[0]) if found else None
-        if frame != self.frame:
-            self.set_frame(frame)
-        self._sync_widgets()
-        self._draw_overlay()
-        self.set_status(f"{len(found)} proposal(s) on frame {frame} ({', '.join(kinds)}): click one, then "
-                        "accept or reject" if found else f"no {' or '.join(kinds)} found on frame {frame}")
-        return found
+        return self._edit(self.state.propose_on_frame, frame, kinds, dets, redraw=True)
 
     def find_video(self, kinds="face", every: float = 0.5) -> list[Proposal]:
         """Detect on a frame every ``every`` seconds (and on prompted frames) through the whole video.
@@ -860,13 +680,8 @@ class PromptEditor(widgets.VBox):
             return dets[frame]
 
         _, log = find_objects(self.prompts, self.info, detections_at, every)
-        self.proposals = [Proposal(e["frame"], e["kind"], tuple(float(v) for v in e["box"]), float(e["score"]),
-                                   group=e["object"]) for e in log]
-        self.proposals.sort(key=lambda p: (p.frame, p.group or ""))
-        self.selected_proposal = None
+        self._edit(self.state.propose_objects, log)
         bar.description = "done"
-        self._sync_widgets()
-        self._draw_overlay()
         groups = len({p.group for p in self.proposals})
         self.set_status(f"{len(self.proposals)} proposal(s) for {groups} object(s) on {len(dets)} frames searched "
                         f"({', '.join(kinds)}, every {every:g} s): pick one in the list, then accept or reject")
@@ -874,129 +689,27 @@ class PromptEditor(widgets.VBox):
 
     def select_proposal(self, index: int | None) -> None:
         """Pick a proposal (for accept / reject) and show its frame."""
-        if index is None:
-            self.selected_proposal = None
-        else:
-            index = self._proposal_index(index)
-            self.selected_proposal = index
-            if self.proposals[index].frame != self.frame:
-                self.frame = self.proposals[index].frame
-                self._draw_frame()
-            self.set_status(f"proposal #{index}: {self.proposals[index].describe()} · accept or reject")
-        self._sync_widgets()
-        self._draw_overlay()
+        self._edit(self.state.select_proposal, index)
 
     def proposal_at(self, x: float, y: float) -> int | None:
         """The index of the (smallest) proposal on this frame under canvas pixel (x, y), if any."""
-        sx, sy = self.to_source(x, y)
-        hits = [(area, i) for i, p in enumerate(self.proposals) if p.frame == self.frame
-                and p.box[0] <= sx <= p.box[2] and p.box[1] <= sy <= p.box[3]
-                for area in [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1])]]
-        return min(hits)[1] if hits else None
+        return self.state.proposal_at(*self.to_source(x, y))
 
     def accept(self, index: int | None = None) -> FramePrompt:
-        """Accept a proposal (default: the selected one): an object labelled by its kind (``face 3``;
-        a whole-video group's accepted proposals share one) gets its box as a prompt on its frame.
+        """Accept a proposal (default: the selected one) as an object's box prompt (``EditState.accept``).
         Saved; undo takes it back and returns the proposal."""
-        return self._accept([self._proposal_index(index)])[0]
+        return self._edit(self.state.accept, index)
 
     def accept_all(self) -> list[FramePrompt]:
         """Accept every pending proposal (one undo step)."""
-        if not self.proposals:
-            raise VidmaskError("no proposals to accept: press Find first")
-        return self._accept(list(range(len(self.proposals))))
+        return self._edit(self.state.accept_all)
 
     def reject(self, index: int | None = None) -> Proposal:
         """Drop a proposal (default: the selected one); nothing is saved."""
-        index = self._proposal_index(index)
-        prop = self.proposals.pop(index)
-        self.selected_proposal = None
-        self._sync_widgets()
-        self._draw_overlay()
-        self.set_status(f"rejected {prop.describe()} · {len(self.proposals)} proposal(s) left")
-        return prop
+        return self._edit(self.state.reject, index)
 
     def reject_all(self) -> int:
-        n = len(self.proposals)
-        self.proposals, self.selected_proposal = [], None
-        self._sync_widgets()
-        self._draw_overlay()
-        self.set_status(f"rejected {n} proposal(s)")
-        return n
-
-    def _accept(self, indices: list[int]) -> list[FramePrompt]:
-        chosen = [self.proposals[i] for i in indices]
-        self._push_undo(restores=tuple(chosen))
-        added = []
-        for prop in chosen:
-            obj = self._object_for(prop)
-            self.prompts.prompts = [p for p in self.prompts.prompts
-                                    if not (p.frame == prop.frame and p.obj_id == obj.id and p.box is not None)]
-            prompt = FramePrompt(prop.frame, obj.id, box=prop.box, pts=self.info.pts[prop.frame])
-            self._insert(prompt)
-            added.append(prompt)
-            self.obj_id = obj.id
-        self.proposals = [p for p in self.proposals if p not in chosen]
-        self.selected_proposal = None
-        labels = ", ".join(dict.fromkeys(self.prompts.object(p.obj_id).label for p in added))
-        self._saved(f"accepted {len(added)} proposal(s) as {labels}" if len(added) > 1 else
-                    f"accepted: {labels}, box on frame {added[0].frame}")
-        return added
-
-    def _object_for(self, prop: Proposal) -> TrackedObject:
-        """The object an accepted proposal joins: its group's, or a new one labelled ``<kind> N``."""
-        ids = {o.id for o in self.prompts.objects}
-        if prop.group and self._group_objects.get(prop.group) in ids:
-            return self.prompts.object(self._group_objects[prop.group])
-        labels = {o.label for o in self.prompts.objects}
-        if prop.group and prop.group not in labels:
-            label = prop.group
-        else:
-            taken = [int(n) for kind, _, n in (lab.rpartition(" ") for lab in labels)
-                     if kind == prop.kind and n.isdigit()]
-            label = f"{prop.kind} {max(taken, default=0) + 1}"
-        obj = self._reuse_empty_object(label) or self.prompts.add_object(label)
-        if prop.group:
-            self._group_objects[prop.group] = obj.id
-        return obj
-
-    def _reuse_empty_object(self, label: str) -> TrackedObject | None:
-        """An untouched placeholder renamed ``label``, so no empty object is left behind (tracking
-        refuses objects without prompts); None if there is none."""
-        old = self._placeholder()
-        if old is None:
-            return None
-        new = replace(old, label=label)
-        self.prompts.objects = [new if o.id == old.id else o for o in self.prompts.objects]
-        return new
-
-    def _placeholder(self) -> TrackedObject | None:
-        """An object with its automatic label ('object N') and no prompt yet (the picked one first)."""
-        used = {p.obj_id for p in self.prompts.prompts}
-        empty = [o for o in self.prompts.objects if o.id not in used and o.label == f"object {o.id}"]
-        return next((o for o in empty if o.id == self.obj_id), empty[0] if empty else None)
-
-    def _proposal_index(self, index: int | None) -> int:
-        index = self.selected_proposal if index is None else int(index)
-        if index is None:
-            raise VidmaskError("no proposal selected: click a cyan box (or pick one in the list) first"
-                               if self.proposals else "no proposals: press Find first")
-        if not 0 <= index < len(self.proposals):
-            raise VidmaskError(f"there is no proposal {index}; there are {len(self.proposals)}")
-        return index
-
-    def _proposals_from(self, frame: int, dets: Detections) -> list[Proposal]:
-        """Proposals for ``dets`` on ``frame``, best first, leaving out those on a box prompt there."""
-        from vidmask_nb.find import MATCH_IOU
-
-        boxes = [p.box for p in self.prompts_on_frame(frame) if p.box is not None]
-        out = []
-        for i in np.argsort(-dets.scores, kind="stable"):
-            box = tuple(round(float(v), 2) for v in dets.boxes[i])  # as prompts.json keeps it
-            if boxes and iou_matrix(np.array(box), np.array(boxes)).max() >= MATCH_IOU:
-                continue
-            out.append(Proposal(frame, str(dets.kinds[i]), box, float(dets.scores[i])))
-        return out
+        return self._edit(self.state.reject_all)
 
     def _detect_one(self, frame: int, kinds: tuple[str, ...]) -> Detections:
         from vidmask_nb.detect import detect_frame
@@ -1063,7 +776,7 @@ class PromptEditor(widgets.VBox):
             self.mode_buttons.value = self.mode
             self.object_dropdown.options = [(f"{o.id}: {o.label}", o.id) for o in self.prompts.objects]
             self.object_dropdown.value = self.obj_id
-            self.prompt_list.options = [(self._describe(i, p), i) for i, p in enumerate(self.prompts.prompts)]
+            self.prompt_list.options = [(self.state.describe_prompt(i), i) for i in range(len(self.prompts.prompts))]
             self.prompt_list.value = self.selected
             n_here = len(self.prompts_on_frame())
             self.frame_label.value = (f"frame {self.frame} · {self.info.seconds(self.frame):.3f} s · "
@@ -1082,16 +795,6 @@ class PromptEditor(widgets.VBox):
             self.accept_all_button.disabled = self.reject_all_button.disabled = not self.proposals
         finally:
             self._syncing = False
-
-    def _describe(self, i: int, p: FramePrompt) -> str:
-        label = self.prompts.object(p.obj_id).label
-        if p.box is not None:
-            x0, y0, x1, y1 = p.box
-            what = f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})"
-        else:
-            what = ", ".join(f"{'+' if lab else '-'} point ({x:.0f}, {y:.0f})"
-                             for (x, y), lab in zip(p.points, p.point_labels))
-        return f"#{i} frame {p.frame} · {p.obj_id}: {label} · {what}"
 
     def _refresh_all(self) -> None:
         self._sync_widgets()
@@ -1171,7 +874,7 @@ class PromptEditor(widgets.VBox):
 
     def mode_badge(self) -> str:
         """What the image's corner says: the mode and the object a click adds to."""
-        return f"{MODE_BADGES[self.mode]} · {self.prompts.object(self.obj_id).label}"
+        return self.state.mode_badge()
 
     def _draw_mode_badge(self, layer) -> None:
         font = max(10, round(self.canvas_size[1] / 28))

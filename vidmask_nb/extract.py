@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 from tqdm.auto import tqdm
 
-from vidmask_nb.chunks import ChunkPlan, plan_chunks
+from vidmask_nb.chunks import DEFAULT_CHUNK_SECONDS, ChunkPlan, plan_chunks
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.runfolder import RunFolder, atomic_output, read_json, write_json
 from vidmask_nb.video import VideoInfo, VideoReader, fraction_str, probe
@@ -54,7 +54,7 @@ class Manifest:
         return cls(VideoInfo(**v), ChunkPlan.from_json(d["chunk_plan"]))
 
 
-def prepare(video: str | os.PathLike, workdir: str | os.PathLike, chunk_seconds: float | None = 10.0,
+def prepare(video: str | os.PathLike, workdir: str | os.PathLike, chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS,
             chunk_frames: int | None = None, overlap: int = 0) -> Manifest:
     """Probe ``video`` and write ``manifest.json`` into ``workdir``; returns the manifest."""
     info = probe(video)

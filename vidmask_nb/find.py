@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from vidmask_nb.detect import DEFAULT_THRESHOLD, Detections, boxes_mask, get_detector, iou_matrix, parse_kinds
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.prompts import TrackedObject, VideoRef
 
 FLOOR_VERSION = 1
 FLOOR_ID = 0  # the floor's pseudo-object id in the render (tracked objects start at 1)
@@ -55,6 +56,36 @@ MATCH_IOU = 0.2
 # The floor's hold: a box counts as found again on a frame when a detection of its kind overlaps it
 # at least this much (a face moves little in one frame; lower would let a neighbour end the hold).
 HOLD_MATCH_IOU = 0.2
+
+
+@dataclass(frozen=True)
+class FindOptions:
+    """The detectors' settings in a run (``vidmask-nb run`` flags, notebook 02's parameters): one
+    default each, checked once by ``checked()``.
+
+    - ``find``: detectors that find what to hide and cover a floor under SAM 2: ``faces``, ``text``
+      or ``faces,text`` (None: only the prompts).
+    - ``find_every``: seconds between frames searched for new objects.
+    - ``floor_every``: the floor's detectors run on every N-th frame.
+    - ``no_track``: cover the detector floor alone; SAM 2 is not loaded (needs ``find``).
+    """
+
+    find: str | None = None
+    find_every: float = DEFAULT_FIND_EVERY
+    floor_every: int = DEFAULT_FLOOR_EVERY
+    no_track: bool = False
+
+    def checked(self) -> "FindOptions":
+        """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options."""
+        if self.find is not None:
+            parse_kinds(self.find)
+            if not self.find_every > 0:
+                raise VidmaskError(f"--find-every must be positive seconds, not {self.find_every}")
+            if self.floor_every < 1:
+                raise VidmaskError(f"--floor-every must be 1 frame or more, not {self.floor_every}")
+        elif self.no_track:
+            raise VidmaskError("--no-track covers what the detectors find: give --find faces (or faces,text)")
+        return self
 
 
 def floor_path(workdir: str | os.PathLike) -> Path:
@@ -170,9 +201,9 @@ def floor_boxes(path, info=None) -> Iterator[tuple[int, Detections]]:
     sides. Memory: two detected frames.
     """
     header, sampled = read_floor(path)
-    if info is not None and (header.frame_count != info.frame_count or
-                             (header.fingerprint and info.fingerprint and header.fingerprint != info.fingerprint)):
-        raise VidmaskError(f"{path} was made for another video; run with find again")
+    if info is not None:
+        VideoRef(frame_count=header.frame_count, fingerprint=header.fingerprint).check(
+            info, f"{path} was", "run with find again")
     prev: tuple[int, Detections] | None = None
     for index, dets in sampled:
         if prev is not None:
@@ -414,6 +445,6 @@ def floor_effect(style):
     return FillEffect() if getattr(effect, "name", "") == "keep" else effect
 
 
-def kept_ids(objects: Sequence[Mapping], effects: Mapping[int, object]) -> list[int]:
+def kept_ids(objects: Sequence[TrackedObject], effects: Mapping[int, object]) -> list[int]:
     """Object ids whose effect is ``keep`` (left visible on purpose)."""
-    return [int(o["id"]) for o in objects if getattr(effects.get(int(o["id"])), "name", "") == "keep"]
+    return [o.id for o in objects if getattr(effects.get(o.id), "name", "") == "keep"]

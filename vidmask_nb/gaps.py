@@ -69,7 +69,7 @@ def hold_frames_for(seconds: float, fps) -> int:
 def presence_of(store) -> dict[int, np.ndarray]:
     """{object id: bool per frame}: where each object's mask is non-empty (the store's index areas, nothing decoded)."""
     areas, _ = store.areas()
-    return {int(o["id"]): areas[:, k] > 0 for k, o in enumerate(store.objects)}
+    return {o.id: areas[:, k] > 0 for k, o in enumerate(store.object_infos)}
 
 
 def find_gaps(presence: Mapping[int, Sequence[bool]], hold_frames: int, cover_long_gaps: bool = True) -> list[Gap]:

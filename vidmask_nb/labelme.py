@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Iterable
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.prompts import FramePrompt, PromptSet
+from vidmask_nb.prompts import FramePrompt, PromptSet, VideoRef
 from vidmask_nb.runfolder import read_json, write_json
 
 LABELME_VERSION = "5.5.0"
@@ -369,15 +369,8 @@ def _manifest_entries(d: dict) -> list[_ManifestChunk]:
 
 
 def _check_manifest(d: dict, info, where) -> None:
-    video = d.get("video", d)
-    fp = video.get("fingerprint")
-    if fp and info.fingerprint and fp != info.fingerprint:
-        raise VidmaskError(f"{where} was written for another video ({video.get('source') or video.get('path')}); "
-                           f"give the manifest extracted from {Path(info.path).name}")
-    pts = video.get("pts")
-    if pts is not None and len(pts) != info.frame_count:
-        raise VidmaskError(f"{where} lists {len(pts)} frames but {Path(info.path).name} has "
-                           f"{info.frame_count}; give the manifest extracted from this video")
+    VideoRef.from_json(d.get("video", d)).check(info, f"{where} was",
+                                                f"give the manifest extracted from {Path(info.path).name}")
 
 
 def _count_images(d: Path) -> int:

@@ -4,12 +4,17 @@
 
     {"version": 1,
      "video": {"width": W, "height": H, "frame_count": N, "fps": "30000/1001", "fingerprint": "..."},
-     "key": "<what produced these masks>",
+     "key": "<what produced these masks>", "weights": "trained",
      "objects": [{"id": 1, "label": "person", "color": [255, 64, 64]}], "frames": [
     {"frame": 0, "pts": 0, "objects": [{"id": 1, "label": "person", "score": 0.93,
                                         "rle": {"size": [H, W], "counts": "..."}}]}
     ,{"frame": 1, ...}
     ]}
+
+``weights`` is ``"trained"`` or ``"random"`` (an untrained model's masks: not a real redaction);
+files written before it was a field say so in their key (``RANDOM-WEIGHTS``). The header reads
+back typed: ``store.video`` (a ``prompts.VideoRef``), ``store.object_infos`` (``prompts.TrackedObject``),
+``store.weights`` / ``store.is_random``; ``store.objects`` stays the header's raw object entries.
 
 Every frame of the video has an entry, and every frame an entry for every object; an object that
 is absent has an empty mask (and its score). The layout is part of the format: the header (every
@@ -63,6 +68,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.prompts import TrackedObject, VideoRef
 
 MASKS_VERSION = 1
 INDEX_VERSION = 1
@@ -349,7 +355,31 @@ class MaskStore:
 
     @property
     def objects(self) -> list[dict]:
+        """The header's object entries as written (dicts); ``object_infos`` are the typed records."""
         return self.header["objects"]
+
+    @property
+    def object_infos(self) -> tuple[TrackedObject, ...]:
+        """The tracked objects (id, label, colour), in header order (the columns of ``areas()``)."""
+        return tuple(TrackedObject.from_json(o) for o in self.header["objects"])
+
+    @property
+    def video(self) -> VideoRef:
+        """The video these masks were made for; ``store.video.check(info)`` is ``check_video``."""
+        return VideoRef.from_json(self.header["video"])
+
+    @property
+    def weights(self) -> str:
+        """``"trained"`` or ``"random"``: the model's weights (files from before the field: from the key)."""
+        weights = self.header.get("weights")
+        if weights in ("trained", "random"):
+            return weights
+        return "random" if "RANDOM-WEIGHTS" in str(self.header.get("key", "")) else "trained"
+
+    @property
+    def is_random(self) -> bool:
+        """Masks of an untrained model (tests, demos): shapes, not a real redaction."""
+        return self.weights == "random"
 
     @property
     def size(self) -> tuple[int, int]:
@@ -411,14 +441,7 @@ class MaskStore:
 
     def check_video(self, info) -> None:
         """Raise if these masks were made for another video than ``info`` (a VideoInfo)."""
-        v = self.header["video"]
-        if v.get("fingerprint") and info.fingerprint and v["fingerprint"] != info.fingerprint:
-            raise VidmaskError("masks.json was made for another video (fingerprint differs); "
-                               "run the propagation (03) for this video again")
-        if (v["width"], v["height"], v["frame_count"]) != (info.width, info.height, info.frame_count):
-            raise VidmaskError(
-                f"masks.json is for a {v['width']}x{v['height']} video of {v['frame_count']} frames, "
-                f"this video is {info.width}x{info.height} with {info.frame_count}; run 03 again")
+        self.video.check(info, "masks.json was", "run the propagation (03) for this video again")
 
     # -- the file ----------------------------------------------------------------------------
 
@@ -481,15 +504,28 @@ class MaskStore:
         return cls(header, path=path, fd=fd, index=index)
 
     @classmethod
-    def from_frames(cls, video: dict, objects: list[dict], frames: list[FrameMasks], key: str = "") -> "MaskStore":
+    def from_frames(cls, video: VideoRef | dict, objects: Iterable[TrackedObject | dict], frames: list[FrameMasks],
+                    key: str = "", weights: str | None = None) -> "MaskStore":
         """Build a store in memory (tests, injected masks)."""
-        return cls({"version": MASKS_VERSION, "video": video, "key": key, "objects": objects}, list(frames))
+        return cls(_header(video, objects, key, weights), list(frames))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``masks.json`` and its index atomically (streaming, frame by frame)."""
         path = Path(path)
-        write_masks_json(path, self.header["video"], self.objects, iter(self), key=self.header.get("key", ""))
+        write_masks_json(path, self.header["video"], self.objects, iter(self), key=self.header.get("key", ""),
+                         weights=self.header.get("weights"))
         return path
+
+
+def _header(video: VideoRef | dict, objects: Iterable[TrackedObject | dict], key: str, weights: str | None) -> dict:
+    """The header of a masks file; ``weights`` ("trained" | "random") is written when known."""
+    if weights not in (None, "trained", "random"):
+        raise ValueError(f"weights must be 'trained' or 'random', not {weights!r}")
+    header = {"version": MASKS_VERSION, "video": video.to_json() if isinstance(video, VideoRef) else video,
+              "key": key, "objects": [o.to_json() if isinstance(o, TrackedObject) else o for o in objects]}
+    if weights is not None:
+        header["weights"] = weights
+    return header
 
 
 def _final_name(path: Path) -> Path | None:
@@ -501,11 +537,10 @@ def _final_name(path: Path) -> Path | None:
     return final if f".{final.stem}.partial-{m[2]}{final.suffix}" == path.name else None
 
 
-def _write_stream(path: Path, video: dict, objects: list[dict], frames: Iterator[FrameMasks], key: str) -> MaskIndex:
+def _write_stream(path: Path, header: dict, frames: Iterator[FrameMasks]) -> MaskIndex:
     """Stream masks.json to ``path``, one frame per line, and return the index of what was written."""
-    header = {"version": MASKS_VERSION, "video": video, "key": key, "objects": objects}
     header_line = (json.dumps(header)[:-1] + ', "frames": [\n').encode("utf-8")
-    builder = _IndexBuilder([int(o["id"]) for o in objects])
+    builder = _IndexBuilder([int(o["id"]) for o in header["objects"]])
     with open(path, "w+b") as f:  # readable too: the stamp reads the tail back
         f.write(header_line)
         pos = len(header_line)
@@ -522,9 +557,11 @@ def _write_stream(path: Path, video: dict, objects: list[dict], frames: Iterator
         return builder.build(_stamp(f.fileno(), header_line))
 
 
-def write_masks_json(path: str | os.PathLike, video: dict, objects: list[dict],
-                     frames: Iterator[FrameMasks], key: str = "") -> None:
+def write_masks_json(path: str | os.PathLike, video: VideoRef | dict, objects: Iterable[TrackedObject | dict],
+                     frames: Iterator[FrameMasks], key: str = "", weights: str | None = None) -> None:
     """Stream ``masks.json`` frame by frame, and its index ``masks.json.idx`` beside it.
+
+    ``weights``: ``"trained"`` or ``"random"``, the model the masks came from (omitted: not known).
 
     Given the final path, it writes under a temporary name and renames when complete. Inside
     ``with atomic_output(final) as tmp: write_masks_json(tmp, ...)`` it writes ``tmp`` and the
@@ -533,10 +570,11 @@ def write_masks_json(path: str | os.PathLike, video: dict, objects: list[dict],
     from vidmask_nb.runfolder import atomic_output
 
     path = Path(path)
+    header = _header(video, objects, key, weights)
     final = _final_name(path)
     if final is not None:
-        _write_stream(path, video, objects, frames, key).save(index_path(final))
+        _write_stream(path, header, frames).save(index_path(final))
         return
     with atomic_output(path) as tmp:
-        index = _write_stream(tmp, video, objects, frames, key)
+        index = _write_stream(tmp, header, frames)
         index.save(index_path(path))

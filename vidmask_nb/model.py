@@ -98,6 +98,23 @@ class ModelIdentity:
         return self.weights == "random"
 
 
+def check_weights(weights: str, name: str = "weights") -> str:
+    """``weights`` if it is ``"trained"`` or ``"random"``; ``name`` is how the message calls it."""
+    if weights not in WEIGHTS_MODES:
+        raise VidmaskError(f"{name} must be 'trained' or 'random', not {weights!r}")
+    return weights
+
+
+def check_image_size(image_size: int | None, name: str = "image_size") -> int | None:
+    """SAM 2's input size override: None (the model's 1024) or a multiple of 32, at least 64."""
+    if image_size is None:
+        return None
+    size = int(image_size)
+    if size < 64 or size % 32:
+        raise VidmaskError(f"{name} must be a multiple of 32 and at least 64 (SAM 2 uses 1024), not {image_size}")
+    return size
+
+
 def model_spec(model: str) -> ModelSpec:
     """The ``ModelSpec`` for a name (``tiny``, ``small``, ``base_plus``, ``large``; ``b+`` etc. accepted)."""
     key = str(model).strip().lower()
@@ -342,12 +359,8 @@ def load_predictor(model: str = "tiny", checkpoint: str | os.PathLike | None = N
     import torch
 
     spec = model_spec(model)
-    if weights not in WEIGHTS_MODES:
-        raise VidmaskError(f"weights must be 'trained' or 'random', not {weights!r}")
-    if image_size is not None:
-        image_size = int(image_size)
-        if image_size < 64 or image_size % 32:
-            raise VidmaskError(f"image_size must be a multiple of 32 and at least 64 (SAM 2 uses 1024), not {image_size}")
+    check_weights(weights)
+    image_size = check_image_size(image_size)
     dev = resolve_device(device)
     if vos_optimized and dev.type != "cuda":
         raise VidmaskError("vos_optimized compiles SAM 2 for CUDA GPUs; it is not available on "

@@ -33,6 +33,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.find import FindOptions
+from vidmask_nb.propagate import TrackOptions
+from vidmask_nb.render import RenderOptions
 from vidmask_nb.runfolder import RunFolder, clean_partials, write_json
 from vidmask_nb.settings import RunSettings
 from vidmask_nb.video import VideoInfo, probe
@@ -53,62 +56,53 @@ def notebooks_dir() -> Path:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """The settings of a headless run (the CLI flags of ``vidmask-nb run``)."""
+    """The settings of a headless run (the CLI flags of ``vidmask-nb run``), flat as ``run.json`` and
+    batch rows name them. Each stage owns its part, its defaults and its checks:
+    ``propagate.TrackOptions``, ``render.RenderOptions`` and ``find.FindOptions`` (``track_options``,
+    ``render_options``, ``find_options`` give them); ``checked()`` runs each stage's check once."""
 
-    model: str = "tiny"
-    checkpoint: str | None = None
-    weights: str = "trained"
-    image_size: int | None = None
-    device: str | None = None
-    style: str = "fill"
-    dilate: int = 4
-    feather: int = 0
-    hold_seconds: float = 1.0  # gaps.DEFAULT_HOLD_SECONDS
-    hold: int | None = None  # frames; overrides hold_seconds (older runs' setting)
-    cover_long_gaps: bool = True
+    model: str = TrackOptions.model
+    checkpoint: str | None = TrackOptions.checkpoint
+    weights: str = TrackOptions.weights
+    image_size: int | None = TrackOptions.image_size
+    device: str | None = TrackOptions.device
+    style: str = RenderOptions.style
+    dilate: int = RenderOptions.dilate
+    feather: int = RenderOptions.feather
+    hold_seconds: float = RenderOptions.hold_seconds
+    hold: int | None = RenderOptions.hold  # frames; overrides hold_seconds (older runs' setting)
+    cover_long_gaps: bool = RenderOptions.cover_long_gaps
     drop_unusable_prompts: bool = False
-    chunk_seconds: float = 10.0
-    crf: int | None = None
-    lossless: bool = False
-    find: str | None = None  # detectors to run: "faces", "text", "faces,text" (None: only the prompts)
-    find_every: float = 0.5  # seconds between frames that find detects objects on
-    floor_every: int = 1  # the floor's detectors run on every N-th frame
-    no_track: bool = False  # the floor alone: SAM 2 is not loaded (needs find)
+    chunk_seconds: float = TrackOptions.chunk_seconds
+    crf: int | None = RenderOptions.crf
+    lossless: bool = RenderOptions.lossless
+    find: str | None = FindOptions.find
+    find_every: float = FindOptions.find_every
+    floor_every: int = FindOptions.floor_every
+    no_track: bool = FindOptions.no_track
     full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
+
+    def _part(self, cls):
+        return cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
+
+    @property
+    def track_options(self) -> TrackOptions:
+        return self._part(TrackOptions)
+
+    @property
+    def render_options(self) -> RenderOptions:
+        return self._part(RenderOptions)
+
+    @property
+    def find_options(self) -> FindOptions:
+        return self._part(FindOptions)
 
     def checked(self) -> "RunOptions":
         """Check every option before heavy work; returns the options with the checkpoint resolved."""
-        from vidmask_nb import effects, model
-
-        spec = model.model_spec(self.model)
-        if self.weights not in ("trained", "random"):
-            raise VidmaskError(f"--weights must be 'trained' or 'random', not {self.weights!r}")
-        effects.parse_style(self.style)
-        for name in ("dilate", "feather", "hold", "hold_seconds"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise VidmaskError(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(self, name)}")
-        if self.device is not None:
-            model.resolve_device(self.device)  # '--device cuda' without a GPU fails here, before 01
-        if self.image_size is not None and (self.image_size < 64 or self.image_size % 32):
-            raise VidmaskError(f"--image-size must be a multiple of 32 and at least 64, not {self.image_size}")
-        if self.chunk_seconds <= 0:
-            raise VidmaskError(f"--chunk-seconds must be positive, not {self.chunk_seconds}")
-        if self.crf is not None and not 0 <= self.crf <= 51:
-            raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
-        if self.find is not None:
-            from vidmask_nb.detect import parse_kinds
-
-            parse_kinds(self.find)
-            if self.find_every <= 0:
-                raise VidmaskError(f"--find-every must be positive seconds, not {self.find_every}")
-            if self.floor_every < 1:
-                raise VidmaskError(f"--floor-every must be 1 frame or more, not {self.floor_every}")
-        elif self.no_track:
-            raise VidmaskError("--no-track covers what the detectors find: give --find faces (or faces,text)")
-        checkpoint = self.checkpoint
-        if self.weights == "trained" and not self.no_track:
-            checkpoint = str(model.find_checkpoint(spec.name, self.checkpoint).resolve())
-        return replace(self, model=spec.name, checkpoint=checkpoint)
+        track = self.track_options.checked(resolve_checkpoint=not self.no_track)
+        self.render_options.checked()
+        self.find_options.checked()
+        return replace(self, **asdict(track))
 
     @classmethod
     def from_mapping(cls, values: dict, base: "RunOptions | None" = None) -> "RunOptions":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
@@ -36,14 +35,50 @@ def color_for(obj_id: int) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class VideoRef:
-    """The video a prompt file belongs to."""
+    """The video a file of the run was made for (``prompts.json``, ``masks.json``, an extraction
+    manifest): its ``check(info)`` is THE same-video check. Unknown fields are None (not compared)."""
 
-    name: str
-    width: int
-    height: int
-    frame_count: int
-    fps: str
-    fingerprint: str
+    name: str = ""
+    width: int | None = None
+    height: int | None = None
+    frame_count: int | None = None
+    fps: str = ""
+    fingerprint: str = ""
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "VideoRef":
+        """From a file's ``video`` entry (a manifest's may have ``source``/``path`` and ``pts`` instead
+        of ``name`` and ``frame_count``)."""
+        def number(key):
+            return None if d.get(key) is None else int(d[key])
+
+        frame_count = number("frame_count")
+        if frame_count is None and d.get("pts") is not None:
+            frame_count = len(d["pts"])
+        name = d.get("name") or Path(str(d.get("source") or d.get("path") or "")).name
+        return cls(str(name), number("width"), number("height"), frame_count, str(d.get("fps") or ""),
+                   str(d.get("fingerprint") or ""))
+
+    def check(self, info, made: str = "this file was", redo: str = "make it again for this video") -> None:
+        """Raise ``VidmaskError`` when ``info`` (a ``VideoInfo``) is not the video this refers to:
+        another content fingerprint, or another size or frame count. ``made`` is the subject of the
+        message (``"these prompts were"``), ``redo`` what to do."""
+        name = Path(info.path).name
+        if self.fingerprint and info.fingerprint and self.fingerprint != info.fingerprint:
+            size = f", {self.width}x{self.height}" if self.width is not None else ""
+            frames = f", {self.frame_count} frames" if self.frame_count is not None else ""
+            raise VidmaskError(f"{made} made for another video ({self.name or '?'}{size}{frames}, fingerprint "
+                               f"{self.fingerprint}); {name} differs. {redo[:1].upper()}{redo[1:]}")
+        mine = (self.width, self.height, self.frame_count)
+        theirs = (info.width, info.height, info.frame_count)
+        if any(a is not None and a != b for a, b in zip(mine, theirs)):
+            size = f"{self.width}x{self.height} " if self.width is not None else ""
+            raise VidmaskError(f"{made} made for a {size}video of {self.frame_count} frames ({self.name or '?'}); "
+                               f"{name} is {info.width}x{info.height} with {info.frame_count} frames. "
+                               f"{redo[:1].upper()}{redo[1:]}")
 
     @classmethod
     def of(cls, info) -> "VideoRef":
@@ -56,9 +91,22 @@ class VideoRef:
 
 @dataclass(frozen=True)
 class TrackedObject:
+    """An object to hide, as prompts, masks and pictures name it: its id, label and drawing colour."""
+
     id: int
     label: str
     color: tuple[int, int, int]
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "label": self.label, "color": list(self.color)}
+
+    @classmethod
+    def from_json(cls, d: "dict | TrackedObject") -> "TrackedObject":
+        """From a file's object entry (no colour: the palette's for its id); a record is returned as is."""
+        if isinstance(d, TrackedObject):
+            return d
+        obj_id = int(d["id"])
+        return cls(obj_id, str(d.get("label", "")), tuple(int(c) for c in d.get("color") or color_for(obj_id)))
 
 
 @dataclass(frozen=True)
@@ -153,18 +201,8 @@ class PromptSet:
 
     def check_video(self, info=None) -> "PromptSet":
         """Raise when these prompts belong to another video than ``info``, or object ids repeat."""
-        v = self.video
         if info is not None:
-            if v.fingerprint and info.fingerprint and v.fingerprint != info.fingerprint:
-                raise VidmaskError(
-                    f"these prompts were made for another video ({v.name}, {v.width}x{v.height}, "
-                    f"{v.frame_count} frames, fingerprint {v.fingerprint}); "
-                    f"{Path(info.path).name} differs. Draw prompts for this video (notebook 02)")
-            if (v.width, v.height, v.frame_count) != (info.width, info.height, info.frame_count):
-                raise VidmaskError(
-                    f"these prompts were made for a {v.width}x{v.height} video of {v.frame_count} frames "
-                    f"({v.name}); {Path(info.path).name} is {info.width}x{info.height} with "
-                    f"{info.frame_count} frames. Draw prompts for this video (notebook 02)")
+            self.video.check(info, "these prompts were", "draw prompts for this video (notebook 02)")
         ids = [o.id for o in self.objects]
         if len(ids) != len(set(ids)):
             raise VidmaskError(f"object ids repeat in the prompt file: {ids}")
@@ -203,8 +241,8 @@ class PromptSet:
 
     # -- files -------------------------------------------------------------
     def to_json(self) -> dict:
-        return {"version": PROMPTS_VERSION, "video": self.video.__dict__,
-                "objects": [{"id": o.id, "label": o.label, "color": list(o.color)} for o in self.objects],
+        return {"version": PROMPTS_VERSION, "video": self.video.to_json(),
+                "objects": [o.to_json() for o in self.objects],
                 "prompts": [p.to_json() for p in sorted(self.prompts, key=lambda p: (p.frame, p.obj_id))]}
 
     @classmethod
@@ -214,8 +252,7 @@ class PromptSet:
                                f"version {PROMPTS_VERSION}")
         try:
             return cls(video=VideoRef(**d["video"]),
-                       objects=[TrackedObject(int(o["id"]), str(o["label"]), tuple(o.get("color") or color_for(int(o["id"]))))
-                                for o in d.get("objects", [])],
+                       objects=[TrackedObject.from_json(o) for o in d.get("objects", [])],
                        prompts=[FramePrompt.from_json(p) for p in d.get("prompts", [])])
         except (KeyError, TypeError, ValueError) as exc:
             raise VidmaskError(f"{source} is not a valid prompt file ({exc!r})") from exc
@@ -233,5 +270,3 @@ class PromptSet:
     def for_video(cls, info) -> "PromptSet":
         return cls(VideoRef.of(info))
 
-    def fps(self) -> Fraction:
-        return Fraction(self.video.fps)

@@ -40,18 +40,20 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from vidmask_nb.chunks import plan_chunks
+from vidmask_nb import _StageModule
+from vidmask_nb.chunks import DEFAULT_CHUNK_SECONDS, plan_chunks
 from vidmask_nb.corrections import (DEFAULT_AGREE_FRAMES, DEFAULT_AGREE_IOU, FIX_PREFIX, INCREMENTAL, TrackingChanges,
                                     correct, remove_other_records, tracking_changes, write_record)
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json
-from vidmask_nb.model import ModelIdentity, find_checkpoint, load_predictor, model_identity, model_spec, resolve_device
+from vidmask_nb.model import (ModelIdentity, check_image_size, check_weights, find_checkpoint, load_predictor,
+                              model_identity, model_spec, resolve_device)
 from vidmask_nb.prompts import PromptSet, VideoRef
 from vidmask_nb.runfolder import RunFolder, atomic_output, write_json
 from vidmask_nb.sam import SamFrames, add_prompt, init_state, masks_from_logits, object_scores
@@ -159,13 +161,51 @@ class Pruner:
                         del store[t]
 
 
+# -- options ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrackOptions:
+    """The tracking stage's settings (``vidmask-nb track``/``run`` flags, notebook 03's parameters):
+    one default each, checked once by ``checked()``.
+
+    - ``model``: SAM 2.1 size (``tiny``, ``small``, ``base_plus``, ``large``).
+    - ``checkpoint``: a ``.pt`` file (None: ``checkpoints/sam2.1_hiera_<model>.pt``).
+    - ``weights``: ``"trained"``, or ``"random"`` (untrained: a smoke test, the masks mean nothing).
+    - ``image_size``: SAM 2's input size override (None: the model's 1024).
+    - ``device``: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` (None: the best available).
+    - ``chunk_seconds``: tracking checkpoint interval, in seconds of video.
+    """
+
+    model: str = "tiny"
+    checkpoint: str | None = None
+    weights: str = "trained"
+    image_size: int | None = None
+    device: str | None = None
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
+
+    def checked(self, resolve_checkpoint: bool = True) -> "TrackOptions":
+        """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options with the
+        model's canonical name and, for trained weights with ``resolve_checkpoint``, the checkpoint's
+        absolute path (a missing file fails here, before any work)."""
+        spec = model_spec(self.model)
+        check_weights(self.weights, "--weights")
+        image_size = check_image_size(self.image_size, "--image-size")
+        if self.device is not None:
+            resolve_device(self.device)  # '--device cuda' without a GPU fails here
+        if not self.chunk_seconds > 0:
+            raise VidmaskError(f"--chunk-seconds must be positive, not {self.chunk_seconds}")
+        checkpoint = self.checkpoint
+        if self.weights == "trained" and resolve_checkpoint:
+            checkpoint = str(find_checkpoint(spec.name, self.checkpoint).resolve())
+        return replace(self, model=spec.name, checkpoint=checkpoint, image_size=image_size)
+
+
 # -- keys ------------------------------------------------------------------------------------------
 
 def expected_identity(model: str, checkpoint, weights: str, image_size: int | None, device, seed: int = 0) -> ModelIdentity:
     """What ``load_predictor`` with these arguments would load, worked out without loading it."""
     spec = model_spec(model)
-    if weights not in ("trained", "random"):
-        raise VidmaskError(f"weights must be 'trained' or 'random', not {weights!r}")
+    check_weights(weights)
     dev = resolve_device(device)
     if weights == "trained":
         from vidmask_nb.video import fingerprint
@@ -359,7 +399,7 @@ def object_groups(ids, n: int) -> list[tuple[int, ...]]:
 
 def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str = "tiny",
               checkpoint: str | os.PathLike | None = None, weights: str = "trained", device=None,
-              chunk_seconds: float | None = 10.0, chunk_frames: int | None = None, image_size: int | None = None,
+              chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS, chunk_frames: int | None = None, image_size: int | None = None,
               vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0,
               predictor=None, force: bool = False, progress: bool = True,
               objects=None, pass_start: int | None = None, full: bool = False,
@@ -398,7 +438,7 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
 
 
 def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "trained", device=None,
-          chunk_seconds: float | None = 10.0, chunk_frames: int | None = None, image_size: int | None = None,
+          chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS, chunk_frames: int | None = None, image_size: int | None = None,
           vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0, predictor=None,
           force: bool = False, progress: bool = True, objects=None, pass_start: int | None = None,
           full: bool = False, agree_iou: float = DEFAULT_AGREE_IOU, agree_frames: int = DEFAULT_AGREE_FRAMES) -> TrackResult:
@@ -433,8 +473,8 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
         masks_json = masks_dir / "masks.json"
         key = f"{key}{GROUP_KEY_SEP}{','.join(map(str, ids))}+from:{first_prompt}"
     labels = {o.id: o.label for o in prompts.objects if o.id in ids}
-    header_objects = [{"id": o.id, "label": o.label, "color": list(o.color)} for o in prompts.objects if o.id in ids]
-    video_ref = VideoRef.of(info).__dict__
+    header_objects = tuple(o for o in prompts.objects if o.id in ids)
+    video_ref = VideoRef.of(info)
     segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks], first_prompt)
 
     def result(resumed: int, changes=None, result_key: str | None = None) -> TrackResult:
@@ -447,7 +487,7 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
         except VidmaskError:
             existing = None
         found = existing.header.get("key", "") if existing is not None else ""
-        if existing is not None and existing.objects == header_objects and (
+        if existing is not None and existing.object_infos == header_objects and (
                 found == key or (not full and objects is None and found.startswith(key + INCREMENTAL))):
             if progress and objects is None:
                 print(f"masks are up to date with the prompts ({masks_json}); nothing tracked", flush=True)
@@ -506,11 +546,13 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
 
     changes = None
     if objects is None:  # what these masks were made from, for a later correction, before they are in place
-        changes = TrackingChanges.full(key, info.frame_count, header_objects, time.perf_counter() - t_start,
+        changes = TrackingChanges.full(key, info.frame_count, [o.to_json() for o in header_objects],
+                                       time.perf_counter() - t_start,
                                        done < len(segments))
         write_record(masks_dir, key, tracker, prompts, changes)
     with atomic_output(masks_json) as tmp:
-        write_masks_json(tmp, video_ref, header_objects, _assembled_frames(masks_dir, segments, key, labels), key=key)
+        write_masks_json(tmp, video_ref, header_objects, _assembled_frames(masks_dir, segments, key, labels), key=key,
+                         weights=identity.weights)
     state_path.unlink(missing_ok=True)  # complete: the tracker state is no longer needed
     if changes is not None:
         remove_other_records(masks_dir, key)
@@ -533,13 +575,15 @@ def merge_groups(video, workdir, groups, key: str | None = None) -> MaskStore:
     starts = {s.header.get("key", "").rsplit("+from:", 1)[-1] for s in stores}
     if len(bases) != 1 or len(starts) != 1 or (key is not None and bases != {key}):
         raise VidmaskError(f"the object groups in {run.masks_dir} come from different runs; track them again")
-    covered = sorted(o["id"] for s in stores for o in s.objects)
+    covered = sorted(o.id for s in stores for o in s.object_infos)
     wanted = sorted(o.id for o in prompts.objects)
     if covered != wanted:
         raise VidmaskError(f"the object groups hold objects {covered}, prompts.json has {wanted}; track them again")
     for s in stores:
         s.check_video(info)
-    header_objects = [{"id": o.id, "label": o.label, "color": list(o.color)} for o in prompts.objects]
+    weights = {s.weights for s in stores}
+    if len(weights) != 1:
+        raise VidmaskError(f"the object groups in {run.masks_dir} come from different models; track them again")
 
     def frames() -> Iterator[FrameMasks]:
         count = 0
@@ -554,13 +598,13 @@ def merge_groups(video, workdir, groups, key: str | None = None) -> MaskStore:
             raise VidmaskError(f"the object groups do not cover all {info.frame_count} frames; track them again")
 
     with atomic_output(run.masks_json) as tmp:
-        write_masks_json(tmp, VideoRef.of(info).__dict__, header_objects, frames(), key=bases.pop())
+        write_masks_json(tmp, VideoRef.of(info), prompts.objects, frames(), key=bases.pop(), weights=weights.pop())
     return MaskStore.load(run.masks_json)
 
 
 def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, model: str = "tiny",
                       checkpoint: str | os.PathLike | None = None, weights: str = "trained", device=None,
-                      chunk_seconds: float | None = 10.0, image_size: int | None = None,
+                      chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS, image_size: int | None = None,
                       seed: int = 0) -> tuple[int, int] | None:
     """(segments already tracked, segments) that ``propagate`` with these arguments starts from.
 
@@ -674,17 +718,20 @@ def _assembled_frames(masks_dir: Path, segments: list[Segment], key: str, labels
 # -- command line ----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vidmask_nb.propagate VIDEO WORKDIR [options]``: run (or resume) the tracking."""
+    """``python -m vidmask_nb.propagate VIDEO WORKDIR [options]``: run (or resume) the tracking on a
+    run folder that already holds ``prompts.json`` (the user-facing command is ``vidmask-nb track``;
+    this one also takes ``--chunk-frames``, which the resume-after-kill test needs)."""
+    d = TrackOptions()
     ap = argparse.ArgumentParser(prog="python -m vidmask_nb.propagate", description=main.__doc__)
     ap.add_argument("video")
     ap.add_argument("workdir")
-    ap.add_argument("--model", default="tiny")
-    ap.add_argument("--checkpoint")
-    ap.add_argument("--weights", default="trained", choices=["trained", "random"])
-    ap.add_argument("--device")
-    ap.add_argument("--chunk-seconds", type=float, default=10.0)
+    ap.add_argument("--model", default=d.model)
+    ap.add_argument("--checkpoint", default=d.checkpoint)
+    ap.add_argument("--weights", default=d.weights, choices=["trained", "random"])
+    ap.add_argument("--device", default=d.device)
+    ap.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds)
     ap.add_argument("--chunk-frames", type=int)
-    ap.add_argument("--image-size", type=int)
+    ap.add_argument("--image-size", type=int, default=d.image_size)
     ap.add_argument("--vos-optimized", action="store_true")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--full", action="store_true")
@@ -707,3 +754,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ``import vidmask_nb as vm; vm.propagate(...)``: once imported, this module is the package's ``propagate``, so
+# calling it calls ``propagate`` (see ``vidmask_nb._StageModule``).
+sys.modules[__name__].__class__ = _StageModule

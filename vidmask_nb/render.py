@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,16 +34,52 @@ from tqdm.auto import tqdm
 
 from vidmask_nb.effects import Effect, FillEffect, MaskMargins, parse_style
 from vidmask_nb.encode import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter, output_pix_fmt
+from vidmask_nb import _StageModule
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.gaps import DEFAULT_HOLD_SECONDS
 from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
-from vidmask_nb.prompts import color_for
+from vidmask_nb.prompts import TrackedObject, VideoRef, color_for
 from vidmask_nb.runfolder import RunFolder
-from vidmask_nb.video import VideoInfo, VideoReader, fraction_str, probe
+from vidmask_nb.video import VideoInfo, VideoReader, probe
 
 DEFAULT_DILATE = 4
 DEFAULT_HOLD = 3
 QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """The render stage's settings (``vidmask-nb run`` flags, notebook 04's parameters): one default
+    each, checked once by ``checked()``.
+
+    - ``style``: the effect for every object (``effects.STYLES_HELP``).
+    - ``dilate`` / ``feather``: grow masks by, and soften their edges over, this many pixels.
+    - ``hold_seconds``: always cover an object through dropouts up to this long; ``hold``: the same in
+      frames, overriding it (None: from ``hold_seconds``).
+    - ``cover_long_gaps``: cover longer dropouts too (always listed for review).
+    - ``crf``: H.264 quality, lower is better (None: ``encode.DEFAULT_CRF``); ``lossless``: lossless output.
+    """
+
+    style: str = "fill"
+    dilate: int = DEFAULT_DILATE
+    feather: int = 0
+    hold_seconds: float = DEFAULT_HOLD_SECONDS
+    hold: int | None = None
+    cover_long_gaps: bool = True
+    crf: int | None = None
+    lossless: bool = False
+
+    def checked(self) -> "RenderOptions":
+        """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options."""
+        parse_style(self.style)
+        for name in ("dilate", "feather", "hold", "hold_seconds"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise VidmaskError(f"--{name.replace('_', '-')} must be 0 or more, not {value}")
+        if self.crf is not None and not 0 <= self.crf <= 51:
+            raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -64,25 +101,25 @@ class RenderPlan:
         return "\n".join(lines)
 
 
-def object_effects(objects: list[dict], style: str | Effect = "fill",
+def object_effects(objects: Iterable[TrackedObject], style: str | Effect = "fill",
                    object_styles: Mapping[int | str, str | Effect] | None = None) -> dict[int, Effect]:
     """The effect for each object: ``style`` for all, overridden per object by id or label.
 
-    ``objects`` is ``MaskStore.objects`` (dicts with ``id`` and ``label``). Keys of
-    ``object_styles`` may be an id (``2`` or ``"2"``) or a label (``"plate"``).
+    ``objects`` is ``MaskStore.object_infos`` (``TrackedObject`` records; the header's dicts are
+    read too). Keys of ``object_styles`` may be an id (``2`` or ``"2"``) or a label (``"plate"``).
 
     Example::
 
-        object_effects([{"id": 1, "label": "face"}, {"id": 2, "label": "plate"}],
-                       "blur", {"plate": "fill:#000000"})
+        object_effects(store.object_infos, "blur", {"plate": "fill:#000000"})
         # {1: BlurEffect(strength=0.25, ...), 2: FillEffect(color=(0, 0, 0))}
     """
+    objects = [TrackedObject.from_json(o) for o in objects]
     default = parse_style(style)
-    effects = {int(o["id"]): default for o in objects}
+    effects = {o.id: default for o in objects}
     by_label: dict[str, list[int]] = {}
     for o in objects:
-        by_label.setdefault(str(o.get("label", "")), []).append(int(o["id"]))
-    known = ", ".join(f"{o['id']} ({o.get('label', '')})" for o in objects) or "none"
+        by_label.setdefault(o.label, []).append(o.id)
+    known = ", ".join(f"{o.id} ({o.label})" for o in objects) or "none"
     for key, obj_style in (object_styles or {}).items():
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             ids = [int(key)] if int(key) in effects else []
@@ -109,8 +146,8 @@ def plan_render(store: MaskStore, style: str | Effect = "fill",
 
     ``chroma`` is the output's chroma subsampling (``chroma_of``): covers snap to its blocks.
     """
-    return RenderPlan(effects=object_effects(store.objects, style, object_styles),
-                      labels={int(o["id"]): str(o.get("label", "")) for o in store.objects},
+    return RenderPlan(effects=object_effects(store.object_infos, style, object_styles),
+                      labels={o.id: o.label for o in store.object_infos},
                       margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold,
                                           cover_long_gaps=cover_long_gaps),
                       chroma=chroma)
@@ -246,7 +283,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         raise VidmaskError(f"refusing to overwrite the source video {video}; choose another output path")
     store = MaskStore.load(Path(masks) if masks is not None else run.masks_json)
     store.check_video(info)
-    if "RANDOM-WEIGHTS" in str(store.header.get("key", "")):
+    if store.is_random:
         from vidmask_nb.model import announce_random_weights
 
         announce_random_weights("these masks came from an untrained model: the redaction is not real")
@@ -258,7 +295,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         from vidmask_nb.find import FLOOR_ID, floor_effect, kept_ids, with_floor
 
         # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
-        masks = with_floor(masks, floor, info, kept_ids(store.objects, plan.effects), plan.margins.hold_frames)
+        masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
         plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
     stop = threading.Event()
     try:
@@ -451,7 +488,10 @@ def inject_masks(info: VideoInfo, labels: Mapping[int, str],
             score = score_of(i, obj_id) if score_of else float(mask.any())
             objects.append(ObjectMask(int(obj_id), str(label), float(score), encode_rle(mask)))
         frames.append(FrameMasks(i, info.pts[i], tuple(objects)))
-    video = {"width": info.width, "height": info.height, "frame_count": info.frame_count,
-             "fps": fraction_str(info.fps), "fingerprint": info.fingerprint}
-    objects = [{"id": int(k), "label": str(v), "color": list(color_for(int(k)))} for k, v in labels.items()]
-    return MaskStore.from_frames(video, objects, frames, key=key)
+    objects = [TrackedObject(int(k), str(v), color_for(int(k))) for k, v in labels.items()]
+    return MaskStore.from_frames(VideoRef.of(info), objects, frames, key=key)
+
+
+# ``import vidmask_nb as vm; vm.render(...)``: once imported, this module is the package's ``render``, so
+# calling it calls ``render`` (see ``vidmask_nb._StageModule``).
+sys.modules[__name__].__class__ = _StageModule

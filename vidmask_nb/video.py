@@ -146,10 +146,6 @@ def fraction_str(f: Fraction) -> str:
     return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
 
 
-def parse_fraction(text: str | int | float | Fraction) -> Fraction:
-    return Fraction(text) if not isinstance(text, float) else Fraction(text).limit_denominator(1001000)
-
-
 def fingerprint(path: str | os.PathLike, block: int = 1 << 20) -> str:
     """A content fingerprint: sha256 of the size and the first, middle and last MiB.
 
