@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import time
 import tracemalloc
-from fractions import Fraction
 
 import numpy as np
 

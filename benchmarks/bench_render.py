@@ -105,7 +105,7 @@ def main() -> None:
     print(f"    the same render, stages one after another: {time.perf_counter() - t:6.2f} s")
 
     if args.table:
-        print(f"\n[2] x264 settings (render() each; worst-frame PSNR outside the covers)")
+        print("\n[2] x264 settings (render() each; worst-frame PSNR outside the covers)")
         print(f"    {'preset':<10} {'crf':>3} {'frames/s':>9} {'worst dB':>9} {'size MB':>8}")
         for preset, crf in TABLE:
             seconds, worst, size = render_once(clip, info, store, masks, work / f"{preset}_{crf}.mp4",

@@ -33,7 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vidmask_nb.effects import Effect, FillEffect, MaskMargins, parse_style
-from vidmask_nb.encode import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter, output_pix_fmt
+from vidmask_nb.encode import DEFAULT_CRF, VideoWriter, output_pix_fmt
 from vidmask_nb import _StageModule
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.gaps import DEFAULT_HOLD_SECONDS
