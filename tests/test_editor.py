@@ -506,3 +506,19 @@ def test_review_fixer_opens_the_editor_at_a_rows_frame(tracked_run, sample_clip)
     fixer.close()
     empty = qa.ReviewTable([], table.settings)
     assert "nothing to fix" in review_fixer(sample_clip, run, empty).value
+
+
+def test_an_audit_leak_opens_the_editor_at_its_frame(tmp_path, sample_clip, sample_clip_info):
+    """Each audit leak of 04 is a row with a "fix" button, like the review's (issue 10)."""
+    from vidmask_nb.audit import AuditReport, Finding
+    from vidmask_nb.editor import ReviewFixer
+
+    report = AuditReport(str(sample_clip), ("face",), 1, sample_clip_info.frame_count, [
+        Finding(7, 0.29, "face", (10.0, 10.0, 30.0, 30.0), 0.61), Finding(8, 0.33, "face", (11.0, 10.0, 31.0, 30.0), 0.58),
+        Finding(20, 0.83, "face", (40.0, 40.0, 60.0, 60.0), 0.9, kept=True)])
+    table = report.review_table()
+    assert [(r.first, r.last, r.reason) for r in table] == [(7, 8, "audit leak")], "kept faces are not leaks"
+    fixer = ReviewFixer(sample_clip, tmp_path / "run", table)
+    editor = fixer.fix(0)
+    assert editor.frame == 7 and "audit leak" in editor.status
+    fixer.close()

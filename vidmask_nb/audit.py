@@ -70,6 +70,24 @@ class AuditReport:
                 "leak_frames": self.leak_frames, "kept_frames": self.kept_frames,
                 "findings": [asdict(f) for f in self.findings]}
 
+    def review_table(self):
+        """The leaks as a ``qa.ReviewTable`` (one row per run of consecutive leaking frames and kind), so
+        04 can give each a "fix" button that opens the prompt editor there (``editor.review_fixer``)."""
+        from vidmask_nb.qa import ReviewRow, ReviewTable
+
+        rows: list = []
+        for f in sorted(self.leaks, key=lambda f: (f.kind, f.frame)):
+            last = rows[-1] if rows else None
+            if last is not None and last.label == f.kind and 0 < f.frame - last.last <= self.every:
+                rows[-1] = ReviewRow(0, f.kind, last.first, f.frame, "audit leak", last.detail, last.time)
+                continue
+            detail = (f"{f.kind} still detected in the redacted video (score {f.score:.2f} at "
+                      f"{[round(v) for v in f.box]}): add a prompt there, or check the effect's strength")
+            rows.append(ReviewRow(0, f.kind, f.frame, f.frame, "audit leak", detail, f"{f.time:.2f} s"))
+        rows.sort(key=lambda r: r.first)
+        return ReviewTable(rows, {"source": "audit", "kinds": list(self.kinds), "every": self.every,
+                                  "drop": 0.0, "window": 0, "min_score": 0.0})
+
     def rows(self, limit: int | None = None) -> list[dict]:
         return [{"frame": f.frame, "time s": round(f.time, 3), "kind": f.kind,
                  "box": [round(v, 1) for v in f.box], "score": round(f.score, 3),

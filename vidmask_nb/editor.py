@@ -440,7 +440,9 @@ class PromptEditor(widgets.VBox):
         if stamp == self._masks_stamp and (stamp is not None or self.masks_note):
             return self.mask_store is not None
         self._masks_stamp = stamp
-        self.mask_store, self.review_rows = None, []
+        # A review table given (04's spans, the audit's leaks) holds without masks too.
+        self.mask_store = None
+        self.review_rows = list(self._review_given) if self._review_given is not None else []
         if stamp is None:
             self.masks_note = "no tracked masks yet (masks.json appears after 03)"
         else:
