@@ -314,7 +314,9 @@ def test_changed_prompts_never_reuse_old_masks(tmp_path, predictor):
     p = prompts.prompts[0]
     prompts.prompts[0] = replace(p, box=(p.box[0], p.box[1], p.box[2] - 2, p.box[3] - 2))
     prompts.save(run.prompts_json)
-    second = propagate(clip, work, chunk_frames=4, predictor=predictor, **RUN_ARGS)
+    # full=True: a full run never reuses a segment made for other prompts (an incremental correction,
+    # the default, is tested in test_corrections.py)
+    second = propagate(clip, work, chunk_frames=4, predictor=predictor, full=True, **RUN_ARGS)
     assert second.header["key"] != old_key
     for seg in run.masks_dir.glob("seg_*.json"):
         assert _read_segment(seg, second.header["key"]) is not None, seg.name

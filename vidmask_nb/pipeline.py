@@ -356,16 +356,27 @@ def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = Fa
     process's own log (not the notebook's output) is kept to critical messages: at shutdown
     jupyter_client interrupts the kernel before asking it to stop, and a kernel still finishing a
     message logs "KeyboardInterrupt caught in kernel" to the console. Errors in cells still reach
-    the report and stop the run.
+    the report and stop the run. Whatever the kernel process itself writes to stderr (a C library's
+    message at shutdown, for one) goes to ``<report>.kernel.log`` beside the report, not the console.
     """
     import papermill as pm
+    from jupyter_client import AsyncKernelManager
     from traitlets.config import Config
+
+    report = Path(report)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    kernel_log = report.with_suffix(".kernel.log")
+
+    class KernelWithLog(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            with open(kernel_log, "ab") as log:  # the kernel keeps its own copy of the descriptor
+                return await super().start_kernel(**dict(kw, stderr=log))
 
     config = Config({"KernelManager": {"transport_encryption": "auto"},
                      "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}})
-    Path(report).parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(notebook), str(report), parameters=parameters, kernel_name="python3",
-                        cwd=str(Path(notebook).parent), progress_bar=progress_bar, log_output=False, config=config)
+                        cwd=str(Path(notebook).parent), progress_bar=progress_bar, log_output=False, config=config,
+                        kernel_manager_class=KernelWithLog)
 
 
 def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
