@@ -52,7 +52,8 @@ def _prompts(path: Path) -> list[dict]:
 @contextmanager
 def notebook_in_lab(tmp_path: Path, notebook: str, video: Path, shots: str, viewport=(1400, 1100), **parameters):
     """``notebooks/<notebook>`` set to ``video`` (run folder ``lab/run``) opened in JupyterLab, Run All
-    done: yields (browser, prompts.json). Screenshots go to ``tests/artifacts/browser/<shots>``;
+    done: yields (browser, prompts.json). ``video=None`` sets only ``workdir`` (the notebook reads the
+    rest from the run's settings, as after 01). Screenshots go to ``tests/artifacts/browser/<shots>``;
     logs are printed on failure."""
     require_browser()
     from papermill.iorw import load_notebook_node
@@ -62,7 +63,7 @@ def notebook_in_lab(tmp_path: Path, notebook: str, video: Path, shots: str, view
     root.mkdir(exist_ok=True)
     workdir = root / "run"
     nb = parameterize_notebook(load_notebook_node(str(NOTEBOOKS / notebook)), {
-        "video": str(video), "workdir": str(workdir), **parameters})
+        "workdir": str(workdir), **({"video": str(video)} if video is not None else {}), **parameters})
     nbformat.write(nb, root / notebook)
     with JupyterLab(root, scratch) as lab, Browser(scratch, viewport) as browser:
         page = browser.page
@@ -99,8 +100,16 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
     right = (130.0, 20.0)  # a right-click: a negative point
     later = (60.0, 90.0)  # Shift+-> (10 frames on), then a plain click: a positive point
 
-    with notebook_02_in_lab(tmp_path, sample_clip, "draw", weights="random", image_size=128, device="cpu") as (
-            browser, canvas, prompts_json):
+    # What notebook 01 leaves in the run folder (settings.json, manifest.json); 02 is then opened with
+    # only `workdir` set, and takes the video and the model from the run's settings.
+    from vidmask_nb.extract import prepare
+    from vidmask_nb.pipeline import RunOptions
+    from vidmask_nb.settings import RunSettings
+
+    workdir = tmp_path / "lab" / "run"
+    RunSettings(Path(sample_clip), workdir, RunOptions(weights="random", image_size=128, device="cpu")).save()
+    prepare(sample_clip, workdir)
+    with notebook_02_in_lab(tmp_path, None, "draw") as (browser, canvas, prompts_json):
         page = browser.page
         # The editor draws the (here full-size) frame: 1 canvas pixel = 1 source pixel, CSS scales it.
         assert canvas.evaluate("c => [c.width, c.height]") == [info.width, info.height]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -309,6 +310,7 @@ class VideoReader:
         self._container = None
         self._decoder: Iterator | None = None
         self._next_index: int | None = None  # index the open decoder yields next
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return self.info.frame_count
@@ -369,18 +371,28 @@ class VideoReader:
             return
         if self._next_index != start:
             self._decode_from(start)
-        expected = start
-        for idx, frame in self._frames_raw():
-            if idx < start:
-                continue
-            if idx != expected:
+        expected, sought_again = start, False
+        while True:
+            jumped = None
+            for idx, frame in self._frames_raw():
+                if idx < expected:
+                    continue
+                if idx != expected:
+                    jumped = idx
+                    break
+                yield Frame(idx, frame.pts, self._convert(frame))
+                expected += 1
+                if expected >= stop:
+                    return
+            if jumped is None:
+                raise VidmaskError(f"{self.path} is cut short: decoded {expected} of {self.info.frame_count} frames")
+            if sought_again:
                 raise VidmaskError(f"{self.path}: frame {expected} could not be decoded "
-                                   f"(the decoder jumped to {idx}); the file may be damaged")
-            yield Frame(idx, frame.pts, self._convert(frame))
-            expected += 1
-            if expected >= stop:
-                return
-        raise VidmaskError(f"{self.path} is cut short: decoded {expected} of {self.info.frame_count} frames")
+                                   f"(the decoder jumped to {jumped}); the file may be damaged")
+            # A decoder continued from where it was left can lose its place: seek from the keyframe
+            # once more before calling the file damaged.
+            sought_again = True
+            self._decode_from(expected)
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
@@ -391,6 +403,10 @@ class VideoReader:
             index += n
         if not 0 <= index < n:
             raise IndexError(f"frame {index} is outside the video (0..{n - 1})")
+        with self._lock:  # one decoder: widget callbacks and helper threads take turns
+            return self._get(index)
+
+    def _get(self, index: int) -> np.ndarray:
         cached = self._cache.get(index)
         if cached is not None:
             self._cache.move_to_end(index)
