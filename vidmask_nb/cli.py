@@ -216,34 +216,23 @@ def cmd_run(args) -> int:
 
 
 def cmd_track(args) -> int:
+    from vidmask_nb.pipeline import check_prompts
     from vidmask_nb.propagate import propagate
     from vidmask_nb.runfolder import RunFolder
     from vidmask_nb.video import probe
 
     opts = _options(args).checked()  # a wrong option fails before anything is written
     info = probe(args.video)
-    prompts = _import_prompts(Path(args.prompts), info)
+    # The same fail-closed reading as `run`: every unusable shape, file or prompt listed, nothing written.
+    source = check_prompts(Path(args.prompts).resolve(), info)
+    source.show()
     run = RunFolder(args.out).create()
-    prompts.save(run.prompts_json)
+    source.prompts.save(run.prompts_json)
     store = propagate(args.video, run.root, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
                       device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size)
     print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {run.masks_json}")
     store.close()
     return 0
-
-
-def _import_prompts(source: Path, info):
-    """The prompts of a prompts.json or a LabelMe folder, checked against the video (one-line errors)."""
-    from vidmask_nb.labelme import import_labelme
-    from vidmask_nb.prompts import PromptSet
-
-    if not source.exists():
-        raise VidmaskError(f"prompts not found: {source.resolve()} (give a prompts.json or a LabelMe folder)")
-    if source.is_dir():
-        prompts, report = import_labelme(source, info)
-        print(report, file=sys.stderr)
-        return prompts.validate(info).require_prompts()
-    return PromptSet.load(source, info).require_prompts()
 
 
 def cmd_batch(args) -> int:
