@@ -43,11 +43,11 @@ def main() -> int:
     ap.add_argument("--keep", default=None, help="keep the run folder here (default: a temporary folder)")
     args = ap.parse_args()
 
-    from vidmask_nb.masks import MaskStore
-    from vidmask_nb.prompts import FramePrompt, PromptSet
-    from vidmask_nb.runfolder import RunFolder
-    from vidmask_nb.sample import SampleScene, make_sample_clip
-    from vidmask_nb.video import probe
+    from vidmask_nb.track.masks import MaskStore
+    from vidmask_nb.prompts.records import FramePrompt, PromptSet
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.media.sample import SampleScene, make_sample_clip
+    from vidmask_nb.media.video import probe
 
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_corrections_"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -78,8 +78,8 @@ def main() -> int:
             if res.returncode:
                 sys.exit(f"vidmask-nb run failed:\n{res.stdout}\n{res.stderr}")
         else:
-            from vidmask_nb import render
-            from vidmask_nb.propagate import track
+            from vidmask_nb.redact import render
+            from vidmask_nb.track.propagate import track
 
             if not run.prompts_json.is_file() or run.prompts_json.read_bytes() != prompts_file.read_bytes():
                 run.create()
@@ -109,7 +109,7 @@ def main() -> int:
     print(f"run 2 ({label}): {second:7.1f} s", flush=True)
     print(f"ratio run 2 / run 1: {second / first:.2f} (issue 10 asks <= 0.50)")
 
-    from vidmask_nb.corrections import tracking_changes
+    from vidmask_nb.track.corrections import tracking_changes
 
     changes = tracking_changes(work)
     print("run 2 tracked:", changes.summary() if changes else "(no record)")

@@ -41,11 +41,12 @@ def main() -> None:
 
     import av
 
-    from vidmask_nb.detect import get_detector
-    from vidmask_nb.propagate import propagate
-    from vidmask_nb.runfolder import RunFolder
-    from vidmask_nb.sample import make_sample_clip, sample_prompts
-    from vidmask_nb.video import VideoReader, probe
+    from vidmask_nb.detect.detectors import get_detector
+    from vidmask_nb.track.propagate import propagate
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.media.sample import make_sample_clip
+    from vidmask_nb.prompts.sources import sample_prompts
+    from vidmask_nb.media.video import VideoReader, probe
 
     w, h = (int(v) for v in a.size.split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="bench_detect_"))

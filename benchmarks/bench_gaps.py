@@ -14,9 +14,9 @@ import tracemalloc
 
 import numpy as np
 
-from vidmask_nb.effects import hold_dropouts
-from vidmask_nb.gaps import fill_gaps, find_gaps, presence_of, store_masks
-from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
+from vidmask_nb.redact.effects import hold_dropouts
+from vidmask_nb.redact.gaps import fill_gaps, find_gaps, presence_of, store_masks
+from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
 
 
 def store_with_gap(frames: int, w: int, h: int) -> MaskStore:

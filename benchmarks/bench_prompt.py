@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from vidmask_nb.labelme import SEED_CHUNK_RE, _replay_seed_names, import_labelme  # noqa: E402
-from vidmask_nb.prompts import FramePrompt  # noqa: E402
-from vidmask_nb.video import probe  # noqa: E402
+from vidmask_nb.prompts.labelme import SEED_CHUNK_RE, _replay_seed_names, import_labelme  # noqa: E402
+from vidmask_nb.prompts.records import FramePrompt  # noqa: E402
+from vidmask_nb.media.video import probe  # noqa: E402
 
 
 def ms(seconds: float) -> str:
@@ -72,7 +72,7 @@ def bench_labelme(info, tmp: Path) -> None:
 
 
 def bench_editor(video: Path, tmp: Path) -> None:
-    from vidmask_nb.editor import PromptEditor
+    from vidmask_nb.notebook.editor import PromptEditor
 
     t = time.perf_counter()
     ed = PromptEditor(video, tmp / "run", max_display=960)
@@ -107,9 +107,9 @@ def bench_editor(video: Path, tmp: Path) -> None:
 
 
 def bench_preview(video: Path, sizes: list[int]) -> None:
-    from vidmask_nb.model import load_predictor
-    from vidmask_nb.preview import preview_prompt_frame
-    from vidmask_nb.prompts import PromptSet
+    from vidmask_nb.track.model import load_predictor
+    from vidmask_nb.notebook.preview import preview_prompt_frame
+    from vidmask_nb.prompts.records import PromptSet
 
     info = probe(video)
     prompts = PromptSet.for_video(info)
@@ -143,7 +143,7 @@ def main() -> None:
         tmp = Path(tmp)
         video = args.video
         if not video.is_file():
-            from vidmask_nb.sample import make_sample_clip
+            from vidmask_nb.media.sample import make_sample_clip
 
             video = make_sample_clip(tmp / "sample.mp4", seconds=4, size=(640, 360))
         info = probe(video)

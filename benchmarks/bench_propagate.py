@@ -43,9 +43,10 @@ def make_inputs(folder: Path, frames: int, size: tuple[int, int]) -> dict:
     """A generated clip of ``frames`` frames, its run folder with one prompted object, and a JPEG folder."""
     from PIL import Image
 
-    from vidmask_nb.runfolder import RunFolder
-    from vidmask_nb.sample import make_sample_clip, sample_prompts
-    from vidmask_nb.video import VideoReader, probe
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.media.sample import make_sample_clip
+    from vidmask_nb.prompts.sources import sample_prompts
+    from vidmask_nb.media.video import VideoReader, probe
 
     folder.mkdir(parents=True, exist_ok=True)
     clip = make_sample_clip(folder / f"clip_{frames}.mp4", seconds=float(frames / FPS) + 1e-6, fps=FPS, size=size)
@@ -68,8 +69,8 @@ def make_inputs(folder: Path, frames: int, size: tuple[int, int]) -> dict:
 # -- children: one measurement each, in a fresh process ---------------------------------------------
 
 def child_ours(args) -> dict:
-    from vidmask_nb.model import load_predictor
-    from vidmask_nb.propagate import propagate
+    from vidmask_nb.track.model import load_predictor
+    from vidmask_nb.track.propagate import propagate
 
     predictor = load_predictor(args.model, weights=args.weights, image_size=args.image_size, device=args.device)
     t, c = time.perf_counter(), time.process_time()
@@ -85,7 +86,7 @@ def child_stock(args) -> dict:
     import numpy as np
     import torch
 
-    from vidmask_nb.model import inference_context, load_predictor
+    from vidmask_nb.track.model import inference_context, load_predictor
 
     predictor = load_predictor(args.model, weights=args.weights, image_size=args.image_size, device=args.device)
     with inference_context(predictor.device):
@@ -111,8 +112,8 @@ def child_speed(args) -> dict:
     import numpy as np
     import torch
 
-    from vidmask_nb.model import inference_context, load_predictor
-    from vidmask_nb.propagate import propagate
+    from vidmask_nb.track.model import inference_context, load_predictor
+    from vidmask_nb.track.propagate import propagate
 
     predictor = load_predictor(args.model, weights=args.weights, image_size=args.image_size, device=args.device)
     prompts = _prompts(args)
@@ -141,8 +142,8 @@ def child_speed(args) -> dict:
 
 
 def _prompts(args):
-    from vidmask_nb.prompts import PromptSet
-    from vidmask_nb.runfolder import RunFolder
+    from vidmask_nb.prompts.records import PromptSet
+    from vidmask_nb.runfolder.folder import RunFolder
 
     return PromptSet.load(RunFolder(args.work).prompts_json).prompts
 
@@ -170,8 +171,8 @@ def gpu_section(args, folder: Path) -> None:
     if not torch.cuda.is_available():
         print("skipped: no CUDA GPU on this machine")
         return
-    from vidmask_nb.model import MODELS, find_checkpoint, load_predictor
-    from vidmask_nb.propagate import propagate
+    from vidmask_nb.track.model import MODELS, find_checkpoint, load_predictor
+    from vidmask_nb.track.propagate import propagate
 
     inputs = make_inputs(folder / "gpu", args.gpu_frames, (1280, 720))
     print(f"device: {torch.cuda.get_device_name()}; clip: {args.gpu_frames} frames 1280x720")
@@ -223,7 +224,7 @@ def main() -> None:
         return
 
     if args.weights is None:
-        from vidmask_nb.model import find_checkpoint
+        from vidmask_nb.track.model import find_checkpoint
 
         try:
             find_checkpoint(args.model)
@@ -232,7 +233,7 @@ def main() -> None:
             args.weights = "random"
     import torch
 
-    from vidmask_nb.model import resolve_device
+    from vidmask_nb.track.model import resolve_device
 
     w, h = (int(v) for v in args.size.split("x"))
     n_short, n_long = args.frames, args.frames * args.factor

@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from vidmask_nb.encode import DEFAULT_CRF, DEFAULT_PRESET, output_pix_fmt  # noqa: E402
-from vidmask_nb.render import chroma_of, inject_masks, plan_render, psnr_outside_covers, render  # noqa: E402
-from vidmask_nb.sample import make_sample_clip  # noqa: E402
-from vidmask_nb.video import VideoReader, probe  # noqa: E402
+from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, output_pix_fmt  # noqa: E402
+from vidmask_nb.redact.render import chroma_of, inject_masks, plan_render, psnr_outside_covers, render  # noqa: E402
+from vidmask_nb.media.sample import make_sample_clip  # noqa: E402
+from vidmask_nb.media.video import VideoReader, probe  # noqa: E402
 
 SHARED_CLIP = ROOT.parent / "shared" / "media" / "01_dog.mp4"
 TABLE = [("medium", 10), ("veryfast", 10), ("veryfast", 14), ("superfast", 10), ("ultrafast", 10)]
@@ -90,7 +90,7 @@ def main() -> None:
 
     decode = decode_seconds(clip, info)
     seconds, worst, size = render_once(clip, info, store, masks, work / "out.mp4")
-    from vidmask_nb.encode import nvenc_usable
+    from vidmask_nb.media.encode import nvenc_usable
 
     encoder = "h264_nvenc" if nvenc_usable(output_pix_fmt(info)) else "libx264"
     n = info.frame_count

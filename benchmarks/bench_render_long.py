@@ -4,7 +4,7 @@ For each length (300 and 2400 frames by default) it generates a clip (``make_sam
 640x360 at 30 fps) and DENSE masks for two objects on every frame (the sample ball, and a
 moving band of fine stripes, half the frame wide, so its RLE is large: ~20 KB a frame),
 written streaming with ``write_masks_json`` from a generator. Then, in a fresh child process
-per length, it renders with the public ``vidmask_nb.render.render`` and prints frames/s, the
+per length, it renders with the public ``vidmask_nb.redact.render.render`` and prints frames/s, the
 child's peak RSS (VmHWM: its own ``ru_maxrss``) and the worst-frame PSNR outside the grown,
 held masks; last, the peak RSS ratio between the two lengths (the target: within 10 %) and the
 masks store's own memory while reading every frame (streaming ``MaskStore`` against the whole
@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json  # noqa: E402
-from vidmask_nb.prompts import color_for  # noqa: E402
-from vidmask_nb.runfolder import RunFolder, atomic_output  # noqa: E402
-from vidmask_nb.sample import SampleScene, make_sample_clip  # noqa: E402
-from vidmask_nb.video import fraction_str, probe  # noqa: E402
+from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json  # noqa: E402
+from vidmask_nb.prompts.records import color_for  # noqa: E402
+from vidmask_nb.runfolder.folder import RunFolder, atomic_output  # noqa: E402
+from vidmask_nb.media.sample import SampleScene, make_sample_clip  # noqa: E402
+from vidmask_nb.media.video import fraction_str, probe  # noqa: E402
 
 DILATE, HOLD = 4, 3
 CHROMA_PX = 2  # 4:2:0 chroma bleeds about this far past a covered edge
@@ -87,9 +87,9 @@ def peak_rss_mb() -> float:
 
 def child(clip: Path, workdir: Path) -> None:
     """Render, then measure; print one JSON line (run in a fresh process per length)."""
-    from vidmask_nb.effects import MaskMargins
-    from vidmask_nb.render import mask_stream, render
-    from vidmask_nb.video import VideoReader
+    from vidmask_nb.redact.effects import MaskMargins
+    from vidmask_nb.redact.render import mask_stream, render
+    from vidmask_nb.media.video import VideoReader
 
     rss_before = peak_rss_mb()
     info = probe(clip)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import cv2
 
-from vidmask_nb.encode import VideoWriter
-from vidmask_nb.sample import make_sample_clip
-from vidmask_nb.video import VideoReader, probe
+from vidmask_nb.media.encode import VideoWriter
+from vidmask_nb.media.sample import make_sample_clip
+from vidmask_nb.media.video import VideoReader, probe
 
 
 def timed(label: str, n: int, fn) -> float:

@@ -33,10 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vidmask_nb import find, render  # noqa: E402
-from vidmask_nb.detect import Detections, boxes_mask, get_detector, iou_matrix  # noqa: E402
-from vidmask_nb.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for  # noqa: E402
-from vidmask_nb.video import probe  # noqa: E402
+from vidmask_nb.detect import find; from vidmask_nb.redact import render  # noqa: E402
+from vidmask_nb.detect.detectors import Detections, boxes_mask, get_detector, iou_matrix  # noqa: E402
+from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for  # noqa: E402
+from vidmask_nb.media.video import probe  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
 JUDGE_SCALE = 0.75  # 960 px on 720p: between the floor's 640 px and 1280 px inputs
@@ -133,7 +133,7 @@ def main() -> None:
                 find.find_and_floor(clip, w, "faces", info=info, track=track)
             t_floor = time.perf_counter() - t0
             if track:
-                from vidmask_nb.propagate import propagate
+                from vidmask_nb.track.propagate import propagate
 
                 propagate(clip, w, weights="random", image_size=256, device="cpu", progress=False)
             else:

@@ -2,7 +2,7 @@
 # Download the official SAM 2.1 checkpoints into this folder.
 #   bash checkpoints/download_ckpts.sh            # all four
 #   bash checkpoints/download_ckpts.sh tiny       # one or more of: tiny small base_plus large
-# Python equivalent: from vidmask_nb.model import download_checkpoint; download_checkpoint("tiny")
+# Python equivalent: from vidmask_nb.track.model import download_checkpoint; download_checkpoint("tiny")
 # Each file is downloaded under a temporary name and renamed when complete, so an interrupted
 # download never leaves a truncated .pt behind. Existing files are kept.
 set -euo pipefail
@@ -27,7 +27,7 @@ elif command -v curl >/dev/null 2>&1; then
   fetch() { curl -fL --progress-bar -o "$2" "$1"; }
 else
   echo "error: neither wget nor curl is installed; use the Python equivalent:" >&2
-  echo "  python -c \"from vidmask_nb.model import download_checkpoint; download_checkpoint('tiny')\"" >&2
+  echo "  python -c \"from vidmask_nb.track.model import download_checkpoint; download_checkpoint('tiny')\"" >&2
   exit 1
 fi
 

@@ -33,14 +33,14 @@ def clip_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sample_clip(clip_dir) -> Path:
     """A 2 s, 23.976 fps, 160x120 generated clip with an AAC tone."""
-    from vidmask_nb.sample import make_sample_clip
+    from vidmask_nb.media.sample import make_sample_clip
 
     return make_sample_clip(clip_dir / "sample.mp4", seconds=2.0, fps=Fraction(24000, 1001), size=(160, 120))
 
 
 @pytest.fixture(scope="session")
 def sample_clip_info(sample_clip):
-    from vidmask_nb.video import probe
+    from vidmask_nb.media.video import probe
 
     return probe(sample_clip)
 

@@ -102,9 +102,9 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
 
     # What notebook 01 leaves in the run folder (settings.json, manifest.json); 02 is then opened with
     # only `workdir` set, and takes the video and the model from the run's settings.
-    from vidmask_nb.extract import prepare
-    from vidmask_nb.pipeline import RunOptions
-    from vidmask_nb.settings import RunSettings
+    from vidmask_nb.media.extract import prepare
+    from vidmask_nb.run.pipeline import RunOptions
+    from vidmask_nb.run.settings import RunSettings
 
     workdir = tmp_path / "lab" / "run"
     RunSettings(Path(sample_clip), workdir, RunOptions(weights="random", image_size=128, device="cpu")).save()
@@ -174,8 +174,8 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
 def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
     """Find on this frame -> click the cyan proposal on the canvas -> accept: the face is an object."""
     require_browser()
-    from vidmask_nb.detect import detect_frame
-    from vidmask_nb.video import VideoReader
+    from vidmask_nb.detect.detectors import detect_frame
+    from vidmask_nb.media.video import VideoReader
 
     with VideoReader(face_clip) as reader:  # what the kernel's detector will propose, found here independently
         faces = detect_frame(reader[0], "faces")
@@ -213,11 +213,11 @@ def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sam
     ipycanvas sends an RGB frame as JPEG, so pixels are compared inside uniform areas, with a
     tolerance well below the tint's change (0.4 x the distance to the object's colour)."""
     require_browser()
-    from vidmask_nb.editor import MASK_ALPHA
-    from vidmask_nb.render import inject_masks
-    from vidmask_nb.runfolder import RunFolder
-    from vidmask_nb.sample import SampleScene
-    from vidmask_nb.video import VideoReader
+    from vidmask_nb.notebook.editor import MASK_ALPHA
+    from vidmask_nb.redact.render import inject_masks
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.media.sample import SampleScene
+    from vidmask_nb.media.video import VideoReader
 
     info, frame = sample_clip_info, 30
     scene = SampleScene((info.width, info.height), info.fps)

@@ -47,8 +47,9 @@ def test_run_checks_options_first(tmp_path, sample_clip, capsys, flags, words):
 def test_run_refuses_prompts_for_another_video(tmp_path, sample_clip, clip_dir, capsys):
     from fractions import Fraction
 
-    from vidmask_nb.sample import make_sample_clip, sample_prompts
-    from vidmask_nb.video import probe
+    from vidmask_nb.media.sample import make_sample_clip
+    from vidmask_nb.prompts.sources import sample_prompts
+    from vidmask_nb.media.video import probe
 
     other = make_sample_clip(tmp_path / "other.mp4", seconds=1.0, fps=Fraction(25), size=(96, 64), audio=False)
     sample_prompts(probe(other)).save(tmp_path / "prompts.json")
@@ -63,9 +64,10 @@ def test_run_refuses_prompts_for_another_video(tmp_path, sample_clip, clip_dir, 
 def test_track_writes_masks_from_a_prompts_file(tmp_path, capsys):
     from fractions import Fraction
 
-    from vidmask_nb.masks import MaskStore
-    from vidmask_nb.sample import make_sample_clip, sample_prompts
-    from vidmask_nb.video import probe
+    from vidmask_nb.track.masks import MaskStore
+    from vidmask_nb.media.sample import make_sample_clip
+    from vidmask_nb.prompts.sources import sample_prompts
+    from vidmask_nb.media.video import probe
 
     clip = make_sample_clip(tmp_path / "short.mp4", seconds=0.5, fps=Fraction(24), size=(96, 64), audio=False)
     info = probe(clip)
@@ -102,7 +104,7 @@ def test_ray_flag_says_what_to_install_when_ray_is_missing(tmp_path, capsys, mon
 
 
 def test_object_groups_split_in_id_order():
-    from vidmask_nb.propagate import object_groups
+    from vidmask_nb.track.propagate import object_groups
 
     assert object_groups([3, 1, 2], 2) == [(1, 2), (3,)]
     assert object_groups([5, 1], 8) == [(1,), (5,)]

@@ -12,23 +12,28 @@ import contextlib
 import csv
 import json
 import shutil
+import signal
 import tempfile
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 
 ray = pytest.importorskip("ray")
 
 from vidmask_nb.cli import main  # noqa: E402
-from vidmask_nb.cluster import RayOptions, run_batch_on_ray, track_on_ray  # noqa: E402
-from vidmask_nb.pipeline import BatchItem, RunOptions  # noqa: E402
-from vidmask_nb.prompts import FramePrompt  # noqa: E402
-from vidmask_nb.propagate import propagate  # noqa: E402
-from vidmask_nb.runfolder import RunFolder  # noqa: E402
-from vidmask_nb.sample import make_sample_clip, sample_prompts  # noqa: E402
-from vidmask_nb.video import probe  # noqa: E402
+from vidmask_nb.run.cluster import RayOptions, run_batch_on_ray, track_on_ray  # noqa: E402
+from vidmask_nb.run.pipeline import BatchItem, RunOptions  # noqa: E402
+from vidmask_nb.prompts.records import FramePrompt  # noqa: E402
+from vidmask_nb.track.propagate import STATE_FILE, group_dir, propagate  # noqa: E402
+from vidmask_nb.runfolder.folder import RunFolder  # noqa: E402
+from vidmask_nb.media.sample import make_sample_clip  # noqa: E402
+from vidmask_nb.prompts.sources import sample_prompts  # noqa: E402
+from vidmask_nb.media.video import probe  # noqa: E402
 
 pytestmark = pytest.mark.slow
 TRACK = dict(weights="random", image_size=128, device="cpu", chunk_seconds=0.25)
@@ -37,11 +42,9 @@ FAST = ["--weights", "random", "--image-size", "128", "--device", "cpu", "--chun
 
 
 @pytest.fixture(scope="module")
-def cluster(monkeypatch_module):
-    """A two-CPU local cluster; its workers see the crash marker path (the file exists only when a test arms it)."""
+def cluster():
+    """A two-CPU local cluster started by this module."""
     short = Path(tempfile.mkdtemp(prefix="vmr", dir="/tmp"))  # Ray's socket paths must stay short
-    marker = short / "crash-once"
-    monkeypatch_module.setenv("VIDMASK_TEST_CRASH_MARKER", str(marker))
     try:
         for attempt in (1, 2, 3):  # Ray gives a raylet 30 s to register: a loaded machine can miss that
             try:
@@ -51,17 +54,30 @@ def cluster(monkeypatch_module):
                 ray.shutdown()
                 if attempt == 3:
                     raise
-        yield marker
+        yield short
     finally:
         ray.shutdown()
         shutil.rmtree(short, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
+def kill_worker_after_first_checkpoint(checkpoint: Path, task_name: str, timeout: float = 300.0) -> threading.Thread:
+    """Watch for the tracker's first checkpoint, then SIGKILL the Ray worker running ``task_name``
+    (Ray titles a busy worker ``ray::<task>``): a real worker lost mid-task, no hook in the product."""
+    killed = threading.Event()
+
+    def watch():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not checkpoint.exists():
+            time.sleep(0.02)
+        for proc in psutil.process_iter(["cmdline"]):
+            if any(part.startswith(f"ray::{task_name}") for part in proc.info["cmdline"] or []):
+                proc.send_signal(signal.SIGKILL)
+                killed.set()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.killed = killed
+    thread.start()
+    return thread
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +125,11 @@ def test_three_objects_in_two_groups_equal_one_run(cluster, crowded, tmp_path):
 def test_killed_worker_is_retried_and_resumes(cluster, crowded, tmp_path):
     clip, prompts, reference = crowded
     work = _folder(tmp_path / "run", prompts)
-    cluster.touch()  # arm: the task's worker dies (os._exit) right after its first checkpoint
+    # the task's worker is killed right after its first checkpoint
+    watcher = kill_worker_after_first_checkpoint(group_dir(work, (1, 2, 3)) / STATE_FILE, "_group_task")
     _, outcomes = track_on_ray(clip, work, RunOptions(**TRACK), RayOptions(groups=1, max_retries=2))
-    assert not cluster.exists(), "the worker never reached a checkpoint"
+    watcher.join(5)
+    assert watcher.killed.is_set(), "the worker never reached a checkpoint"
     (result, node, _), = outcomes
     assert 1 <= result.resumed_segments < result.segments  # the retry continued from the checkpoint
     assert RunFolder(work).masks_json.read_bytes() == reference

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from vidmask_nb.corrections import TrackingChanges, plan_passes, tracking_changes
-from vidmask_nb.masks import MaskStore
-from vidmask_nb.model import load_predictor
-from vidmask_nb.prompts import FramePrompt, PromptSet
-from vidmask_nb.propagate import INCREMENTAL, track
-from vidmask_nb.runfolder import RunFolder
-from vidmask_nb.sample import SampleScene, make_sample_clip
-from vidmask_nb.video import probe
+from vidmask_nb.track.corrections import TrackingChanges, plan_passes, tracking_changes
+from vidmask_nb.track.masks import MaskStore
+from vidmask_nb.track.model import load_predictor
+from vidmask_nb.prompts.records import FramePrompt, PromptSet
+from vidmask_nb.track.propagate import INCREMENTAL, track
+from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.media.sample import SampleScene, make_sample_clip
+from vidmask_nb.media.video import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128
@@ -216,13 +218,17 @@ def test_killed_correction_resumes_and_masks_json_is_never_half_new(tmp_path, sh
     run = copy_run(short_run, tmp_path / "run")
     edited.save(run.prompts_json)
     old_bytes = run.masks_json.read_bytes()
-    marker = tmp_path / "crash-armed"
-    cmd = [sys.executable, "-m", "vidmask_nb.propagate", str(clip), str(run.root), "--weights", "random",
+    cmd = [sys.executable, "-m", "vidmask_nb.track.propagate", str(clip), str(run.root), "--weights", "random",
            "--image-size", str(IMAGE_SIZE), "--device", "cpu", "--chunk-frames", "25", "--no-progress"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VIDMASK_TEST_CRASH_MARKER": str(marker)}
-    marker.touch()
-    killed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    assert killed.returncode == 137, killed.stdout + killed.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # SIGKILL the real process as soon as its first correction pass is on disk under its final name
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and not list(run.masks_dir.glob("fix_*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    out, _ = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, out
     assert run.masks_json.read_bytes() == old_bytes  # the old masks, whole
     assert len(list(run.masks_dir.glob("fix_*.jsonl"))) == 1  # one pass done, on disk
 

@@ -6,7 +6,7 @@ import importlib.metadata as md
 import numpy as np
 import pytest
 
-from vidmask_nb.detect import (KINDS, Detections, boxes_mask, detect_frame, get_detector, iou_matrix,
+from vidmask_nb.detect.detectors import (KINDS, Detections, boxes_mask, detect_frame, get_detector, iou_matrix,
                                parse_kinds)
 from vidmask_nb.errors import VidmaskError
 

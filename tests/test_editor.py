@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from vidmask_nb.editor import PromptEditor
+from vidmask_nb.notebook.editor import PromptEditor
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.prompts import PromptSet
+from vidmask_nb.prompts.records import PromptSet
 
 
 @pytest.fixture
@@ -272,8 +272,8 @@ def test_reopening_loads_the_saved_prompts(tmp_path, sample_clip, sample_clip_in
 
 
 def test_prompts_of_another_video_are_refused(tmp_path, sample_clip):
-    from vidmask_nb.sample import make_sample_clip
-    from vidmask_nb.video import probe
+    from vidmask_nb.media.sample import make_sample_clip
+    from vidmask_nb.media.video import probe
 
     other = probe(make_sample_clip(tmp_path / "other.mp4", seconds=1.0, size=(96, 64), audio=False))
     PromptEditor(other, tmp_path / "run").add_box(1, 1, 9, 9)
@@ -313,8 +313,8 @@ def test_real_720p_clip_at_display_scale(tmp_path, shared_media):
 @pytest.fixture(scope="module")
 def face_frames(face_clip):
     """Frames 0 and 10 of the bedroom cut at source size, and CenterFace's faces on them."""
-    from vidmask_nb.detect import detect_frame
-    from vidmask_nb.video import VideoReader
+    from vidmask_nb.detect.detectors import detect_frame
+    from vidmask_nb.media.video import VideoReader
 
     with VideoReader(face_clip) as reader:
         return {i: detect_frame(reader[i], "faces") for i in (0, 10)}
@@ -409,9 +409,9 @@ def test_button_errors_and_loading_show_in_the_widget(tmp_path, sample_clip, cap
 @pytest.fixture
 def tracked_run(tmp_path, sample_clip, sample_clip_info):
     """A run folder with the sample clip's exact masks (ball 1, block 2), the ball lost on frames 20..22."""
-    from vidmask_nb.render import inject_masks
-    from vidmask_nb.runfolder import RunFolder
-    from vidmask_nb.sample import SampleScene
+    from vidmask_nb.redact.render import inject_masks
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.media.sample import SampleScene
 
     info = sample_clip_info
     scene = SampleScene((info.width, info.height), info.fps)
@@ -423,8 +423,8 @@ def tracked_run(tmp_path, sample_clip, sample_clip_info):
 
 
 def test_tracked_masks_are_tinted_on_the_frame_and_can_be_hidden(tracked_run, sample_clip):
-    from vidmask_nb.editor import MASK_ALPHA
-    from vidmask_nb.video import VideoReader
+    from vidmask_nb.notebook.editor import MASK_ALPHA
+    from vidmask_nb.media.video import VideoReader
 
     run, scene, store = tracked_run
     ed = PromptEditor(sample_clip, run, frame=10)  # full size: 1 canvas pixel = 1 source pixel
@@ -449,8 +449,8 @@ def test_tracked_masks_are_tinted_on_the_frame_and_can_be_hidden(tracked_run, sa
 
 
 def test_review_spans_and_prompts_on_the_timeline_and_jumps(tracked_run, sample_clip, sample_clip_info):
-    from vidmask_nb import qa
-    from vidmask_nb.editor import TIMELINE_SIZE
+    from vidmask_nb.review import qa
+    from vidmask_nb.notebook.editor import TIMELINE_SIZE
 
     run, _, store = tracked_run
     ed = PromptEditor(sample_clip, run)
@@ -488,8 +488,8 @@ def test_without_masks_json_it_still_works_and_picks_them_up_later(tmp_path, tra
 
 
 def test_review_fixer_opens_the_editor_at_a_rows_frame(tracked_run, sample_clip):
-    from vidmask_nb import qa
-    from vidmask_nb.editor import ReviewFixer, review_fixer
+    from vidmask_nb.review import qa
+    from vidmask_nb.notebook.editor import ReviewFixer, review_fixer
 
     run, _, store = tracked_run
     table = qa.review_frames(store, hold=3)
@@ -510,8 +510,8 @@ def test_review_fixer_opens_the_editor_at_a_rows_frame(tracked_run, sample_clip)
 
 def test_an_audit_leak_opens_the_editor_at_its_frame(tmp_path, sample_clip, sample_clip_info):
     """Each audit leak of 04 is a row with a "fix" button, like the review's (issue 10)."""
-    from vidmask_nb.audit import AuditReport, Finding
-    from vidmask_nb.editor import ReviewFixer
+    from vidmask_nb.review.audit import AuditReport, Finding
+    from vidmask_nb.notebook.editor import ReviewFixer
 
     report = AuditReport(str(sample_clip), ("face",), 1, sample_clip_info.frame_count, [
         Finding(7, 0.29, "face", (10.0, 10.0, 30.0, 30.0), 0.61), Finding(8, 0.33, "face", (11.0, 10.0, 31.0, 30.0), 0.58),

@@ -1,4 +1,4 @@
-"""The editor's state and edits without any widget (``vidmask_nb.editstate.EditState``)."""
+"""The editor's state and edits without any widget (``vidmask_nb.notebook.editstate.EditState``)."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from vidmask_nb.detect import Detections
-from vidmask_nb.editstate import EditState
+from vidmask_nb.detect.detectors import Detections
+from vidmask_nb.notebook.editstate import EditState
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.prompts import PromptSet
+from vidmask_nb.prompts.records import PromptSet
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_reopening_checks_the_video(tmp_path, state, sample_clip_info):
 
 
 def test_editstate_needs_no_widgets():
-    code = ("import sys, vidmask_nb.editstate; "
+    code = ("import sys, vidmask_nb.notebook.editstate; "
             "print(sorted(m for m in ('ipywidgets', 'ipycanvas', 'ipyevents', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidmask_nb.effects import (BlurEffect, FillEffect, MaskMargins, MeanColorEffect, PixelateEffect,
+from vidmask_nb.redact.effects import (BlurEffect, FillEffect, MaskMargins, MeanColorEffect, PixelateEffect,
                                 hold_dropouts, mask_box, parse_color, parse_style)
 from vidmask_nb.errors import VidmaskError
 

@@ -22,15 +22,16 @@ import pytest
 
 from vidmask_nb.cli import main
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.gaps import Gap, fill_gaps, find_gaps, hold_frames_for, mark_review, presence_of, store_masks
-from vidmask_nb.pipeline import (BatchItem, RunOptions, read_run_mark, retire_stale_outputs, run_batch, run_gaps,
+from vidmask_nb.redact.gaps import Gap, fill_gaps, find_gaps, hold_frames_for, mark_review, presence_of, store_masks
+from vidmask_nb.run.pipeline import (BatchItem, RunOptions, read_run_mark, retire_stale_outputs, run_batch, run_gaps,
                                  share)
-from vidmask_nb.prompt_source import load_prompt_source
-from vidmask_nb.prompts import FramePrompt, PromptSet
-from vidmask_nb.render import inject_masks, mask_stream, render
-from vidmask_nb.runfolder import RunFolder, clean_partials, partial_path
-from vidmask_nb.sample import SampleScene, make_sample_clip, sample_prompts
-from vidmask_nb.video import VideoReader, probe
+from vidmask_nb.prompts.sources import load_prompt_source
+from vidmask_nb.prompts.records import FramePrompt, PromptSet
+from vidmask_nb.redact.render import inject_masks, mask_stream, render
+from vidmask_nb.runfolder.folder import RunFolder, clean_partials, partial_path
+from vidmask_nb.media.sample import SampleScene, make_sample_clip
+from vidmask_nb.prompts.sources import sample_prompts
+from vidmask_nb.media.video import VideoReader, probe
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--weights", "random", "--image-size", "128", "--device", "cpu", "--chunk-seconds", "0.5"]
@@ -241,7 +242,7 @@ def test_render_covers_a_long_gap_by_default_and_lists_it_when_opted_out(tmp_pat
     opts = RunOptions(hold_seconds=1.0, cover_long_gaps=False)
     [g] = run_gaps(run, info, opts)
     assert (g.first, g.last, g.covered) == (8, 39, False)
-    from vidmask_nb import qa
+    from vidmask_nb.review import qa
 
     table = mark_review(qa.review_frames(store, hold=24), [g])
     assert any("NOT covered (--no-cover-long-gaps)" in r.detail for r in table.rows), table.rows
@@ -304,8 +305,8 @@ def test_a_read_only_out_folder_is_one_line_exit_2(tmp_path):
 def test_tracking_progress_reads_the_checkpoint_without_the_model(tmp_path, sample_clip, sample_clip_info):
     import torch
 
-    from vidmask_nb import extract
-    from vidmask_nb.propagate import (STATE_FILE, expected_identity, masks_key, plan_segments, plan_chunks,
+    from vidmask_nb.media import extract
+    from vidmask_nb.track.propagate import (STATE_FILE, expected_identity, masks_key, plan_segments, plan_chunks,
                                       tracking_progress)
 
     info = sample_clip_info

@@ -9,12 +9,12 @@ import av
 import numpy as np
 import pytest
 
-from vidmask_nb import find
-from vidmask_nb.audit import audit_video
-from vidmask_nb.detect import Detections
+from vidmask_nb.detect import find
+from vidmask_nb.review.audit import audit_video
+from vidmask_nb.detect.detectors import Detections
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.prompts import FramePrompt, PromptSet
-from vidmask_nb.video import probe
+from vidmask_nb.prompts.records import FramePrompt, PromptSet
+from vidmask_nb.media.video import probe
 
 
 def write_clip(path: Path, frames, fps=Fraction(10)) -> Path:
@@ -57,7 +57,7 @@ def text_clip(tmp_path_factory) -> Path:
 
 
 def test_find_text_objects_and_floor_cover(text_clip, tmp_path):
-    from vidmask_nb import render
+    from vidmask_nb.redact import render
 
     info = probe(text_clip)
     prompts, log = find.find_and_floor(text_clip, tmp_path, "text", find_every=0.5, info=info)
@@ -80,7 +80,7 @@ def test_find_text_objects_and_floor_cover(text_clip, tmp_path):
 def test_find_groups_detections_with_user_prompts():
     """Grouping alone, on given detections: IoU with the last box, a user's box wins, labels continue."""
     info = type("Info", (), {"fps": Fraction(2), "frame_count": 8, "pts": list(range(8))})()
-    from vidmask_nb.prompts import VideoRef
+    from vidmask_nb.prompts.records import VideoRef
 
     ps = PromptSet(VideoRef("v.mp4", 100, 100, 8, "2", ""))
     me = ps.add_object("face 1")
@@ -115,9 +115,9 @@ def test_hold_boxes_holds_each_lost_box_before_and_after():
 def test_floor_holds_a_face_lost_beside_another(shared_media, tmp_path):
     """bedroom.mp4 frames 8-10: the floor (640 px) loses the girl's face while it finds the boy's; the
     independent judge (960 px, threshold 0.3) sees it on frames 8 and 10 unless the floor holds it."""
-    from vidmask_nb import render
-    from vidmask_nb.detect import get_detector, iou_matrix
-    from vidmask_nb.video import VideoReader
+    from vidmask_nb.redact import render
+    from vidmask_nb.detect.detectors import get_detector, iou_matrix
+    from vidmask_nb.media.video import VideoReader
 
     clip = cut_clip(shared_media / "bedroom.mp4", tmp_path / "bed13.mp4", 13)
     info = probe(clip)
@@ -140,10 +140,10 @@ def test_floor_holds_a_face_lost_beside_another(shared_media, tmp_path):
 
 
 def test_keep_style_leaves_an_object_and_audit_calls_it_kept(text_clip, tmp_path):
-    from vidmask_nb.audit import kept_masks
-    from vidmask_nb.effects import parse_style
-    from vidmask_nb.masks import MaskStore
-    from vidmask_nb.render import inject_masks, render
+    from vidmask_nb.review.audit import kept_masks
+    from vidmask_nb.redact.effects import parse_style
+    from vidmask_nb.track.masks import MaskStore
+    from vidmask_nb.redact.render import inject_masks, render
 
     assert parse_style("keep").name == "keep"
     info = probe(text_clip)

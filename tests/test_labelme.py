@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.labelme import LABELME_VERSION, export_labelme, import_labelme
-from vidmask_nb.prompts import FramePrompt, PromptSet
-from vidmask_nb.video import probe
+from vidmask_nb.prompts.labelme import LABELME_VERSION, export_labelme, import_labelme
+from vidmask_nb.prompts.records import FramePrompt, PromptSet
+from vidmask_nb.media.video import probe
 
 FPS = Fraction(24000, 1001)
 
@@ -19,7 +19,7 @@ FPS = Fraction(24000, 1001)
 @pytest.fixture(scope="module")
 def clip3s(tmp_path_factory):
     """3 s at 23.976 fps (72 frames), 64x48, no audio: long enough for several published-layout folders."""
-    from vidmask_nb.sample import make_sample_clip
+    from vidmask_nb.media.sample import make_sample_clip
 
     path = make_sample_clip(tmp_path_factory.mktemp("lm") / "clip3s.mp4", seconds=3.0, fps=FPS, size=(64, 48),
                             audio=False)
@@ -230,8 +230,8 @@ def test_bad_folders(tmp_path, clip3s):
 # -- the kit's extraction layout ----------------------------------------------------------------------
 
 def test_kit_layout_with_manifest_round_trip(tmp_path, clip3s, prompts):
-    from vidmask_nb.chunks import plan_chunks
-    from vidmask_nb.extract import extract_jpegs
+    from vidmask_nb.media.chunks import plan_chunks
+    from vidmask_nb.media.extract import extract_jpegs
 
     plan = plan_chunks(clip3s.frame_count, clip3s.fps, frames=20, overlap=2)
     frames = extract_jpegs(clip3s.path, tmp_path / "frames", plan, info=clip3s)
@@ -253,8 +253,8 @@ def test_kit_layout_with_manifest_round_trip(tmp_path, clip3s, prompts):
 
 
 def test_kit_layout_without_manifest(tmp_path, clip3s, prompts):
-    from vidmask_nb.chunks import plan_chunks
-    from vidmask_nb.extract import extract_jpegs
+    from vidmask_nb.media.chunks import plan_chunks
+    from vidmask_nb.media.extract import extract_jpegs
 
     frames = extract_jpegs(clip3s.path, tmp_path / "frames", plan_chunks(72, clip3s.fps, frames=30), info=clip3s)
     export_labelme(prompts, frames, manifest=frames / "manifest.json")
@@ -323,7 +323,7 @@ def test_published_layout_replay_matches_the_extractor_widely():
     """The name replay recovers every folder's true first frame across frame rates and arguments."""
     import random
 
-    from vidmask_nb.labelme import SEED_CHUNK_RE, _replay_seed_names
+    from vidmask_nb.prompts.labelme import SEED_CHUNK_RE, _replay_seed_names
 
     rng = random.Random(3)
     for fps in (Fraction(30000, 1001), Fraction(24000, 1001), Fraction(24), Fraction(30), Fraction(2997, 50),

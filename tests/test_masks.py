@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidmask_nb import masks as masks_mod
+from vidmask_nb.track import masks as masks_mod
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, index_path, write_masks_json
-from vidmask_nb.runfolder import atomic_output
+from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, index_path, write_masks_json
+from vidmask_nb.runfolder.folder import atomic_output
 
 W, H = 64, 48
 OBJECTS = [{"id": 1, "label": "face", "color": [230, 25, 75]}, {"id": 2, "label": "plate", "color": [60, 180, 75]}]
@@ -237,7 +237,7 @@ def test_memory_while_reading_does_not_grow_with_length(tmp_path):
 
 
 def test_header_reads_back_as_typed_records(tmp_path):
-    from vidmask_nb.prompts import TrackedObject, VideoRef
+    from vidmask_nb.prompts.records import TrackedObject, VideoRef
 
     path = tmp_path / "masks.json"
     objects = [TrackedObject(1, "face", (230, 25, 75)), TrackedObject(2, "plate", (60, 180, 75))]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidmask_nb import model as model_mod
+from vidmask_nb.track import model as model_mod
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.model import (MODELS, download_checkpoint, find_checkpoint, inference_context, load_predictor,
+from vidmask_nb.track.model import (MODELS, download_checkpoint, find_checkpoint, inference_context, load_predictor,
                               looks_like, model_identity, model_spec, resolve_device)
 
 ROOT = Path(__file__).resolve().parents[1]

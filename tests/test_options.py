@@ -6,10 +6,10 @@ from dataclasses import asdict, fields
 import pytest
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.find import FindOptions
-from vidmask_nb.pipeline import RunOptions
-from vidmask_nb.propagate import TrackOptions
-from vidmask_nb.render import RenderOptions
+from vidmask_nb.detect.find import FindOptions
+from vidmask_nb.run.pipeline import RunOptions
+from vidmask_nb.track.propagate import TrackOptions
+from vidmask_nb.redact.render import RenderOptions
 
 STAGES = (TrackOptions, RenderOptions, FindOptions)
 

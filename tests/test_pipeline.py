@@ -14,9 +14,10 @@ import av
 import pytest
 
 from vidmask_nb.cli import main
-from vidmask_nb.pipeline import NOTEBOOKS
-from vidmask_nb.sample import make_sample_clip, sample_prompts
-from vidmask_nb.video import probe
+from vidmask_nb.run.pipeline import NOTEBOOKS
+from vidmask_nb.media.sample import make_sample_clip
+from vidmask_nb.prompts.sources import sample_prompts
+from vidmask_nb.media.video import probe
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def test_run_executes_every_notebook(tmp_path, sample_clip, capfd):
 
 @pytest.mark.media
 def test_run_on_real_clip_with_audio(tmp_path, shared_media, capsys):
-    from vidmask_nb.prompts import FramePrompt, PromptSet
+    from vidmask_nb.prompts.records import FramePrompt, PromptSet
 
     src = shared_media / "02_hummingbird.mp4"
     info = probe(src)
@@ -113,7 +114,7 @@ def test_batch_goes_on_past_a_broken_video(tmp_path, capsys):
 def test_demo_without_checkpoint_says_what_to_do(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("VIDMASK_CHECKPOINTS", str(tmp_path / "none"))
     monkeypatch.chdir(tmp_path)
-    import vidmask_nb.model as model
+    import vidmask_nb.track.model as model
 
     monkeypatch.setattr(model, "CHECKPOINT_URL_BASE", "http://127.0.0.1:9/")  # no network here either way
     rc = main(["demo", "--out", str(tmp_path / "demo")])

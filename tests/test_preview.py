@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.prompts import FramePrompt
+from vidmask_nb.prompts.records import FramePrompt
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02_prompt.ipynb"
@@ -20,7 +20,7 @@ MODEL_ARGS = dict(model="tiny", weights="random", image_size=128, device="cpu")
 
 @pytest.fixture(scope="module")
 def predictor():
-    from vidmask_nb.model import load_predictor
+    from vidmask_nb.track.model import load_predictor
 
     with pytest.warns(UserWarning, match="RANDOM WEIGHTS"):
         return load_predictor(**MODEL_ARGS)
@@ -28,7 +28,7 @@ def predictor():
 
 @pytest.fixture
 def prompts(sample_clip_info):
-    from vidmask_nb.sample import sample_prompts
+    from vidmask_nb.prompts.sources import sample_prompts
 
     ps = sample_prompts(sample_clip_info)  # the ball on frame 16, the block on frame 32
     extra = ps.add_object("patch")
@@ -39,7 +39,7 @@ def prompts(sample_clip_info):
 
 @pytest.mark.slow
 def test_preview_prompt_frame_runs_each_object(predictor, sample_clip_info, prompts):
-    from vidmask_nb.preview import preview_prompt_frame
+    from vidmask_nb.notebook.preview import preview_prompt_frame
 
     result = preview_prompt_frame(predictor, sample_clip_info, prompts, 16)
     assert sorted(result) == [1, 3]  # the objects prompted on frame 16
@@ -54,7 +54,7 @@ def test_preview_prompt_frame_runs_each_object(predictor, sample_clip_info, prom
 def test_preview_grid_draws_every_prompt_frame(predictor, sample_clip_info, prompts):
     from matplotlib.figure import Figure
 
-    from vidmask_nb.preview import preview_grid
+    from vidmask_nb.notebook.preview import preview_grid
 
     fig = preview_grid(predictor, sample_clip_info, prompts, cols=2)
     assert isinstance(fig, Figure)
@@ -68,8 +68,8 @@ def test_preview_grid_draws_every_prompt_frame(predictor, sample_clip_info, prom
 
 
 def test_prompts_are_drawn_where_they_are_at_any_size(sample_clip_info, prompts):
-    from vidmask_nb.preview import draw_prompt_frame
-    from vidmask_nb.video import VideoReader
+    from vidmask_nb.notebook.preview import draw_prompt_frame
+    from vidmask_nb.media.video import VideoReader
 
     with VideoReader(sample_clip_info.path, size=(80, 60), info=sample_clip_info) as reader:
         rgb = reader[16]
@@ -85,7 +85,7 @@ def test_prompts_are_drawn_where_they_are_at_any_size(sample_clip_info, prompts)
 
 @pytest.mark.slow
 def test_editor_preview_in_the_widget(tmp_path, predictor, sample_clip_info, prompts):
-    from vidmask_nb.editor import PromptEditor
+    from vidmask_nb.notebook.editor import PromptEditor
 
     prompts.save(tmp_path / "run" / "prompts.json")
     editor = PromptEditor(sample_clip_info, tmp_path / "run", predictor=predictor)
@@ -117,7 +117,7 @@ def test_notebook_02_runs_headless_with_labelme_import(tmp_path, sample_clip, sa
     """Under papermill nobody draws: the notebook imports, validates and previews what exists."""
     import papermill
 
-    from vidmask_nb.labelme import export_labelme
+    from vidmask_nb.prompts.labelme import export_labelme
 
     export_labelme(prompts, tmp_path / "labelme")
     workdir = tmp_path / "run"

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.prompts import PROMPTS_VERSION, FramePrompt, PromptSet, VideoRef, color_for
+from vidmask_nb.prompts.records import PROMPTS_VERSION, FramePrompt, PromptSet, VideoRef, color_for
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_video_ref_of(info):
 
 
 def test_one_video_check_for_every_file(info):
-    from vidmask_nb.prompts import VideoRef
+    from vidmask_nb.prompts.records import VideoRef
 
     VideoRef.of(info).check(info)
     VideoRef(frame_count=info.frame_count).check(info)  # unknown fields are not compared

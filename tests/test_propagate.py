@@ -20,15 +20,16 @@ import pytest
 import torch
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.extract import prepare
-from vidmask_nb.masks import MaskStore
-from vidmask_nb.model import load_predictor, model_identity
-from vidmask_nb.prompts import PromptSet
-from vidmask_nb.propagate import (STATE_FILE, Pruner, _read_segment, masks_key, plan_segments, propagate)
-from vidmask_nb.runfolder import RunFolder
-from vidmask_nb.sam import SamFrames, _lazy_loader, add_prompt, init_state, object_scores
-from vidmask_nb.sample import make_sample_clip, sample_prompts
-from vidmask_nb.video import VideoReader, probe
+from vidmask_nb.media.extract import prepare
+from vidmask_nb.track.masks import MaskStore
+from vidmask_nb.track.model import load_predictor, model_identity
+from vidmask_nb.prompts.records import PromptSet
+from vidmask_nb.track.propagate import (STATE_FILE, Pruner, _read_segment, masks_key, plan_segments, propagate)
+from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.track.sam import SamFrames, _lazy_loader, add_prompt, init_state, object_scores
+from vidmask_nb.media.sample import make_sample_clip
+from vidmask_nb.prompts.sources import sample_prompts
+from vidmask_nb.media.video import VideoReader, probe
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128
@@ -241,7 +242,7 @@ def test_pruning_does_its_work_and_changes_nothing(tmp_path, sample_clip, sample
 
 @pytest.mark.slow
 def test_done_run_is_returned_without_loading_the_model(uninterrupted, sample_clip, monkeypatch):
-    import vidmask_nb.propagate as prop
+    import vidmask_nb.track.propagate as prop
 
     def no_model(*a, **k):
         raise AssertionError("the model was loaded although masks.json is complete")
@@ -255,7 +256,7 @@ def test_done_run_is_returned_without_loading_the_model(uninterrupted, sample_cl
 # -- resume after SIGKILL --------------------------------------------------------------------------
 
 def _runner_cmd(video, work) -> list[str]:
-    return [sys.executable, "-m", "vidmask_nb.propagate", str(video), str(work), "--weights", "random",
+    return [sys.executable, "-m", "vidmask_nb.track.propagate", str(video), str(work), "--weights", "random",
             "--image-size", str(IMAGE_SIZE), "--device", "cpu", "--chunk-frames", "8", "--no-progress"]
 
 
@@ -353,7 +354,7 @@ def test_prompts_for_another_video_are_refused(tmp_path, sample_clip_info):
 
 
 def test_command_line_reports_errors_plainly(tmp_path, sample_clip):
-    res = subprocess.run([sys.executable, "-m", "vidmask_nb.propagate", str(sample_clip), str(tmp_path / "run"),
+    res = subprocess.run([sys.executable, "-m", "vidmask_nb.track.propagate", str(sample_clip), str(tmp_path / "run"),
                           "--weights", "random"], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 2

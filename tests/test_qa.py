@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidmask_nb import qa
+from vidmask_nb.review import qa
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
-from vidmask_nb.render import inject_masks
-from vidmask_nb.runfolder import RunFolder
-from vidmask_nb.sample import SampleScene
-from vidmask_nb.video import probe
+from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
+from vidmask_nb.redact.render import inject_masks
+from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.media.sample import SampleScene
+from vidmask_nb.media.video import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H, N = 40, 30, 60
@@ -92,7 +92,7 @@ def test_review_flags_a_sudden_growth_of_the_area(troubled_store):
 def test_long_series_stay_bounded_and_keep_one_frame_spikes_and_dropouts():
     """Figures of an hour of frames draw at most 2 x 2000 points per line, and a single-frame spike
     and a single-frame dropout are among them; the review finds both spans."""
-    from vidmask_nb.timeline import MAX_POINTS, minmax_downsample
+    from vidmask_nb.review.timeline import MAX_POINTS, minmax_downsample
 
     n = 108_000  # an hour at 30 fps
     areas = np.full(n, 1000, np.int64)
@@ -104,7 +104,7 @@ def test_long_series_stay_bounded_and_keep_one_frame_spikes_and_dropouts():
     small_x, small_y = minmax_downsample(areas[:500])
     assert len(small_x) == 500
 
-    from vidmask_nb.timeline import ObjectTimeline
+    from vidmask_nb.review.timeline import ObjectTimeline
 
     track = ObjectTimeline(1, "face", (255, 0, 0), areas, np.full(n, 0.9, np.float32))
     rows = qa._review_track(track, drop=0.5, window=15, min_score=0.5, hold=0, fps=None)
@@ -114,8 +114,8 @@ def test_long_series_stay_bounded_and_keep_one_frame_spikes_and_dropouts():
 
 def test_timeline_of_a_long_store_on_disk_is_down_sampled(tmp_path):
     """A file-backed store of 5000 frames: the figure's lines are bounded and keep the spike."""
-    from vidmask_nb.masks import write_masks_json
-    from vidmask_nb.timeline import MAX_POINTS, timeline_figure
+    from vidmask_nb.track.masks import write_masks_json
+    from vidmask_nb.review.timeline import MAX_POINTS, timeline_figure
 
     n = 5000
     small, big = encode_rle(square(4)), encode_rle(square(20))

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from vidmask_nb.cli import main
-from vidmask_nb.effects import MaskMargins
+from vidmask_nb.redact.effects import MaskMargins
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.masks import MaskStore
-from vidmask_nb.qa import stream_digests
-from vidmask_nb.render import (chroma_of, covered_region, inject_masks, mask_stream, plan_render,
+from vidmask_nb.track.masks import MaskStore
+from vidmask_nb.review.qa import stream_digests
+from vidmask_nb.redact.render import (chroma_of, covered_region, inject_masks, mask_stream, plan_render,
                                psnr_outside_covers, render)
-from vidmask_nb.runfolder import RunFolder
-from vidmask_nb.sample import SampleScene, make_sample_clip
-from vidmask_nb.video import VideoReader, probe
+from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.media.sample import SampleScene, make_sample_clip
+from vidmask_nb.media.video import VideoReader, probe
 
 GREEN = (0, 255, 0)
 

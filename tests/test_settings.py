@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.pipeline import RunOptions
-from vidmask_nb.settings import SETTINGS_FILE, RunSettings, repo_root, resolve_path, run_settings
+from vidmask_nb.run.pipeline import RunOptions
+from vidmask_nb.run.settings import SETTINGS_FILE, RunSettings, repo_root, resolve_path, run_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,11 +70,11 @@ def test_notebooks_need_only_workdir_from_notebooks_cwd(tmp_path, sample_clip):
     kernel cwd notebooks/ as in JupyterLab; a VidmaskError in a notebook is its one line."""
     import papermill
 
-    from vidmask_nb.pipeline import execute_notebook
-    from vidmask_nb.render import inject_masks
-    from vidmask_nb.runfolder import RunFolder
-    from vidmask_nb.sample import SampleScene
-    from vidmask_nb.video import probe
+    from vidmask_nb.run.pipeline import execute_notebook
+    from vidmask_nb.redact.render import inject_masks
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.media.sample import SampleScene
+    from vidmask_nb.media.video import probe
 
     run = tmp_path / "run"
     shutil.copy(sample_clip, tmp_path / "clip.mp4")
@@ -107,7 +107,7 @@ def test_parameters_cells_parse_cleanly_and_default_to_the_runs_settings(caplog)
     run setting a later notebook has defaults to None (from settings.json)."""
     import papermill
 
-    from vidmask_nb.pipeline import NOTEBOOKS
+    from vidmask_nb.run.pipeline import NOTEBOOKS
 
     with caplog.at_level("WARNING", logger="papermill"):
         params = {n: papermill.inspect_notebook(str(ROOT / "notebooks" / f"{n}.ipynb")) for n in NOTEBOOKS}

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import shared_clips
-from vidmask_nb.chunks import plan_chunks
-from vidmask_nb.encode import VideoWriter
+from vidmask_nb.media.chunks import plan_chunks
+from vidmask_nb.media.encode import VideoWriter
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.extract import Manifest, extract_jpegs, prepare
-from vidmask_nb.sample import make_sample_clip
-from vidmask_nb.video import VideoReader, probe
+from vidmask_nb.media.extract import Manifest, extract_jpegs, prepare
+from vidmask_nb.media.sample import make_sample_clip
+from vidmask_nb.media.video import VideoReader, probe
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

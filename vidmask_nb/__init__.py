@@ -1,10 +1,18 @@
 """vidmask-nb: hide chosen objects through a whole video with SAM 2, from Jupyter notebooks.
 
-The pipeline is the architecture, one module a stage, data flowing one way:
+The pipeline is the architecture: one package a stage, data flowing one way, each stage importing
+only the stages before it (``tests/test_layout.py`` checks it)::
 
-    video (probe, read, chunk plan, encode) -> prompts -> propagate -> render (-> audit)
-
-Each stage reads what the previous one wrote into a run folder (see ``runfolder``).
+    runfolder   the run folder: its paths, atomic writes, its one state file and lock (every stage records here)
+    media       probe, read, chunk plan, encode; sample clips           (01)
+    prompts     prompt records, LabelMe in/out, prompt sources          (02)
+    track       SAM 2 loading, frames for SAM 2, the tracker, corrections, the masks store   (03)
+    detect      face/text detectors, find objects, the fail-closed floor
+    redact      effects, gap cover, the render stage                    (04)
+    review      QA pictures, timelines, overlays, the audit
+    run         run options and settings, the headless pipeline, batches, Ray, sharing
+    notebook    what the notebooks call: setup, the prompt editor and its state, previews
+    cli         the ``vidmask-nb`` command
 
 The curated API, imported on first use (``import vidmask_nb`` loads neither torch nor widgets)::
 
@@ -20,47 +28,33 @@ The curated API, imported on first use (``import vidmask_nb`` loads neither torc
 from __future__ import annotations
 
 import importlib
-import types
 
 from vidmask_nb.errors import VidmaskError
 
 __version__ = "0.1.0"
 
-# name -> module it lives in. ``propagate`` and ``render`` are both a stage module and its main
-# function: the module is callable (``_StageModule``), so ``vm.render(...)`` works whether or not
-# ``vidmask_nb.render`` was imported before (which binds the module to the package's name).
+# name -> module it lives in, looked up on first use.
 _API = {
-    "probe": "video", "VideoInfo": "video", "VideoReader": "video",
-    "PromptSet": "prompts", "TrackedObject": "prompts", "VideoRef": "prompts",
-    "prepare": "extract",
-    "import_labelme": "labelme",
-    "load_predictor": "model",
-    "TrackOptions": "propagate",
-    "MaskStore": "masks",
-    "RenderOptions": "render", "plan_render": "render",
-    "FindOptions": "find", "find_and_floor": "find",
-    "audit_video": "audit",
-    "review_frames": "qa",
-    "RunOptions": "pipeline", "run_video": "pipeline", "run_batch": "pipeline", "share": "pipeline",
-    "PromptEditor": "editor", "open_editor": "editor", "review_fixer": "editor",
-    "EditState": "editstate",
-    "make_sample_clip": "sample",
+    "probe": "media.video", "VideoInfo": "media.video", "VideoReader": "media.video",
+    "prepare": "media.extract", "make_sample_clip": "media.sample",
+    "PromptSet": "prompts.records", "TrackedObject": "prompts.records", "VideoRef": "prompts.records",
+    "import_labelme": "prompts.labelme",
+    "load_predictor": "track.model",
+    "TrackOptions": "track.propagate", "propagate": "track.propagate",
+    "MaskStore": "track.masks",
+    "FindOptions": "detect.find", "find_and_floor": "detect.find",
+    "RenderOptions": "redact.render", "plan_render": "redact.render", "render": "redact.render",
+    "audit_video": "review.audit",
+    "review_frames": "review.qa",
+    "RunOptions": "run.options", "run_video": "run.pipeline", "run_batch": "run.pipeline", "share": "run.pipeline",
+    "PromptEditor": "notebook.editor", "open_editor": "notebook.editor", "review_fixer": "notebook.editor",
+    "EditState": "notebook.editstate",
 }
-_STAGES = ("propagate", "render")
 
-__all__ = ["VidmaskError", "__version__", *_STAGES, *_API]
-
-
-class _StageModule(types.ModuleType):
-    """A stage module that is also its main function: ``vidmask_nb.render(...)`` calls ``render.render``."""
-
-    def __call__(self, *args, **kwargs):
-        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
+__all__ = ["VidmaskError", "__version__", *_API]
 
 
 def __getattr__(name: str):
-    if name in _STAGES:
-        return importlib.import_module(f"vidmask_nb.{name}")  # the module marks itself callable
     if name in _API:
         value = getattr(importlib.import_module(f"vidmask_nb.{_API[name]}"), name)
         globals()[name] = value  # looked up once

@@ -25,7 +25,7 @@ def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False)
 
 
 def _track_flags(g) -> None:
-    from vidmask_nb.propagate import TrackOptions
+    from vidmask_nb.track.propagate import TrackOptions
 
     d = TrackOptions()  # the tracking stage's defaults, one place
     g.add_argument("--model", default=d.model, help=f"SAM 2.1 size: tiny, small, base_plus, large (default {d.model})")
@@ -41,8 +41,8 @@ def _track_flags(g) -> None:
 
 
 def _render_flags(g) -> None:
-    from vidmask_nb.encode import DEFAULT_CRF
-    from vidmask_nb.render import RenderOptions
+    from vidmask_nb.media.encode import DEFAULT_CRF
+    from vidmask_nb.redact.render import RenderOptions
 
     d = RenderOptions()  # the render stage's defaults, one place
     g.add_argument("--style", default=d.style,
@@ -64,7 +64,7 @@ def _render_flags(g) -> None:
 
 
 def _find_flags(g) -> None:
-    from vidmask_nb.find import FindOptions
+    from vidmask_nb.detect.find import FindOptions
 
     d = FindOptions()  # the detectors' defaults, one place
     g.add_argument("--find", default=d.find, metavar="KINDS",
@@ -95,7 +95,7 @@ def _ray_flags(p: argparse.ArgumentParser, groups: bool = False) -> None:
 
 
 def _ray_options(args):
-    from vidmask_nb.cluster import RayOptions
+    from vidmask_nb.run.cluster import RayOptions
 
     if args.ray_retries < 0 or (getattr(args, "ray_groups", None) or 1) < 1:
         raise VidmaskError("--ray-retries must be 0 or more and --ray-groups 1 or more")
@@ -105,7 +105,7 @@ def _ray_options(args):
 
 def _options(args):
     """``RunOptions`` from the flags a command has (the others keep their defaults)."""
-    from vidmask_nb.pipeline import RunOptions
+    from vidmask_nb.run.pipeline import RunOptions
 
     return RunOptions(**{f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)})
 
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _render_parser(sub) -> None:
-    from vidmask_nb.encode import DEFAULT_PRESET
+    from vidmask_nb.media.encode import DEFAULT_PRESET
 
     s = sub.add_parser("render", help="redact VIDEO with a masks.json (stage 04 on its own)")
     s.add_argument("video")
@@ -192,17 +192,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_probe(args) -> int:
-    from vidmask_nb.video import probe
+    from vidmask_nb.media.video import probe
 
     print(json.dumps(probe(args.video).to_dict(with_pts=args.pts), indent=2))
     return 0
 
 
 def cmd_run(args) -> int:
-    from vidmask_nb.pipeline import run_video
+    from vidmask_nb.run.pipeline import run_video
 
     if args.ray is not None:
-        from vidmask_nb import cluster
+        from vidmask_nb.run import cluster
 
         ray_opts = _ray_options(args)
         with cluster.connected(ray_opts.address):
@@ -216,10 +216,10 @@ def cmd_run(args) -> int:
 
 
 def cmd_track(args) -> int:
-    from vidmask_nb.pipeline import check_prompts
-    from vidmask_nb.propagate import propagate
-    from vidmask_nb.runfolder import RunFolder
-    from vidmask_nb.video import probe
+    from vidmask_nb.run.pipeline import check_prompts
+    from vidmask_nb.track.propagate import propagate
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.media.video import probe
 
     opts = _options(args).checked()  # a wrong option fails before anything is written
     info = probe(args.video)
@@ -236,13 +236,13 @@ def cmd_track(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from vidmask_nb.notebook import format_table
-    from vidmask_nb.pipeline import read_batch, run_batch
+    from vidmask_nb.notebook.setup import format_table
+    from vidmask_nb.run.pipeline import read_batch, run_batch
 
     items = read_batch(args.manifest, _options(args), args.out_root)
     summary = Path(args.out_root or Path(args.manifest).parent / "runs") / "batch_summary.csv"
     if args.ray is not None:
-        from vidmask_nb import cluster
+        from vidmask_nb.run import cluster
 
         ray_opts = _ray_options(args)
         with cluster.connected(ray_opts.address):
@@ -260,8 +260,8 @@ def cmd_batch(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from vidmask_nb.audit import audit_video
-    from vidmask_nb.notebook import format_table
+    from vidmask_nb.review.audit import audit_video
+    from vidmask_nb.notebook.setup import format_table
 
     report = audit_video(args.video, args.find, args.every)
     if args.json:
@@ -274,7 +274,7 @@ def cmd_audit(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from vidmask_nb.pipeline import demo
+    from vidmask_nb.run.pipeline import demo
 
     result = demo(args.out, _options(args), seconds=args.seconds)
     print(f"demo done in {result.seconds:.1f} s")
@@ -284,7 +284,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_share(args) -> int:
-    from vidmask_nb.pipeline import share
+    from vidmask_nb.run.pipeline import share
 
     for path in share(args.workdir, args.to, with_masks=args.with_masks):
         print(path)
@@ -292,8 +292,8 @@ def cmd_share(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from vidmask_nb.encode import DEFAULT_CRF
-    from vidmask_nb.render import render
+    from vidmask_nb.media.encode import DEFAULT_CRF
+    from vidmask_nb.redact.render import render
 
     object_styles = {}
     for item in args.object_style:
@@ -304,8 +304,8 @@ def cmd_render(args) -> int:
     opts = _options(args)  # the render flags only; the rest keep their defaults
     hold = opts.hold
     if hold is None:
-        from vidmask_nb.gaps import hold_frames_for
-        from vidmask_nb.video import probe
+        from vidmask_nb.redact.gaps import hold_frames_for
+        from vidmask_nb.media.video import probe
 
         hold = hold_frames_for(opts.hold_seconds, probe(args.video).fps)
     out = render(args.video, masks=args.masks, output=args.out, style=opts.style, object_styles=object_styles,

@@ -1,0 +1,6 @@
+"""Stage 01, media: probe a video (exact fps fraction, every pts, colour), read frames, plan chunks,
+encode the output with the source's timing and audio; generated sample clips.
+
+``video`` (probe, ``VideoInfo``, ``VideoReader``) -> ``chunks`` -> ``extract`` (notebook 01); ``encode``
+(``VideoWriter``) is used by the render; ``sample`` draws clips with known truth for tests and the demo.
+"""

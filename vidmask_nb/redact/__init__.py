@@ -1,0 +1,5 @@
+"""Stage 04, redact: turn masks into a covered video.
+
+``effects`` (fill, mean, blur, pixelate, keep; margins) and ``gaps`` (covering dropouts) ->
+``render`` (the stage: source + masks + floor -> redacted MP4 through ``media.encode``).
+"""

@@ -1,0 +1,507 @@
+"""Stage 04: the redacted video, rendered from the source and the tracker's masks.
+
+``render`` reads every frame from the source video (never from extracted JPEGs), covers each
+object with its effect inside its safety margins, and writes through ``encode.VideoWriter``: the
+same frame count, timestamps and frame-rate fraction, every audio stream copied, one MP4. Pixels
+outside the (grown, feathered) masks are the source's up to codec loss, and identical with
+``lossless=True``. The file appears under its final name only when complete.
+
+Decoding, the effects and encoding overlap: a decode thread and an encode thread (PyAV and x264
+release the GIL) pass frames through queues of a few frames each, so memory stays flat whatever
+the length. ``overlap=False`` runs the same steps one after another (same frames). Sources of
+more than 8 bits are carried as 16-bit RGB end to end and written 10-bit. The covered region of
+each object is its grown (dilated, feathered) mask, widened to whole chroma samples when the
+output is 4:2:0 or 4:2:2, so no chroma sample mixes the cover with the pixels beside it.
+
+Example::
+
+    out = render("clip.mp4", "runs/clip", style="blur", object_styles={"plate": "fill:#000000"},
+                 dilate=4, feather=2, hold_seconds=1.0)
+    print(out)          # runs/clip/clip_redacted.mp4
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, parse_style
+from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, output_pix_fmt
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
+from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
+from vidmask_nb.prompts.records import TrackedObject, VideoRef, color_for
+from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.media.video import VideoInfo, VideoReader, probe
+
+DEFAULT_DILATE = 4
+QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """The render stage's settings (``vidmask-nb run`` flags, notebook 04's parameters): one default
+    each, checked once by ``checked()``.
+
+    - ``style``: the effect for every object (``effects.STYLES_HELP``).
+    - ``dilate`` / ``feather``: grow masks by, and soften their edges over, this many pixels.
+    - ``hold_seconds``: always cover an object through dropouts up to this long; ``hold``: the same in
+      frames, overriding it (None: from ``hold_seconds``).
+    - ``cover_long_gaps``: cover longer dropouts too (always listed for review).
+    - ``crf``: H.264 quality, lower is better (None: ``encode.DEFAULT_CRF``); ``lossless``: lossless output.
+    """
+
+    style: str = "fill"
+    dilate: int = DEFAULT_DILATE
+    feather: int = 0
+    hold_seconds: float = DEFAULT_HOLD_SECONDS
+    hold: int | None = None
+    cover_long_gaps: bool = True
+    crf: int | None = None
+    lossless: bool = False
+
+    def checked(self) -> "RenderOptions":
+        """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options."""
+        parse_style(self.style)
+        for name in ("dilate", "feather", "hold", "hold_seconds"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise VidmaskError(f"--{name.replace('_', '-')} must be 0 or more, not {value}")
+        if self.crf is not None and not 0 <= self.crf <= 51:
+            raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
+        return self
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """What ``render`` will do: one effect per object id, and the margins around every mask."""
+
+    effects: dict[int, Effect]
+    labels: dict[int, str]
+    margins: MaskMargins
+    chroma: tuple[int, int] = (1, 1)  # (x, y) subsampling of the output: covers snap to it
+
+    def describe(self) -> str:
+        """One line per object, e.g. ``1 (ball): blur:0.25``, then the margins."""
+        lines = [f"{i} ({self.labels.get(i, '')}): {getattr(e, 'name', type(e).__name__)}"
+                 for i, e in self.effects.items()]
+        m = self.margins
+        lines.append(f"margins: dilate {m.dilate_px} px, feather {m.feather_px} px, "
+                     f"hold {m.hold_frames} frame(s), longer gaps {'covered' if m.cover_long_gaps else 'NOT covered'}")
+        return "\n".join(lines)
+
+
+def object_effects(objects: Iterable[TrackedObject], style: str | Effect = "fill",
+                   object_styles: Mapping[int | str, str | Effect] | None = None) -> dict[int, Effect]:
+    """The effect for each object: ``style`` for all, overridden per object by id or label.
+
+    ``objects`` is ``MaskStore.object_infos`` (``TrackedObject`` records; the header's dicts are
+    read too). Keys of ``object_styles`` may be an id (``2`` or ``"2"``) or a label (``"plate"``).
+
+    Example::
+
+        object_effects(store.object_infos, "blur", {"plate": "fill:#000000"})
+        # {1: BlurEffect(strength=0.25, ...), 2: FillEffect(color=(0, 0, 0))}
+    """
+    objects = [TrackedObject.from_json(o) for o in objects]
+    default = parse_style(style)
+    effects = {o.id: default for o in objects}
+    by_label: dict[str, list[int]] = {}
+    for o in objects:
+        by_label.setdefault(o.label, []).append(o.id)
+    known = ", ".join(f"{o.id} ({o.label})" for o in objects) or "none"
+    for key, obj_style in (object_styles or {}).items():
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            ids = [int(key)] if int(key) in effects else []
+        elif isinstance(key, str) and key in by_label:
+            ids = by_label[key]
+        elif isinstance(key, str) and key.strip().isdigit() and int(key) in effects:
+            ids = [int(key)]
+        else:
+            ids = []
+        if not ids:
+            raise VidmaskError(f"object_styles names {key!r}, which is not an object in masks.json; "
+                               f"known objects (id (label)): {known}")
+        effect = parse_style(obj_style)
+        for i in ids:
+            effects[i] = effect
+    return effects
+
+
+def plan_render(store: MaskStore, style: str | Effect = "fill",
+                object_styles: Mapping[int | str, str | Effect] | None = None,
+                dilate: int = DEFAULT_DILATE, feather: int = 0, hold: int | None = None,
+                cover_long_gaps: bool = True, chroma: tuple[int, int] = (1, 1)) -> RenderPlan:
+    """Check the settings against the masks' objects before any frame is decoded.
+
+    ``chroma`` is the output's chroma subsampling (``chroma_of``): covers snap to its blocks.
+    ``hold`` (frames) defaults to the runs' ``hold_seconds`` at the masks' video's exact fps.
+    """
+    if hold is None:
+        hold = hold_frames_for(RenderOptions.hold_seconds, Fraction(store.video.fps))
+    return RenderPlan(effects=object_effects(store.object_infos, style, object_styles),
+                      labels={o.id: o.label for o in store.object_infos},
+                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold,
+                                          cover_long_gaps=cover_long_gaps),
+                      chroma=chroma)
+
+
+def chroma_of(pix_fmt: str) -> tuple[int, int]:
+    """(x, y) chroma subsampling of a pixel format: (2, 2) for yuv420p*, (2, 1) for 4:2:2."""
+    return (2, 2) if "420" in pix_fmt else (2, 1) if "422" in pix_fmt else (1, 1)
+
+
+def mask_stream(store: MaskStore, info: VideoInfo) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+    """(frame index, {object id: bool mask}) for every frame, checked against the video's frames.
+
+    The frame count is checked at once; each entry's index and pts as it is read.
+    """
+    if len(store) != info.frame_count:
+        raise VidmaskError(f"masks.json holds {len(store)} frames, the video {info.frame_count}; "
+                           "run the propagation (03) again")
+
+    def entries() -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+        for expected, fm in enumerate(store):
+            if fm.frame != expected:
+                raise VidmaskError(f"masks.json skips or repeats frames (entry {expected} is frame "
+                                   f"{fm.frame}); run the propagation (03) again")
+            if fm.pts != info.pts[expected]:
+                raise VidmaskError(f"masks.json frame {expected} has pts {fm.pts}, the video's is "
+                                   f"{info.pts[expected]}: the masks belong to another cut of this "
+                                   "video; run the propagation (03) again")
+            yield fm.frame, fm.masks()
+
+    return entries()
+
+
+def frame_covers(masks: Mapping[int, np.ndarray], plan: RenderPlan) -> list[tuple[Effect, np.ndarray]]:
+    """What covers one frame: (effect, covered region) pairs, objects in id order.
+
+    The region is the object's mask after the margins (bool, or float alpha when feathered),
+    snapped to ``plan.chroma``. Objects with the same fill colour are covered as one region (one
+    pass, and no seam where they touch).
+    """
+    pending: list[tuple[Effect, np.ndarray]] = []
+    fills: dict[Effect, int] = {}  # fill effect -> its place in ``pending``
+    for obj_id in sorted(masks):
+        mask = masks[obj_id]
+        if not mask.any():
+            continue
+        effect = plan.effects.get(obj_id)
+        if effect is None:
+            raise VidmaskError(f"masks.json has object {obj_id} on a frame but not in its object list; "
+                               "run the propagation (03) again")
+        if isinstance(effect, FillEffect) and effect in fills:
+            place = fills[effect]
+            pending[place] = (effect, pending[place][1] | mask)
+            continue
+        if isinstance(effect, FillEffect):
+            fills[effect] = len(pending)
+        pending.append((effect, np.asarray(mask, bool)))
+    return [(effect, snap_to_chroma(plan.margins.apply(mask), plan.chroma)) for effect, mask in pending]
+
+
+def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
+    """Widen a covered region (bool or alpha) to whole ``chroma`` = (x, y) blocks of the frame's grid.
+
+    With 4:2:0 output one chroma sample serves 2x2 pixels; a block half covered would mix the
+    cover's colour into the uncovered half. Each block takes its largest value (fail closed).
+    """
+    cx, cy = chroma
+    if (cx, cy) == (1, 1):
+        return region
+    from vidmask_nb.redact.effects import mask_box
+
+    box = mask_box(region)
+    if box is None:
+        return region
+    h, w = region.shape
+    x0, y0 = box[0] // cx * cx, box[1] // cy * cy
+    x1, y1 = min(w, -(-box[2] // cx) * cx), min(h, -(-box[3] // cy) * cy)
+    crop = region[y0:y1, x0:x1]
+    ph, pw = -(-(y1 - y0) // cy) * cy, -(-(x1 - x0) // cx) * cx
+    padded = np.zeros((ph, pw), region.dtype)
+    padded[:y1 - y0, :x1 - x0] = crop
+    blocks = padded.reshape(ph // cy, cy, pw // cx, cx).max(axis=(1, 3))
+    out = region.copy()
+    out[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
+    return out
+
+
+def covered_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tuple[int, int]) -> np.ndarray:
+    """Every pixel the render changes on a frame (the grown masks, snapped): for quality checks."""
+    out = np.zeros(shape, bool)
+    for _, region in frame_covers(masks, plan):
+        out |= region > 0
+    return out
+
+
+def redact_frame(rgb: np.ndarray, masks: Mapping[int, np.ndarray], plan: RenderPlan) -> np.ndarray:
+    """Cover every object of one frame (in id order) with its effect inside its margins."""
+    for effect, region in frame_covers(masks, plan):
+        rgb = effect.annotate(rgb, region)
+    return rgb
+
+
+def floor_effect(style):
+    """The floor's effect: the run's default style, or black fill when that is ``keep`` (fail closed)."""
+    effect = parse_style(style)
+    return FillEffect() if getattr(effect, "name", "") == "keep" else effect
+
+
+def kept_ids(objects: Sequence[TrackedObject], effects: Mapping[int, object]) -> list[int]:
+    """Object ids whose effect is ``keep`` (left visible on purpose)."""
+    return [o.id for o in objects if getattr(effects.get(o.id), "name", "") == "keep"]
+
+
+def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
+           object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
+           feather: int = 0, hold: int | None = None, output: str | os.PathLike | None = None,
+           crf: int = DEFAULT_CRF, lossless: bool = False, preset: str | None = None,
+           progress: bool = True, masks: str | os.PathLike | None = None, overlap: bool = True,
+           encoder: str | None = None, cover_long_gaps: bool = True,
+           floor: str | os.PathLike | None = None, hold_seconds: float = RenderOptions.hold_seconds) -> Path:
+    """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
+
+    ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
+    ``dilate``/``feather`` are in px; dropouts are covered up to ``hold_seconds`` (the runs' default,
+    converted with the video's exact fps), or ``hold`` frames when given (see ``effects.MaskMargins``). ``masks``
+    reads another masks.json (any in the documented format whose video block matches ``video``).
+    The output defaults to ``<workdir>/<stem>_redacted.mp4``; ``crf`` sets quality (lower is
+    better), ``preset`` x264's speed (default veryfast), ``lossless=True`` keeps every unmasked
+    pixel exact (large files). ``encoder`` None picks h264_nvenc when usable, else libx264.
+    Gaps longer than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.redact.gaps``).
+    ``floor``: a ``floor.json`` (``find.compute_floor``) whose detector boxes are covered too, with
+    ``style`` and the same margins; each box held up to ``hold`` frames after and before the
+    detector loses it (``find.hold_boxes``).
+    """
+    info = probe(video)
+    run = RunFolder(workdir) if workdir is not None else None
+    if masks is None and run is None:
+        raise VidmaskError("render needs a run folder (workdir) or a masks.json (masks=)")
+    if output is None and run is None:
+        raise VidmaskError("render needs an output path when there is no run folder")
+    out_path = Path(output) if output is not None else run.redacted_video(video)
+    if out_path.exists() and out_path.is_dir():
+        raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
+    if out_path.resolve() == Path(video).resolve():
+        raise VidmaskError(f"refusing to overwrite the source video {video}; choose another output path")
+    store = MaskStore.load(Path(masks) if masks is not None else run.masks_json)
+    store.check_video(info)
+    if store.is_random:
+        from vidmask_nb.track.model import announce_random_weights
+
+        announce_random_weights("these masks came from an untrained model: the redaction is not real")
+    if hold is None:
+        hold = hold_frames_for(hold_seconds, info.fps)
+    plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps,
+                       chroma=chroma_of(output_pix_fmt(info, lossless)))
+    reader = VideoReader(video, info=info, deep=True)
+    masks = plan.margins.hold(mask_stream(store, info), store=store)
+    if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
+        from vidmask_nb.detect.find import FLOOR_ID, with_floor
+
+        # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
+        masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
+        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
+    stop = threading.Event()
+    try:
+        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder) as writer:
+            if progress:
+                print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
+                      f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")
+            bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
+                       disable=not progress)
+            frames: Iterable = iter(reader)
+            if overlap:
+                frames, masks = prefetch(frames, QUEUE_FRAMES, stop), prefetch(masks, QUEUE_FRAMES, stop)
+            with bar, FrameSink(writer.write, QUEUE_FRAMES, stop, enabled=overlap) as sink:
+                for frame, (index, frame_masks) in zip(frames, masks):
+                    if index != frame.index:  # cannot happen with checked masks; never misalign
+                        raise VidmaskError(f"frame {frame.index} met the masks of frame {index}")
+                    sink.put(redact_frame(frame.rgb, frame_masks, plan), frame.pts)
+                    bar.update(1)
+    finally:
+        stop.set()
+        for stage in (frames, masks):
+            close = getattr(stage, "close", None)
+            if close is not None:
+                close()  # joins a prefetch thread before its reader goes away
+        reader.close()
+    return out_path
+
+
+class _Failed:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+def _put(q: queue.Queue, item, *stops: threading.Event) -> bool:
+    """Put into a bounded queue unless one of ``stops`` is set first; True when it went in."""
+    while not any(s.is_set() for s in stops):
+        try:
+            q.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def prefetch(items: Iterable[T], depth: int, stop: threading.Event) -> Iterator[T]:
+    """Iterate ``items`` in a thread, at most ``depth`` ahead of the consumer.
+
+    An error in the thread is raised in the consumer; ``stop`` (or closing this generator) ends
+    the thread, and closing joins it.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    halt = threading.Event()  # this consumer is gone (``stop`` is the whole render's)
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not _put(q, item, stop, halt):
+                    return
+            _put(q, _END, stop, halt)
+        except BaseException as exc:  # handed to the consumer, raised there
+            _put(q, _Failed(exc), stop, halt)
+
+    thread = threading.Thread(target=work, name="vidmask-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = q.get(timeout=0.05)
+            except queue.Empty:
+                if not thread.is_alive() and q.empty():
+                    raise VidmaskError("a render stage stopped without a word") from None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        halt.set()
+        thread.join()
+
+
+class FrameSink:
+    """Feeds ``write(rgb, pts)`` from a thread through a queue of ``depth`` frames.
+
+    ``put`` raises the writer's error as soon as it is known; leaving the ``with`` block waits for
+    the queue to drain (and raises a pending error). ``enabled=False`` writes in the caller's thread.
+    """
+
+    def __init__(self, write: Callable[[np.ndarray, int], None], depth: int, stop: threading.Event,
+                 enabled: bool = True):
+        self._write, self._stop, self._enabled = write, stop, enabled
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="vidmask-encode", daemon=True)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                item = self._q.get(timeout=0.05)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if item is _END or self._stop.is_set():
+                return
+            try:
+                self._write(*item)
+            except BaseException as exc:
+                self._error = exc
+                self._stop.set()
+                return
+
+    def put(self, rgb: np.ndarray, pts: int) -> None:
+        if not self._enabled:
+            self._write(rgb, pts)
+            return
+        if self._error is not None or not _put(self._q, (rgb, pts), self._stop):
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+        raise VidmaskError("the render was stopped")
+
+    def __enter__(self) -> "FrameSink":
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._enabled:
+            return
+        if exc_type is None:
+            _put(self._q, _END, self._stop)
+        else:
+            self._stop.set()
+        self._thread.join()
+        if self._error is not None and self._error is not exc:
+            raise self._error  # the encoder's error is the cause when the other stages stopped for it
+
+
+def psnr_outside_covers(source: str | os.PathLike, output: str | os.PathLike, store: MaskStore,
+                        plan: RenderPlan) -> list[float]:
+    """PSNR (dB) of every output frame against the source, over the pixels the render left alone.
+
+    Both files are decoded as a player would, each with the matrix and range its own stream
+    states (``VideoReader``), at full depth (peak 65535 for 16-bit). inf where they are equal.
+    """
+    src_info, out_info = probe(source), probe(output)
+    values = []
+    with VideoReader(source, info=src_info, deep=True) as a, VideoReader(output, info=out_info, deep=True) as b:
+        for fa, fb, (_, frame_masks) in zip(a, b, plan.margins.hold(mask_stream(store, src_info))):
+            keep = ~covered_region(frame_masks, plan, fa.rgb.shape[:2])
+            peak = float(np.iinfo(fa.rgb.dtype).max)
+            scale = peak / float(np.iinfo(fb.rgb.dtype).max)
+            diff = fa.rgb[keep].astype(np.float64) - fb.rgb[keep].astype(np.float64) * scale
+            mse = float(np.mean(diff * diff)) if diff.size else 0.0
+            values.append(float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse))
+    return values
+
+
+def inject_masks(info: VideoInfo, labels: Mapping[int, str],
+                 mask_of: Callable[[int, int], np.ndarray | None],
+                 score_of: Callable[[int, int], float] | None = None, key: str = "injected") -> MaskStore:
+    """Masks from elsewhere (ground truth, another tool) as a ``MaskStore`` that renders like 03's.
+
+    ``mask_of(frame, obj_id)`` gives a bool mask at the video's size, or None for an absent object;
+    ``score_of(frame, obj_id)`` a score (default 1.0 when present, 0.0 when absent). Save it with
+    ``store.save(RunFolder(workdir).masks_json)``.
+
+    Example::
+
+        scene = SampleScene((info.width, info.height), info.fps)
+        store = inject_masks(info, {1: "ball"}, lambda i, k: scene.object_mask(i, k))
+    """
+    empty = np.zeros((info.height, info.width), bool)
+    frames = []
+    for i in range(info.frame_count):
+        objects = []
+        for obj_id, label in labels.items():
+            mask = mask_of(i, obj_id)
+            mask = empty if mask is None else np.asarray(mask, dtype=bool)
+            if mask.shape != empty.shape:
+                raise VidmaskError(f"mask for object {obj_id} on frame {i} is {mask.shape[1]}x{mask.shape[0]}, "
+                                   f"the video is {info.width}x{info.height}")
+            score = score_of(i, obj_id) if score_of else float(mask.any())
+            objects.append(ObjectMask(int(obj_id), str(label), float(score), encode_rle(mask)))
+        frames.append(FrameMasks(i, info.pts[i], tuple(objects)))
+    objects = [TrackedObject(int(k), str(v), color_for(int(k))) for k, v in labels.items()]
+    return MaskStore.from_frames(VideoRef.of(info), objects, frames, key=key)

@@ -1,0 +1,202 @@
+"""Audit: is anything recognisable still visible in a video? (``vidmask-nb audit``, stage 04)
+
+The detectors run over any video (ours or another tool's) on every frame (or every ``every``-th)
+and each detection is a finding: a *leak*, or *kept* when it lies on an object the run left
+visible on purpose (style ``keep``). Exit code of the CLI: 0 nothing leaks, 1 something does.
+
+Example::
+
+    report = audit_video("runs/clip/clip_redacted.mp4", kinds=("face",))
+    report.leak_frames        # [] when nothing is detectable
+    report.save("runs/clip/qa/clip_audit.json")
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from vidmask_nb.detect.detectors import parse_kinds
+
+
+@dataclass(frozen=True)
+class Finding:
+    frame: int
+    time: float  # seconds from the first frame
+    kind: str
+    box: tuple[float, float, float, float]
+    score: float
+    kept: bool = False  # on an object styled "keep": left visible on purpose, not a leak
+
+
+@dataclass
+class AuditReport:
+    video: str
+    kinds: tuple[str, ...]
+    every: int
+    frames_checked: int
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def leaks(self) -> list[Finding]:
+        return [f for f in self.findings if not f.kept]
+
+    @property
+    def leak_frames(self) -> list[int]:
+        return sorted({f.frame for f in self.leaks})
+
+    @property
+    def kept_frames(self) -> list[int]:
+        return sorted({f.frame for f in self.findings if f.kept})
+
+    @property
+    def clean(self) -> bool:
+        return not self.leaks
+
+    def summary(self) -> str:
+        if self.clean:
+            kept = f"; {len(self.kept_frames)} frame(s) show kept objects" if self.kept_frames else ""
+            return (f"audit {Path(self.video).name}: nothing detectable ({', '.join(self.kinds)}) on "
+                    f"{self.frames_checked} frame(s) checked{kept}")
+        return (f"audit {Path(self.video).name}: {len(self.leaks)} detection(s) on {len(self.leak_frames)} of "
+                f"{self.frames_checked} frame(s) checked ({', '.join(self.kinds)})")
+
+    def to_json(self) -> dict:
+        return {"video": str(self.video), "kinds": list(self.kinds), "every": self.every,
+                "frames_checked": self.frames_checked, "clean": self.clean,
+                "leak_frames": self.leak_frames, "kept_frames": self.kept_frames,
+                "findings": [asdict(f) for f in self.findings]}
+
+    def review_table(self):
+        """The leaks as a ``qa.ReviewTable`` (one row per run of consecutive leaking frames and kind), so
+        04 can give each a "fix" button that opens the prompt editor there (``editor.review_fixer``)."""
+        from vidmask_nb.review.qa import ReviewRow, ReviewTable
+
+        rows: list = []
+        for f in sorted(self.leaks, key=lambda f: (f.kind, f.frame)):
+            last = rows[-1] if rows else None
+            if last is not None and last.label == f.kind and 0 < f.frame - last.last <= self.every:
+                rows[-1] = ReviewRow(0, f.kind, last.first, f.frame, "audit leak", last.detail, last.time)
+                continue
+            detail = (f"{f.kind} still detected in the redacted video (score {f.score:.2f} at "
+                      f"{[round(v) for v in f.box]}): add a prompt there, or check the effect's strength")
+            rows.append(ReviewRow(0, f.kind, f.frame, f.frame, "audit leak", detail, f"{f.time:.2f} s"))
+        rows.sort(key=lambda r: r.first)
+        return ReviewTable(rows, {"source": "audit", "kinds": list(self.kinds), "every": self.every,
+                                  "drop": 0.0, "window": 0, "min_score": 0.0})
+
+    def rows(self, limit: int | None = None) -> list[dict]:
+        return [{"frame": f.frame, "time s": round(f.time, 3), "kind": f.kind,
+                 "box": [round(v, 1) for v in f.box], "score": round(f.score, 3),
+                 "finding": "kept" if f.kept else "LEAK"} for f in self.findings[:limit]]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from vidmask_nb.runfolder.folder import write_json
+
+        return write_json(path, self.to_json())
+
+
+def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",), every: int = 1,
+                keep_masks: Iterable[tuple[int, np.ndarray | None]] | None = None,
+                scale: float | None = None, threshold: float | None = None) -> AuditReport:
+    """Detect ``kinds`` on every ``every``-th frame of ``video``.
+
+    ``keep_masks`` (optional): (frame, union of the kept objects' masks or None) for every frame
+    in order; a detection centred inside it is reported as kept.
+    """
+    from vidmask_nb.errors import VidmaskError
+    from vidmask_nb.detect.find import detect_video
+    from vidmask_nb.media.video import probe
+
+    if every < 1:
+        raise VidmaskError(f"--every must be 1 frame or more, not {every}")
+    kinds = parse_kinds(kinds)
+    info = probe(video)
+    keep_iter = iter(keep_masks) if keep_masks is not None else None
+    keep_frame, keep = -1, None
+    report = AuditReport(str(video), kinds, every, 0)
+    for index, dets in detect_video(video, kinds, every, info, scale, threshold, desc="audit"):
+        report.frames_checked += 1
+        while keep_iter is not None and keep_frame < index:
+            keep_frame, keep = next(keep_iter, (info.frame_count, None))
+        for box, score, kind in zip(dets.boxes, dets.scores, dets.kinds):
+            cx = int(np.clip((box[0] + box[2]) / 2, 0, info.width - 1))
+            cy = int(np.clip((box[1] + box[3]) / 2, 0, info.height - 1))
+            kept = keep is not None and keep_frame == index and bool(keep[cy, cx])
+            report.findings.append(Finding(index, round(info.seconds(index), 4), str(kind),
+                                           tuple(float(v) for v in box), float(score), kept))
+    return report
+
+
+def kept_masks(store, kept: Sequence[int], dilate: int = 0) -> Iterable[tuple[int, np.ndarray | None]]:
+    """(frame, union of the ``kept`` objects' masks) from a ``MaskStore`` (for ``audit_video``)."""
+    import cv2
+
+    kept = set(kept)
+    for fm in store:
+        masks = [m for k, m in fm.masks().items() if k in kept and m.any()]
+        union = np.logical_or.reduce(masks) if masks else None
+        if union is not None and dilate:
+            union = cv2.dilate(union.view(np.uint8), np.ones((2 * dilate + 1,) * 2, np.uint8)).view(bool)
+        yield fm.frame, union
+
+
+def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), every: int = 1,
+              object_styles=None, style="fill", dilate: int | None = None) -> AuditReport:
+    """Stage 04's audit of the redacted ``output``: saved as ``qa/<stem>_audit.json``.
+
+    Objects styled ``keep`` (by ``style``/``object_styles``) are reported as kept, not as leaks;
+    ``dilate``: the render's (default: ``RenderOptions().dilate``).
+    """
+    from vidmask_nb.track.masks import MaskStore
+    from vidmask_nb.redact.render import RenderOptions, object_effects
+
+    dilate = RenderOptions.dilate if dilate is None else dilate
+    from vidmask_nb.runfolder.folder import RunFolder
+
+    run = RunFolder(workdir)
+    store = MaskStore.load(run.masks_json)
+    effects = object_effects(store.object_infos, style, object_styles)
+    kept = [i for i, e in effects.items() if getattr(e, "name", "") == "keep"]
+    report = audit_video(output, kinds, every, kept_masks(store, kept, dilate) if kept else None)
+    run.qa_dir.mkdir(parents=True, exist_ok=True)
+    report.save(run.qa_dir / f"{Path(video).stem}_audit.json")
+    return report
+
+
+def leak_sheet(report: AuditReport, n: int = 8, out_path=None):
+    """A contact sheet of the frames with leaks, the detections boxed in red (None when clean)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from vidmask_nb.media.video import VideoReader, sample_indices
+
+    frames = report.leak_frames
+    if not frames:
+        return None
+    frames = [frames[i] for i in sample_indices(len(frames), min(n, len(frames)))]
+    cols = min(4, len(frames))
+    rows = (len(frames) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    with VideoReader(report.video) as reader:
+        images = reader.frames_at(frames)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, frame, rgb in zip(axes.flat, frames, images):
+        ax.imshow(rgb)
+        for f in report.leaks:
+            if f.frame == frame:
+                x0, y0, x1, y1 = f.box
+                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="red", lw=2))
+        ax.set_title(f"frame {frame}: {', '.join(sorted({f.kind for f in report.leaks if f.frame == frame}))}",
+                     fontsize=10)
+    fig.suptitle(f"still detectable in {Path(report.video).name}", fontsize=12)
+    fig.tight_layout()
+    if out_path is not None:
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_path, dpi=80)
+    plt.close(fig)
+    return fig
