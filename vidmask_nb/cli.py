@@ -58,9 +58,28 @@ def _render_flags(g) -> None:
     g.add_argument("--crf", type=int, default=d.crf, help=f"H.264 quality, lower is better (default {DEFAULT_CRF})")
     g.add_argument("--lossless", action="store_true", default=d.lossless,
                    help="lossless output (large files; default off)")
+    _audio_flags(g)
     g.add_argument("--full", action="store_true",
                    help="after the prompts changed, re-track every object over every frame, as stock SAM 2 "
                         "(default: re-track only the objects and frames that changed)")
+
+
+def _audio_flags(g) -> None:
+    from vidmask_nb.redact.audio import AudioOptions
+
+    d = AudioOptions()  # the audio's defaults, one place
+    g.add_argument("--audio", default=d.audio, choices=["keep", "mute", "bleep"],
+                   help="keep, mute or bleep the audio: every track whole, or only --audio-spans and --say-words "
+                        "(default: keep; mute when spans or words are given)")
+    g.add_argument("--audio-spans", default=d.audio_spans, metavar="SPANS",
+                   type=lambda v: str(Path(v).resolve()) if Path(v).is_file() else v,
+                   help="seconds to mute or bleep on every track: 1.5-2.2,7-8.25, or a file of START END lines "
+                        "(default: none)")
+    g.add_argument("--say-words", default=d.say_words, metavar="FILE", type=lambda v: str(Path(v).resolve()),
+                   help="a file of words and phrases (one a line) muted or bleeped where keyword spotting hears "
+                        "them (default: none)")
+    g.add_argument("--say-margin", type=float, default=d.say_margin, metavar="S",
+                   help=f"seconds muted before and after each word heard (default {d.say_margin})")
 
 
 def _find_flags(g) -> None:
@@ -149,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--find", default="faces", metavar="KINDS", help="faces, text or faces,text (default faces)")
     s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
     s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
+    s.add_argument("--say-words", default=None, metavar="FILE",
+                   help="also list where a word or phrase of FILE is still heard (keyword spotting, every audio "
+                        "track; exit 1 when one is); --find none checks the audio alone (default: no audio check)")
 
     _render_parser(sub)
 
@@ -263,14 +285,29 @@ def cmd_audit(args) -> int:
     from vidmask_nb.review.audit import audit_video
     from vidmask_nb.notebook.setup import format_table
 
-    report = audit_video(args.video, args.find, args.every)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=1))
+    speech = None
+    if args.say_words:
+        from vidmask_nb.review.audit import audit_speech
+
+        speech = audit_speech(args.video, args.say_words)
+    if speech is not None and args.find.strip().lower() == "none":
+        report = None
     else:
-        if report.findings:
+        report = audit_video(args.video, args.find, args.every)
+    if args.json:
+        print(json.dumps({**(report.to_json() if report else {}),
+                          **({"speech": speech.to_json()} if speech else {})}, indent=1))
+    else:
+        if report is not None and report.findings:
             print(format_table(report.rows(), title="still detectable"))
-        print(report.summary())
-    return 0 if report.clean else 1
+        if report is not None:
+            print(report.summary())
+        if speech is not None:
+            if speech.heard:
+                print(format_table(speech.rows(), title="listed words still heard"))
+            print(speech.summary())
+    clean = (report is None or report.clean) and (speech is None or speech.clean)
+    return 0 if clean else 1
 
 
 def cmd_demo(args) -> int:
@@ -311,7 +348,7 @@ def cmd_render(args) -> int:
     out = render(args.video, masks=args.masks, output=args.out, style=opts.style, object_styles=object_styles,
                  dilate=opts.dilate, feather=opts.feather, hold=hold, cover_long_gaps=opts.cover_long_gaps,
                  crf=DEFAULT_CRF if opts.crf is None else opts.crf, preset=args.preset, lossless=opts.lossless,
-                 progress=True)
+                 progress=True, audio=opts.audio_options if opts.audio_options.mode != "keep" else None)
     print(f"redacted video: {out}")
     return 0
 

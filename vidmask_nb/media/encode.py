@@ -2,7 +2,8 @@
 
 ``VideoWriter`` takes RGB frames with the source's own pts, encodes them with libx264 at the
 source's time base and frame-rate fraction, copies every audio (and mov_text subtitle) stream
-packet for packet, keeps the rotation and drops container metadata (GPS/location included). The
+packet for packet (``audio_edits``: the packets ``media.audio.edit_stream`` re-encoded, in place of
+theirs, same pts, dts and duration), keeps the rotation and drops container metadata (GPS/location included). The
 file is written under a temporary name and renamed only when complete.
 
 Example::
@@ -33,7 +34,7 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import av
 import numpy as np
@@ -95,7 +96,7 @@ def _movie_timescale(info: VideoInfo, streams) -> int:
 class VideoWriter:
     def __init__(self, path: str | os.PathLike, info: VideoInfo, crf: int = DEFAULT_CRF,
                  lossless: bool = False, preset: str | None = None, copy_audio: bool = True,
-                 encoder: str | None = None):
+                 encoder: str | None = None, audio_edits: Mapping[int, Mapping[int, bytes]] | None = None):
         self.path = Path(path)
         self.info = info
         if self.path.resolve() == Path(info.path).resolve():
@@ -144,6 +145,8 @@ class VideoWriter:
         # Copied streams: opened from the source, fed in time order as video advances.
         self._src = src
         self._copied: dict[int, av.stream.Stream] = {}
+        # audio.edit_stream's packets: {stream index: {pts: new payload}} in place of the source's
+        self._audio_edits = {int(k): v for k, v in (audio_edits or {}).items() if v}
         self._pending: Iterator | None = None
         self._next_packet = None
         if src is not None:
@@ -181,6 +184,9 @@ class VideoWriter:
             t = p.dts if p.dts is not None else p.pts
             if seconds is not None and float(t * p.time_base) > seconds:
                 return
+            edits = self._audio_edits.get(p.stream.index)
+            if edits is not None and p.pts in edits:
+                p = _replaced(p, edits[p.pts])
             p.stream = self._copied[p.stream.index]
             self._out.mux(p)
             self._next_packet = self._pull()
@@ -252,6 +258,15 @@ class VideoWriter:
             if isinstance(exc, OSError) and exc.errno == 28:
                 raise VidmaskError(f"the disk is full while writing {self.path}; free some space and "
                                    "run again") from exc
+
+
+def _replaced(packet, payload: bytes):
+    """A new packet with ``payload`` at ``packet``'s place (stream, pts, dts, duration, flags)."""
+    new = av.Packet(payload)
+    new.stream = packet.stream
+    new.pts, new.dts, new.duration, new.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
+    new.is_keyframe = packet.is_keyframe
+    return new
 
 
 def _set_rotation(stream, degrees: int) -> None:

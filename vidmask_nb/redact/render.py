@@ -4,7 +4,8 @@
 object with its effect inside its safety margins, and writes through ``encode.VideoWriter``: the
 same frame count, timestamps and frame-rate fraction, every audio stream copied, one MP4. Pixels
 outside the (grown, feathered) masks are the source's up to codec loss, and identical with
-``lossless=True``. The file appears under its final name only when complete.
+``lossless=True``. ``audio=`` mutes or bleeps spans, listed words heard, or whole tracks
+(``redact.audio``): only the audio packets under them are re-encoded, the rest copied. The file appears under its final name only when complete.
 
 Decoding, the effects and encoding overlap: a decode thread and an encode thread (PyAV and x264
 release the GIL) pass frames through queues of a few frames each, so memory stays flat whatever
@@ -268,7 +269,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
            crf: int = DEFAULT_CRF, lossless: bool = False, preset: str | None = None,
            progress: bool = True, masks: str | os.PathLike | None = None, overlap: bool = True,
            encoder: str | None = None, cover_long_gaps: bool = True,
-           floor: str | os.PathLike | None = None, hold_seconds: float = RenderOptions.hold_seconds) -> Path:
+           floor: str | os.PathLike | None = None, hold_seconds: float = RenderOptions.hold_seconds,
+           audio=None) -> Path:
     """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
 
     ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
@@ -282,6 +284,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     ``floor``: a ``floor.json`` (``find.compute_floor``) whose detector boxes are covered too, with
     ``style`` and the same margins; each box held up to ``hold`` frames after and before the
     detector loses it (``find.hold_boxes``).
+    ``audio``: an ``audio.AudioOptions`` or ``audio.AudioPlan`` (mute or bleep the whole track, spans, listed
+    words heard); None copies every audio packet. Only the packets under its spans are re-encoded.
     """
     info = probe(video)
     run = RunFolder(workdir) if workdir is not None else None
@@ -304,6 +308,14 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         hold = hold_frames_for(hold_seconds, info.fps)
     plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps,
                        chroma=chroma_of(output_pix_fmt(info, lossless)))
+    audio_packets = None
+    if audio is not None:
+        from vidmask_nb.redact.audio import AudioOptions, edit_audio, plan_audio
+
+        audio_plan = plan_audio(video, audio) if isinstance(audio, AudioOptions) else audio
+        audio_packets = edit_audio(video, audio_plan)
+        if progress:
+            print(audio_plan.summary())
     reader = VideoReader(video, info=info, deep=True)
     masks = plan.margins.hold(mask_stream(store, info), store=store)
     if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
@@ -314,7 +326,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
     stop = threading.Event()
     try:
-        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder) as writer:
+        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,
+                         audio_edits=audio_packets) as writer:
             if progress:
                 print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
                       f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")

@@ -200,3 +200,42 @@ def leak_sheet(report: AuditReport, n: int = 8, out_path=None):
         fig.savefig(out_path, dpi=80)
     plt.close(fig)
     return fig
+
+
+@dataclass
+class SpeechAudit:
+    """Listed words still heard in a video's audio (``audit --say-words``): one ``HeardWord`` each."""
+
+    video: str
+    source: str  # the word list's file
+    tracks: tuple[int, ...]
+    heard: list = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.heard
+
+    def summary(self) -> str:
+        if self.clean:
+            return (f"audit {Path(self.video).name}: no listed word heard on {len(self.tracks)} audio track(s)")
+        return (f"audit {Path(self.video).name}: {len(self.heard)} listed word(s) still heard on "
+                f"{len({h.stream for h in self.heard})} of {len(self.tracks)} audio track(s)")
+
+    def rows(self, with_words: bool = False) -> list[dict]:
+        """One row per word heard: track and time span (the word itself only ``with_words``: it is a name)."""
+        return [{"track": h.stream, "start s": h.start, "end s": h.end, "finding": "LEAK",
+                 **({"word": h.phrase} if with_words else {})} for h in self.heard]
+
+    def to_json(self) -> dict:
+        return {"video": str(self.video), "say_words": self.source, "tracks": list(self.tracks),
+                "clean": self.clean, "heard": self.rows()}
+
+
+def audit_speech(video: str | os.PathLike, say_words: str | os.PathLike) -> SpeechAudit:
+    """Keyword spotting of ``say_words`` on every audio track of ``video`` (``detect.speech``)."""
+    from vidmask_nb.detect.speech import SayWords, spot_words
+    from vidmask_nb.media.video import probe
+
+    words = SayWords.load(say_words)
+    tracks = tuple(s.index for s in probe(video).audio)
+    return SpeechAudit(str(video), str(say_words), tracks, spot_words(video, words, tracks))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from vidmask_nb.detect.find import FindOptions
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.redact.audio import AudioOptions
 from vidmask_nb.redact.render import RenderOptions
 from vidmask_nb.track.propagate import TrackOptions
 
@@ -37,6 +38,10 @@ class RunOptions:
     find_every: float = FindOptions.find_every
     floor_every: int = FindOptions.floor_every
     no_track: bool = FindOptions.no_track
+    audio: str | None = AudioOptions.audio
+    audio_spans: str | None = AudioOptions.audio_spans
+    say_words: str | None = AudioOptions.say_words
+    say_margin: float = AudioOptions.say_margin
     full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
 
     def _part(self, cls):
@@ -51,6 +56,10 @@ class RunOptions:
         return self._part(RenderOptions)
 
     @property
+    def audio_options(self) -> AudioOptions:
+        return self._part(AudioOptions)
+
+    @property
     def find_options(self) -> FindOptions:
         return self._part(FindOptions)
 
@@ -59,6 +68,7 @@ class RunOptions:
         track = self.track_options.checked(resolve_checkpoint=not self.no_track)
         self.render_options.checked()
         self.find_options.checked()
+        self.audio_options.checked()
         return replace(self, **asdict(track))
 
     @classmethod
