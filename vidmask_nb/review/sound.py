@@ -62,7 +62,7 @@ def waveform_strip(source: str | os.PathLike, output: str | os.PathLike, plan, o
         ax.set_ylabel(f"track {index}", fontsize=9)
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("seconds")
-    fig.suptitle(f"audio {plan.mode}d spans (red) in {Path(output).name}", fontsize=11)
+    fig.suptitle(f"audio {dict(mute='muted', bleep='bleeped').get(plan.mode, plan.mode)} spans (red) in {Path(output).name}", fontsize=11)
     fig.tight_layout()
     if out_path is not None:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)

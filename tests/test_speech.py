@@ -1,0 +1,187 @@
+"""Names said aloud: --say-words mutes or bleeps each listed word heard, --audio mutes whole tracks.
+
+The material knows the truth: each phrase is synthesised on its own by espeak-ng and mixed in at a
+known time over a real clip's audio (01_dog, when ../shared/media is here) or a tone, on two AAC
+tracks with different words. Real pocketsphinx, real PyAV, the real render.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from speech_helpers import RATE, mix, need_espeak, speech_clip
+from vidmask_nb.errors import VidmaskError
+
+SECONDS = 7.0
+NAMES = ("boston", "michael", "robert")
+TRACK_A = [("the weather today", 0.4), ("boston", 2.0), ("it was sunny", 3.1), ("michael", 5.0),
+           ("good night", 6.0)]
+TRACK_B = [("the weather today", 0.3), ("robert", 1.6), ("michael", 3.5), ("it was sunny", 5.0)]
+
+
+def _packets(path, kind):
+    with av.open(str(path)) as c:
+        streams = list(c.streams.video if kind == "video" else c.streams.audio)
+        out = {s.index: [] for s in streams}
+        for p in c.demux(streams):
+            if p.pts is not None:
+                out[p.stream.index].append((p.pts, p.dts, p.duration, bytes(p)))
+        return out
+
+
+def _empty_masks(video, tmp: Path) -> Path:
+    from vidmask_nb.media.video import probe
+    from vidmask_nb.redact.render import inject_masks
+
+    store = inject_masks(probe(video), {1: "nothing"}, lambda i, k: None)
+    path = tmp / "masks.json"
+    store.save(path)
+    return path
+
+
+def _muted(src, out, index, window=0.01, drop_db=10.0) -> np.ndarray:
+    """Start times (s) of the 10 ms windows where the output is ``drop_db`` quieter than the source.
+
+    Energy, not sample differences: AAC's noise substitution draws from the decoder's random state,
+    so packets copied byte for byte after an edited one decode to other noise of the same energy.
+    """
+    from vidmask_nb.media.audio import read_pcm
+
+    a, _ = read_pcm(src, index, RATE)
+    b, _ = read_pcm(out, index, RATE)
+    n = min(len(a), len(b))
+    w = int(window * RATE)
+
+    def energy(x):
+        return np.mean((x[:n // w * w].astype(np.float64) / 32768).reshape(-1, w) ** 2, axis=1) + 1e-12
+
+    return np.flatnonzero(10 * np.log10(energy(a) / energy(b)) > drop_db) * window
+
+
+@pytest.fixture(scope="module")
+def said(tmp_path_factory):
+    """The two-track clip with names at known times, its word list, and outputs rendered with and without --say-words."""
+    need_espeak()
+    from vidmask_nb.redact.audio import AudioOptions
+    from vidmask_nb.redact.render import render
+
+    tmp = tmp_path_factory.mktemp("said")
+    a, truth_a = mix(SECONDS, TRACK_A)
+    b, truth_b = mix(SECONDS, TRACK_B)
+    src = speech_clip(tmp / "said.mp4", [a, b], SECONDS)
+    words = tmp / "names.txt"
+    words.write_text("# names said in the clip\n" + "\n".join(NAMES) + "\n")
+    masks = _empty_masks(src, tmp)
+    kept = render(src, masks=masks, output=tmp / "kept.mp4", lossless=True, progress=False)
+    bleeped = render(src, masks=masks, output=tmp / "bleeped.mp4", lossless=True, progress=False,
+                     audio=AudioOptions(audio="bleep", say_words=str(words)))
+    muted = render(src, masks=masks, output=tmp / "muted.mp4", progress=False,
+                   audio=AudioOptions(say_words=str(words)))  # mute: the default effect for listed words
+    from vidmask_nb.media.video import probe
+
+    tracks = [s.index for s in probe(src).audio]
+    truth = {tracks[0]: [t for t in truth_a if t[0] in NAMES], tracks[1]: [t for t in truth_b if t[0] in NAMES]}
+    return src, words, kept, bleeped, truth, muted
+
+
+def test_listed_names_are_heard_in_the_source_and_not_after_say_words(said):
+    from vidmask_nb.detect.speech import SayWords, spot_words
+
+    src, words, _, out, truth, _ = said
+    heard = spot_words(src, SayWords.load(words))
+    for track, names in truth.items():  # the material is what it says: every name is spotted in the source
+        for name, a, b in names:
+            assert any(h.stream == track and h.phrase == name and h.start < b and h.end > a for h in heard), \
+                (track, name, a, b, heard)
+    assert spot_words(out, SayWords.load(words)) == []
+
+
+def test_only_the_spans_around_each_name_change(said):
+    from vidmask_nb.media.audio import BLEEP_HZ, read_pcm
+
+    src, _, _, bleeped, truth, out = said
+    for track, names in truth.items():
+        changed = _muted(src, out, track)
+        assert len(changed), track
+        for t in changed:  # every change is within 0.5 s of a name said on this track
+            assert any(a - 0.5 <= t and t + 0.01 <= b + 0.5 for _, a, b in names), (track, t, names)
+        muted, _ = read_pcm(out, track, RATE)
+        for name, a, b in names:  # and each name is silent from its first to its last sample
+            word = muted[int(a * RATE):int(b * RATE)].astype(np.float64) / 32768
+            assert np.sqrt(np.mean(word ** 2)) < 1e-3 and np.abs(word).max() < 0.01, (track, name)
+            pcm, _ = read_pcm(bleeped, track, RATE)  # bleeped: the tone over the whole word
+            word = pcm[int(a * RATE):int(b * RATE)].astype(np.float64)
+            spectrum = np.abs(np.fft.rfft(word))
+            assert np.fft.rfftfreq(len(word), 1 / RATE)[spectrum.argmax()] == pytest.approx(BLEEP_HZ, abs=5)
+
+
+def test_video_and_untouched_audio_packets_are_the_sources(said):
+    from vidmask_nb.media.video import probe
+
+    src, _, kept, out, _, _ = said
+    assert _packets(out, "video") == _packets(kept, "video")  # the audio edit leaves the video's packets alone
+    assert probe(out).pts == probe(src).pts
+    source, edited = _packets(src, "audio"), _packets(out, "audio")
+    assert sorted(source) == sorted(edited) and len(source) == 2
+    for index in source:
+        assert [p[:3] for p in source[index]] == [p[:3] for p in edited[index]]  # timing to the sample
+        same = sum(p == q for p, q in zip(source[index], edited[index]))
+        assert 0 < len(source[index]) - same < len(source[index]) // 2, (index, same)
+
+
+def test_audit_say_words_exit_codes(said, capsys):
+    from vidmask_nb.cli import main
+
+    src, words, _, out, _, _ = said
+    assert main(["audit", str(src), "--find", "none", "--say-words", str(words)]) == 1
+    shown = capsys.readouterr().out
+    assert "listed word(s) still heard" in shown and "boston" not in shown  # time spans, never the word
+    assert main(["audit", str(out), "--find", "none", "--say-words", str(words)]) == 0
+
+
+def test_whole_track_mute_and_bleep(tmp_path):
+    from vidmask_nb.media.audio import BLEEP_HZ, read_pcm
+    from vidmask_nb.media.sample import make_sample_clip
+    from vidmask_nb.media.video import probe
+    from vidmask_nb.redact.audio import AudioOptions
+    from vidmask_nb.redact.render import render
+
+    src = make_sample_clip(tmp_path / "tone.mp4", seconds=1.0, size=(64, 48), audio_delay=480)
+    masks = _empty_masks(src, tmp_path)
+    index = probe(src).audio[0].index  # audio starting 480 samples after the video: kept to the sample
+    for mode in ("mute", "bleep"):
+        out = render(src, masks=masks, output=tmp_path / f"{mode}.mp4", progress=False,
+                     audio=AudioOptions(audio=mode))
+        pcm, start = read_pcm(out, index, RATE)
+        assert start == read_pcm(src, index, RATE)[1]
+        assert [p[:3] for p in _packets(src, "audio")[index]] == [p[:3] for p in _packets(out, "audio")[index]]
+        body = pcm[RATE // 10:-RATE // 10].astype(np.float64) / 32768
+        if mode == "mute":
+            assert np.abs(body).max() < 1e-3
+        else:
+            spectrum = np.abs(np.fft.rfft(body))
+            assert np.fft.rfftfreq(len(body), 1 / RATE)[spectrum.argmax()] == pytest.approx(BLEEP_HZ, abs=5)
+
+
+def test_audio_options_fail_closed(tmp_path):
+    from vidmask_nb.redact.audio import AudioOptions, parse_spans
+
+    assert parse_spans("1.5-2.2, 7-8.25,2-3") == ((1.5, 3.0), (7.0, 8.25))
+    f = tmp_path / "spans.txt"
+    f.write_text("# start end\n1 2\n4.5-5\n")
+    assert parse_spans(str(f)) == ((1.0, 2.0), (4.5, 5.0))
+    assert AudioOptions().mode == "keep" and AudioOptions(audio_spans="1-2").mode == "mute"
+    for opts, flag in ((AudioOptions(audio="loud"), "--audio"), (AudioOptions(audio_spans="2-1"), "ends before"),
+                       (AudioOptions(audio_spans="soon"), "--audio-spans"),
+                       (AudioOptions(audio="keep", audio_spans="1-2"), "choose mute or bleep"),
+                       (AudioOptions(say_words=str(tmp_path / "none.txt")), "--say-words"),
+                       (AudioOptions(say_margin=-1), "--say-margin")):
+        with pytest.raises(VidmaskError, match=flag):
+            opts.checked()
+    words = tmp_path / "words.txt"
+    words.write_text("boston\nqzxvbnq\n")
+    with pytest.raises(VidmaskError, match="qzxvbnq"):  # a word the spotter cannot know is named, not skipped
+        AudioOptions(say_words=str(words)).checked()
