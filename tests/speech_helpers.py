@@ -41,11 +41,11 @@ def say(text: str) -> np.ndarray:
                          capture_output=True, check=True).stdout
     with wave.open(io.BytesIO(raw)) as w:
         rate = w.getframerate()
-        x = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
-    from scipy.signal import resample_poly
-
-    g = np.gcd(RATE, rate)
-    x = resample_poly(x, RATE // g, rate // g).astype(np.float32)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    frame = av.AudioFrame.from_ndarray(pcm[None, :].copy(), format="s16", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+    x = np.concatenate([f.to_ndarray().reshape(-1) for f in resampler.resample(frame) + resampler.resample(None)])
     loud = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
     return x[loud[0]:loud[-1] + 1]
 

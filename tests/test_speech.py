@@ -185,3 +185,15 @@ def test_audio_options_fail_closed(tmp_path):
     words.write_text("boston\nqzxvbnq\n")
     with pytest.raises(VidmaskError, match="qzxvbnq"):  # a word the spotter cannot know is named, not skipped
         AudioOptions(say_words=str(words)).checked()
+
+
+def test_speech_tests_skip_without_espeak_unless_ci_requires_it(monkeypatch):
+    import speech_helpers
+
+    monkeypatch.setattr(speech_helpers.shutil, "which", lambda name: None)
+    monkeypatch.delenv("VIDMASK_REQUIRE_ESPEAK", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="espeak-ng is not installed"):
+        need_espeak()
+    monkeypatch.setenv("VIDMASK_REQUIRE_ESPEAK", "1")
+    with pytest.raises(pytest.fail.Exception, match="VIDMASK_REQUIRE_ESPEAK=1 but the speech tests cannot run"):
+        need_espeak()
