@@ -51,7 +51,7 @@ def say(text: str) -> np.ndarray:
 
 
 def bed(seconds: float, real: bool = True) -> np.ndarray:
-    """The audio under the speech: 01_dog's own track (mono 48 kHz) when the real clips are here, else a tone."""
+    """The audio under the speech: 01_dog's own track (mono 48 kHz, looped) when the real clips are here, else a tone."""
     n = int(seconds * RATE)
     clip = MEDIA / "01_dog.mp4"
     if real and clip.is_file():
@@ -62,8 +62,7 @@ def bed(seconds: float, real: bool = True) -> np.ndarray:
                 parts += [f.to_ndarray().reshape(-1) for f in res.resample(frame)]
                 if sum(len(p) for p in parts) >= n:
                     break
-        x = np.concatenate(parts)[:n]
-        return np.pad(x, (0, n - len(x))).astype(np.float32)
+        return np.resize(np.concatenate(parts), n).astype(np.float32)  # looped when the clip is shorter
     t = np.arange(n) / RATE
     return (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
 

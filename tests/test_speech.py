@@ -197,3 +197,37 @@ def test_speech_tests_skip_without_espeak_unless_ci_requires_it(monkeypatch):
     monkeypatch.setenv("VIDMASK_REQUIRE_ESPEAK", "1")
     with pytest.raises(pytest.fail.Exception, match="VIDMASK_REQUIRE_ESPEAK=1 but the speech tests cannot run"):
         need_espeak()
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--audio", "keep", "--audio-spans", "1-2"], "choose mute or bleep"),
+    (["--audio-spans", "soon"], "--audio-spans"),
+    (["--say-words", "/nowhere/names.txt"], "--say-words"),
+])
+def test_run_checks_audio_flags_first(tmp_path, sample_clip, capsys, flags, words):
+    from vidmask_nb.cli import main
+
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text("{}")
+    rc = main(["run", str(sample_clip), "--prompts", str(prompts), "--out", str(tmp_path / "run"),
+               "--weights", "random", *flags])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err, err
+    assert not (tmp_path / "run").exists(), "nothing is written when an option is wrong"
+
+
+def test_render_command_bleeps_spans(tmp_path, sample_clip, capsys):
+    from vidmask_nb.cli import main
+    from vidmask_nb.media.audio import read_pcm
+    from vidmask_nb.media.video import probe
+
+    masks = _empty_masks(sample_clip, tmp_path)
+    out = tmp_path / "out.mp4"
+    assert main(["render", str(sample_clip), "--masks", str(masks), "--out", str(out),
+                 "--audio", "bleep", "--audio-spans", "0.5-1.0"]) == 0
+    assert "1 span(s), 0.50 s changed" in capsys.readouterr().out
+    index = probe(sample_clip).audio[0].index
+    a, _ = read_pcm(sample_clip, index, RATE)
+    b, _ = read_pcm(out, index, RATE)
+    assert np.array_equal(a[:int(0.4 * RATE)], b[:int(0.4 * RATE)])  # before the span: the source's samples
+    assert not np.array_equal(a[int(0.55 * RATE):int(0.95 * RATE)], b[int(0.55 * RATE):int(0.95 * RATE)])

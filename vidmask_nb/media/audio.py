@@ -125,10 +125,12 @@ class _Pcm:
         self._start = None  # sample position of _buf[:, 0]
         self._done = False
 
-    def _pull(self) -> bool:
+    def _pull(self, wanted: int) -> bool:
         for pos, arr in self._frames:
-            if self._start is None:
-                self._start = pos
+            if pos + arr.shape[1] <= wanted:  # wholly before what is read next: decoded, not kept
+                continue
+            if self._start is None or self._start + self._buf.shape[1] <= wanted:
+                self._buf, self._start = self._buf[:, :0], pos
             end = self._start + self._buf.shape[1]
             if pos > end:  # a gap in the stream: silence there
                 self._buf = np.concatenate([self._buf, np.zeros((self._channels, pos - end), np.float32)], 1)
@@ -142,7 +144,7 @@ class _Pcm:
     def read(self, start: int, n: int) -> np.ndarray:
         out = np.zeros((self._channels, n), np.float32)
         while not self._done and (self._start is None or self._start + self._buf.shape[1] < start + n):
-            self._pull()
+            self._pull(start)
         if self._start is None:
             return out
         lo, hi = max(start, self._start), min(start + n, self._start + self._buf.shape[1])
