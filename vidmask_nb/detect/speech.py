@@ -91,11 +91,17 @@ class HeardWord:
     end: float
 
 
+def _decoder_class():
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        raise VidmaskError("--say-words needs pocketsphinx: pip install pocketsphinx==5.1.1") from None
+    return Decoder
+
+
 @lru_cache(maxsize=1)
 def _dictionary():
-    from pocketsphinx import Decoder
-
-    return Decoder(loglevel="FATAL")
+    return _decoder_class()(loglevel="FATAL")
 
 
 def _dictionary_lookup(word: str):
@@ -107,8 +113,7 @@ def _dictionary_lookup(word: str):
 
 def spot_pcm(pcm: np.ndarray, words: SayWords, start: float = 0.0, stream: int = -1) -> list[HeardWord]:
     """Keyword hits in 16 kHz mono int16 ``pcm`` whose first sample is at ``start`` seconds."""
-    from pocketsphinx import Decoder
-
+    Decoder = _decoder_class()
     pcm = np.ascontiguousarray(pcm, dtype=np.int16)
     with tempfile.TemporaryDirectory() as tmp:
         kws = Path(tmp) / "keyphrases.txt"
