@@ -231,3 +231,24 @@ def test_render_command_bleeps_spans(tmp_path, sample_clip, capsys):
     b, _ = read_pcm(out, index, RATE)
     assert np.array_equal(a[:int(0.4 * RATE)], b[:int(0.4 * RATE)])  # before the span: the source's samples
     assert not np.array_equal(a[int(0.55 * RATE):int(0.95 * RATE)], b[int(0.55 * RATE):int(0.95 * RATE)])
+
+
+@pytest.mark.slow
+def test_run_bleeps_listed_words_through_the_notebooks(tmp_path, said):
+    """`vidmask-nb run --say-words`: 04 spots, bleeps, draws the waveform strip and audits the words."""
+    import json
+
+    from vidmask_nb.cli import main
+
+    src, words, _, _, truth, _ = said
+    out = tmp_path / "run"
+    assert main(["run", str(src), "--find", "faces", "--no-track", "--out", str(out), "--audio", "bleep",
+                 "--say-words", str(words)]) == 0
+    nb = json.loads((out / "sensitive" / "reports" / "04_render.ipynb").read_text())
+    text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                   for c in nb["cells"] for o in c.get("outputs", []))
+    assert "no listed word heard on 2 audio track(s)" in text
+    assert (out / "sensitive" / "qa" / "said_audio.png").is_file()
+    assert main(["audit", str(out / "said_redacted.mp4"), "--find", "none", "--say-words", str(words)]) == 0
+    changed = _packets(src, "audio") != _packets(out / "said_redacted.mp4", "audio")
+    assert changed and len(truth) == 2
