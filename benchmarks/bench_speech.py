@@ -47,7 +47,7 @@ def main() -> None:
         said += [(FILLER[k % len(FILLER)], t), (NAMES[k % len(NAMES)], t + a.every / 2)]
         t += a.every
         k += 1
-    bed = "01_dog's audio, looped" if (MEDIA / "01_dog.mp4").is_file() else "a 440 Hz tone"
+    bed = "a 440 Hz tone at -26 dBFS" + (" over 01_dog's (silent) audio" if (MEDIA / "01_dog.mp4").is_file() else "")
     with tempfile.TemporaryDirectory() as tmp:
         track, truth = mix(seconds, said)
         clip = speech_clip(Path(tmp) / "speech.mp4", [track], seconds)

@@ -3,7 +3,7 @@
 Each phrase is synthesised on its own (espeak-ng's voice is spotted reliably one phrase at a time,
 not in whole sentences), trimmed to its first and last loud sample, and mixed in at its time, so
 the truth of when each word is said is exact. The bed under the speech is a real clip's audio
-(``../shared/media/01_dog.mp4``) when present, else the sample clip's tone.
+(``../shared/media/01_dog.mp4``, digital silence) under the sample clip's tone.
 """
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ import numpy as np
 import pytest
 
 RATE = 48000
-MEDIA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "media"
-if not MEDIA.is_dir():
-    MEDIA = Path("/work/shared/media")
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"  # as conftest's SHARED_MEDIA
 
 
 def need_espeak() -> None:
@@ -51,8 +49,11 @@ def say(text: str) -> np.ndarray:
 
 
 def bed(seconds: float, real: bool = True) -> np.ndarray:
-    """The audio under the speech: 01_dog's own track (mono 48 kHz, looped) when the real clips are here, else a tone."""
+    """The audio under the speech: the sample clip's tone, over 01_dog's own track (mono 48 kHz, looped) when
+    the real clips are here (the shared clips' tracks are digital silence: the tone keeps the bed audible)."""
     n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    tone = (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     clip = MEDIA / "01_dog.mp4"
     if real and clip.is_file():
         with av.open(str(clip)) as c:
@@ -62,9 +63,8 @@ def bed(seconds: float, real: bool = True) -> np.ndarray:
                 parts += [f.to_ndarray().reshape(-1) for f in res.resample(frame)]
                 if sum(len(p) for p in parts) >= n:
                     break
-        return np.resize(np.concatenate(parts), n).astype(np.float32)  # looped when the clip is shorter
-    t = np.arange(n) / RATE
-    return (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        return tone + np.resize(np.concatenate(parts), n).astype(np.float32)  # looped when the clip is shorter
+    return tone
 
 
 def mix(seconds: float, said: list[tuple[str, float]], real: bool = True) -> tuple[np.ndarray, list[tuple[str, float, float]]]:

@@ -252,3 +252,38 @@ def test_run_bleeps_listed_words_through_the_notebooks(tmp_path, said):
     assert main(["audit", str(out / "said_redacted.mp4"), "--find", "none", "--say-words", str(words)]) == 0
     changed = _packets(src, "audio") != _packets(out / "said_redacted.mp4", "audio")
     assert changed and len(truth) == 2
+
+
+@pytest.mark.media
+def test_bleep_a_span_of_a_real_clips_stereo_track(tmp_path, shared_media):
+    """01_dog's own AAC (stereo, 48 kHz, another encoder's packets): the span's packets re-encoded, the rest the same."""
+    from vidmask_nb.media.audio import BLEEP_HZ, AudioEdit, edit_stream, read_pcm
+
+    src = shared_media / "01_dog.mp4"
+    with av.open(str(src)) as c:
+        index = c.streams.audio[0].index
+    edited = edit_stream(src, index, AudioEdit(((2.0, 3.0),), "bleep"))
+    assert 45 <= len(edited.packets) <= 51 and edited.packets_total == 454  # 1 s of 1024-sample packets + guards
+    out = tmp_path / "dog_audio.mp4"
+    with av.open(str(src)) as c, av.open(str(out), "w", format="mp4", options={"movie_timescale": "48000"}) as o:
+        s = c.streams[index]
+        t = o.add_stream_from_template(s)
+        for p in c.demux(s):
+            if p.pts is None:
+                continue
+            if p.pts in edited.packets:
+                q = av.Packet(edited.packets[p.pts])
+                q.pts, q.dts, q.duration, q.time_base = p.pts, p.dts, p.duration, p.time_base
+                p = q
+            p.stream = t
+            o.mux(p)
+    with av.open(str(out)) as c:
+        cc = c.streams.audio[0].codec_context
+        assert (cc.name, cc.sample_rate, cc.layout.name, cc.profile) == ("aac", 48000, "stereo", "LC")
+    a, _ = read_pcm(src, index, RATE)
+    b, _ = read_pcm(out, 0, RATE)
+    assert len(a) == len(b)
+    span = b[int(2.05 * RATE):int(2.95 * RATE)].astype(np.float64)
+    assert np.fft.rfftfreq(len(span), 1 / RATE)[np.abs(np.fft.rfft(span)).argmax()] == pytest.approx(BLEEP_HZ, abs=2)
+    outside = np.r_[0:int(1.9 * RATE), int(3.1 * RATE):len(a)]
+    assert np.array_equal(a[outside], b[outside])  # the source's samples (this clip's track is silent)

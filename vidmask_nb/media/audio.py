@@ -43,6 +43,7 @@ RAMP_SECONDS = 0.005  # fades inside each span's edges: no click
 GUARD_PACKETS = 1  # re-encoded unchanged packets each side of a span, so seams fall on source samples
 EDITABLE_CODECS = ("aac", "ac3", "eac3", "mp2")  # one fixed-size codec frame a packet
 WHOLE = (float("-inf"), float("inf"))
+MIN_BIT_RATE = 64000  # a channel, for re-encoded packets: a bleep stays a clean tone
 
 
 def merge_spans(spans: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
@@ -197,8 +198,8 @@ def _encoder(stream, rate: int) -> av.CodecContext:
     enc.layout = cc.layout.name
     formats = [f.name for f in (enc.codec.audio_formats or ())]
     enc.format = cc.format.name if cc.format.name in formats or not formats else formats[0]
-    if not name.startswith("pcm_"):
-        enc.bit_rate = int(stream.bit_rate or cc.bit_rate or 64000 * cc.channels)
+    if not name.startswith("pcm_"):  # the source's rate, never below 64 kb/s a channel (a silent source states ~2)
+        enc.bit_rate = max(int(stream.bit_rate or cc.bit_rate or 0), MIN_BIT_RATE * cc.channels)
     enc.time_base = Fraction(1, rate)
     enc.open()
     return enc
