@@ -173,6 +173,9 @@ class EditState:
         if any(o.label == label and o.id != obj_id for o in self.prompts.objects):
             raise VidmaskError(f"another object is already labelled {label!r}")
         old = self.prompts.object(obj_id)
+        if old.label == label:
+            self.message = f"object {obj_id} is already labelled {label!r}: type the new label first"
+            return old
         self._push_undo()
         new = replace(old, label=label)
         self.prompts.objects = [new if o.id == obj_id else o for o in self.prompts.objects]
