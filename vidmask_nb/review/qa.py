@@ -292,11 +292,14 @@ def area_timeline(store: MaskStore, table: ReviewTable | None = None,
     Example: ``area_timeline(store, review_frames(store), "qa/clip_areas.png")``.
     """
     rows = table.rows if table is not None else []
-    fig = timeline_figure(store, review_spans=[(r.first, r.last) for r in rows],
-                          min_score=table.settings["min_score"] if rows else None,
-                          title="mask area per object", changed_spans=changed_spans)
-    if out_path is not None:
-        _save_figure(fig, out_path)
+    with tqdm(total=2 if out_path is not None else 1, desc="area timeline", unit="step") as bar:
+        fig = timeline_figure(store, review_spans=[(r.first, r.last) for r in rows],
+                              min_score=table.settings["min_score"] if rows else None,
+                              title="mask area per object", changed_spans=changed_spans)
+        bar.update()
+        if out_path is not None:
+            _save_figure(fig, out_path)
+            bar.update()
     return fig
 
 
@@ -325,28 +328,43 @@ def _contact_sheet(video, run: RunFolder, store: MaskStore, info, frames, n, col
     if not indices:
         raise VidmaskError("no frames to show: give at least one frame index")
     labels, colors = labels_and_colors(store)
-    with VideoReader(video, info=info) as reader:
-        sources = reader.frames_at(indices)
-    outputs = None
-    if redacted is not None:
-        with VideoReader(redacted) as out_reader:
-            if len(out_reader) != info.frame_count:
-                raise VidmaskError(f"{redacted} has {len(out_reader)} frames, the source "
-                                   f"{info.frame_count}: it is not this video's render")
-            outputs = out_reader.frames_at(indices)
-    tiles = []
-    for k, i in enumerate(indices):
-        tile = draw_overlay(sources[k], store[i].masks(), labels=labels, colors=colors)
-        if outputs is not None:
-            gap = np.full((tile.shape[0], max(2, tile.shape[1] // 80), 3), 255, np.uint8)
-            tile = np.concatenate([tile, gap, outputs[k]], axis=1)
-        tiles.append(tile)
-    titles = [f"frame {i}  {_clock(i, info.fps)}" for i in indices]
-    what = "overlay | redacted" if outputs is not None else "overlay"
-    fig = show_grid(tiles, titles, cols=cols if outputs is None else max(1, cols // 2), width=width,
-                    suptitle=f"{Path(video).name}: {what}")
-    _save_figure(fig, out_path if out_path is not None else run.qa_dir / f"{Path(video).stem}_contact.png")
+    # one step a frame read (source, and the redacted copy), one a tile drawn, two for the figure
+    steps = len(set(indices)) * (2 if redacted is not None else 1) + len(indices) + 2
+    with tqdm(total=steps, desc="contact sheet", unit="step") as bar:
+        with VideoReader(video, info=info) as reader:
+            sources = _frames_at(reader, indices, bar)
+        outputs = None
+        if redacted is not None:
+            with VideoReader(redacted) as out_reader:
+                if len(out_reader) != info.frame_count:
+                    raise VidmaskError(f"{redacted} has {len(out_reader)} frames, the source "
+                                       f"{info.frame_count}: it is not this video's render")
+                outputs = _frames_at(out_reader, indices, bar)
+        tiles = []
+        for k, i in enumerate(indices):
+            tile = draw_overlay(sources[k], store[i].masks(), labels=labels, colors=colors)
+            if outputs is not None:
+                gap = np.full((tile.shape[0], max(2, tile.shape[1] // 80), 3), 255, np.uint8)
+                tile = np.concatenate([tile, gap, outputs[k]], axis=1)
+            tiles.append(tile)
+            bar.update()
+        titles = [f"frame {i}  {_clock(i, info.fps)}" for i in indices]
+        what = "overlay | redacted" if outputs is not None else "overlay"
+        fig = show_grid(tiles, titles, cols=cols if outputs is None else max(1, cols // 2), width=width,
+                        suptitle=f"{Path(video).name}: {what}")
+        bar.update()
+        _save_figure(fig, out_path if out_path is not None else run.qa_dir / f"{Path(video).stem}_contact.png")
+        bar.update()
     return fig
+
+
+def _frames_at(reader: VideoReader, indices: Sequence[int], bar) -> list[np.ndarray]:
+    """``reader.frames_at`` (in file order, each GOP decoded once), one step of ``bar`` a frame."""
+    out = {}
+    for i in sorted(set(indices)):
+        out[i] = reader[i]
+        bar.update()
+    return [out[i] for i in indices]
 
 
 def overlay_video(video: str | os.PathLike, workdir: str | os.PathLike, output: str | os.PathLike | None = None,
