@@ -237,3 +237,4 @@ def test_notebook_04_runs_headless(sample_run):
     assert len(list((workdir / "masks_png").glob("frame_*.png"))) == probe(video).frame_count
     text = report.read_text(encoding="utf-8")
     assert "redacted video:" in text and "vanished" in text and "covered by hold=3" in text
+    assert "<video class='vidmask-player'" in text and "src='sample_redacted.mp4'" in text  # played, not embedded
