@@ -38,9 +38,9 @@ def click(ed, at, **kw):
 def test_canvas_is_the_drawn_frame_size_and_css_scales_it(editor, tmp_path, sample_clip):
     assert (editor.canvas.width, editor.canvas.height) == editor.canvas_size == (80, 60)
     assert editor.scale == (2.0, 2.0) and editor.css_scale == 4.0
-    layout = editor.canvas.layout  # as wide as the cell allows, up to 4x, at most 52 % of the window's
+    layout = editor.canvas.layout  # as wide as the cell allows, up to 4x, at most 48 % of the window's
     # height tall; the height keeps the aspect ratio
-    assert (layout.width, layout.max_width, layout.height) == ("100%", "min(320px, calc(52vh * 1.3333))", "auto")
+    assert (layout.width, layout.max_width, layout.height) == ("100%", "min(320px, calc(48vh * 1.3333))", "auto")
     assert editor.to_source(10, 20) == (20.0, 40.0) and editor.to_canvas(20, 40) == (10.0, 20.0)
     assert editor.to_source(-5, 99) == (0.0, 120.0)  # clamped to the frame
     wide = PromptEditor(sample_clip, tmp_path / "run2", max_display=100, display_width=500)

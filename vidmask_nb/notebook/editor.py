@@ -80,7 +80,7 @@ PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable 
 MASK_ALPHA = 0.4  # tracked masks: 40 % object colour over the frame
 REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
 TIMELINE_SIZE = (800, 14)  # the strip's canvas pixels; CSS stretches it to the image's width
-IMAGE_MAX_VH = 52  # the image is at most this share of the window's height (the controls stay in view at 1280x800)
+IMAGE_MAX_VH = 48  # the image is at most this share of the window's height (the controls stay in view at 1280x800)
 STATUS_HEIGHT = "3.1em"  # two lines, fixed: a longer message never moves what is under it
 FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text")]
 
@@ -184,12 +184,14 @@ class PromptEditor(widgets.VBox):
     def _build_widgets(self, css_w: int) -> None:
         cw, ch = self.canvas_size
         info = self.info
-        self._header = widgets.HTML(
-            f"<b>{html.escape(Path(info.path).name)}</b> · {info.width}x{info.height} · "
-            f"{info.frame_count} frames · {float(info.fps):.3f} fps · prompts: <code>{html.escape(str(self.path))}</code>")
+        head = (f"<b>{html.escape(Path(info.path).name)}</b> · {info.width}x{info.height} · "
+                f"{info.frame_count} frames · {float(info.fps):.3f} fps · prompts: <code>{html.escape(str(self.path))}</code>")
+        self._header = widgets.HTML(  # one line (the whole of it on hover)
+            f"<div title='{html.escape(str(self.path))}' style='white-space:nowrap;overflow:hidden;"
+            f"text-overflow:ellipsis'>{head}</div>", layout=widgets.Layout(width="100%"))
         self.slider = widgets.IntSlider(value=self.frame, min=0, max=info.frame_count - 1, step=1,
                                         description="frame", continuous_update=False,
-                                        layout=widgets.Layout(width="420px"))
+                                        layout=widgets.Layout(width="340px"))
         self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="70px"),
                                           tooltip="previous frame (← or a)")
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="70px"),
@@ -197,7 +199,7 @@ class PromptEditor(widgets.VBox):
         self.frame_label = widgets.HTML(layout=widgets.Layout(flex="1 1 280px", height="28px", overflow="hidden"))
         self._nav = _row([self.prev_button, self.slider, self.next_button, self.frame_label])
         self.mode_buttons = widgets.ToggleButtons(options=[(v, k) for k, v in MODES.items()], value="box",
-                                                  style={"button_width": "150px"})
+                                                  style={"button_width": "auto"})
         self.object_dropdown = widgets.Dropdown(description="object", layout=widgets.Layout(width="220px"))
         self.label_text = widgets.Text(placeholder="label", layout=widgets.Layout(width="160px"))
         self.new_object_button = widgets.Button(description="new object", tooltip="new object with this label (o)")
@@ -222,7 +224,7 @@ class PromptEditor(widgets.VBox):
                                                 layout=widgets.Layout(width="180px"),
                                                 tooltip="detect on a frame every N seconds; objects grouped")
         self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",  # hidden, its place kept
-                                                 layout=widgets.Layout(width="160px", visibility="hidden"))
+                                                 layout=widgets.Layout(width="110px", visibility="hidden"))
         self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px", max_width="100%"))
         self.accept_button = widgets.Button(description="accept as new object", icon="check", button_style="success",
                                             layout=widgets.Layout(width="180px"),
@@ -275,7 +277,7 @@ class PromptEditor(widgets.VBox):
             display="none", width=f"{max(css_w, 480)}px", max_width="100%"))
 
         # Stable class names for the browser test (and for styling); JupyterLab's own may change.
-        for widget, name in ((self.canvas, "canvas"), (self.slider, "slider"), (self.prev_button, "prev"),
+        for widget, name in ((self._header, "header"), (self.canvas, "canvas"), (self.slider, "slider"), (self.prev_button, "prev"),
                              (self.next_button, "next"), (self.frame_label, "frame-info"),
                              (self.mode_buttons, "mode"), (self.object_dropdown, "object"),
                              (self.label_text, "label"), (self.new_object_button, "new-object"),
