@@ -26,6 +26,7 @@ from vidmask_nb.media.video import VideoInfo, probe
 from vidmask_nb.review.compare import frame_at, side_by_side
 
 PLAYER_MAX_WIDTH = 960  # CSS pixels; a narrower cell shrinks it
+PLAYER_MIN_WIDTH = 480  # a small video is shown larger than its own size
 
 
 def video_player(path: str | os.PathLike, title: str | None = None, base: str | os.PathLike | None = None,
@@ -43,7 +44,7 @@ def video_player(path: str | os.PathLike, title: str | None = None, base: str | 
         raise VidmaskError(f"{path} does not exist: there is no video to play")
     info = info or probe(path)
     rel = Path(os.path.relpath(path, Path(base or os.getcwd()).resolve())).as_posix()
-    width = min(info.width, PLAYER_MAX_WIDTH)
+    width = min(max(info.width, PLAYER_MIN_WIDTH), PLAYER_MAX_WIDTH)
     src = "/".join(html.escape(part, quote=True) for part in rel.split("/"))
     head = f"<div><b>{html.escape(title)}</b></div>" if title else ""
     return HTML(f"{head}<video class='vidmask-player' controls preload='metadata' src='{src}' "
