@@ -44,8 +44,11 @@ Example::
     editor.add_box(400, 300, 520, 340)       # source pixels; saved at once
     editor.add_point(460, 320, positive=True)
     editor.undo()
-    editor.find("faces")                     # proposals on this frame
+    editor.drag_box(390, 290, 530, 350)      # as the mouse: the object has a box here, so it waits
+    editor.replace_box()                     # the deliberate act (r); undo: z
+    editor.find("faces")                     # proposals on this frame ("2 faces found, 1 already boxed")
     editor.accept(0)                         # -> object "face 1" with that box; saved
+    editor.accept_into_picked()              # the next one -> a prompt of the picked object
 """
 
 from __future__ import annotations
