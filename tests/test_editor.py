@@ -92,8 +92,8 @@ def test_clicks_make_points_shift_right_button_or_mode_makes_them_negative(edito
 
 
 def test_a_tiny_wobble_is_a_click_a_slip_changes_nothing(editor):
-    # 1 canvas pixel is 4 screen pixels here, 2 source pixels; a click moves under 3 screen pixels
-    editor.css_scale = 2.0  # as a browser event reports it: 1 canvas pixel = 2 screen pixels
+    # 1 canvas pixel is 4 screen pixels here, 2 source pixels; a click moves under 2 screen pixels
+    editor.css_scale = 1.0  # as a browser event reports it: 1 canvas pixel = 1 screen pixel
     prompt = drag(editor, (10, 10), (11, 10))
     assert prompt.box is None and prompt.points == ((22.0, 20.0),)
     editor.css_scale = 4.0

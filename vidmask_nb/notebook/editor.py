@@ -78,7 +78,7 @@ from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.video import VideoInfo, VideoReader, fit_size, probe
 
 RIGHT_BUTTON = 2  # MouseEvent.button of a right-click
-CLICK_CSS_PX = 3  # a press and release closer than this (in screen pixels) is a click, not a drag
+CLICK_CSS_PX = 2  # a press and release closer than this (in screen pixels) is a click; farther, a drag (or a slip)
 PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable on most footage
 MASK_ALPHA = 0.4  # tracked masks: 40 % object colour over the frame
 REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
