@@ -1,5 +1,5 @@
 """Look at what was done and what is left: QA pictures, timelines, overlays and the audit.
 
 ``overlay`` (drawing masks and boxes) -> ``timeline`` (per-object series) -> ``qa`` (review table,
-contact sheet, overlay video) -> ``audit`` (detectors over the output: what is still visible).
+contact sheet, overlay video) · ``compare`` (source | redacted, one frame) -> ``audit`` (detectors over the output: what is still visible).
 """
