@@ -1,15 +1,18 @@
 """The prompt editor in a real JupyterLab and a real browser (headless Chromium via Playwright).
 
 Opens ``notebooks/02_prompt.ipynb`` on a generated clip, runs all cells, adds an object (and
-deletes a spare one in the widget), steps two frames with the widget's button, drags a box, clicks
+deletes a spare one in the widget), steps two frames with the widget's button, drags a box, makes
+a tiny drag (a slip: no prompt changes) and a drag over the box (kept until "replace box"), clicks
 a point, Shift-clicks and right-clicks negative ones, presses Shift+-> (10 frames) and clicks a
 positive one, and checks that ``prompts.json`` holds them in source pixels on those frames and that
 object; then runs the in-widget preview. A second test opens it on a real clip with faces (skipped
-without ``../shared/media``),
-presses "Find on this frame", clicks the proposed face on the canvas and accepts it. A third opens
-notebook 04 on injected masks and presses "fix" on a review row: the editor opens at that frame
-with the tracked masks tinted on the canvas. Screenshots go
-to the test's temp folder and ``tests/artifacts/browser``.
+without ``../shared/media``) in a 1280x800 window (the image and its controls in view together),
+presses "Find on this frame", clicks the proposed face on the canvas and accepts it as a new
+object, accepts the other face too, finds again (both reported as already boxed), and on frame 10
+adds the best face found into the picked object. A third opens notebook 04 on injected masks: its
+redacted video plays in the page, and "fix" on a review row opens the editor at that frame with
+the tracked masks tinted on the canvas. Screenshots go to the test's temp folder and
+``tests/artifacts/browser``.
 
 Skips when Chromium or Playwright is missing, unless ``VIDMASK_REQUIRE_BROWSER=1`` (CI), where a
 missing browser fails the run instead.
@@ -25,8 +28,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from browser_helpers import (Browser, JupyterLab, browser_missing, cell_errors, click, copy_artifacts, drag,
-                             open_notebook, run_all_cells, wait_canvas_painted, wait_for, wait_until_executed)
+from browser_helpers import (Browser, JupyterLab, browser_missing, canvas_to_page, cell_errors, click, copy_artifacts,
+                             drag, open_notebook, run_all_cells, wait_canvas_painted, wait_for, wait_until_executed)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -129,6 +132,13 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
 
         drag(page, canvas, box[:2], box[2:])
         wait_for(lambda: any(p["box"] for p in _prompts(prompts_json)), what="the box in prompts.json")
+        drawn = prompts_json.read_bytes()
+        drag(page, canvas, (140.0, 100.0), (142.0, 101.0))  # a slip of the hand: 2x1 source px (8x4 on screen)
+        page.locator(".vidmask-status", has_text="too small for a box").wait_for(timeout=30_000)
+        drag(page, canvas, (110.0, 20.0), (150.0, 60.0))  # over the object's box: kept, the new one waits
+        page.locator(".vidmask-status", has_text="already has a box on frame 2, kept").wait_for(timeout=30_000)
+        assert prompts_json.read_bytes() == drawn  # neither changed a prompt
+        assert page.locator(".vidmask-replace").is_enabled()
         click(page, canvas, point)
         wait_for(lambda: any(p["points"] for p in _prompts(prompts_json)), what="the point in prompts.json")
         # a Shift-click and a right-click: negative points (the click's own Shift flag and button)
@@ -178,9 +188,12 @@ def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
     from vidmask_nb.media.video import VideoReader
 
     with VideoReader(face_clip) as reader:  # what the kernel's detector will propose, found here independently
-        faces = detect_frame(reader[0], "faces")
+        faces, later = detect_frame(reader[0], "faces"), detect_frame(reader[10], "faces")
     assert len(faces), "CenterFace finds no face on frame 0 of the bedroom cut"
     face = tuple(float(v) for v in faces.boxes[int(faces.scores.argmax())])
+    centre = lambda b: np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])  # noqa: E731
+    # the same face on frame 10: the detection nearest to it
+    again = tuple(float(v) for v in min(later.boxes, key=lambda b: np.abs(centre(b) - centre(face)).sum()))
 
     # a laptop window: the 960 px frame is shrunk to the cell's width, whole, its clicks scaled back
     with notebook_02_in_lab(tmp_path, face_clip, "find", viewport=(1280, 800), preview=False) as (
@@ -191,20 +204,63 @@ def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
         cell = page.locator(".jp-Cell-outputArea").filter(has=canvas).first.bounding_box()
         assert shown["width"] < 960 and shown["x"] + shown["width"] <= min(cell["x"] + cell["width"], 1280) + 1
         assert abs(shown["height"] / shown["width"] - 540 / 960) < 0.01  # not stretched
+        # at 1280x800 the image and the controls it needs are in view together
+        page.locator(".vidmask-header").evaluate("e => e.scrollIntoView({block: 'start'})")
+        in_view = lambda sel: page.locator(sel).first.bounding_box()  # noqa: E731
+        for sel in (".vidmask-mode", ".vidmask-object", ".vidmask-find", ".vidmask-accept", ".vidmask-next"):
+            assert in_view(sel)["y"] >= 0, sel
+        for sel in ("canvas.vidmask-canvas", ".vidmask-status"):
+            assert in_view(sel)["y"] + in_view(sel)["height"] <= 800, (sel, in_view(sel))
         page.locator(".vidmask-find").click()
-        page.locator(".vidmask-status", has_text="proposal(s) on frame 0").wait_for(timeout=60_000)
+        page.locator(".vidmask-status", has_text=f"{len(faces)} faces found on frame 0").wait_for(timeout=60_000)
         browser.screenshot("proposals")
         click(page, canvas, ((face[0] + face[2]) / 2, (face[1] + face[3]) / 2))
         page.locator(".vidmask-status", has_text="proposal #0").wait_for(timeout=30_000)
         page.locator(".vidmask-accept").click()
         data = wait_for(lambda: prompts_json.is_file() and json.loads(prompts_json.read_text()),
                         what="the accepted face in prompts.json")
+        assert page.locator(".vidmask-label input").input_value() == "face 1"  # the label box shows the pick
         browser.screenshot("accepted")
+        first = data
 
-    (obj,) = data["objects"]
-    (prompt,) = data["prompts"]
+        # the other face too, then Find again: both reported as already boxed, and shown on request
+        page.locator(".vidmask-proposals select").select_option(index=0)
+        page.locator(".vidmask-status", has_text="proposal #0").wait_for(timeout=30_000)
+        page.locator(".vidmask-accept").click()
+        page.locator(".vidmask-status", has_text="accepted: face 2").wait_for(timeout=30_000)
+        page.locator(".vidmask-find").click()
+        page.locator(".vidmask-status", has_text="2 faces found on frame 0, both already boxed (face 1, face 2)"
+                     ).wait_for(timeout=60_000)
+        page.locator(".vidmask-show-found").click()
+        page.locator(".vidmask-status", has_text="2 detection(s) already boxed shown").wait_for(timeout=30_000)
+        browser.screenshot("already_boxed")
+
+        # frame 10: the same face found again goes into its object (face 1, picked) as a second prompt of it
+        page.locator(".vidmask-object select").select_option(label="1: face 1")
+        page.locator(".vidmask-accept-into", has_text="add to face 1").wait_for(timeout=30_000)
+        x, y = canvas_to_page(page, canvas, 480, 270)
+        page.mouse.move(x, y)
+        page.keyboard.press("Shift+ArrowRight")
+        page.locator(".vidmask-frame-info", has_text="frame 10 ·").wait_for(timeout=30_000)
+        page.locator(".vidmask-find").click()
+        page.locator(".vidmask-status", has_text="found on frame 10").wait_for(timeout=60_000)
+        click(page, canvas, tuple(centre(again)))
+        page.locator(".vidmask-status", has_text="proposal #").wait_for(timeout=30_000)
+        page.locator(".vidmask-accept-into").click()
+        page.locator(".vidmask-status", has_text="accepted into face 1: box on frame 10").wait_for(timeout=30_000)
+        data = json.loads(prompts_json.read_text())
+        browser.screenshot("accepted_into")
+
+    (obj,) = first["objects"]
+    (prompt,) = first["prompts"]
     assert obj["label"] == "face 1" and prompt["obj_id"] == obj["id"] and prompt["frame"] == 0
     assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(prompt["box"], face)), (prompt["box"], face)
+    labels = {o["id"]: o["label"] for o in data["objects"]}
+    assert sorted(labels.values()) == ["face 1", "face 2"]  # no third object: the face went into face 1
+    assert sorted((labels[p["obj_id"]], p["frame"]) for p in data["prompts"]) == [
+        ("face 1", 0), ("face 1", 10), ("face 2", 0)]
+    (into,) = [p for p in data["prompts"] if p["frame"] == 10]
+    assert all(abs(a - b) <= TOLERANCE_PX for a, b in zip(into["box"], again)), (into["box"], again)
 
 
 def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sample_clip, sample_clip_info):
@@ -233,6 +289,16 @@ def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sam
     with notebook_in_lab(tmp_path, "04_render.ipynb", sample_clip, "review", audit=None,
                          overlay_preview=False) as (browser, _):
         page = browser.page
+        # the redacted video plays in the page: JupyterLab serves it, the browser decodes it
+        player = page.locator("video.vidmask-player").first
+        player.scroll_into_view_if_needed()
+        playing = player.evaluate("""async v => { v.muted = true; await v.play();
+            await new Promise(r => setTimeout(r, 700)); v.pause();
+            return {time: v.currentTime, duration: v.duration, width: v.videoWidth, error: v.error && v.error.code}; }""")
+        assert playing["error"] is None and playing["time"] > 0 and playing["width"] == info.width, playing
+        assert abs(playing["duration"] - info.frame_count / float(info.fps)) < 0.2, playing
+        assert page.locator("img.vidmask-compare").first.bounding_box()["width"] > 0  # source | redacted
+        browser.screenshot("player")
         row = page.locator(".vidmask-review-row", has_text="vanished").first
         row.scroll_into_view_if_needed()
         row.locator(".vidmask-fix").click()

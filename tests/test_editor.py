@@ -38,12 +38,13 @@ def click(ed, at, **kw):
 def test_canvas_is_the_drawn_frame_size_and_css_scales_it(editor, tmp_path, sample_clip):
     assert (editor.canvas.width, editor.canvas.height) == editor.canvas_size == (80, 60)
     assert editor.scale == (2.0, 2.0) and editor.css_scale == 4.0
-    layout = editor.canvas.layout  # as wide as the cell allows, up to 4x; the height keeps the aspect ratio
-    assert (layout.width, layout.max_width, layout.height) == ("100%", "320px", "auto")
+    layout = editor.canvas.layout  # as wide as the cell allows, up to 4x, at most 48 % of the window's
+    # height tall; the height keeps the aspect ratio
+    assert (layout.width, layout.max_width, layout.height) == ("100%", "min(320px, calc(48vh * 1.3333))", "auto")
     assert editor.to_source(10, 20) == (20.0, 40.0) and editor.to_canvas(20, 40) == (10.0, 20.0)
     assert editor.to_source(-5, 99) == (0.0, 120.0)  # clamped to the frame
     wide = PromptEditor(sample_clip, tmp_path / "run2", max_display=100, display_width=500)
-    assert wide.canvas_size == (100, 75) and wide.scale == (1.6, 1.6) and wide.canvas.layout.max_width == "500px"
+    assert wide.canvas_size == (100, 75) and wide.scale == (1.6, 1.6) and wide.canvas.layout.max_width.startswith("min(500px,")
     full = PromptEditor(sample_clip, tmp_path / "run3")
     assert full.canvas_size == (160, 120) and full.scale == (1.0, 1.0) and full.css_scale == 4.0
 
@@ -90,14 +91,17 @@ def test_clicks_make_points_shift_right_button_or_mode_makes_them_negative(edito
     assert [p["point_labels"] for p in on_disk(editor)["prompts"]] == [[1], [1], [0], [0], [0], [0], [1]]
 
 
-def test_a_tiny_wobble_is_a_click_not_a_box(editor):
-    # 1 canvas pixel is 4 screen pixels here, under the 5 px click tolerance
+def test_a_tiny_wobble_is_a_click_a_slip_changes_nothing(editor):
+    # 1 canvas pixel is 4 screen pixels here, 2 source pixels; a click moves under 2 screen pixels
+    editor.css_scale = 1.0  # as a browser event reports it: 1 canvas pixel = 1 screen pixel
     prompt = drag(editor, (10, 10), (11, 10))
     assert prompt.box is None and prompt.points == ((22.0, 20.0),)
-    with pytest.raises(VidmaskError, match="has no area"):  # a flat drag: a box of no height
-        drag(editor, (10, 10), (14, 10))
-    prompt = drag(editor, (10, 10), (12, 12))  # 8 screen pixels: a box
-    assert prompt.box == (20.0, 20.0, 24.0, 24.0)
+    editor.css_scale = 4.0
+    assert drag(editor, (10, 10), (12, 11)) is None  # 4x2 source px: a slip, not a box nor a point
+    assert "too small for a box" in editor.status and len(editor.prompts.prompts) == 1
+    assert drag(editor, (10, 10), (14, 10)) is None  # a flat drag
+    prompt = drag(editor, (10, 10), (15, 14))  # 10x8 source pixels: a box
+    assert prompt.box == (20.0, 20.0, 30.0, 28.0)
 
 
 def test_new_box_replaces_the_objects_box_on_that_frame(editor):
@@ -330,7 +334,7 @@ def test_find_accept_and_reject_faces_on_a_real_frame(tmp_path, face_clip, face_
     best = int(np.argmax(face_frames[0].scores))
     assert found[0].kind == "face" and found[0].frame == 0
     assert found[0].box == pytest.approx(tuple(face_frames[0].boxes[best]), abs=0.01)
-    assert len(ed.proposal_list.options) == len(found) and "proposal(s) on frame 0" in ed.status
+    assert len(ed.proposal_list.options) == len(found) and "2 faces found on frame 0: 2 new proposal(s)" in ed.status
     assert not ed.path.exists()  # proposals are not prompts: nothing saved yet
 
     # a click inside the proposal picks it (no point added); accept makes it an object's box prompt
@@ -522,3 +526,35 @@ def test_an_audit_leak_opens_the_editor_at_its_frame(tmp_path, sample_clip, samp
     editor = fixer.fix(0)
     assert editor.frame == 7 and "audit leak" in editor.status
     fixer.close()
+
+
+def test_a_drag_over_the_objects_box_waits_for_replace_and_the_label_box_follows_the_pick(editor):
+    good = drag(editor, (10, 10), (30, 30))
+    assert editor.replace_button.disabled and editor.label_text.value == "object 1"
+    assert drag(editor, (40, 40), (60, 55)) is None  # over the same object's frame: kept, a dashed box waits
+    assert editor.prompts.prompts == [good] and not editor.replace_button.disabled
+    assert "already has a box on frame 0, kept" in editor.status
+    editor.replace_button.click()
+    assert [p.box for p in editor.prompts.prompts] == [(80.0, 80.0, 120.0, 110.0)]
+    assert editor.replace_button.disabled and "replaced its previous box" in editor.status
+    editor.on_key("z")
+    assert editor.prompts.prompts == [good]
+    drag(editor, (40, 40), (60, 55))
+    editor.on_key("Escape")  # drops the dashed box
+    with pytest.raises(VidmaskError, match="no box waiting"):
+        editor.on_key("r")
+    assert editor.prompts.prompts == [good]
+    drag(editor, (40, 40), (60, 55))
+    editor.on_key("r")
+    assert editor.prompts.prompts[0].box == (80.0, 80.0, 120.0, 110.0)
+    car = editor.new_object("car")
+    assert editor.label_text.value == "car" and editor.accept_into_button.description == "add to car"
+    editor.label_text.value = "typed"  # typing is not undone by a redraw
+    editor.step_frame(1)
+    assert editor.label_text.value == "typed"
+    editor.select_object(1)
+    assert editor.label_text.value == "object 1" and car.id != 1
+    editor.preview_image.layout.display = None  # as after "preview this frame" on frame 1
+    editor._preview_frame = 1
+    editor.step_frame(1)
+    assert editor.preview_image.layout.display == "none"  # the preview of another frame does not linger

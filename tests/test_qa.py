@@ -89,6 +89,38 @@ def test_review_flags_a_sudden_growth_of_the_area(troubled_store):
         qa.review_frames(store, grow=0.5)
 
 
+def test_review_lists_a_mask_covering_most_of_the_frame(troubled_store, capsys):
+    """Steady masks over 57-90 % of the picture (an untrained model's, or a wrong track) change
+    little over time; they are listed all the same, and 04's 'nothing to review' never shows."""
+    def mask(i):
+        m = np.zeros((H, W), bool)
+        m[:, :int(W * (0.57 + 0.33 * i / (N - 1)))] = True  # 57 % -> 90 % of the frame, slowly
+        return m
+    frames = [FrameMasks(i, i, (ObjectMask(1, "face", 0.9, encode_rle(mask(i))),
+                                ObjectMask(2, "plate", 0.9, encode_rle(square(4 + (i >= 30) * 6))))) for i in range(N)]
+    store = MaskStore.from_frames(troubled_store.header["video"], troubled_store.objects, frames)
+    table = qa.review_frames(store)
+    rows = [(r.obj_id, r.reason, r.first, r.last) for r in table]
+    assert (1, "covers frame", 0, N - 1) in rows and not any(r[0] == 1 and r[1] != "covers frame" for r in rows)
+    worst = next(r for r in table if r.reason == "covers frame")
+    assert worst.detail.startswith("mask covers 90% of the frame at frame 59 (> 50%)")
+    assert "over 50% of the frame" in table.title()
+    table.show()
+    assert "nothing to review" not in capsys.readouterr().out
+    assert not [r for r in qa.review_frames(store, max_share=0.95)
+                if r.obj_id == 1 and r.reason == "covers frame"]  # an option, one default
+    with pytest.raises(VidmaskError, match="max_share"):
+        qa.review_frames(store, max_share=0)
+
+    # far more than the object's prompt box: the plate's box was 4x4 px; from frame 30 its mask is 10x10
+    from vidmask_nb.prompts.records import FramePrompt, PromptSet, TrackedObject
+    prompts = PromptSet(store.video, objects=[TrackedObject(2, "plate", (60, 180, 75))],
+                        prompts=[FramePrompt(0, 2, box=(5.0, 5.0, 9.0, 9.0))])
+    beyond = [r for r in qa.review_frames(store, prompts=prompts) if r.reason == "beyond box"]
+    assert [(r.obj_id, r.first, r.last) for r in beyond] == [(2, 30, N - 1)]
+    assert "6.2x its largest prompt box" in beyond[0].detail
+
+
 def test_long_series_stay_bounded_and_keep_one_frame_spikes_and_dropouts():
     """Figures of an hour of frames draw at most 2 x 2000 points per line, and a single-frame spike
     and a single-frame dropout are among them; the review finds both spans."""
@@ -205,3 +237,4 @@ def test_notebook_04_runs_headless(sample_run):
     assert len(list((workdir / "masks_png").glob("frame_*.png"))) == probe(video).frame_count
     text = report.read_text(encoding="utf-8")
     assert "redacted video:" in text and "vanished" in text and "covered by hold=3" in text
+    assert "<video class='vidmask-player'" in text and "src='sample_redacted.mp4'" in text  # played, not embedded

@@ -7,7 +7,10 @@ pixels at any zoom. Prompts are kept in source pixels; ``to_source``/``to_canvas
 that convert. Every edit saves ``prompts.json`` atomically, so closing the browser loses nothing.
 
 Mouse (DOM events through ``ipyevents``): drag draws a box; a click adds a positive point; a
-Shift-click or a right-click (or any click in the "- point" mode) a negative one. The sign comes
+Shift-click or a right-click (or any click in the "- point" mode) a negative one. A drag too small
+for a box (``EditState.min_box`` source pixels) changes nothing and says so; a drag for an object
+that already has a box on the frame keeps the old box and shows the new one dashed until *replace
+box* (``r``) puts it in place (undo: ``z``). The sign comes
 from the mode and from the click's own button and Shift flag, never from an earlier key press;
 the mode and the picked object are written in the image's corner. Keys work while the pointer is
 over the image; they are listed in the widget. Everything the mouse and buttons do is also a method, for papermill runs and tests.
@@ -27,8 +30,10 @@ per row that opens the editor at that row's frame.
 Find: the detectors (``vidmask_nb.detect.detectors``: faces, text) propose boxes on the current frame
 (``find``) or on frames sampled through the whole video (``find_video``, grouped into objects by
 ``vidmask_nb.detect.find.find_objects``). Proposals are drawn dashed in cyan with their kind and score and
-are not prompts yet: click one (or pick it in the list) and accept it (it becomes an object,
-``face 3``, with a box prompt on that frame, saved) or reject it.
+are not prompts yet: click one (or pick it in the list) and accept it as a new object (``face 3``,
+with a box prompt on that frame, saved), add it to the picked object (a prompt of that object), or
+reject it. Find says how many it found and how many were already boxed; *show found* draws those
+dotted. The label box always shows the picked object's label.
 
 Example::
 
@@ -39,8 +44,11 @@ Example::
     editor.add_box(400, 300, 520, 340)       # source pixels; saved at once
     editor.add_point(460, 320, positive=True)
     editor.undo()
-    editor.find("faces")                     # proposals on this frame
+    editor.drag_box(390, 290, 530, 350)      # as the mouse: the object has a box here, so it waits
+    editor.replace_box()                     # the deliberate act (r); undo: z
+    editor.find("faces")                     # proposals on this frame ("2 faces found, 1 already boxed")
     editor.accept(0)                         # -> object "face 1" with that box; saved
+    editor.accept_into_picked()              # the next one -> a prompt of the picked object
 """
 
 from __future__ import annotations
@@ -70,19 +78,22 @@ from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.video import VideoInfo, VideoReader, fit_size, probe
 
 RIGHT_BUTTON = 2  # MouseEvent.button of a right-click
-CLICK_CSS_PX = 5  # a press and release closer than this (in screen pixels) is a click, not a drag
+CLICK_CSS_PX = 2  # a press and release closer than this (in screen pixels) is a click; farther, a drag (or a slip)
 PROPOSAL_COLOR = "rgb(0,229,255)"  # cyan: no object's palette colour, readable on most footage
 MASK_ALPHA = 0.4  # tracked masks: 40 % object colour over the frame
 REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
 TIMELINE_SIZE = (800, 14)  # the strip's canvas pixels; CSS stretches it to the image's width
+IMAGE_MAX_VH = 48  # the image is at most this share of the window's height (the controls stay in view at 1280x800)
+STATUS_HEIGHT = "3.1em"  # two lines, fixed: a longer message never moves what is under it
 FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text")]
 
 SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift-click or right-click", "- point"),
              ("b / p / n", "mode: box / + point / - point"), ("← → or a d", "previous / next frame"),
              ("Shift+← →", "10 frames"), ("o", "new object"), ("1-9", "pick object"),
+             ("r", "replace box (after a drag over the object's box)"),
              ("z", "undo"), ("Delete, x", "delete the selected prompt"), ("v", "preview this frame"),
              ("m", "show / hide tracked masks"),
-             ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag")]
+             ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag or a dashed box")]
 
 
 def _state_attr(name: str, doc: str) -> property:
@@ -159,12 +170,16 @@ class PromptEditor(widgets.VBox):
         self._predictor = None
         self._drag: _Drag | None = None
         self._syncing = False
+        self._label_for: tuple | None = None  # the (id, label) the label box was last set to
+        self._preview_frame: int | None = None  # the frame the preview picture shows
         self._source_reader: VideoReader | None = None
         self._build_widgets(css_w)
         self.reload_masks()
+        # The controls a drawing needs sit above the image, the status line right under it (fixed
+        # height), the lists below: at 1280x800 the image and its controls are in view together.
         super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self.timeline,
-                          self._masks_row, self._list_row,
-                          self._help, self._status, self.messages, self._preview_row, self.preview_image])
+                          self._status, self._masks_row, self._list_row,
+                          self._help, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
         self.set_status(self.state.message)
 
@@ -172,27 +187,33 @@ class PromptEditor(widgets.VBox):
     def _build_widgets(self, css_w: int) -> None:
         cw, ch = self.canvas_size
         info = self.info
-        self._header = widgets.HTML(
-            f"<b>{html.escape(Path(info.path).name)}</b> · {info.width}x{info.height} · "
-            f"{info.frame_count} frames · {float(info.fps):.3f} fps · prompts: <code>{html.escape(str(self.path))}</code>")
+        head = (f"<b>{html.escape(Path(info.path).name)}</b> · {info.width}x{info.height} · "
+                f"{info.frame_count} frames · {float(info.fps):.3f} fps · prompts: <code>{html.escape(str(self.path))}</code>")
+        self._header = widgets.HTML(  # one line (the whole of it on hover)
+            f"<div title='{html.escape(str(self.path))}' style='white-space:nowrap;overflow:hidden;"
+            f"text-overflow:ellipsis'>{head}</div>", layout=widgets.Layout(width="100%"))
         self.slider = widgets.IntSlider(value=self.frame, min=0, max=info.frame_count - 1, step=1,
                                         description="frame", continuous_update=False,
-                                        layout=widgets.Layout(width="420px"))
+                                        layout=widgets.Layout(width="340px"))
         self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="70px"),
                                           tooltip="previous frame (← or a)")
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="70px"),
                                           tooltip="next frame (→ or d)")
-        self.frame_label = widgets.HTML()
+        self.frame_label = widgets.HTML(layout=widgets.Layout(flex="1 1 280px", height="28px", overflow="hidden"))
         self._nav = _row([self.prev_button, self.slider, self.next_button, self.frame_label])
         self.mode_buttons = widgets.ToggleButtons(options=[(v, k) for k, v in MODES.items()], value="box",
-                                                  style={"button_width": "170px"})
+                                                  style={"button_width": "auto"})
         self.object_dropdown = widgets.Dropdown(description="object", layout=widgets.Layout(width="220px"))
         self.label_text = widgets.Text(placeholder="label", layout=widgets.Layout(width="160px"))
         self.new_object_button = widgets.Button(description="new object", tooltip="new object with this label (o)")
         self.rename_button = widgets.Button(description="rename", tooltip="give the picked object this label")
         self.delete_object_button = widgets.Button(description="delete object", icon="trash",
                                                    tooltip="remove the picked object and all its prompts (undo: z)")
-        self._tools = widgets.VBox([self.mode_buttons, _row(
+        self.replace_button = widgets.Button(description="replace box", icon="exchange", disabled=True,
+                                             tooltip="put the dashed box in place of the object's box on this frame (r)")
+        self.undo_button = widgets.Button(description="undo", icon="undo", tooltip="z",
+                                          layout=widgets.Layout(width="80px"))
+        self._tools = widgets.VBox([_row([self.mode_buttons, self.replace_button, self.undo_button]), _row(
             [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button,
              self.delete_object_button])])
         self.find_kinds = widgets.Dropdown(options=FIND_KINDS, value="face", description="find",
@@ -201,30 +222,39 @@ class PromptEditor(widgets.VBox):
                                           layout=widgets.Layout(width="170px"),
                                           tooltip="the detectors propose boxes on this frame (f)")
         self.find_every = widgets.BoundedFloatText(value=0.5, min=0.01, max=3600, step=0.5, description="every s",
-                                                   layout=widgets.Layout(width="150px"))
+                                                   layout=widgets.Layout(width="140px"))
         self.find_video_button = widgets.Button(description="Find in whole video", icon="film",
                                                 layout=widgets.Layout(width="180px"),
                                                 tooltip="detect on a frame every N seconds; objects grouped")
-        self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",
-                                                 layout=widgets.Layout(width="160px", display="none"))
+        self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",  # hidden, its place kept
+                                                 layout=widgets.Layout(width="110px", visibility="hidden"))
         self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px", max_width="100%"))
-        self.accept_button = widgets.Button(description="accept", icon="check", button_style="success",
-                                            tooltip="the selected proposal becomes an object with this box")
-        self.reject_button = widgets.Button(description="reject", icon="times")
-        self.accept_all_button = widgets.Button(description="accept all")
-        self.reject_all_button = widgets.Button(description="reject all")
+        self.accept_button = widgets.Button(description="accept as new object", icon="check", button_style="success",
+                                            layout=widgets.Layout(width="180px"),
+                                            tooltip="the selected proposal becomes a new object with this box")
+        self.accept_into_button = widgets.Button(description="add to picked", icon="plus", button_style="success",
+                                                 layout=widgets.Layout(width="190px"),
+                                                 tooltip="the selected proposal's box becomes a prompt of the picked object")
+        self.reject_button = widgets.Button(description="reject", icon="times", layout=widgets.Layout(width="80px"))
+        self.accept_all_button = widgets.Button(description="accept all", layout=widgets.Layout(width="90px"))
+        self.reject_all_button = widgets.Button(description="reject all", layout=widgets.Layout(width="90px"))
+        self.show_found_button = widgets.ToggleButton(value=False, description="show found", icon="eye",
+                                                      disabled=True, layout=widgets.Layout(width="120px"),
+                                                      tooltip="draw (dotted) what Find found on boxes already drawn")
         self._find_box = widgets.VBox([
             _row([self.find_kinds, self.find_button, self.find_every, self.find_video_button,
-                          self.find_progress]),
-            _row([self.proposal_list, widgets.VBox([
-                _row([self.accept_button, self.reject_button]),
-                _row([self.accept_all_button, self.reject_all_button])])])])
+                  self.find_progress]),
+            _row([self.accept_button, self.accept_into_button, self.reject_button, self.accept_all_button,
+                  self.reject_all_button, self.show_found_button])])
         # Output of long work started by a button (progress bars), here rather than in the log console.
         self.messages = widgets.Output(layout=widgets.Layout(max_height="160px", overflow="auto"))
+        # As wide as the cell allows up to css_w, and never taller than IMAGE_MAX_VH of the window
+        # (the width follows, so the aspect ratio holds and clicks stay exact).
+        max_w = f"min({css_w}px, calc({IMAGE_MAX_VH}vh * {cw / ch:.4f}))"
         self.canvas = MultiCanvas(2, width=cw, height=ch,
-                                  layout=widgets.Layout(width="100%", max_width=f"{css_w}px", height="auto"))
+                                  layout=widgets.Layout(width="100%", max_width=max_w, height="auto"))
         self.timeline = Canvas(width=TIMELINE_SIZE[0], height=TIMELINE_SIZE[1], layout=widgets.Layout(
-            width="100%", max_width=f"{css_w}px", height=f"{TIMELINE_SIZE[1]}px"))
+            width="100%", max_width=max_w, height=f"{TIMELINE_SIZE[1]}px"))
         self.masks_toggle = widgets.Checkbox(value=True, description="show tracked masks", indent=False,
                                              layout=widgets.Layout(width="170px"))
         self.review_list = widgets.Dropdown(options=[("review spans: none", None)], value=None,
@@ -233,12 +263,12 @@ class PromptEditor(widgets.VBox):
         self._masks_row = _row([self.masks_toggle, self.review_list, self.masks_info])
         self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px", max_width="100%"))
         self.delete_button = widgets.Button(description="delete selected", tooltip="Delete or x")
-        self.undo_button = widgets.Button(description="undo", tooltip="z")
-        self._list_row = _row([self.prompt_list, widgets.VBox([self.delete_button, self.undo_button])])
+        self._list_row = _row([self.proposal_list, self.prompt_list, self.delete_button])
         self._help = widgets.HTML("<small>" + " · ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}"
                                                          for k, v in SHORTCUTS)
                                   + " — keys work while the pointer is over the image</small>")
-        self._status = widgets.HTML()
+        self._status = widgets.HTML(layout=widgets.Layout(height=STATUS_HEIGHT, overflow="hidden", width="100%",
+                                                          max_width=max_w))
         self.preview_button = widgets.Button(description="preview this frame (SAM 2)", icon="eye",
                                              layout=widgets.Layout(width="240px"),
                                              disabled=self._predictor_spec is None,
@@ -250,7 +280,7 @@ class PromptEditor(widgets.VBox):
             display="none", width=f"{max(css_w, 480)}px", max_width="100%"))
 
         # Stable class names for the browser test (and for styling); JupyterLab's own may change.
-        for widget, name in ((self.canvas, "canvas"), (self.slider, "slider"), (self.prev_button, "prev"),
+        for widget, name in ((self._header, "header"), (self.canvas, "canvas"), (self.slider, "slider"), (self.prev_button, "prev"),
                              (self.next_button, "next"), (self.frame_label, "frame-info"),
                              (self.mode_buttons, "mode"), (self.object_dropdown, "object"),
                              (self.label_text, "label"), (self.new_object_button, "new-object"),
@@ -265,7 +295,9 @@ class PromptEditor(widgets.VBox):
                              (self.reject_button, "reject"), (self.accept_all_button, "accept-all"),
                              (self.timeline, "timeline"), (self.masks_toggle, "masks-toggle"),
                              (self.review_list, "review"), (self.masks_info, "masks-info"),
-                             (self.reject_all_button, "reject-all"), (self.messages, "messages")):
+                             (self.reject_all_button, "reject-all"), (self.messages, "messages"),
+                             (self.replace_button, "replace"), (self.accept_into_button, "accept-into"),
+                             (self.show_found_button, "show-found")):
             widget.add_class(f"vidmask-{name}")
 
         self.slider.observe(lambda ch_: self._on_ui(lambda: self.set_frame(ch_["new"])), names="value")
@@ -285,6 +317,10 @@ class PromptEditor(widgets.VBox):
             lambda: self.find_video(self.find_kinds.value, self.find_every.value)))
         self.proposal_list.observe(lambda ch_: self._on_ui(lambda: self.select_proposal(ch_["new"])), names="value")
         self.accept_button.on_click(lambda _: self._on_ui(lambda: self.accept()))
+        self.accept_into_button.on_click(lambda _: self._on_ui(lambda: self.accept_into_picked()))
+        self.replace_button.on_click(lambda _: self._on_ui(self.replace_box))
+        self.show_found_button.observe(lambda ch_: self._on_ui(lambda: self.set_show_matched(ch_["new"])),
+                                       names="value")
         self.reject_button.on_click(lambda _: self._on_ui(lambda: self.reject()))
         self.accept_all_button.on_click(lambda _: self._on_ui(self.accept_all))
         self.reject_all_button.on_click(lambda _: self._on_ui(self.reject_all))
@@ -331,8 +367,9 @@ class PromptEditor(widgets.VBox):
             raise
 
     def set_status(self, text: str, error: bool = False) -> None:
-        color = "#b00020" if error else "#555"
-        self._status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+        color = "#b00020" if error else "#333"
+        self._status.value = (f"<div title='{html.escape(text)}' style='color:{color};line-height:1.5em;"
+                              f"overflow:hidden;max-height:{STATUS_HEIGHT}'>{html.escape(text)}</div>")
 
     @property
     def status(self) -> str:
@@ -374,10 +411,18 @@ class PromptEditor(widgets.VBox):
     def set_frame(self, frame: int) -> None:
         self._drag = None
         self._edit(self.state.set_frame, frame, redraw=True)
+        self._hide_stale_preview()
 
     def step_frame(self, step: int = 1) -> None:
         self._drag = None
         self._edit(self.state.step_frame, step, redraw=True)
+        self._hide_stale_preview()
+
+    def _hide_stale_preview(self) -> None:
+        """The preview picture shows one frame: it goes when another frame is shown."""
+        if self._preview_frame is not None and self._preview_frame != self.frame:
+            self.preview_image.layout.display = "none"
+            self._preview_frame = None
 
     def set_mode(self, mode: str) -> None:
         self._edit(self.state.set_mode, mode)  # the mode is written on the image
@@ -400,6 +445,15 @@ class PromptEditor(widgets.VBox):
                 obj_id: int | None = None) -> FramePrompt:
         """Add a box in source pixels (one per object and frame: it replaces the old one). Saved."""
         return self._edit(self.state.add_box, x0, y0, x1, y1, frame=frame, obj_id=obj_id)
+
+    def drag_box(self, x0: float, y0: float, x1: float, y1: float, replace: bool = False) -> FramePrompt | None:
+        """What a drag in box mode does (source pixels; ``EditState.drag_box``): a slip changes
+        nothing, a drag over the picked object's box waits for ``replace_box``."""
+        return self._edit(self.state.drag_box, x0, y0, x1, y1, replace=replace)
+
+    def replace_box(self) -> FramePrompt:
+        """Put the dashed box in place of the picked object's box on its frame. Saved; undo: z."""
+        return self._edit(self.state.replace_box)
 
     def add_point(self, x: float, y: float, positive: bool = True, frame: int | None = None,
                   obj_id: int | None = None) -> FramePrompt:
@@ -554,6 +608,8 @@ class PromptEditor(widgets.VBox):
         if kind not in ("mousedown", "mousemove", "mouseup", "mouseleave"):
             return None  # contextmenu: only its default (the browser's menu) matters, and it is prevented
         cw, ch = self.canvas_size
+        if event.get("boundingRectWidth"):  # the size it is shown at now (the window may have changed)
+            self.css_scale = float(event["boundingRectWidth"]) / cw
         x = float(event.get("relativeX", 0)) * cw / (float(event.get("boundingRectWidth") or 0) or cw)
         y = float(event.get("relativeY", 0)) * ch / (float(event.get("boundingRectHeight") or 0) or ch)
         shift, button = bool(event.get("shiftKey")), int(event.get("button") or 0)
@@ -594,7 +650,7 @@ class PromptEditor(widgets.VBox):
                 return None
         if self.mode == "box" and moved >= CLICK_CSS_PX and not drag.right:
             (sx0, sy0), (sx1, sy1) = self.to_source(drag.x0, drag.y0), self.to_source(x, y)
-            return self.add_box(sx0, sy0, sx1, sy1)
+            return self.drag_box(sx0, sy0, sx1, sy1)  # a slip, a box, or one waiting for "replace box"
         px, py = self.to_source(drag.x0, drag.y0) if moved >= CLICK_CSS_PX else self.to_source(x, y)
         positive = self.mode != "negative" and not negative
         return self.add_point(px, py, positive=positive)
@@ -627,6 +683,8 @@ class PromptEditor(widgets.VBox):
                 self.select_object(self.prompts.objects[n - 1].id)
         elif k == "z":
             self.undo()
+        elif k == "r":
+            self.replace_box()
         elif k in ("Delete", "Backspace", "x"):
             self.delete()
         elif k == "v":
@@ -637,7 +695,7 @@ class PromptEditor(widgets.VBox):
             self.set_show_masks(not self.show_masks)
         elif key == "Escape":
             self._drag = None
-            self._draw_overlay()
+            self._edit(self.state.drop_pending)
 
     # ------------------------------------------------------------------ find: detector proposals
     def find(self, kinds="face", frame: int | None = None) -> list[Proposal]:
@@ -668,7 +726,7 @@ class PromptEditor(widgets.VBox):
         n = self.info.frame_count
         bar = self.find_progress
         bar.max, bar.value, bar.description = len(set(range(0, n, step)) | {n - 1}), 0, "find"
-        bar.layout.display = None
+        bar.layout.visibility = "visible"
         dets: dict[int, Detections] = {}
         with self._busy(f"finding {' and '.join(kinds)} on every {step}th frame of {n}"):
             for index, frame_dets in detect_video(self.info.path, kinds, every=step, info=self.info,
@@ -697,10 +755,18 @@ class PromptEditor(widgets.VBox):
         """The index of the (smallest) proposal on this frame under canvas pixel (x, y), if any."""
         return self.state.proposal_at(*self.to_source(x, y))
 
-    def accept(self, index: int | None = None) -> FramePrompt:
-        """Accept a proposal (default: the selected one) as an object's box prompt (``EditState.accept``).
-        Saved; undo takes it back and returns the proposal."""
-        return self._edit(self.state.accept, index)
+    def accept(self, index: int | None = None, into: int | None = None) -> FramePrompt:
+        """Accept a proposal (default: the selected one) as a new object's box prompt, or ``into`` an
+        object (``EditState.accept``). Saved; undo takes it back and returns the proposal."""
+        return self._edit(self.state.accept, index, into=into)
+
+    def accept_into_picked(self, index: int | None = None) -> FramePrompt:
+        """Accept a proposal (default: the selected one) into the picked object. Saved."""
+        return self._edit(self.state.accept_into_picked, index)
+
+    def set_show_matched(self, show: bool) -> None:
+        """Draw (dotted) the last Find's detections that were already boxed, or not."""
+        self._edit(self.state.set_show_matched, show)
 
     def accept_all(self) -> list[FramePrompt]:
         """Accept every pending proposal (one undo step)."""
@@ -766,6 +832,7 @@ class PromptEditor(widgets.VBox):
             fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
             self.preview_image.value = png.getvalue()
             self.preview_image.layout.display = None
+            self._preview_frame = frame
         self.set_status(f"preview of frame {frame} done")
         return fig
 
@@ -778,11 +845,26 @@ class PromptEditor(widgets.VBox):
             self.mode_buttons.value = self.mode
             self.object_dropdown.options = [(f"{o.id}: {o.label}", o.id) for o in self.prompts.objects]
             self.object_dropdown.value = self.obj_id
+            picked = self.prompts.object(self.obj_id)
+            if self._label_for != (picked.id, picked.label):  # a new pick: its label (typing in between stays)
+                self.label_text.value = picked.label
+                self._label_for = (picked.id, picked.label)
+            self.accept_into_button.description = f"add to {self._short(picked.label)}"
+            self.accept_into_button.tooltip = (f"the selected proposal's box becomes a prompt of "
+                                               f"{picked.id}: {picked.label}")
+            self.replace_button.disabled = self.state.pending_box is None
+            self.show_found_button.value = self.state.show_matched
+            self.show_found_button.disabled = not self.state.matched
             self.prompt_list.options = [(self.state.describe_prompt(i), i) for i in range(len(self.prompts.prompts))]
             self.prompt_list.value = self.selected
             n_here = len(self.prompts_on_frame())
-            self.frame_label.value = (f"frame {self.frame} · {self.info.seconds(self.frame):.3f} s · "
-                                      f"{n_here} prompt(s) here · prompted frames: {self.prompts.prompt_frames or 'none'}")
+            frames = self.prompts.prompt_frames
+            listed = (", ".join(map(str, frames[:8])) + (f", … ({len(frames)})" if len(frames) > 8 else "")
+                      if frames else "none")
+            text = (f"frame {self.frame} · {self.info.seconds(self.frame):.3f} s · "
+                    f"{n_here} prompt(s) here · prompted frames: {listed}")
+            self.frame_label.value = (f"<div title='{html.escape(text)}' style='white-space:nowrap;overflow:hidden;"
+                                      f"text-overflow:ellipsis'>{html.escape(text)}</div>")
             self.masks_toggle.value = self.show_masks
             self.masks_toggle.disabled = self.mask_store is None
             spans = [r for r in self.review_rows if r.first <= self.frame <= r.last]
@@ -794,6 +876,7 @@ class PromptEditor(widgets.VBox):
             self.proposal_list.options = [(f"#{i} {p.describe()}", i) for i, p in enumerate(self.proposals)]
             self.proposal_list.value = self.selected_proposal
             self.accept_button.disabled = self.reject_button.disabled = self.selected_proposal is None
+            self.accept_into_button.disabled = self.selected_proposal is None
             self.accept_all_button.disabled = self.reject_all_button.disabled = not self.proposals
         finally:
             self._syncing = False
@@ -827,7 +910,8 @@ class PromptEditor(widgets.VBox):
         layer.clear()
         cw, ch = self.canvas_size
         thin = max(1.5, max(cw, ch) / 400)
-        layer.font = f"{max(10, round(ch / 28))}px sans-serif"
+        font = max(10, round(ch / 28))
+        layer.font = f"{font}px sans-serif"
         for i, p in enumerate(self.prompts.prompts):
             if p.frame != self.frame:
                 continue
@@ -839,8 +923,7 @@ class PromptEditor(widgets.VBox):
                 layer.line_width = wide
                 layer.stroke_style = color
                 layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
-                layer.fill_style = color
-                layer.fill_text(obj.label, x0 + 2, max(y0 - 3, 12))
+                self._plate(layer, obj.label, x0, y0, font, obj.color)
             for (x, y), lab in zip(p.points, p.point_labels):
                 cx, cy = self.to_canvas(x, y)
                 r = 2.5 * thin + (thin if i == self.selected else 0)
@@ -862,8 +945,30 @@ class PromptEditor(widgets.VBox):
             if picked:
                 layer.fill_style = "rgba(0,229,255,0.25)"
                 layer.fill_rect(x0, y0, x1 - x0, y1 - y0)
-            layer.fill_style = PROPOSAL_COLOR
-            layer.fill_text(f"{'> ' if picked else ''}{p.group or p.kind} {p.score:.2f}?", x0 + 2, max(y0 - 3, 12))
+            self._plate(layer, f"{'> ' if picked else ''}{p.group or p.kind} {p.score:.2f}?", x0, y0, font,
+                        (0, 229, 255))
+        if self.state.show_matched:  # what Find found on boxes already drawn: dotted, named by their object
+            for p in self.state.matched:
+                if p.frame != self.frame or not any(o.id == p.boxed_by for o in self.prompts.objects):
+                    continue
+                (x0, y0), (x1, y1) = self.to_canvas(*p.box[:2]), self.to_canvas(*p.box[2:])
+                layer.line_width = thin
+                layer.stroke_style = PROPOSAL_COLOR
+                layer.set_line_dash([2, 3])
+                layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
+                layer.set_line_dash([])
+                self._plate(layer, f"{p.kind} {p.score:.2f}: boxed as {self.prompts.object(p.boxed_by).label}",
+                            x0, y1 + font + 4, font, (0, 229, 255))
+        pending = self.state.pending_box
+        if pending is not None and pending.frame == self.frame:  # a drag waiting for "replace box"
+            obj = self.prompts.object(pending.obj_id)
+            (x0, y0), (x1, y1) = self.to_canvas(*pending.box[:2]), self.to_canvas(*pending.box[2:])
+            layer.line_width = 2 * thin
+            layer.stroke_style = "rgb({},{},{})".format(*obj.color)
+            layer.set_line_dash([8, 5])
+            layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
+            layer.set_line_dash([])
+            self._plate(layer, f"replace {obj.label}'s box? (r)", x0, y0, font, obj.color)
         self._draw_mode_badge(layer)
         if self._drag is not None and self.mode == "box" and not self._drag.right:
             d = self._drag
@@ -873,6 +978,26 @@ class PromptEditor(widgets.VBox):
             layer.set_line_dash([6, 4])
             layer.stroke_rect(min(d.x0, d.x1), min(d.y0, d.y1), abs(d.x1 - d.x0), abs(d.y1 - d.y0))
             layer.set_line_dash([])
+
+    def _plate(self, layer, text: str, x: float, y: float, font: int, color) -> None:
+        """``text`` on a plate of ``color`` just above (x, y) (inside the image at its top edge), in
+        black or white by the plate's brightness: readable over any tint or picture."""
+        pad = max(1.0, font * 0.15)
+        w, h = 0.6 * font * len(text) + 2 * pad, font + 2 * pad
+        cw, _ = self.canvas_size
+        x = min(max(x, 0.0), max(cw - w, 0.0))
+        top = max(y - h, 0.0)
+        r, g, b = color
+        layer.fill_style = f"rgba({r},{g},{b},0.9)"
+        layer.fill_rect(x, top, w, h)
+        layer.fill_style = "rgb(0,0,0)" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "rgb(255,255,255)"
+        layer.text_baseline = "top"
+        layer.fill_text(text, x + pad, top + pad)
+        layer.text_baseline = "alphabetic"
+
+    @staticmethod
+    def _short(label: str, n: int = 14) -> str:
+        return label if len(label) <= n else label[:n - 1] + "…"
 
     def mode_badge(self) -> str:
         """What the image's corner says: the mode and the object a click adds to."""

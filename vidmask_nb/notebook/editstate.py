@@ -14,6 +14,11 @@ Example (no notebook needed)::
     state.add_box(400, 300, 520, 340)        # saved at once
     state.add_point(460, 320, positive=False)
     state.undo()
+
+What the mouse draws goes through ``drag_box``: a drag shorter than ``min_box`` source pixels is a
+slip (nothing changes, the message says so), and a drag for an object that already has a box on
+the frame is held as ``pending_box`` until ``replace_box`` (the deliberate act; undoable) or
+anything else drops it. ``add_box`` (a call, not a mouse) replaces at once and says so.
 """
 
 from __future__ import annotations
@@ -31,6 +36,19 @@ from vidmask_nb.media.video import VideoInfo
 MODES = {"box": "box (a click: + point)", "positive": "+ point", "negative": "- point"}
 MODE_BADGES = {"box": "box", "positive": "+ point", "negative": "− point"}  # drawn in the image's corner
 UNDO_DEPTH = 200
+MIN_BOX_PX = 8  # a drawn box's longer side must reach this many source pixels (and 1 % of the frame)
+
+
+def min_box_px(width: int, height: int) -> int:
+    """The shortest drag (its longer side, source pixels) taken as a box: ``MIN_BOX_PX`` or 1 % of
+    the frame's longer side, whichever is larger (8 px at 540p, 19 px at 1080p, 38 px at 4K), so a
+    slip of the hand is a slip at any resolution and display scale."""
+    return max(MIN_BOX_PX, round(max(width, height) / 100))
+
+
+def _count(n: int, kind: str) -> str:
+    noun = {"face": "face", "text": "text box"}.get(kind, kind)
+    return f"{n} {noun}" + ("" if n == 1 else ("es" if noun.endswith("x") else "s"))
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,7 @@ class Proposal:
     box: tuple[float, float, float, float]  # source pixels
     score: float
     group: str | None = None  # the whole-video pass's object for it ("face 2"): accepted ones join it
+    boxed_by: int | None = None  # found on a box prompt already there: that prompt's object (not proposed)
 
     def describe(self) -> str:
         x0, y0, x1, y1 = self.box
@@ -81,6 +100,10 @@ class EditState:
         self.selected: int | None = None  # index into prompts.prompts
         self.proposals: list[Proposal] = []
         self.selected_proposal: int | None = None  # index into proposals
+        self.matched: list[Proposal] = []  # the last Find's detections already boxed (``boxed_by`` set)
+        self.show_matched = False  # draw ``matched`` (the "show found" button)
+        self.pending_box: FramePrompt | None = None  # a drawn box waiting for ``replace_box``
+        self.min_box = min_box_px(info.width, info.height)
         self.message = (f"{len(self.prompts.prompts)} prompt(s) loaded from {self.path}" if self.loaded
                         else f"new prompts; every edit is saved to {self.path}")
         self._undo: list[_Snapshot] = []
@@ -96,6 +119,8 @@ class EditState:
 
     def set_frame(self, frame: int) -> None:
         self.frame = self.check_frame(frame)
+        if self.pending_box is not None and self.pending_box.frame != self.frame:
+            self.pending_box = None
         if self.selected is not None and self.prompts.prompts[self.selected].frame != self.frame:
             self.selected = None
 
@@ -115,6 +140,8 @@ class EditState:
         if obj_id is None:
             return
         self.prompts.object(int(obj_id))  # raises for an unknown id
+        if int(obj_id) != self.obj_id:
+            self.pending_box = None
         self.obj_id = int(obj_id)
 
     def new_object(self, label: str | None = None) -> TrackedObject:
@@ -146,6 +173,9 @@ class EditState:
         if any(o.label == label and o.id != obj_id for o in self.prompts.objects):
             raise VidmaskError(f"another object is already labelled {label!r}")
         old = self.prompts.object(obj_id)
+        if old.label == label:
+            self.message = f"object {obj_id} is already labelled {label!r}: type the new label first"
+            return old
         self._push_undo()
         new = replace(old, label=label)
         self.prompts.objects = [new if o.id == obj_id else o for o in self.prompts.objects]
@@ -186,8 +216,55 @@ class EditState:
         prompt = FramePrompt(frame, obj_id, box=(x0, y0, x1, y1), pts=self.info.pts[frame])
         self._insert(prompt)
         self._saved(f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}) for {self._obj_name(obj_id)} on frame {frame}"
-                    + (" (replaced its previous box)" if replaced else ""))
+                    + (" (replaced its previous box; undo: z)" if replaced else ""))
         return prompt
+
+    def box_on_frame(self, frame: int | None = None, obj_id: int | None = None) -> FramePrompt | None:
+        """The box prompt of ``obj_id`` (default: the picked object) on ``frame`` (default: shown), if any."""
+        frame, obj_id = self._target(frame, obj_id)
+        return next((p for p in self.prompts.prompts if p.frame == frame and p.obj_id == obj_id
+                     and p.box is not None), None)
+
+    def drag_box(self, x0: float, y0: float, x1: float, y1: float, replace: bool = False) -> FramePrompt | None:
+        """What a mouse drag from (x0, y0) to (x1, y1) (source pixels) does in box mode.
+
+        - Its longer side under ``min_box`` px (or its shorter under a quarter of that): a slip.
+          Nothing changes; the message says so. Returns None.
+        - The picked object has a box on this frame already: nothing changes yet. The drawn box is
+          held as ``pending_box`` and the message says how to put it in place (``replace_box``).
+          With ``replace`` it replaces the old one at once (undoable). Returns None / the new box.
+        - Otherwise: a new box for the picked object (``add_box``). Saved.
+        """
+        self.pending_box = None
+        w, h = abs(float(x1) - float(x0)), abs(float(y1) - float(y0))
+        if max(w, h) < self.min_box or min(w, h) < max(2.0, self.min_box / 4):
+            self.message = (f"a {w:.0f}x{h:.0f} px drag is too small for a box (at least {self.min_box} px "
+                            f"across), so nothing changed: drag wider for a box, click without moving for a point")
+            return None
+        old = self.box_on_frame()
+        if old is not None and not replace:
+            x0, x1 = sorted((min(max(float(x0), 0.0), self.info.width), min(max(float(x1), 0.0), self.info.width)))
+            y0, y1 = sorted((min(max(float(y0), 0.0), self.info.height), min(max(float(y1), 0.0), self.info.height)))
+            self.pending_box = FramePrompt(self.frame, self.obj_id, box=(x0, y0, x1, y1), pts=self.info.pts[self.frame])
+            self.message = (f"{self._obj_name(self.obj_id)} already has a box on frame {self.frame}, kept: press "
+                            "'replace box' (r) to put the dashed one in its place, Esc to drop it; for "
+                            "something else, pick or add another object first")
+            return None
+        return self.add_box(x0, y0, x1, y1)
+
+    def replace_box(self) -> FramePrompt:
+        """Put ``pending_box`` (a drag over the picked object's box) in place of that box. Saved; undoable."""
+        pending = self.pending_box
+        if pending is None:
+            raise VidmaskError("no box waiting to replace another: drag the new box first")
+        self.pending_box = None
+        return self.add_box(*pending.box, frame=pending.frame, obj_id=pending.obj_id)
+
+    def drop_pending(self) -> None:
+        """Forget ``pending_box`` (Esc)."""
+        if self.pending_box is not None:
+            self.pending_box = None
+            self.message = "the dashed box was dropped; the object's box is unchanged"
 
     def add_point(self, x: float, y: float, positive: bool = True, frame: int | None = None,
                   obj_id: int | None = None) -> FramePrompt:
@@ -287,10 +364,12 @@ class EditState:
     def _restore(self, snap: _Snapshot) -> None:
         self.prompts.objects, self.prompts.prompts = list(snap.objects), list(snap.prompts)
         self.obj_id, self.selected = snap.obj_id, None
+        self.pending_box = None
         self.proposals += [p for p in snap.restores if p not in self.proposals]
         self.selected_proposal = None
 
     def _push_undo(self, restores: tuple[Proposal, ...] = ()) -> None:
+        self.pending_box = None  # any edit drops a box waiting for "replace"
         self._undo.append(replace(self._snapshot(), restores=restores))
         del self._undo[:-UNDO_DEPTH]
 
@@ -311,29 +390,66 @@ class EditState:
     # ------------------------------------------------------------------ proposals (from the detectors)
     def proposals_from(self, frame: int, dets: Detections) -> list[Proposal]:
         """Proposals for ``dets`` on ``frame``, best first, leaving out those on a box prompt there."""
+        return [p for p in self._detections(frame, dets) if p.boxed_by is None]
+
+    def _detections(self, frame: int, dets: Detections) -> list[Proposal]:
+        """Every detection as a proposal, best first; one on a box prompt there has ``boxed_by`` set."""
         from vidmask_nb.detect.find import MATCH_IOU
 
-        boxes = [p.box for p in self.prompts_on_frame(frame) if p.box is not None]
+        boxed = [p for p in self.prompts_on_frame(frame) if p.box is not None]
+        boxes = np.array([p.box for p in boxed], np.float64).reshape(-1, 4)
         out = []
         for i in np.argsort(-dets.scores, kind="stable"):
             box = tuple(round(float(v), 2) for v in dets.boxes[i])  # as prompts.json keeps it
-            if boxes and iou_matrix(np.array(box), np.array(boxes)).max() >= MATCH_IOU:
-                continue
-            out.append(Proposal(frame, str(dets.kinds[i]), box, float(dets.scores[i])))
+            by = None
+            if len(boxed):
+                overlap = iou_matrix(np.array(box), boxes).reshape(-1)
+                if overlap.max() >= MATCH_IOU:
+                    by = boxed[int(overlap.argmax())].obj_id
+            out.append(Proposal(frame, str(dets.kinds[i]), box, float(dets.scores[i]), boxed_by=by))
         return out
 
     def propose_on_frame(self, frame: int, kinds: tuple[str, ...], dets: Detections) -> list[Proposal]:
         """``dets`` (of ``kinds``, found on ``frame``) replace that frame's pending proposals of those
-        kinds; the best is selected and its frame shown. Nothing is saved."""
+        kinds; the best is selected and its frame shown. Detections on a box prompt already there are
+        not proposed but counted in the message and kept in ``matched`` (``show_matched`` draws
+        them). Nothing is saved."""
         frame = self.check_frame(frame)
-        found = self.proposals_from(frame, dets)
+        every = self._detections(frame, dets)
+        found = [p for p in every if p.boxed_by is None]
+        self.matched = [p for p in every if p.boxed_by is not None]
         self.proposals = [p for p in self.proposals if not (p.frame == frame and p.kind in kinds)] + found
         self.selected_proposal = self.proposals.index(found[0]) if found else None
         if frame != self.frame:
             self.set_frame(frame)
-        self.message = (f"{len(found)} proposal(s) on frame {frame} ({', '.join(kinds)}): click one, then "
-                        "accept or reject" if found else f"no {' or '.join(kinds)} found on frame {frame}")
+        self.message = self._found_message(frame, kinds, every, found)
         return found
+
+    def _found_message(self, frame: int, kinds, every: list[Proposal], found: list[Proposal]) -> str:
+        if not every:
+            return f"no {' or '.join(kinds)} found on frame {frame}"
+        by_kind = {}
+        for p in every:
+            by_kind[p.kind] = by_kind.get(p.kind, 0) + 1
+        what = " and ".join(_count(n, k) for k, n in by_kind.items()) + f" found on frame {frame}"
+        if self.matched:
+            names = ", ".join(dict.fromkeys(self.prompts.object(p.boxed_by).label for p in self.matched))
+            n = len(self.matched)
+            boxed = (f"{n} already boxed" if n < len(every) else "already boxed" if n == 1 else
+                     "both already boxed" if n == 2 else "all already boxed")
+            boxed += f" ({names}): show them ('show found')"
+        if not found:
+            return f"{what}, {boxed}"
+        new = f"{len(found)} new proposal(s): click one, then accept or reject"
+        return f"{what}: {new}" + (f"; {boxed}" if self.matched else "")
+
+    def set_show_matched(self, show: bool) -> None:
+        """Draw (or not) the last Find's detections that were already boxed."""
+        self.show_matched = bool(show)
+        if self.show_matched:
+            shown = [p for p in self.matched if p.frame == self.frame]
+            self.message = (f"{len(shown)} detection(s) already boxed shown dotted on frame {self.frame}" if shown
+                            else "no detection already boxed on this frame (press Find first)")
 
     def propose_objects(self, log: list[dict]) -> list[Proposal]:
         """Proposals from ``find.find_objects``'s log (one per object found, or found again): all
@@ -361,11 +477,28 @@ class EditState:
                 for area in [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1])]]
         return min(hits)[1] if hits else None
 
-    def accept(self, index: int | None = None) -> FramePrompt:
-        """Accept a proposal (default: the selected one): an object labelled by its kind (``face 3``;
-        a whole-video group's accepted proposals share one) gets its box as a prompt on its frame.
-        Saved; undo takes it back and returns the proposal."""
-        return self._accept([self._proposal_index(index)])[0]
+    def accept(self, index: int | None = None, into: int | None = None) -> FramePrompt:
+        """Accept a proposal (default: the selected one) as a box prompt on its frame. Saved; undo
+        takes it back and returns the proposal.
+
+        - ``into=None``: a new object labelled by its kind (``face 3``; a whole-video group's accepted
+          proposals share one); the placeholder ``object 1`` is reused.
+        - ``into=<object id>``: that object gets the box (and the proposal's group joins it). Refused
+          when it has a box on that frame already (delete that box first, or accept as a new object).
+        The object that got the box is picked.
+        """
+        index = self._proposal_index(index)
+        if into is not None:
+            into = int(into)
+            prop = self.proposals[index]
+            if self.box_on_frame(prop.frame, into) is not None:
+                raise VidmaskError(f"{self._obj_name(into)} already has a box on frame {prop.frame}: accept as a "
+                                   "new object, or select that box in the list and delete it first")
+        return self._accept([index], into=into)[0]
+
+    def accept_into_picked(self, index: int | None = None) -> FramePrompt:
+        """Accept a proposal into the picked object (``accept(index, into=obj_id)``)."""
+        return self.accept(index, into=self.obj_id)
 
     def accept_all(self) -> list[FramePrompt]:
         """Accept every pending proposal (one undo step)."""
@@ -387,12 +520,14 @@ class EditState:
         self.message = f"rejected {n} proposal(s)"
         return n
 
-    def _accept(self, indices: list[int]) -> list[FramePrompt]:
+    def _accept(self, indices: list[int], into: int | None = None) -> list[FramePrompt]:
         chosen = [self.proposals[i] for i in indices]
         self._push_undo(restores=tuple(chosen))
         added = []
         for prop in chosen:
-            obj = self._object_for(prop)
+            obj = self._object_for(prop) if into is None else self.prompts.object(into)
+            if into is not None and prop.group:
+                self._group_objects[prop.group] = into
             self.prompts.prompts = [p for p in self.prompts.prompts
                                     if not (p.frame == prop.frame and p.obj_id == obj.id and p.box is not None)]
             prompt = FramePrompt(prop.frame, obj.id, box=prop.box, pts=self.info.pts[prop.frame])
@@ -403,6 +538,7 @@ class EditState:
         self.selected_proposal = None
         labels = ", ".join(dict.fromkeys(self.prompts.object(p.obj_id).label for p in added))
         self._saved(f"accepted {len(added)} proposal(s) as {labels}" if len(added) > 1 else
+                    f"accepted into {labels}: box on frame {added[0].frame}" if into is not None else
                     f"accepted: {labels}, box on frame {added[0].frame}")
         return added
 

@@ -65,7 +65,9 @@ def _put_label(img: np.ndarray, text: str, x: int, y: int, color) -> None:
     y = max(th + base, y)
     x = min(x, max(0, img.shape[1] - tw - 4))
     cv2.rectangle(img, (x, y - th - base), (x + tw + 4, y), tuple(int(c) for c in color), -1)
-    cv2.putText(img, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    r, g, b = (float(c) for c in color)
+    ink = (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else (255, 255, 255)  # readable on any plate
+    cv2.putText(img, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, thick, cv2.LINE_AA)
 
 
 def show_grid(images: Sequence[np.ndarray], titles: Sequence[str] = (), cols: int = 4,

@@ -8,7 +8,10 @@
   shaded, saved as ``qa/<stem>_areas.png``.
 - ``review_frames``: spans of frames a person should look at: an object vanishes, its area
   collapses below or jumps above its recent median (a jump to a much larger mask is a sign of
-  a wrong track), or its score drops. ``ReviewTable.show()`` shows it.
+  a wrong track), its score drops, or its mask is implausible on its own: it covers more than
+  ``max_share`` of the frame, or is far larger than every box drawn for it (``prompts``). A track
+  that is wrong from its first frame (or an untrained model's) changes little over time, so only
+  these last two catch it. ``ReviewTable.show()`` shows it.
 - ``export_palette_pngs``: one 8-bit palette PNG per frame (pixel = object id, palette = object
   colours) beside the COCO RLE ``masks.json``.
 
@@ -76,7 +79,7 @@ class ReviewRow:
     label: str
     first: int
     last: int
-    reason: str  # "vanished" | "area drop" | "area jump" | "low score" | "never found"
+    reason: str  # "vanished" | "area drop" | "area jump" | "low score" | "never found" | "covers frame" | "beyond box"
     detail: str
     time: str = ""  # m:ss.ss of the first frame
 
@@ -106,7 +109,9 @@ class ReviewTable:
         s = self.settings
         return (f"{len(self.rows)} span(s) to review (area drop > {s['drop']:.0%} or jump > "
                 f"{s.get('grow', DEFAULT_GROW):g}x of the median of the last {s['window']} present frames, "
-                f"score < {s['min_score']}, any vanishing)")
+                f"score < {s['min_score']}, any vanishing, a mask over "
+                f"{s.get('max_share', DEFAULT_MAX_SHARE):.0%} of the frame or over "
+                f"{s.get('box_growth', DEFAULT_BOX_GROWTH):g}x its largest prompt box)")
 
     def show(self, limit: int = 200) -> None:
         """Display the rows (the first ``limit``: a long video's table stays readable; ``save`` keeps all)."""
@@ -115,7 +120,9 @@ class ReviewTable:
             more = f"; the first {limit} shown, all in the saved review JSON" if len(rows) > limit else ""
             show_table(rows[:limit], self.title() + more)
         else:
-            print("nothing to review: every object stays present, its area steady and its score high")
+            s = self.settings
+            print("nothing to review: every object stays present, its area steady and its score high, and "
+                  f"no mask covers more than {s.get('max_share', DEFAULT_MAX_SHARE):.0%} of the frame")
 
     def __str__(self) -> str:
         return format_table(self.as_dicts(), self.title()) if self.rows else "nothing to review"
@@ -129,18 +136,25 @@ class ReviewTable:
 
 
 DEFAULT_GROW = 2.0
+DEFAULT_MAX_SHARE = 0.5  # a mask over half the frame is reviewed: people and plates rarely fill it
+DEFAULT_BOX_GROWTH = 4.0  # a mask over 4x the largest box drawn for its object is reviewed
 
 
 def review_frames(store: MaskStore, drop: float = 0.5, window: int = 15, min_score: float = 0.5,
-                  hold: int = 0, grow: float = DEFAULT_GROW) -> ReviewTable:
-    """Find spans where an object vanishes, its area collapses or jumps, or its score falls.
+                  hold: int = 0, grow: float = DEFAULT_GROW, max_share: float = DEFAULT_MAX_SHARE,
+                  prompts=None, box_growth: float = DEFAULT_BOX_GROWTH) -> ReviewTable:
+    """Find spans where an object vanishes, its area collapses or jumps, its score falls, or its
+    mask is implausibly large.
 
     - vanished: absent after having been present (``hold``: a gap the render covers says so);
     - area drop: area below ``(1 - drop)`` x the median of its last ``window`` present frames;
     - area jump: area above ``grow`` x that median (the mask leapt to something larger: often
       the track jumped to another object or the background);
     - low score: present with a score below ``min_score``;
-    - never found: absent on every frame.
+    - never found: absent on every frame;
+    - covers frame: the mask covers more than ``max_share`` of the frame (0.5: half of it);
+    - beyond box: with ``prompts`` (the ``PromptSet`` tracked), the mask is more than
+      ``box_growth`` x the area of the largest box drawn for its object.
 
     Example::
 
@@ -153,13 +167,46 @@ def review_frames(store: MaskStore, drop: float = 0.5, window: int = 15, min_sco
         raise VidmaskError(f"window must be at least 3 frames, not {window}")
     if not grow > 1:
         raise VidmaskError(f"grow must be more than 1 (2.0 = the area doubles), not {grow}")
+    if not 0 < max_share <= 1:
+        raise VidmaskError(f"max_share must be a fraction of the frame above 0, at most 1 (0.5 = half), "
+                           f"not {max_share}")
+    if not box_growth > 1:
+        raise VidmaskError(f"box_growth must be more than 1 (4.0 = four times the box), not {box_growth}")
     fps = _fps(store)
+    w, h = store.size
+    boxes: dict[int, float] = {}
+    for p in (prompts.prompts if prompts is not None else ()):
+        if p.box is not None:
+            area = (p.box[2] - p.box[0]) * (p.box[3] - p.box[1])
+            boxes[p.obj_id] = max(boxes.get(p.obj_id, 0.0), area)
     rows: list[ReviewRow] = []
     for track in object_timelines(store):
         rows += _review_track(track, drop, window, min_score, hold, fps, grow)
+        rows += _implausible(track, w * h, max_share, boxes.get(track.obj_id), box_growth, fps)
     rows.sort(key=lambda r: (r.first, r.obj_id, r.reason))
     return ReviewTable(rows, {"drop": drop, "window": window, "min_score": min_score, "hold": hold,
-                              "grow": grow})
+                              "grow": grow, "max_share": max_share, "box_growth": box_growth})
+
+
+def _implausible(track: ObjectTimeline, frame_px: int, max_share: float, box_area: float | None,
+                 box_growth: float, fps: Fraction | None) -> list[ReviewRow]:
+    """Spans where the mask covers more than ``max_share`` of the frame, or more than ``box_growth``
+    x its object's largest prompt box (when known); one row per span, its worst frame named."""
+    rows = []
+    share = track.areas / float(max(frame_px, 1))
+    for first, last in _spans(share > max_share):
+        worst = first + int(np.argmax(share[first:last + 1]))
+        rows.append(ReviewRow(track.obj_id, track.label, first, last, "covers frame",
+                              f"mask covers {share[worst]:.0%} of the frame at frame {worst} (> {max_share:.0%}): "
+                              "a wrong track, or the background taken for the object?", _clock(first, fps)))
+    if box_area:
+        ratio = track.areas / box_area
+        for first, last in _spans((ratio > box_growth) & (share <= max_share)):
+            worst = first + int(np.argmax(ratio[first:last + 1]))
+            rows.append(ReviewRow(track.obj_id, track.label, first, last, "beyond box",
+                                  f"mask {ratio[worst]:.1f}x its largest prompt box at frame {worst} "
+                                  f"(> {box_growth:g}x): has it spread to something else?", _clock(first, fps)))
+    return rows
 
 
 def _recent_median_ratio(areas: np.ndarray, window: int, block: int = 1 << 16) -> np.ndarray:
@@ -245,11 +292,14 @@ def area_timeline(store: MaskStore, table: ReviewTable | None = None,
     Example: ``area_timeline(store, review_frames(store), "qa/clip_areas.png")``.
     """
     rows = table.rows if table is not None else []
-    fig = timeline_figure(store, review_spans=[(r.first, r.last) for r in rows],
-                          min_score=table.settings["min_score"] if rows else None,
-                          title="mask area per object", changed_spans=changed_spans)
-    if out_path is not None:
-        _save_figure(fig, out_path)
+    with tqdm(total=2 if out_path is not None else 1, desc="area timeline", unit="step") as bar:
+        fig = timeline_figure(store, review_spans=[(r.first, r.last) for r in rows],
+                              min_score=table.settings["min_score"] if rows else None,
+                              title="mask area per object", changed_spans=changed_spans)
+        bar.update()
+        if out_path is not None:
+            _save_figure(fig, out_path)
+            bar.update()
     return fig
 
 
@@ -278,28 +328,43 @@ def _contact_sheet(video, run: RunFolder, store: MaskStore, info, frames, n, col
     if not indices:
         raise VidmaskError("no frames to show: give at least one frame index")
     labels, colors = labels_and_colors(store)
-    with VideoReader(video, info=info) as reader:
-        sources = reader.frames_at(indices)
-    outputs = None
-    if redacted is not None:
-        with VideoReader(redacted) as out_reader:
-            if len(out_reader) != info.frame_count:
-                raise VidmaskError(f"{redacted} has {len(out_reader)} frames, the source "
-                                   f"{info.frame_count}: it is not this video's render")
-            outputs = out_reader.frames_at(indices)
-    tiles = []
-    for k, i in enumerate(indices):
-        tile = draw_overlay(sources[k], store[i].masks(), labels=labels, colors=colors)
-        if outputs is not None:
-            gap = np.full((tile.shape[0], max(2, tile.shape[1] // 80), 3), 255, np.uint8)
-            tile = np.concatenate([tile, gap, outputs[k]], axis=1)
-        tiles.append(tile)
-    titles = [f"frame {i}  {_clock(i, info.fps)}" for i in indices]
-    what = "overlay | redacted" if outputs is not None else "overlay"
-    fig = show_grid(tiles, titles, cols=cols if outputs is None else max(1, cols // 2), width=width,
-                    suptitle=f"{Path(video).name}: {what}")
-    _save_figure(fig, out_path if out_path is not None else run.qa_dir / f"{Path(video).stem}_contact.png")
+    # one step a frame read (source, and the redacted copy), one a tile drawn, two for the figure
+    steps = len(set(indices)) * (2 if redacted is not None else 1) + len(indices) + 2
+    with tqdm(total=steps, desc="contact sheet", unit="step") as bar:
+        with VideoReader(video, info=info) as reader:
+            sources = _frames_at(reader, indices, bar)
+        outputs = None
+        if redacted is not None:
+            with VideoReader(redacted) as out_reader:
+                if len(out_reader) != info.frame_count:
+                    raise VidmaskError(f"{redacted} has {len(out_reader)} frames, the source "
+                                       f"{info.frame_count}: it is not this video's render")
+                outputs = _frames_at(out_reader, indices, bar)
+        tiles = []
+        for k, i in enumerate(indices):
+            tile = draw_overlay(sources[k], store[i].masks(), labels=labels, colors=colors)
+            if outputs is not None:
+                gap = np.full((tile.shape[0], max(2, tile.shape[1] // 80), 3), 255, np.uint8)
+                tile = np.concatenate([tile, gap, outputs[k]], axis=1)
+            tiles.append(tile)
+            bar.update()
+        titles = [f"frame {i}  {_clock(i, info.fps)}" for i in indices]
+        what = "overlay | redacted" if outputs is not None else "overlay"
+        fig = show_grid(tiles, titles, cols=cols if outputs is None else max(1, cols // 2), width=width,
+                        suptitle=f"{Path(video).name}: {what}")
+        bar.update()
+        _save_figure(fig, out_path if out_path is not None else run.qa_dir / f"{Path(video).stem}_contact.png")
+        bar.update()
     return fig
+
+
+def _frames_at(reader: VideoReader, indices: Sequence[int], bar) -> list[np.ndarray]:
+    """``reader.frames_at`` (in file order, each GOP decoded once), one step of ``bar`` a frame."""
+    out = {}
+    for i in sorted(set(indices)):
+        out[i] = reader[i]
+        bar.update()
+    return [out[i] for i in indices]
 
 
 def overlay_video(video: str | os.PathLike, workdir: str | os.PathLike, output: str | os.PathLike | None = None,
