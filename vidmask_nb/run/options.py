@@ -37,6 +37,7 @@ class RunOptions:
     find_every: float = FindOptions.find_every
     floor_every: int = FindOptions.floor_every
     no_track: bool = FindOptions.no_track
+    pii_words: str | None = FindOptions.pii_words
     full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
 
     def _part(self, cls):
@@ -58,8 +59,8 @@ class RunOptions:
         """Check every option before heavy work; returns the options with the checkpoint resolved."""
         track = self.track_options.checked(resolve_checkpoint=not self.no_track)
         self.render_options.checked()
-        self.find_options.checked()
-        return replace(self, **asdict(track))
+        find = self.find_options.checked()  # the word list's path made absolute
+        return replace(self, **asdict(track), pii_words=find.pii_words)
 
     @classmethod
     def from_mapping(cls, values: dict, base: "RunOptions | None" = None) -> "RunOptions":
