@@ -4,8 +4,9 @@ at known places and times, moving and scaled. Used by ``tests/test_codes_pii.py`
 ``benchmarks/bench_pii.py``.
 
 ``make_clip(path, n=12, size=(640, 360))`` writes the clip (10 fps, x264 crf 12) and returns a
-``Material``: per frame, the box of each item (``"email"``, ``"phone"``, ``"words"``, ``"words2"``,
-``"qr"``, ``"ean"``) or None where it is not shown.
+``Material``: per frame, the box of each item (``"email"``, ``"phone"``, ``"name"`` (a listed name, ``NAME``),
+``"words"``, ``"words2"`` (plain words that must stay readable), ``"qr"``, ``"ean"``) or None where it
+is not shown.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 
 EMAIL = "alice.cooper@example.com"
 PHONE = "+44 20 7946 0958"
+NAME = "Dana Whitfield"  # listed in the test's --pii-words file
 WORDS = "GARDEN CENTRE"
 WORDS2 = "OPEN DAILY"
 QR_TEXT = "https://example.com/u/alice"
@@ -105,8 +107,8 @@ def _paste(rgb: np.ndarray, gray: np.ndarray, x: int, y: int) -> tuple[int, int,
 
 def make_clip(path: str | Path, n: int = 12, size: tuple[int, int] = (640, 360), fps: Fraction = Fraction(10)) -> Material:
     """Write the clip; the e-mail is shown on every frame, the phone number from frame 2 on, the
-    plain words throughout; the QR code moves right and grows (4 -> 5 px modules), the EAN-13
-    moves down (2 -> 3 px modules halfway)."""
+    name from frame 4 on, the plain words throughout; the QR code moves right and grows (4 -> 5 px
+    modules halfway), the EAN-13 moves down and grows (2 -> 3 px modules)."""
     import av
     from PIL import Image, ImageFont
 
@@ -120,12 +122,13 @@ def make_clip(path: str | Path, n: int = 12, size: tuple[int, int] = (640, 360),
         for i, bg in enumerate(_backgrounds(n, size)):
             pil = Image.fromarray(bg)
             boxes: dict = {"email": _label(pil, (24 + 2 * i, 24), EMAIL, font),
-                           "phone": _label(pil, (24, 96 + i), PHONE, font) if i >= 2 else None,
-                           "words": _label(pil, (24, 190), WORDS, font),
-                           "words2": _label(pil, (24, 300 - i), WORDS2, font)}
+                           "phone": _label(pil, (24, 82 + i), PHONE, font) if i >= 2 else None,
+                           "name": _label(pil, (24, 140), NAME, font) if i >= 4 else None,
+                           "words": _label(pil, (24, 206), WORDS, font),
+                           "words2": _label(pil, (24, 310 - i), WORDS2, font)}
             rgb = np.array(pil)
             boxes["qr"] = _paste(rgb, qr_image(4 if i < n // 2 else 5), 420 + 3 * i, 16)
-            boxes["ean"] = _paste(rgb, ean_image(2 if i < n // 2 else 3, 50), 270 + i, 230 + 2 * i)
+            boxes["ean"] = _paste(rgb, ean_image(2 if i < n // 2 else 3, 44), 286, 224 + 3 * i)
             material.boxes.append(boxes)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = i, 1 / fps
