@@ -91,6 +91,22 @@ def test_codes_are_filled_whatever_the_style():
     assert not is_code_label("encoder") and is_code_label("barcode_2")
 
 
+def test_text_and_code_proposals_are_accepted_like_faces(material, tmp_path):
+    from vidmask_nb.media.video import probe
+    from vidmask_nb.notebook.editor import FIND_KINDS
+    from vidmask_nb.notebook.editstate import EditState
+
+    assert {"pii", "code"} <= {k for _, v in FIND_KINDS for k in parse_kinds(v)}
+    clip, _, _ = material
+    state = EditState(probe(clip.path), tmp_path / "prompts.json")
+    dets = Detections(np.array([clip.boxes[3]["email"], clip.boxes[3]["qr"]], np.float32), [0.9, 1.0],
+                      ["pii", "code"], ["email", "qr"])
+    found = state.propose_on_frame(3, ("pii", "code"), dets)
+    assert [p.kind for p in found] == ["code", "pii"]  # best first
+    state.accept_all()
+    assert sorted(o.label for o in state.prompts.objects) == ["code 1", "pii 1"]
+
+
 @pytest.mark.slow
 def test_personal_text_and_codes_are_gone_from_the_output(material, floor_run):
     clip, words, _ = material
