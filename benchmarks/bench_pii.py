@@ -11,7 +11,7 @@ printed beside the figures (other jobs on the CPUs slow every row alike).
 Usage::
 
     .venv/bin/python benchmarks/bench_pii.py              # 8 frames
-    .venv/bin/python benchmarks/bench_pii.py --frames 20
+    .venv/bin/python benchmarks/bench_pii.py --frames 20 --media /data/clips
 """
 from __future__ import annotations
 
@@ -38,11 +38,16 @@ def per_frame(fn, frames) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=8, help="frames timed (default 8)")
+    ap.add_argument("--media", default=str(ROOT.parent / "shared" / "media"),
+                    help="folder holding 01_dog.mp4 for the background (default ../shared/media)")
     a = ap.parse_args()
 
     import cv2
 
+    import pii_material
     from pii_material import NAME, make_clip
+
+    pii_material.SHARED_MEDIA = Path(a.media)
     from vidmask_nb.detect.detectors import get_detector
     from vidmask_nb.detect.pii import fold
     from vidmask_nb.media.video import VideoReader
@@ -59,7 +64,7 @@ def main() -> None:
             ("pii: detection + recognition of every line + matchers", per_frame(pii.detect, frames)),
             ("code: QR + barcodes, frame and Otsu threshold", per_frame(get_detector("code").detect, frames)),
             ("face: CenterFace (640 px long side)", per_frame(get_detector("face").detect, frames))]
-    background = "01_dog" if (ROOT.parent / "shared" / "media" / "01_dog.mp4").is_file() else "generated"
+    background = "01_dog" if (Path(a.media) / "01_dog.mp4").is_file() else "generated"
     print(f"{len(frames)} frames at 1280x720 ({background} background); load average {load:.1f} on "
           f"{os.cpu_count()} CPUs; last frame: {len(lines)} text lines, {int(sum(bool(w) for w in lines.what))} "
           f"personal ({', '.join(w for w in lines.what if w)}), codes {', '.join(codes.what)}")
