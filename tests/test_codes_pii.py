@@ -74,6 +74,10 @@ def test_what_matched_travels_with_detections():
     lines = Detections(np.array([[1, 1, 11, 11], [50, 50, 60, 60]]), [0.8, 0.8], ["pii", "pii"], ["", ""])
     held = find.sticky_pii(lines, dets[:1])
     assert len(held) == 1 and list(held.what) == ["email+word"]
+    # a barcode only located (a stripe pattern?) is covered only where a code was covered just before
+    located = Detections(np.array([[2, 2, 9, 9], [70, 70, 90, 80], [100, 0, 120, 20]]), [0.5, 0.5, 0.5],
+                         ["code"] * 3, ["barcode", "barcode", "qr"])
+    assert [list(b) for b in find.sticky_codes(located, dets).boxes] == [[2, 2, 9, 9], [100, 0, 120, 20]]
 
 
 def test_codes_are_filled_whatever_the_style():

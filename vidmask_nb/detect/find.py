@@ -18,7 +18,9 @@ both (fail closed). Boxes on an object whose style is ``keep`` are left alone. C
 
 Personal text (kind ``pii``) is read on every floor frame; a text region that matched on the frame
 before and overlaps a region found now stays personal (``sticky_pii``) even when OCR misreads it
-there, so a name read once is covered as long as its text is seen. ``what`` in ``floor.json``
+there, so a name read once is covered as long as its text is seen. Codes: every code that decodes
+and every QR code located is covered; a barcode only located, where a code was covered on the frame
+before (``sticky_codes``: OpenCV's barcode locator also fires on stripes). ``what`` in ``floor.json``
 names what matched (``email``), never the text; the header holds a digest of the word list, never
 the words.
 
@@ -154,33 +156,65 @@ def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: 
     detectors = [get_detector(k, scale, threshold.get(k) if isinstance(threshold, Mapping) else threshold,
                               words=words) for k in kinds]
     indices = sorted(set(range(0, info.frame_count, every)) | {info.frame_count - 1})
-    last_pii = Detections.empty()
+    last: dict[str, Detections] = {}
     for index, rgb in _frames_rgb(video, info, None if every == 1 else indices, desc):
         parts = []
         for d in detectors:
             if sticky and d.kind == "pii":
                 lines, _ = d.read(rgb)  # the text read is dropped here
-                last_pii = sticky_pii(lines, last_pii)
-                parts.append(last_pii)
+                last["pii"] = sticky_pii(lines, last.get("pii", Detections.empty()))
+                parts.append(last["pii"])
+            elif sticky and d.kind == "code":
+                last["code"] = sticky_codes(d.detect(rgb), last.get("code", Detections.empty()))
+                parts.append(last["code"])
             else:
                 parts.append(d.detect(rgb))
         yield index, Detections.merge(parts)
 
 
+def _carried(found: Detections, before: Detections, alone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``found`` to keep: those ``alone`` marks, and those at the place of one of ``before``
+    (IoU >= ``HOLD_MATCH_IOU``, or the centre inside its box); and, for each, its match in ``before`` (-1)."""
+    keep = np.asarray(alone, bool).copy()
+    match = np.full(len(found), -1)
+    if len(found) and len(before):
+        ious = iou_matrix(found.boxes, before.boxes)
+        cx = (found.boxes[:, 0] + found.boxes[:, 2]) / 2
+        cy = (found.boxes[:, 1] + found.boxes[:, 3]) / 2
+        b = before.boxes
+        inside = (b[None, :, 0] <= cx[:, None]) & (cx[:, None] <= b[None, :, 2]) & \
+                 (b[None, :, 1] <= cy[:, None]) & (cy[:, None] <= b[None, :, 3])
+        near = (ious >= HOLD_MATCH_IOU) | inside
+        for i in np.flatnonzero(near.any(axis=1)):
+            match[i] = int(np.argmax(np.where(near[i], ious, -1.0)))
+            keep[i] = True
+    return keep, match
+
+
 def sticky_pii(lines: Detections, before: Detections) -> Detections:
-    """The personal lines of a frame: those that matched, and those overlapping (IoU >=
-    ``HOLD_MATCH_IOU``) a personal line of the frame ``before`` (which lend them what they matched)."""
+    """The personal lines of a frame: those that matched, and those at the place of a personal line
+    of the frame ``before`` (which lends them what it matched): OCR misreads a line now and then."""
     if not len(lines):
         return lines
     what = lines.what.astype(object).copy()
-    if len(before):
-        ious = iou_matrix(lines.boxes, before.boxes)
-        for i in range(len(lines)):
-            j = int(np.argmax(ious[i]))
-            if not what[i] and ious[i, j] >= HOLD_MATCH_IOU:
-                what[i] = before.what[j]
-    keep = np.array([bool(w) for w in what], bool)
+    keep, match = _carried(lines, before, np.array([bool(w) for w in what], bool))
+    for i in np.flatnonzero(keep & (match >= 0)):
+        what[i] = what[i] or before.what[match[i]]
     return Detections(lines.boxes, lines.scores, lines.kinds, what)[keep]
+
+
+def sticky_codes(codes: Detections, before: Detections) -> Detections:
+    """The codes the floor covers on a frame: every code that decodes, every QR code located (three
+    finder patterns are rarely a false alarm), and a barcode only located where a code was covered
+    on the frame ``before`` (OpenCV's barcode locator also fires on stripes: wallpaper, a bedspread).
+    A code found late is covered before it too, by the floor's hold."""
+    from vidmask_nb.detect.detectors import CODE_DECODED
+
+    if not len(codes):
+        return codes
+    alone = (codes.scores >= CODE_DECODED) | (codes.what == "qr")
+    keep, _ = _carried(codes, before, alone)
+    return codes[keep]
 
 
 # -- the floor ---------------------------------------------------------------------------------
