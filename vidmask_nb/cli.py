@@ -87,8 +87,13 @@ def _find_flags(g) -> None:
 
     d = FindOptions()  # the detectors' defaults, one place
     g.add_argument("--find", default=d.find, metavar="KINDS",
-                   help="detectors that find what to hide and cover a floor under SAM 2: faces, text or faces,text "
+                   help="detectors that find what to hide and cover a floor under SAM 2, comma-separated: faces, "
+                        "text (every text region), pii (text read by OCR holding an e-mail, phone, card, IBAN, "
+                        "plate or a --pii-words word), codes (QR codes and barcodes, always filled) "
                         "(default: none, only the prompts)")
+    g.add_argument("--pii-words", default=d.pii_words, metavar="FILE",
+                   help="with --find ...,pii: a UTF-8 text file of words and names, one a line, covered wherever "
+                        "OCR reads them (default: none, the built-in patterns only)")
     g.add_argument("--find-every", type=float, default=d.find_every, metavar="S",
                    help=f"with --find, seconds between frames searched for new objects (default {d.find_every})")
     g.add_argument("--floor-every", type=int, default=d.floor_every, metavar="N",
@@ -165,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("audit", help="list frames where a detector still finds something: exit 0 none, 1 some, 2 error")
     s.add_argument("video")
-    s.add_argument("--find", default="faces", metavar="KINDS", help="faces, text or faces,text (default faces)")
+    s.add_argument("--find", default="faces", metavar="KINDS",
+                   help="faces, text, pii (personal text still readable), codes (codes that still decode), "
+                        "comma-separated (default faces)")
+    s.add_argument("--pii-words", default=None, metavar="FILE",
+                   help="with pii: a text file of words and names, one a line, reported wherever OCR reads them")
     s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
     s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
     s.add_argument("--say-words", default=None, metavar="FILE",
@@ -285,6 +294,11 @@ def cmd_audit(args) -> int:
     from vidmask_nb.review.audit import audit_video
     from vidmask_nb.notebook.setup import format_table
 
+    from vidmask_nb.detect.detectors import parse_kinds
+    from vidmask_nb.detect.pii import read_words
+
+    if args.pii_words and "pii" not in parse_kinds(args.find):
+        raise VidmaskError("--pii-words is read by the pii detector: add pii to --find (e.g. --find faces,pii)")
     speech = None
     if args.say_words:
         from vidmask_nb.review.audit import audit_speech
@@ -292,6 +306,9 @@ def cmd_audit(args) -> int:
         speech = audit_speech(args.video, args.say_words)
     if speech is not None and args.find.strip().lower() == "none":
         report = None
+    else:
+        report = audit_video(args.video, args.find, args.every,
+                             words=read_words(args.pii_words) if args.pii_words else ())
     else:
         report = audit_video(args.video, args.find, args.every)
     if args.json:

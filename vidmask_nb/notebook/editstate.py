@@ -56,7 +56,7 @@ class Proposal:
     """A detector's box on one frame, waiting to be accepted (-> an object's box prompt) or rejected."""
 
     frame: int
-    kind: str  # "face" | "text"
+    kind: str  # "face" | "text" | "pii" | "code"
     box: tuple[float, float, float, float]  # source pixels
     score: float
     group: str | None = None  # the whole-video pass's object for it ("face 2"): accepted ones join it

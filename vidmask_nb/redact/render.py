@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 import numpy as np
 from tqdm.auto import tqdm
 
-from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, parse_style
+from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, MeanColorEffect, parse_style
 from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, output_pix_fmt
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
@@ -119,6 +119,9 @@ def object_effects(objects: Iterable[TrackedObject], style: str | Effect = "fill
     for o in objects:
         by_label.setdefault(o.label, []).append(o.id)
     known = ", ".join(f"{o.id} ({o.label})" for o in objects) or "none"
+    for o in objects:  # a code is covered opaquely whatever the style (a blurred code may still decode)
+        if is_code_label(o.label):
+            effects[o.id] = opaque_effect(default)
     for key, obj_style in (object_styles or {}).items():
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             ids = [int(key)] if int(key) in effects else []
@@ -132,9 +135,30 @@ def object_effects(objects: Iterable[TrackedObject], style: str | Effect = "fill
             raise VidmaskError(f"object_styles names {key!r}, which is not an object in masks.json; "
                                f"known objects (id (label)): {known}")
         effect = parse_style(obj_style)
-        for i in ids:
-            effects[i] = effect
+        for i in ids:  # a code keeps only a solid style, or "keep" given for it by name
+            code = is_code_label(next(o.label for o in objects if o.id == i))
+            effects[i] = opaque_effect(effect, keep=True) if code else effect
     return effects
+
+
+# Words in an object's label that make it a code (find's "code 3"; a person's "QR code", "barcode").
+CODE_WORDS = ("code", "codes", "qr", "barcode", "barcodes")
+
+
+def is_code_label(label: str) -> bool:
+    """Is an object labelled ``label`` a QR code or barcode (``code 3``, ``QR code on door``)?"""
+    return any(w in CODE_WORDS for w in str(label).lower().replace("_", " ").replace("-", " ").split())
+
+
+def opaque_effect(effect, keep: bool = False):
+    """``effect`` when it covers with a solid colour (fill, mean), else a black fill; ``keep``
+    stays only when ``keep`` is True (asked for that object by name)."""
+    effect = parse_style(effect)
+    if isinstance(effect, (FillEffect, MeanColorEffect)):
+        return effect
+    if keep and getattr(effect, "name", "") == "keep":
+        return effect
+    return FillEffect()
 
 
 def plan_render(store: MaskStore, style: str | Effect = "fill",
@@ -283,7 +307,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     Gaps longer than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.redact.gaps``).
     ``floor``: a ``floor.json`` (``find.compute_floor``) whose detector boxes are covered too, with
     ``style`` and the same margins; each box held up to ``hold`` frames after and before the
-    detector loses it (``find.hold_boxes``).
+    detector loses it (``find.hold_boxes``). Codes (the floor's and objects labelled as codes,
+    ``is_code_label``) are filled opaquely whatever the style (``opaque_effect``).
     ``audio``: an ``audio.AudioOptions`` or ``audio.AudioPlan`` (mute or bleep the whole track, spans, listed
     words heard); None copies every audio packet. Only the packets under its spans are re-encoded.
     """
@@ -319,11 +344,12 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     reader = VideoReader(video, info=info, deep=True)
     masks = plan.margins.hold(mask_stream(store, info), store=store)
     if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
-        from vidmask_nb.detect.find import FLOOR_ID, with_floor
+        from vidmask_nb.detect.find import CODES_FLOOR_ID, FLOOR_ID, with_floor
 
         # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
         masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
-        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
+        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style),
+                                      CODES_FLOOR_ID: opaque_effect(style)})
     stop = threading.Event()
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,

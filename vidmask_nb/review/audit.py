@@ -4,6 +4,11 @@ The detectors run over any video (ours or another tool's) on every frame (or eve
 and each detection is a finding: a *leak*, or *kept* when it lies on an object the run left
 visible on purpose (style ``keep``). Exit code of the CLI: 0 nothing leaks, 1 something does.
 
+The audit reads too: ``pii`` reports text that OCR still reads as personal data (``what``: the
+kind, ``email``; never the text), ``code`` every QR code or barcode that still *decodes* (on the
+frame or its Otsu threshold; ``what``: ``qr``, ``ean13``; never what it says). A code only
+located, no longer decodable, is not a leak.
+
 Example::
 
     report = audit_video("runs/clip/clip_redacted.mp4", kinds=("face",))
@@ -30,6 +35,7 @@ class Finding:
     box: tuple[float, float, float, float]
     score: float
     kept: bool = False  # on an object styled "keep": left visible on purpose, not a leak
+    what: str = ""  # what matched: "email", "phone+word" (pii), "qr", "ean13" (codes); never the text
 
 
 @dataclass
@@ -61,13 +67,15 @@ class AuditReport:
             kept = f"; {len(self.kept_frames)} frame(s) show kept objects" if self.kept_frames else ""
             return (f"audit {Path(self.video).name}: nothing detectable ({', '.join(self.kinds)}) on "
                     f"{self.frames_checked} frame(s) checked{kept}")
+        matched = self.matched()
+        what = f"; {', '.join(f'{k} {n}' for k, n in matched.items())}" if matched else ""
         return (f"audit {Path(self.video).name}: {len(self.leaks)} detection(s) on {len(self.leak_frames)} of "
-                f"{self.frames_checked} frame(s) checked ({', '.join(self.kinds)})")
+                f"{self.frames_checked} frame(s) checked ({', '.join(self.kinds)}{what})")
 
     def to_json(self) -> dict:
         return {"video": str(self.video), "kinds": list(self.kinds), "every": self.every,
                 "frames_checked": self.frames_checked, "clean": self.clean,
-                "leak_frames": self.leak_frames, "kept_frames": self.kept_frames,
+                "leak_frames": self.leak_frames, "kept_frames": self.kept_frames, "matched": self.matched(),
                 "findings": [asdict(f) for f in self.findings]}
 
     def review_table(self):
@@ -81,7 +89,7 @@ class AuditReport:
             if last is not None and last.label == f.kind and 0 < f.frame - last.last <= self.every:
                 rows[-1] = ReviewRow(0, f.kind, last.first, f.frame, "audit leak", last.detail, last.time)
                 continue
-            detail = (f"{f.kind} still detected in the redacted video (score {f.score:.2f} at "
+            detail = (f"{_finding_name(f)} {_still(f)} in the redacted video (score {f.score:.2f} at "
                       f"{[round(v) for v in f.box]}): add a prompt there, or check the effect's strength")
             rows.append(ReviewRow(0, f.kind, f.frame, f.frame, "audit leak", detail, f"{f.time:.2f} s"))
         rows.sort(key=lambda r: r.first)
@@ -89,9 +97,17 @@ class AuditReport:
                                   "drop": 0.0, "window": 0, "min_score": 0.0})
 
     def rows(self, limit: int | None = None) -> list[dict]:
-        return [{"frame": f.frame, "time s": round(f.time, 3), "kind": f.kind,
+        return [{"frame": f.frame, "time s": round(f.time, 3), "kind": f.kind, "what": f.what,
                  "box": [round(v, 1) for v in f.box], "score": round(f.score, 3),
                  "finding": "kept" if f.kept else "LEAK"} for f in self.findings[:limit]]
+
+    def matched(self) -> dict[str, int]:
+        """Leaks by what matched (``{"email": 12, "qr": 10}``), for summaries."""
+        out: dict[str, int] = {}
+        for f in self.leaks:
+            for part in f.what.split("+") if f.what else ():
+                out[part] = out.get(part, 0) + 1
+        return out
 
     def save(self, path: str | os.PathLike) -> Path:
         from vidmask_nb.runfolder.folder import write_json
@@ -99,13 +115,23 @@ class AuditReport:
         return write_json(path, self.to_json())
 
 
+def _finding_name(f: Finding) -> str:
+    return {"pii": "personal text", "code": "a code"}.get(f.kind, f.kind) + (f" ({f.what})" if f.what else "")
+
+
+def _still(f: Finding) -> str:
+    return {"pii": "still readable", "code": "still decodes"}.get(f.kind, "still detected")
+
+
 def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",), every: int = 1,
                 keep_masks: Iterable[tuple[int, np.ndarray | None]] | None = None,
-                scale: float | None = None, threshold: float | None = None) -> AuditReport:
+                scale: float | None = None, threshold: float | None = None,
+                words: Sequence[str] = ()) -> AuditReport:
     """Detect ``kinds`` on every ``every``-th frame of ``video``.
 
     ``keep_masks`` (optional): (frame, union of the kept objects' masks or None) for every frame
-    in order; a detection centred inside it is reported as kept.
+    in order; a detection centred inside it is reported as kept. ``words``: the ``pii`` kind's word
+    list (``pii.read_words``). Codes count only when they decode (``detect.DEFAULT_THRESHOLD``).
     """
     from vidmask_nb.errors import VidmaskError
     from vidmask_nb.detect.find import detect_video
@@ -118,16 +144,16 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
     keep_iter = iter(keep_masks) if keep_masks is not None else None
     keep_frame, keep = -1, None
     report = AuditReport(str(video), kinds, every, 0)
-    for index, dets in detect_video(video, kinds, every, info, scale, threshold, desc="audit"):
+    for index, dets in detect_video(video, kinds, every, info, scale, threshold, desc="audit", words=words):
         report.frames_checked += 1
         while keep_iter is not None and keep_frame < index:
             keep_frame, keep = next(keep_iter, (info.frame_count, None))
-        for box, score, kind in zip(dets.boxes, dets.scores, dets.kinds):
+        for box, score, kind, what in zip(dets.boxes, dets.scores, dets.kinds, dets.what):
             cx = int(np.clip((box[0] + box[2]) / 2, 0, info.width - 1))
             cy = int(np.clip((box[1] + box[3]) / 2, 0, info.height - 1))
             kept = keep is not None and keep_frame == index and bool(keep[cy, cx])
             report.findings.append(Finding(index, round(info.seconds(index), 4), str(kind),
-                                           tuple(float(v) for v in box), float(score), kept))
+                                           tuple(float(v) for v in box), float(score), kept, str(what)))
     return report
 
 
@@ -145,12 +171,16 @@ def kept_masks(store, kept: Sequence[int], dilate: int = 0) -> Iterable[tuple[in
 
 
 def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), every: int = 1,
-              object_styles=None, style="fill", dilate: int | None = None) -> AuditReport:
+              object_styles=None, style="fill", dilate: int | None = None,
+              pii_words: str | os.PathLike | None = None) -> AuditReport:
     """Stage 04's audit of the redacted ``output``: saved as ``qa/<stem>_audit.json``.
 
     Objects styled ``keep`` (by ``style``/``object_styles``) are reported as kept, not as leaks;
-    ``dilate``: the render's (default: ``RenderOptions().dilate``).
+    ``dilate``: the render's (default: ``RenderOptions().dilate``); ``pii_words``: the run's word
+    list file for the ``pii`` kind.
     """
+    from vidmask_nb.detect.pii import read_words
+
     from vidmask_nb.track.masks import MaskStore
     from vidmask_nb.redact.render import RenderOptions, object_effects
 
@@ -161,7 +191,8 @@ def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), ev
     store = MaskStore.load(run.masks_json)
     effects = object_effects(store.object_infos, style, object_styles)
     kept = [i for i, e in effects.items() if getattr(e, "name", "") == "keep"]
-    report = audit_video(output, kinds, every, kept_masks(store, kept, dilate) if kept else None)
+    report = audit_video(output, kinds, every, kept_masks(store, kept, dilate) if kept else None,
+                         words=read_words(pii_words) if pii_words else ())
     run.qa_dir.mkdir(parents=True, exist_ok=True)
     report.save(run.qa_dir / f"{Path(video).stem}_audit.json")
     return report
@@ -191,7 +222,7 @@ def leak_sheet(report: AuditReport, n: int = 8, out_path=None):
             if f.frame == frame:
                 x0, y0, x1, y1 = f.box
                 ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="red", lw=2))
-        ax.set_title(f"frame {frame}: {', '.join(sorted({f.kind for f in report.leaks if f.frame == frame}))}",
+        ax.set_title(f"frame {frame}: {', '.join(sorted({_finding_name(f) for f in report.leaks if f.frame == frame}))}",
                      fontsize=10)
     fig.suptitle(f"still detectable in {Path(report.video).name}", fontsize=12)
     fig.tight_layout()

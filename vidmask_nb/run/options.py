@@ -42,6 +42,7 @@ class RunOptions:
     audio_spans: str | None = AudioOptions.audio_spans
     say_words: str | None = AudioOptions.say_words
     say_margin: float = AudioOptions.say_margin
+    pii_words: str | None = FindOptions.pii_words
     full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
 
     def _part(self, cls):
@@ -67,9 +68,9 @@ class RunOptions:
         """Check every option before heavy work; returns the options with the checkpoint resolved."""
         track = self.track_options.checked(resolve_checkpoint=not self.no_track)
         self.render_options.checked()
-        self.find_options.checked()
+        find = self.find_options.checked()  # the word list's path made absolute
         self.audio_options.checked()
-        return replace(self, **asdict(track))
+        return replace(self, **asdict(track), pii_words=find.pii_words)
 
     @classmethod
     def from_mapping(cls, values: dict, base: "RunOptions | None" = None) -> "RunOptions":

@@ -259,7 +259,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
                                   seconds=result.seconds, output_sha256=_sha256(output),
                                   objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
                                   long_gaps=[g.to_json() for g in gaps if g.long],
-                                  tracking=changes.to_json() if changes else None))
+                                  tracking=changes.to_json() if changes else None, floor=_floor(run)))
     return result
 
 
@@ -339,13 +339,22 @@ def _say_resume(say, video: Path, workdir: Path, opts: RunOptions) -> None:
         say(f"resuming after {done} of {total} segments (masks/tracker_state.pt)")
 
 
+def _floor(run: RunFolder) -> dict | None:
+    """What the detector floor covered (``find.floor_summary``: boxes per kind, what matched), or None."""
+    from vidmask_nb.detect.find import floor_path, floor_summary
+
+    path = floor_path(run.root)
+    return floor_summary(path) if path.is_file() else None
+
+
 def _output_audit(run: RunFolder, video: Path, say) -> dict | None:
     """Stage 04's audit of the output (``qa/<stem>_audit.json``), summed up for run.json and the console."""
     audit_file = run.qa_dir / f"{video.stem}_audit.json"
     if not audit_file.is_file():
         return None
-    audit = json.loads(audit_file.read_text())
-    audit = {k: audit[k] for k in ("kinds", "every", "frames_checked", "clean", "leak_frames", "kept_frames")}
+    full = json.loads(audit_file.read_text())
+    audit = {k: full[k] for k in ("kinds", "every", "frames_checked", "clean", "leak_frames", "kept_frames")}
+    audit["matched"] = full.get("matched", {})  # leaks by what matched ("email": 3), never the text
     say("audit of the output: " + ("nothing detectable" if audit["clean"]
                                    else f"LEAKS on frames {audit['leak_frames'][:20]}"))
     return audit
@@ -411,7 +420,7 @@ def share(workdir, to, with_masks: bool = False) -> list[Path]:
             shutil.copyfile(f, to / f.name)
             out.append(to / f.name)
         summary = {k: mark.get(k) for k in ("objects", "options", "prompt_check", "uncovered_gaps", "long_gaps",
-                                            "output_sha256")}
+                                            "output_sha256", "floor")}
         summary["video"] = output.name
         out.append(write_json(to / "summary.json", summary))
     except OSError as exc:

@@ -130,6 +130,8 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
     given = {k: v for k, v in overrides.items() if v is not None}
     if given.get("checkpoint") is not None:
         given["checkpoint"] = str(resolve_path(given["checkpoint"], "checkpoint", workdir))
+    if given.get("pii_words") is not None:
+        given["pii_words"] = str(resolve_path(given["pii_words"], "pii_words file", workdir))
     if saved is None and not save:
         say(f"no {SETTINGS_FILE} in {workdir} (notebook 01 writes it): using the defaults and this notebook's parameters")
     elif saved is not None:

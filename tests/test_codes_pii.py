@@ -1,0 +1,160 @@
+"""Personal text and codes, end to end on generated material that knows the truth (``pii_material``):
+an e-mail, a phone number and a listed name, plain words, a moving QR code and a moving EAN-13 on
+12 frames at 640x360. The real readers judge: PP-OCRv4 reading the output, OpenCV decoding it."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from pii_material import EAN_DIGITS, EMAIL, NAME, PHONE, QR_TEXT, make_clip
+from vidmask_nb.detect import find
+from vidmask_nb.detect.detectors import Detections, get_detector, parse_kinds
+from vidmask_nb.detect.pii import fold
+from vidmask_nb.errors import VidmaskError
+
+SECRETS = [EMAIL, PHONE, "alice", "example.com", "7946", NAME.split()[1], QR_TEXT, EAN_DIGITS]
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\W_]+", "", fold(text))
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pii")
+    words = root / "names.txt"
+    words.write_text(f"# people in the footage\n{NAME}\n", encoding="utf-8")
+    return make_clip(root / "source.mp4"), words, root
+
+
+@pytest.fixture(scope="module")
+def floor_run(material):
+    """The ``--no-track`` run's floor for pii and codes (as notebook 02 makes it), once."""
+    clip, words, root = material
+    work = root / "run"
+    find.find_and_floor(clip.path, work, "pii,codes", track=False, pii_words=words)
+    find.write_untracked_masks(clip.path, work)
+    return work
+
+
+def _render(clip, work, style):
+    from vidmask_nb.redact.render import render
+
+    return render(clip.path, work, style=style, floor=find.floor_path(work), progress=False,
+                  output=work / f"out_{style.replace(':', '_')}.mp4")
+
+
+def test_kinds_and_options(tmp_path):
+    assert parse_kinds("faces,pii,codes") == ("face", "pii", "code")
+    assert parse_kinds("qr,barcode") == ("code",)
+    with pytest.raises(VidmaskError, match="--pii-words .* add pii to --find"):
+        find.FindOptions(find="faces", pii_words=str(tmp_path / "x.txt")).checked()
+    words = tmp_path / "w.txt"
+    words.write_text("Dana\n")
+    with pytest.raises(VidmaskError, match="no such file"):
+        find.FindOptions(find="faces,pii", pii_words=str(tmp_path / "missing.txt")).checked()
+    checked = find.FindOptions(find="faces,pii", pii_words=str(words)).checked()
+    assert checked.words == ("dana",) and checked.pii_words == str(words.resolve())
+    from vidmask_nb.run.options import RunOptions
+
+    assert RunOptions(find="pii", pii_words=str(words), no_track=True).checked().pii_words == str(words.resolve())
+
+
+def test_what_matched_travels_with_detections():
+    dets = Detections(np.array([[0, 0, 10, 10], [5, 5, 20, 20]]), np.array([0.9, 1.0]),
+                      np.array(["pii", "code"], dtype=object), np.array(["email+word", "qr"], dtype=object))
+    back = Detections.from_json(dets.to_json())
+    assert list(back.what) == ["email+word", "qr"] and list(back[1:].what) == ["qr"]
+    assert list(Detections.merge([dets, Detections(np.zeros((1, 4)), [0.5], ["face"])]).what) == ["email+word", "qr", ""]
+    assert "what" not in Detections(np.zeros((1, 4)), [0.5], ["face"]).to_json()[0]
+    # a line misread on the next frame stays personal where it overlaps a personal line
+    lines = Detections(np.array([[1, 1, 11, 11], [50, 50, 60, 60]]), [0.8, 0.8], ["pii", "pii"], ["", ""])
+    held = find.sticky_pii(lines, dets[:1])
+    assert len(held) == 1 and list(held.what) == ["email+word"]
+    # a barcode only located (a stripe pattern?) is covered only where a code was covered just before
+    located = Detections(np.array([[2, 2, 9, 9], [70, 70, 90, 80], [100, 0, 120, 20]]), [0.5, 0.5, 0.5],
+                         ["code"] * 3, ["barcode", "barcode", "qr"])
+    assert [list(b) for b in find.sticky_codes(located, dets).boxes] == [[2, 2, 9, 9], [100, 0, 120, 20]]
+
+
+def test_codes_are_filled_whatever_the_style():
+    from vidmask_nb.prompts.records import TrackedObject
+    from vidmask_nb.redact.effects import FillEffect, KeepEffect
+    from vidmask_nb.redact.render import is_code_label, object_effects
+
+    objects = [TrackedObject(1, "face 1", (255, 0, 0)), TrackedObject(2, "code 1", (0, 255, 0)),
+               TrackedObject(3, "QR code on door", (0, 0, 255))]
+    effects = object_effects(objects, "blur")
+    assert effects[1].name.startswith("blur") and effects[2] == FillEffect() and effects[3] == FillEffect()
+    effects = object_effects(objects, "pixelate", {"code 1": "pixelate:4", 3: "keep"})
+    assert effects[2] == FillEffect() and effects[3] == KeepEffect()  # keep only when asked for by name
+    assert object_effects(objects, "fill:#ff0000")[2] == FillEffect((255, 0, 0))
+    assert not is_code_label("encoder") and is_code_label("barcode_2")
+
+
+def test_text_and_code_proposals_are_accepted_like_faces(material, tmp_path):
+    from vidmask_nb.media.video import probe
+    from vidmask_nb.notebook.editor import FIND_KINDS
+    from vidmask_nb.notebook.editstate import EditState
+
+    assert {"pii", "code"} <= {k for _, v in FIND_KINDS for k in parse_kinds(v)}
+    clip, _, _ = material
+    state = EditState(probe(clip.path), tmp_path / "prompts.json")
+    dets = Detections(np.array([clip.boxes[3]["email"], clip.boxes[3]["qr"]], np.float32), [0.9, 1.0],
+                      ["pii", "code"], ["email", "qr"])
+    found = state.propose_on_frame(3, ("pii", "code"), dets)
+    assert [p.kind for p in found] == ["code", "pii"]  # best first
+    state.accept_all()
+    assert sorted(o.label for o in state.prompts.objects) == ["code 1", "pii 1"]
+
+
+@pytest.mark.slow
+def test_personal_text_and_codes_are_gone_from_the_output(material, floor_run):
+    clip, words, _ = material
+    summary = find.floor_summary(find.floor_path(floor_run))
+    assert {"email", "phone", "word", "qr", "ean13"} <= set(summary["matched"]), summary
+    floor_text = find.floor_path(floor_run).read_text()
+    assert not [s for s in SECRETS if s.lower() in floor_text.lower()]  # what matched, never the text
+
+    out = _render(clip, floor_run, "fill")
+    reader, codes = get_detector("pii", words=(fold(NAME),)), get_detector("code")
+    from vidmask_nb.media.video import VideoReader
+
+    plain = {"GARDENCENTRE": 0, "OPENDAILY": 0}
+    with VideoReader(out) as frames:
+        for frame in frames:
+            lines, texts = reader.read(frame.rgb)
+            leaked = [w for w in lines.what if w]
+            assert not leaked, f"frame {frame.index}: personal text still read ({leaked})"
+            read = [_compact(t).upper() for t in texts]
+            for word in plain:
+                plain[word] += any(word in t for t in read)
+            assert not len(codes.detect(frame.rgb)), f"frame {frame.index}: a code still decodes"
+    assert min(plain.values()) >= len(clip.boxes) - 1, f"plain words no longer readable: {plain}"
+
+
+@pytest.mark.slow
+def test_audit_exit_codes_and_no_code_decodes_in_any_style(material, floor_run, tmp_path, capsys):
+    from vidmask_nb.cli import main
+
+    clip, words, _ = material
+    assert main(["audit", str(clip.path), "--find", "pii,codes", "--pii-words", str(words), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    found = {w for f in report["findings"] for w in f["what"].split("+")}
+    assert {"email", "phone", "word", "qr", "ean13"} <= found, found
+    shown = json.dumps(report).lower()
+    assert not [s for s in SECRETS if s.lower() in shown]
+    phone_frames = sorted({f["frame"] for f in report["findings"] if "phone" in f["what"]})
+    assert phone_frames[0] == clip.frames_with("phone")[0]  # at the truth's place and time
+    assert main(["audit", str(clip.path), "--find", "faces", "--pii-words", str(words)]) == 2  # needs pii
+
+    fill = floor_run / "out_fill.mp4"
+    fill = fill if fill.is_file() else _render(clip, floor_run, "fill")
+    assert main(["audit", str(fill), "--find", "pii,codes", "--pii-words", str(words)]) == 0
+    for style in ("blur", "pixelate"):  # codes are filled whatever the style; the rest is blurred or pixelated
+        out = _render(clip, floor_run, style)
+        assert main(["audit", str(out), "--find", "codes"]) == 0, style
+        assert main(["audit", str(out), "--find", "pii", "--pii-words", str(words), "--every", "3"]) == 0, style
