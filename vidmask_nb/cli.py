@@ -267,7 +267,7 @@ def cmd_track(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from vidmask_nb.notebook.setup import format_table
+    from vidmask_nb.review.tables import format_table
     from vidmask_nb.run.pipeline import read_batch, run_batch
 
     items = read_batch(args.manifest, _options(args), args.out_root)
@@ -292,10 +292,9 @@ def cmd_batch(args) -> int:
 
 def cmd_audit(args) -> int:
     from vidmask_nb.review.audit import audit_video
-    from vidmask_nb.notebook.setup import format_table
-
     from vidmask_nb.detect.detectors import parse_kinds
     from vidmask_nb.detect.pii import read_words
+    from vidmask_nb.review.tables import format_table
 
     if args.pii_words and "pii" not in parse_kinds(args.find):
         raise VidmaskError("--pii-words is read by the pii detector: add pii to --find (e.g. --find faces,pii)")
@@ -309,8 +308,6 @@ def cmd_audit(args) -> int:
     else:
         report = audit_video(args.video, args.find, args.every,
                              words=read_words(args.pii_words) if args.pii_words else ())
-    else:
-        report = audit_video(args.video, args.find, args.every)
     if args.json:
         print(json.dumps({**(report.to_json() if report else {}),
                           **({"speech": speech.to_json()} if speech else {})}, indent=1))
