@@ -49,11 +49,22 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
 
 
 class Effect(Protocol):
-    """What every effect offers; ``name`` reads back as the style text that built it."""
+    """What every effect offers; ``name`` reads back as the style text that built it.
+
+    The kit's effects also say which pixels ``annotate`` reads for a mask whose box is ``box``:
+    ``context(box, width, height) -> (box, step)``, a box of the frame and a grid step its origin
+    must keep (pixelate's blocks), so the render converts only that much of a frame to RGB
+    (``redact.planar``). An effect without it is given the whole frame.
+    """
 
     name: str
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+
+def _own_box(box: Box, width: int, height: int) -> tuple[Box, int]:
+    """The context of an effect that reads only the pixels under its mask."""
+    return box, 1
 
 
 # -- helpers shared by the effects ------------------------------------------------------------
@@ -146,6 +157,8 @@ class FillEffect:
     def name(self) -> str:
         return "fill:#{:02x}{:02x}{:02x}".format(*self.color)
 
+    context = staticmethod(_own_box)
+
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return _cover_solid(scene, mask, lambda box: _scaled(self.color, scene.dtype))
 
@@ -161,6 +174,8 @@ class KeepEffect:
     @property
     def name(self) -> str:
         return "keep"
+
+    context = staticmethod(_own_box)
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return scene
@@ -178,6 +193,8 @@ class MeanColorEffect:
     @property
     def name(self) -> str:
         return "mean"
+
+    context = staticmethod(_own_box)
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         def mean_color(box: Box) -> np.ndarray:
@@ -221,6 +238,10 @@ class BlurEffect:
         x0, y0, x1, y1 = box
         return max(self.min_sigma, self.strength * max(x1 - x0, y1 - y0))
 
+    def context(self, box: Box, width: int, height: int) -> tuple[Box, int]:
+        """3 sigma around the mask's box: what the blur reads."""
+        return _pad_box(box, math.ceil(3 * self.sigma_for(box)), width, height), 1
+
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         _check(scene, mask)
         box = mask_box(mask)
@@ -263,6 +284,12 @@ class PixelateEffect:
     @property
     def name(self) -> str:
         return f"pixelate:{self.block}"
+
+    def context(self, box: Box, width: int, height: int) -> tuple[Box, int]:
+        """The frame's blocks that the box touches; a crop's origin must stay on their grid."""
+        b = int(self.block)
+        x0, y0, x1, y1 = box
+        return (x0 // b * b, y0 // b * b, min(width, -(-x1 // b) * b), min(height, -(-y1 // b) * b)), b
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         _check(scene, mask)

@@ -40,6 +40,8 @@ from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
 from vidmask_nb.prompts.records import TrackedObject, VideoRef, color_for
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.video import VideoInfo, VideoReader, probe
+from vidmask_nb.media.planes import FramePool, YuvFrame
+from vidmask_nb.redact.planar import cover_planes
 
 DEFAULT_DILATE = 4
 QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
@@ -303,7 +305,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     if hold is None:
         hold = hold_frames_for(hold_seconds, info.fps)
     plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps,
-                       chroma=chroma_of(output_pix_fmt(info, lossless)))
+                       chroma=chroma_of(output_pix_fmt(info, lossless, planar=True)))
     reader = VideoReader(video, info=info, deep=True)
     masks = plan.margins.hold(mask_stream(store, info), store=store)
     if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
@@ -313,21 +315,31 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
         plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
     stop = threading.Event()
+    frames: Iterable = ()
     try:
-        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder) as writer:
+        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,
+                         planar=True) as writer:
             if progress:
                 print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
                       f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")
             bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
                        disable=not progress)
-            frames: Iterable = iter(reader)
+            # The decoder's planes, copied into a few reused frames (media.planes): covers convert only their boxes.
+            pool = FramePool(info.width, info.height, writer.pix_fmt, info.sws_colorspace, info.sws_range,
+                             size=3 * QUEUE_FRAMES, stop=stop)
+            frames = (pool.load(decoded, index) for index, decoded in reader.decoded())
             if overlap:
                 frames, masks = prefetch(frames, QUEUE_FRAMES, stop), prefetch(masks, QUEUE_FRAMES, stop)
-            with bar, FrameSink(writer.write, QUEUE_FRAMES, stop, enabled=overlap) as sink:
+
+            def encode(frame: YuvFrame, pts: int) -> None:
+                writer.write_planes(frame.frame, pts)
+                pool.give_back(frame)
+
+            with bar, FrameSink(encode, QUEUE_FRAMES, stop, enabled=overlap) as sink:
                 for frame, (index, frame_masks) in zip(frames, masks):
                     if index != frame.index:  # cannot happen with checked masks; never misalign
                         raise VidmaskError(f"frame {frame.index} met the masks of frame {index}")
-                    sink.put(redact_frame(frame.rgb, frame_masks, plan), frame.pts)
+                    sink.put(cover_planes(frame, frame_covers(frame_masks, plan)), frame.pts)
                     bar.update(1)
     finally:
         stop.set()
@@ -397,13 +409,13 @@ def prefetch(items: Iterable[T], depth: int, stop: threading.Event) -> Iterator[
 
 
 class FrameSink:
-    """Feeds ``write(rgb, pts)`` from a thread through a queue of ``depth`` frames.
+    """Feeds ``write(frame, pts)`` from a thread through a queue of ``depth`` frames (RGB or ``YuvFrame``).
 
     ``put`` raises the writer's error as soon as it is known; leaving the ``with`` block waits for
     the queue to drain (and raises a pending error). ``enabled=False`` writes in the caller's thread.
     """
 
-    def __init__(self, write: Callable[[np.ndarray, int], None], depth: int, stop: threading.Event,
+    def __init__(self, write: Callable[[object, int], None], depth: int, stop: threading.Event,
                  enabled: bool = True):
         self._write, self._stop, self._enabled = write, stop, enabled
         self._q: queue.Queue = queue.Queue(maxsize=depth)
@@ -427,11 +439,11 @@ class FrameSink:
                 self._stop.set()
                 return
 
-    def put(self, rgb: np.ndarray, pts: int) -> None:
+    def put(self, frame, pts: int) -> None:
         if not self._enabled:
-            self._write(rgb, pts)
+            self._write(frame, pts)
             return
-        if self._error is not None or not _put(self._q, (rgb, pts), self._stop):
+        if self._error is not None or not _put(self._q, (frame, pts), self._stop):
             self._raise()
 
     def _raise(self) -> None:
