@@ -34,6 +34,7 @@ import threading
 from functools import lru_cache
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import Interpolation
 
@@ -115,6 +116,35 @@ def solid_yuv(color: tuple[int, int, int], deep: bool, sws_colorspace: int | Non
     return tuple(int(c) for c in cands[best])  # type: ignore[return-value]
 
 
+# swscale's matrix codes (``VideoInfo.sws_colorspace``) -> (Kr, Kb); None is swscale's default, BT.601.
+KR_KB = {None: (0.299, 0.114), 1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114),
+         7: (0.212, 0.087), 9: (0.2627, 0.0593)}
+
+
+@lru_cache(maxsize=32)
+def yuv_matrices(sws_colorspace: int | None, sws_range: int | None, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(YUV -> RGB, RGB -> YUV) as 3x4 affine matrices for ``cv2.transform``: the stream's matrix
+    (Kr, Kb) and range (limited unless 2, full) at ``bits`` per sample, RGB 0..255 (8 bits) or
+    0..65535 (more)."""
+    kr, kb = KR_KB.get(sws_colorspace, KR_KB[None])
+    kg = 1.0 - kr - kb
+    a = np.array([[kr, kg, kb],
+                  [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
+                  [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))]])
+    top = float(2 ** bits - 1)
+    if sws_range == 2:
+        scale, offset = np.array([top, top, top]), np.array([0.0, 2 ** (bits - 1), 2 ** (bits - 1)])
+    else:
+        s = 2 ** (bits - 8)
+        scale, offset = np.array([219.0, 224.0, 224.0]) * s, np.array([16.0, 128.0, 128.0]) * s
+    rgb_top = 255.0 if bits == 8 else 65535.0
+    forward = (scale[:, None] * a) / rgb_top  # RGB -> YUV
+    inverse = np.linalg.inv(forward)
+    to_yuv = np.hstack([forward, offset[:, None]])
+    to_rgb = np.hstack([inverse, -(inverse @ offset)[:, None]])
+    return to_rgb, to_yuv
+
+
 class YuvFrame:
     """One frame's planes in the output's layout (``FramePool.load``); ``frame`` is what is encoded."""
 
@@ -143,11 +173,33 @@ class YuvFrame:
         return slice(y0 // cy, -(-y1 // cy)), slice(x0 // cx, -(-x1 // cx))
 
     def to_rgb(self, box: Box) -> np.ndarray:
-        """The pixels of ``box`` (chroma-aligned) as RGB: uint8, uint16 (0..65535) for a deep source."""
+        """The pixels of ``box`` (chroma-aligned) as RGB: uint8, uint16 (0..65535) for a deep source.
+
+        Each chroma sample serves its pixels; the matrix is the stream's (``yuv_matrices``), in
+        one vectorised pass (within a level of ``VideoReader``'s swscale conversion).
+        """
         x0, y0, x1, y1 = box
         rows, cols = self._chroma_box(box)
-        return rgb_of_planes(self.y[y0:y1, x0:x1], self.u[rows, cols], self.v[rows, cols],
-                             self.sws_colorspace, self.sws_range, self.rgb_format)
+        w, h = x1 - x0, y1 - y0
+        planes = [self.y[y0:y1, x0:x1]]
+        for plane in (self.u, self.v):
+            c = plane[rows, cols]
+            if c.shape != (h, w):
+                c = np.repeat(np.repeat(c, -(-h // c.shape[0]), 0), -(-w // c.shape[1]), 1)[:h, :w]
+            planes.append(c)
+        to_rgb, _ = yuv_matrices(self.sws_colorspace, self.sws_range, 10 if self.deep else 8)
+        return cv2.transform(cv2.merge(planes), to_rgb)
+
+    def to_rgb_reduced(self, box: Box, size: tuple[int, int]) -> np.ndarray:
+        """The pixels of ``box`` (chroma-aligned) reduced to ``size`` = (width, height) by area
+        averaging, as RGB: the planes are averaged first (the matrix is affine, so this is the RGB
+        average but for out-of-gamut clipping), so only ``size`` pixels are converted."""
+        x0, y0, x1, y1 = box
+        rows, cols = self._chroma_box(box)
+        planes = [cv2.resize(p, size, interpolation=cv2.INTER_AREA)
+                  for p in (self.y[y0:y1, x0:x1], self.u[rows, cols], self.v[rows, cols])]
+        to_rgb, _ = yuv_matrices(self.sws_colorspace, self.sws_range, 10 if self.deep else 8)
+        return cv2.transform(cv2.merge(planes), to_rgb)
 
     def _blocks(self, where: np.ndarray) -> np.ndarray:
         """Chroma samples of a box with any pixel under ``where`` (the box is chroma-aligned)."""
@@ -155,9 +207,13 @@ class YuvFrame:
         if (cx, cy) == (1, 1):
             return where
         h, w = where.shape
-        padded = np.zeros((-(-h // cy) * cy, -(-w // cx) * cx), bool)
-        padded[:h, :w] = where
-        return padded.reshape(padded.shape[0] // cy, cy, padded.shape[1] // cx, cx).any(axis=(1, 3))
+        if h % cy or w % cx:
+            padded = np.zeros((-(-h // cy) * cy, -(-w // cx) * cx), bool)
+            padded[:h, :w] = where
+            where = padded
+        # a block's max over its pixels (dilate by the block, then one pixel per block)
+        grown = cv2.dilate(where.view(np.uint8), np.ones((cy, cx), np.uint8), anchor=(0, 0))
+        return grown[::cy, ::cx].view(bool)
 
     def put_rgb(self, box: Box, rgb: np.ndarray, where: np.ndarray) -> None:
         """Write ``rgb`` (the box's pixels) into the planes where ``where > 0``; the rest stays as decoded."""
@@ -166,22 +222,21 @@ class YuvFrame:
             raise VidmaskError(f"frame must be {y1 - y0}x{x1 - x0}x3 {'uint16' if self.deep else 'uint8'} "
                                f"(uint8 or uint16 RGB), got {rgb.shape} {rgb.dtype}")
         inside = where > 0
-        ys, us, vs = yuv444_of_rgb(rgb, self.sws_colorspace, self.sws_range)
-        np.copyto(self.y[y0:y1, x0:x1], ys, where=inside)
+        _, to_yuv = yuv_matrices(self.sws_colorspace, self.sws_range, 10 if self.deep else 8)
+        # Luma rounded per pixel; each chroma sample from the mean RGB of its pixels (the matrix is
+        # affine: that is the mean of their chroma).
+        yuv = cv2.transform(rgb, to_yuv)
+        if self.deep:
+            np.minimum(yuv, 1023, out=yuv)
+        np.copyto(self.y[y0:y1, x0:x1], yuv[..., 0], where=inside)
         rows, cols = self._chroma_box(box)
         blocks = self._blocks(inside)
-        cx, cy = self.chroma
-        for plane, full in ((self.u, us), (self.v, vs)):
-            if (cx, cy) != (1, 1):
-                h, w = full.shape
-                padded = np.zeros((blocks.shape[0] * cy, blocks.shape[1] * cx), np.uint32)
-                padded[:h, :w] = full
-                count = np.zeros(padded.shape, np.uint32)
-                count[:h, :w] = 1
-                n = count.reshape(blocks.shape[0], cy, blocks.shape[1], cx).sum(axis=(1, 3))
-                sums = padded.reshape(blocks.shape[0], cy, blocks.shape[1], cx).sum(axis=(1, 3))
-                full = ((sums + n // 2) // n).astype(plane.dtype)
-            np.copyto(plane[rows, cols], full, where=blocks)
+        if blocks.shape != inside.shape:  # the box is aligned: whole blocks, INTER_AREA gives their means
+            yuv = cv2.transform(cv2.resize(rgb, blocks.shape[::-1], interpolation=cv2.INTER_AREA), to_yuv)
+            if self.deep:
+                np.minimum(yuv, 1023, out=yuv)
+        np.copyto(self.u[rows, cols], yuv[..., 1], where=blocks)
+        np.copyto(self.v[rows, cols], yuv[..., 2], where=blocks)
 
     def fill(self, box: Box, where: np.ndarray, color: tuple[int, int, int]) -> None:
         """Cover the box's pixels under ``where`` with an 8-bit colour (``solid_yuv``), no conversion."""

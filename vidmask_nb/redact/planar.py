@@ -50,6 +50,18 @@ def cover_planes(frame: YuvFrame, covers: Sequence[tuple[Effect, np.ndarray]]) -
         if isinstance(effect, FillEffect) and where.dtype == bool:
             frame.fill(box, where, effect.color)
             continue
+        if hasattr(effect, "cover_from_reduced"):  # blur: reads its context reduced, converts that only
+            ctx, size = effect.reduced(box, frame.width, frame.height)
+            ctx = frame.align(ctx)
+            covered = effect.cover_from_reduced(frame.to_rgb_reduced(ctx, size), ctx, box)
+            if where.dtype != bool:  # feathered: blended by alpha over the box's own pixels
+                base = frame.to_rgb(box).astype(np.float32)
+                alpha = np.clip(where.astype(np.float32), 0.0, 1.0)[..., None]
+                top = np.iinfo(covered.dtype).max
+                covered = np.clip(np.rint(base + (covered.astype(np.float32) - base) * alpha), 0, top
+                                  ).astype(covered.dtype)
+            frame.put_rgb(box, covered, where)
+            continue
         ctx, step = context_box(effect, box, frame.width, frame.height)
         cx0, cy0, cx1, cy1 = frame.align(ctx, (step, step))
         scene = frame.to_rgb((cx0, cy0, cx1, cy1))

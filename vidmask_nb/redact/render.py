@@ -230,11 +230,20 @@ def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
     x1, y1 = min(w, -(-box[2] // cx) * cx), min(h, -(-box[3] // cy) * cy)
     crop = region[y0:y1, x0:x1]
     ph, pw = -(-(y1 - y0) // cy) * cy, -(-(x1 - x0) // cx) * cx
-    padded = np.zeros((ph, pw), region.dtype)
-    padded[:y1 - y0, :x1 - x0] = crop
-    blocks = padded.reshape(ph // cy, cy, pw // cx, cx).max(axis=(1, 3))
-    out = region.copy()
-    out[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
+    if (ph, pw) != crop.shape:
+        padded = np.zeros((ph, pw), region.dtype)
+        padded[:y1 - y0, :x1 - x0] = crop
+        crop = padded
+    blocks = crop[::cy, ::cx].copy()  # each block's largest value, over its cx * cy pixels
+    for dy in range(cy):
+        for dx in range(cx):
+            if dy or dx:
+                np.maximum(blocks, crop[dy::cy, dx::cx], out=blocks)
+    out = region.copy()  # the frame-sized result; only the box is recomputed
+    if (ph, pw) == (y1 - y0, x1 - x0):
+        out[y0:y1, x0:x1].reshape(ph // cy, cy, pw // cx, cx)[:] = blocks[:, None, :, None]
+    else:
+        out[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
     return out
 
 
