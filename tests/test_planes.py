@@ -107,3 +107,19 @@ def test_a_box_converts_as_the_reader_converts_and_solid_colours_decode_exactly(
 
         rgb = rgb_of_planes(*(np.full((2, 2), c, np.uint8) for c in (y, u, v)), 1, 1)
         assert (rgb == color).all(), f"{color} decodes as {rgb[0, 0]}"
+
+
+def test_masks_decode_as_pycocotools_decodes_them():
+    from pycocotools import mask as mask_utils
+
+    from vidmask_nb.track.masks import decode_rle, encode_rle
+
+    rng = np.random.default_rng(7)
+    for t in range(60):
+        h, w = (int(v) for v in rng.integers(1, 70, 2))
+        mask = rng.random((h, w)) < rng.random() if t % 2 else np.zeros((h, w), bool)
+        if t % 4 == 2:
+            mask[h // 3:, w // 2:] = True
+        rle = encode_rle(mask)
+        ref = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+        assert np.array_equal(decode_rle(rle), ref) and np.array_equal(decode_rle(rle), mask)
