@@ -215,6 +215,23 @@ class MeanColorEffect:
         return _cover_solid(scene, mask, mean_color)
 
 
+def fit_reduction(context: Box, k: int, box: Box) -> tuple[Box, tuple[int, int]]:
+    """``context`` trimmed by less than ``k`` px a side to whole multiples of ``k`` (on the side with
+    more room beyond ``box``), and its size divided by ``k``: an exact reduction, OpenCV's fast one."""
+    def trim(a0: int, a1: int, b0: int, b1: int) -> tuple[int, int, int]:
+        n = max(1, (a1 - a0) // k)
+        excess = (a1 - a0) - n * k
+        if excess > 0 and a1 - b1 >= excess:
+            return a0, a1 - excess, n
+        if excess > 0 and b0 - a0 >= excess:
+            return a0 + excess, a1, n
+        return a0, a1, n
+
+    x0, x1, nw = trim(context[0], context[2], box[0], box[2])
+    y0, y1, nh = trim(context[1], context[3], box[1], box[3])
+    return (x0, y0, x1, y1), (nw, nh)
+
+
 @dataclass(frozen=True)
 class BlurEffect:
     """A Gaussian blur with sigma = ``strength`` x the object's size (the larger side of its box).
@@ -250,20 +267,19 @@ class BlurEffect:
         """3 sigma around the mask's box: what the blur reads."""
         return _pad_box(box, math.ceil(3 * self.sigma_for(box)), width, height), 1
 
-    def reduced(self, box: Box, width: int, height: int) -> tuple[Box, tuple[int, int]]:
-        """What the blur reads, and the (width, height) it is reduced to first (sigma a few px there)."""
-        cx0, cy0, cx1, cy1 = ctx = self.context(box, width, height)[0]
-        scale = max(1.0, self.sigma_for(box) / 3.0)
-        return ctx, (max(1, round((cx1 - cx0) / scale)), max(1, round((cy1 - cy0) / scale)))
+    def reduced(self, box: Box, width: int, height: int) -> tuple[Box, int]:
+        """What the blur reads, and the whole factor it is first reduced by (sigma about 3 px there;
+        even, so a 4:2:0 crop's chroma reduces by whole samples too)."""
+        k = max(1, int(self.sigma_for(box) / 3.0))
+        return self.context(box, width, height)[0], k - k % 2 if k > 2 else k
 
     def cover_from_reduced(self, small: np.ndarray, context: Box, box: Box) -> np.ndarray:
         """The box's blurred pixels from its context reduced to ``small`` (``reduced``): the small
         image blurred, then scaled back up over the box alone (bilinear, as a whole-context resize)."""
         cx0, cy0, cx1, cy1 = context
         sh, sw = small.shape[:2]
-        sigma = self.sigma_for(box)
-        small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / max(1.0, sigma / 3.0), borderType=cv2.BORDER_REFLECT)
         fx, fy = sw / (cx1 - cx0), sh / (cy1 - cy0)
+        small = cv2.GaussianBlur(small, (0, 0), sigmaX=self.sigma_for(box) * fx, borderType=cv2.BORDER_REFLECT)
         x0, y0, x1, y1 = box
         warp = np.array([[fx, 0.0, (x0 - cx0 + 0.5) * fx - 0.5], [0.0, fy, (y0 - cy0 + 0.5) * fy - 0.5]])
         return cv2.warpAffine(small, warp, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -276,7 +292,7 @@ class BlurEffect:
             return scene.copy()
         h, w = scene.shape[:2]
         # Blur a crop with 3 sigma of context so the object's edge blurs with its surroundings.
-        (cx0, cy0, cx1, cy1), size = self.reduced(box, w, h)
+        (cx0, cy0, cx1, cy1), size = fit_reduction(*self.reduced(box, w, h), box)
         small = cv2.resize(scene[cy0:cy1, cx0:cx1], size, interpolation=cv2.INTER_AREA)
         return _composite(scene, mask, box, self.cover_from_reduced(small, (cx0, cy0, cx1, cy1), box))
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.media.planes import YuvFrame
-from vidmask_nb.redact.effects import Box, Effect, FillEffect, mask_box
+from vidmask_nb.redact.effects import Box, Effect, FillEffect, fit_reduction, mask_box
 
 
 def context_box(effect: Effect, box: Box, width: int, height: int) -> tuple[Box, int]:
@@ -51,8 +51,8 @@ def cover_planes(frame: YuvFrame, covers: Sequence[tuple[Effect, np.ndarray]]) -
             frame.fill(box, where, effect.color)
             continue
         if hasattr(effect, "cover_from_reduced"):  # blur: reads its context reduced, converts that only
-            ctx, size = effect.reduced(box, frame.width, frame.height)
-            ctx = frame.align(ctx)
+            ctx, k = effect.reduced(box, frame.width, frame.height)
+            ctx, size = fit_reduction(frame.align(ctx), k, box)
             covered = effect.cover_from_reduced(frame.to_rgb_reduced(ctx, size), ctx, box)
             if where.dtype != bool:  # feathered: blended by alpha over the box's own pixels
                 base = frame.to_rgb(box).astype(np.float32)
