@@ -123,3 +123,33 @@ def test_masks_decode_as_pycocotools_decodes_them():
         rle = encode_rle(mask)
         ref = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
         assert np.array_equal(decode_rle(rle), ref) and np.array_equal(decode_rle(rle), mask)
+
+
+def test_the_overlay_drawn_on_the_planes_matches_the_overlay_drawn_on_rgb(clips):
+    from vidmask_nb.review.overlay import draw_overlay, overlay_planes
+
+    clip, masks = clips["8bit-420"]
+    info, store = probe(clip), MaskStore.load(masks)
+    labels = {1: "ball", 2: "block"}
+    with VideoReader(clip, info=info) as reader:
+        ref = draw_overlay(reader[12], store[12].masks(), labels=labels)
+        pool = FramePool(info.width, info.height, info.pix_fmt, info.sws_colorspace, info.sws_range, size=1)
+        frame = pool.load(next(f for i, f in reader.decoded(12, 13)), 12)
+        other = FramePool(info.width, info.height, info.pix_fmt, info.sws_colorspace, info.sws_range, size=1)
+        as_420 = other.load(next(f for i, f in reader.decoded(12, 13)), 12)
+    full = (0, 0, info.width, info.height)
+    as_420.put_rgb(full, ref, np.ones(ref.shape[:2], bool))  # the drawing as 4:2:0 holds it
+    ref = as_420.to_rgb(full).astype(int)
+    before = frame.y.copy()
+    overlay_planes(frame, store[12].masks(), labels=labels)
+    got = frame.to_rgb(full).astype(int)
+    drawn = (ref != reader_rgb(clip, 12)).any(axis=2)
+    assert drawn.sum() > 100
+    assert np.abs(got[drawn] - ref[drawn]).mean() < 1.5, "the overlay's pixels differ from draw_overlay's"
+    untouched = ~(frame.y != before)
+    assert untouched.sum() > 0.5 * untouched.size and np.array_equal(frame.y[untouched], before[untouched])
+
+
+def reader_rgb(clip, index):
+    with VideoReader(clip) as reader:
+        return reader[index]
