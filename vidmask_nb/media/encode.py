@@ -12,6 +12,10 @@ Example::
         for frame in VideoReader("in.mp4", info=info):
             writer.write(frame.rgb, frame.pts)
 
+``planar=True``: frames come as the source's own planes (``write_planes``, ``media.planes``), in
+``pix_fmt``: encoded as they are, nothing converted (lossless: 4:4:4 at qp 0, the source's depth).
+x264's frame and lookahead threads are set from the cores this process may use (``x264_threads``).
+
 Quality: ``crf`` (default 10; lower is better) at x264 preset ``veryfast`` (measured in
 ``benchmarks/bench_render.py``: the same worst-frame PSNR as ``medium`` within 1 dB at several
 times the speed). Chroma as the source's (4:2:0, 4:2:2, 4:4:4), 4:4:4 when the size is odd.

@@ -1,5 +1,6 @@
 """Stage 04, redact: turn masks into a covered video.
 
 ``effects`` (fill, mean, blur, pixelate, keep; margins) and ``gaps`` (covering dropouts) ->
-``render`` (the stage: source + masks + floor -> redacted MP4 through ``media.encode``).
+``planar`` (covers applied to a frame's own YUV planes) -> ``render`` (the stage: source + masks +
+floor -> redacted MP4 through ``media.encode``).
 """

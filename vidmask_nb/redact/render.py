@@ -6,10 +6,18 @@ same frame count, timestamps and frame-rate fraction, every audio stream copied,
 outside the (grown, feathered) masks are the source's up to codec loss, and identical with
 ``lossless=True``. The file appears under its final name only when complete.
 
-Decoding, the effects and encoding overlap: a decode thread and an encode thread (PyAV and x264
+The render works in the source's own YUV (``media.planes``, ``redact.planar``): each decoded
+frame's planes are copied into one of a few reused frames; each cover converts only its box (and
+the context its effect reads: 3 sigma for blur, reduced before it is converted) to RGB with the
+source's matrix and range, and writes back only the samples it covers; the planes are encoded as
+they are (the source's layout and depth, no full-frame conversion). Every sample outside the
+covers is the decoder's, bit for bit, up to the encoder: with ``lossless=True`` (4:4:4 at qp 0,
+each chroma sample repeated over its pixels) they come back exactly.
+
+Decoding, the covers and encoding overlap: a decode thread and an encode thread (PyAV and x264
 release the GIL) pass frames through queues of a few frames each, so memory stays flat whatever
 the length. ``overlap=False`` runs the same steps one after another (same frames). Sources of
-more than 8 bits are carried as 16-bit RGB end to end and written 10-bit. The covered region of
+more than 8 bits stay 10-bit end to end (effects see 16-bit RGB). The covered region of
 each object is its grown (dilated, feathered) mask, widened to whole chroma samples when the
 output is 4:2:0 or 4:2:2, so no chroma sample mixes the cover with the pixels beside it.
 
