@@ -1,18 +1,22 @@
 """Benchmark the render stage against decoding alone, and the encoder settings behind the defaults.
 
 On a 720p real clip (``../shared/media/01_dog.mp4``; a generated 720p clip when absent) with two
-objects' masks (a disk and a box moving across, injected, not tracked):
+objects' masks (a disk and a box moving across, injected, not tracked), blurred:
 
-1. Decoding the clip to RGB alone, then ``render()`` (decode + masks + effects + H.264 encode +
-   audio copy, overlapped), in the same run: both times, their ratio (target <= 4x), frames/s,
-   the encoder used, and the worst frame's PSNR outside the covers (both files decoded as a
-   player would, each with its own stated colour matrix and range).
-2. x264 presets and crf values: frames/s, worst-frame PSNR outside the covers and file size: the
-   table behind ``encode.DEFAULT_PRESET`` / ``DEFAULT_CRF`` (the cheapest row that keeps >= 40 dB).
+1. The floor: decoding the clip with PyAV alone (``for f in container.decode(video=0):
+   f.to_ndarray(format="rgb24")``, frame threads on; and the bare planes, no conversion), then
+   ``render()`` (decode + masks + covers in the source's YUV + H.264 encode + audio copy,
+   overlapped) with its defaults, in the same run: the times, render / RGB floor (target <= 3x),
+   frames/s, the process's CPU seconds, the machine's load before and after, and the worst
+   frame's PSNR outside the covers (both files decoded as a player would, each with its own
+   stated colour matrix and range).
+2. ``--sequential``: the same render with its stages one after another.
+3. ``--table``: x264 presets and crf values: frames/s, worst-frame PSNR outside the covers and
+   file size: the table behind ``encode.DEFAULT_PRESET`` / ``DEFAULT_CRF``.
 
 Prints figures; it is not a test. Run::
 
-    .venv/bin/python benchmarks/bench_render.py [--frames 120] [--table]
+    .venv/bin/python benchmarks/bench_render.py [--style blur] [--sequential] [--table]
 """
 from __future__ import annotations
 
@@ -25,19 +29,21 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, output_pix_fmt  # noqa: E402
-from vidmask_nb.redact.render import chroma_of, inject_masks, plan_render, psnr_outside_covers, render  # noqa: E402
+from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING, output_pix_fmt  # noqa: E402
+from vidmask_nb.redact.render import (RenderOptions, chroma_of, inject_masks, plan_render,  # noqa: E402
+                                      psnr_outside_covers, render)
 from vidmask_nb.media.sample import make_sample_clip  # noqa: E402
-from vidmask_nb.media.video import VideoReader, probe  # noqa: E402
+from vidmask_nb.media.video import probe  # noqa: E402
 
 SHARED_CLIP = ROOT.parent / "shared" / "media" / "01_dog.mp4"
-TABLE = [("medium", 10), ("veryfast", 10), ("veryfast", 14), ("superfast", 10), ("ultrafast", 10)]
+TABLE = [("medium", 10), ("veryfast", 10), ("veryfast", 12), ("superfast", 10), ("ultrafast", 10)]
 
 
 def two_objects(info):
@@ -54,62 +60,86 @@ def two_objects(info):
     return mask_of
 
 
-def decode_seconds(clip: Path, info) -> float:
-    t = time.perf_counter()
-    with VideoReader(clip, info=info, deep=True) as reader:
-        for _ in reader:
-            pass
-    return time.perf_counter() - t
+def pyav_decode_seconds(clip: Path, rgb: bool) -> tuple[float, float]:
+    """(seconds, CPU seconds) of PyAV alone, frame threads on: every frame to RGB
+    (``to_ndarray(format="rgb24")``) or its bare planes."""
+    t, cpu = time.perf_counter(), time.process_time()
+    with av.open(str(clip)) as container:
+        container.streams.video[0].thread_type = "AUTO"
+        for frame in container.decode(video=0):
+            if rgb:
+                frame.to_ndarray(format="rgb24")
+    return time.perf_counter() - t, time.process_time() - cpu
 
 
-def render_once(clip, info, store, masks, out, **settings) -> tuple[float, float, int]:
-    """(seconds, worst PSNR dB outside the covers, bytes)."""
-    t = time.perf_counter()
-    render(clip, masks=masks, output=out, style="fill", dilate=4, progress=False, **settings)
-    seconds = time.perf_counter() - t
-    plan = plan_render(store, "fill", dilate=4, chroma=chroma_of(output_pix_fmt(info)))
-    return seconds, min(psnr_outside_covers(clip, out, store, plan)), out.stat().st_size
+def render_once(clip, info, store, masks, out, style: str, **settings) -> tuple[float, float, float, int]:
+    """(seconds, CPU seconds, worst PSNR dB outside the covers, bytes)."""
+    t, cpu = time.perf_counter(), time.process_time()
+    render(clip, masks=masks, output=out, style=style, progress=False, **settings)
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    plan = plan_render(store, style, chroma=chroma_of(output_pix_fmt(info, planar=True)))
+    return seconds, cpu, min(psnr_outside_covers(clip, out, store, plan)), out.stat().st_size
+
+
+def load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "bench_out" / "render"))
+    parser.add_argument("--clip", default=str(SHARED_CLIP), help="the clip (default ../shared/media/01_dog.mp4; "
+                        "a generated 720p clip when it is absent)")
+    parser.add_argument("--style", default="blur", help="the effect for both objects (default blur)")
+    parser.add_argument("--sequential", action="store_true", help="also time the render's stages one after another")
     parser.add_argument("--table", action="store_true", help="also measure the preset/crf table")
     args = parser.parse_args()
     work = Path(args.out)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, python {platform.python_version()}, "
-          f"load {os.getloadavg()[0]:.1f}")
-    clip = SHARED_CLIP if SHARED_CLIP.is_file() else make_sample_clip(
+          f"PyAV {av.__version__}; load (1/5/15 min) {load()}")
+    clip = Path(args.clip) if Path(args.clip).is_file() else make_sample_clip(
         work / "sample720.mp4", seconds=6.0, fps=Fraction(30000, 1001), size=(1280, 720))
     info = probe(clip)
     store = inject_masks(info, {1: "disk", 2: "box"}, two_objects(info))
     masks = store.save(work / "masks.json")
-    print(f"clip: {clip.name}, {info.width}x{info.height}, {info.frame_count} frames, {info.color_description()}")
+    print(f"clip: {clip.name}, {info.width}x{info.height}, {info.frame_count} frames, {info.pix_fmt}, "
+          f"{info.color_description()}")
 
-    decode = decode_seconds(clip, info)
-    seconds, worst, size = render_once(clip, info, store, masks, work / "out.mp4")
+    floor, floor_cpu = pyav_decode_seconds(clip, rgb=True)
+    planes, planes_cpu = pyav_decode_seconds(clip, rgb=False)
+    seconds, cpu, worst, size = render_once(clip, info, store, masks, work / "out.mp4", args.style)
     from vidmask_nb.media.encode import nvenc_usable
 
-    encoder = "h264_nvenc" if nvenc_usable(output_pix_fmt(info)) else "libx264"
+    encoder = "h264_nvenc" if nvenc_usable(output_pix_fmt(info, planar=True)) else "libx264"
     n = info.frame_count
-    print(f"\n[1] decode to RGB alone   {decode:6.2f} s  {n / decode:6.1f} frames/s")
-    print(f"    render (fill, dilate 4, 2 objects, {encoder} {DEFAULT_PRESET} crf {DEFAULT_CRF}, overlapped)"
-          f"\n                          {seconds:6.2f} s  {n / seconds:6.1f} frames/s  "
-          f"= {seconds / decode:.2f}x decoding (target <= 4x)")
-    print(f"    worst frame outside the covers: {worst:.2f} dB; output {size / 1e6:.2f} MB "
+    print(f"\n[1] PyAV alone, decode to RGB (to_ndarray rgb24)  {floor:6.2f} s  {n / floor:6.1f} frames/s  "
+          f"CPU {floor_cpu:.2f} s"
+          f"\n    PyAV alone, decode to planes (no conversion)   {planes:6.2f} s  {n / planes:6.1f} frames/s  "
+          f"CPU {planes_cpu:.2f} s")
+    tuning = X264_TUNING.get(DEFAULT_PRESET, "") if encoder == "libx264" else ""
+    print(f"    render ({args.style}, dilate {RenderOptions.dilate}, 2 objects, {encoder} {DEFAULT_PRESET} {tuning} "
+          f"crf {DEFAULT_CRF}, overlapped)\n"
+          f"                                                 {seconds:6.2f} s  {n / seconds:6.1f} frames/s  "
+          f"CPU {cpu:.2f} s\n"
+          f"    = {seconds / floor:.2f}x decoding to RGB (target <= 3x), {seconds / planes:.2f}x decoding the planes; "
+          f"CPU {cpu / floor_cpu:.2f}x the RGB decode's")
+    print(f"    worst frame outside the covers: {worst:.2f} dB (target >= 44); output {size / 1e6:.2f} MB "
           f"(source {clip.stat().st_size / 1e6:.2f} MB)")
-    t = time.perf_counter()
-    render(clip, masks=masks, output=work / "seq.mp4", style="fill", dilate=4, progress=False, overlap=False)
-    print(f"    the same render, stages one after another: {time.perf_counter() - t:6.2f} s")
+    print(f"    load after (1/5/15 min): {load()}")
+    if args.sequential:
+        t = time.perf_counter()
+        render(clip, masks=masks, output=work / "seq.mp4", style=args.style, progress=False, overlap=False)
+        print(f"\n[2] the same render, stages one after another: {time.perf_counter() - t:6.2f} s")
 
     if args.table:
-        print("\n[2] x264 settings (render() each; worst-frame PSNR outside the covers)")
+        print(f"\n[3] x264 settings (render() each, {args.style}; worst-frame PSNR outside the covers; "
+              f"veryfast is {X264_TUNING.get('veryfast', 'untuned')} here)")
         print(f"    {'preset':<10} {'crf':>3} {'frames/s':>9} {'worst dB':>9} {'size MB':>8}")
         for preset, crf in TABLE:
-            seconds, worst, size = render_once(clip, info, store, masks, work / f"{preset}_{crf}.mp4",
-                                               preset=preset, crf=crf, encoder="libx264")
+            seconds, _, worst, size = render_once(clip, info, store, masks, work / f"{preset}_{crf}.mp4", args.style,
+                                                  preset=preset, crf=crf, encoder="libx264")
             print(f"    {preset:<10} {crf:>3} {n / seconds:9.1f} {worst:9.2f} {size / 1e6:8.2f}", flush=True)
 
 

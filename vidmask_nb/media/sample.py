@@ -92,17 +92,19 @@ SAMPLE_COLORS = {"unspecified": (2, 2, 2, 0), "bt709": (1, 1, 1, 1), "bt601": (6
 
 def make_sample_clip(path: str | os.PathLike, seconds: float = 3.0, fps: Fraction = Fraction(24000, 1001),
                      size: tuple[int, int] = (320, 240), audio: bool = True, crf: int = 12,
-                     bit_depth: int = 8, color: str = "unspecified", audio_delay: int = 0) -> Path:
+                     bit_depth: int = 8, color: str = "unspecified", audio_delay: int = 0,
+                     chroma: str = "420") -> Path:
     """Write the sample clip (H.264 MP4, AAC tone when ``audio``); odd sizes are encoded 4:4:4.
 
     ``bit_depth=10`` encodes yuv420p10le from 16-bit RGB (with a fine gradient that 8 bits would
     band); ``color="bt709"`` converts with the BT.709 matrix and tags the stream BT.709 limited
     range (see ``SAMPLE_COLORS``); ``audio_delay`` starts the audio that many samples (48 kHz)
-    after the first video frame, as clips cut from a longer recording often do.
+    after the first video frame, as clips cut from a longer recording often do; ``chroma`` "422"
+    or "444" encodes that layout instead of 4:2:0.
     """
     fps = Fraction(fps)
-    if bit_depth not in (8, 10) or color not in SAMPLE_COLORS:
-        raise ValueError(f"bit_depth must be 8 or 10 and color one of {sorted(SAMPLE_COLORS)}")
+    if bit_depth not in (8, 10) or color not in SAMPLE_COLORS or chroma not in ("420", "422", "444"):
+        raise ValueError(f"bit_depth must be 8 or 10, color one of {sorted(SAMPLE_COLORS)}, chroma 420/422/444")
     primaries, trc, matrix, color_range = SAMPLE_COLORS[color]
     sws_matrix = {1: 1, 6: 5}.get(matrix)
     scene = SampleScene(tuple(size), fps)
@@ -114,7 +116,7 @@ def make_sample_clip(path: str | os.PathLike, seconds: float = 3.0, fps: Fractio
         with av.open(str(tmp), "w", format="mp4", options={"movie_timescale": "48000"}) as out:
             vs = out.add_stream("libx264", rate=fps)
             vs.width, vs.height = w, h
-            vs.pix_fmt = ("yuv444p" if (w % 2 or h % 2) else "yuv420p") + ("10le" if bit_depth == 10 else "")
+            vs.pix_fmt = ("yuv444p" if (w % 2 or h % 2) else f"yuv{chroma}p") + ("10le" if bit_depth == 10 else "")
             if color != "unspecified":
                 cc = vs.codec_context
                 cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = primaries, trc, matrix, color_range

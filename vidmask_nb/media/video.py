@@ -31,6 +31,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.media.planes import plane_views, rgb_of_planes
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,12 @@ class VideoReader:
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
         """Decode frames ``start <= index < stop`` in order."""
+        for idx, frame in self.decoded(start, stop):
+            yield Frame(idx, frame.pts, self._convert(frame))
+
+    def decoded(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, the decoder's own frame) for ``start <= index < stop`` in order, not converted
+        (``media.planes`` works on its YUV planes); a frame is valid until the next is asked for."""
         stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
         if start >= stop:
             return
@@ -380,7 +387,7 @@ class VideoReader:
                 if idx != expected:
                     jumped = idx
                     break
-                yield Frame(idx, frame.pts, self._convert(frame))
+                yield idx, frame
                 expected += 1
                 if expected >= stop:
                     return
@@ -446,21 +453,7 @@ def yuv_to_rgb(frame: av.VideoFrame, info: VideoInfo, rgb_format: str = "rgb24")
     if full is None:  # other layouts (nv12, rgb...): swscale's accurate path
         return frame.reformat(format=rgb_format, interpolation=RGB_EXACT, src_colorspace=info.sws_colorspace,
                               src_color_range=info.sws_range).to_ndarray()
-    w, h = frame.width, frame.height
-    dtype = np.uint16 if deep else np.uint8
-    out = av.VideoFrame(w, h, full)
-    for src, dst in zip(planes, out.planes):
-        a = np.frombuffer(src, dtype).reshape(src.height, src.line_size // dtype().itemsize)[:, :src.width]
-        b = np.frombuffer(dst, dtype).reshape(dst.height, dst.line_size // dtype().itemsize)
-        sy, sx = -(-h // a.shape[0]), -(-w // a.shape[1])
-        if (sy, sx) == (1, 1):
-            b[:, :w] = a
-        elif h % sy == 0 and w % sx == 0:
-            b[:, :w].reshape(a.shape[0], sy, a.shape[1], sx)[:] = a[:, None, :, None]
-        else:
-            b[:, :w] = np.repeat(np.repeat(a, sy, 0), sx, 1)[:h, :w]
-    return out.reformat(format=rgb_format, interpolation=Interpolation.POINT | Interpolation.ACCURATE_RND,
-                        src_colorspace=info.sws_colorspace, src_color_range=info.sws_range).to_ndarray()
+    return rgb_of_planes(*plane_views(frame), info.sws_colorspace, info.sws_range, rgb_format)
 
 
 def sample_indices(frame_count: int, n: int) -> list[int]:

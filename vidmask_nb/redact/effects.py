@@ -49,11 +49,22 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
 
 
 class Effect(Protocol):
-    """What every effect offers; ``name`` reads back as the style text that built it."""
+    """What every effect offers; ``name`` reads back as the style text that built it.
+
+    The kit's effects also say which pixels ``annotate`` reads for a mask whose box is ``box``:
+    ``context(box, width, height) -> (box, step)``, a box of the frame and a grid step its origin
+    must keep (pixelate's blocks), so the render converts only that much of a frame to RGB
+    (``redact.planar``). An effect without it is given the whole frame.
+    """
 
     name: str
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+
+def _own_box(box: Box, width: int, height: int) -> tuple[Box, int]:
+    """The context of an effect that reads only the pixels under its mask."""
+    return box, 1
 
 
 # -- helpers shared by the effects ------------------------------------------------------------
@@ -64,6 +75,14 @@ def mask_box(mask: np.ndarray) -> Box | None:
 
     Example: ``mask_box(m)`` -> ``(10, 20, 50, 61)`` for a mask covering columns 10..49, rows 20..60.
     """
+    if mask.ndim == 2 and mask.dtype in (bool, np.uint8) and mask.size:
+        # OpenCV's bounding rectangle of the non-zero pixels, in one vectorised pass (a column-major
+        # mask, as RLE decodes, is read as its transpose: no copy)
+        if mask.flags.f_contiguous and not mask.flags.c_contiguous:
+            y, x, h, w = cv2.boundingRect(mask.T.view(np.uint8))
+        else:
+            x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+        return None if w == 0 else (x, y, x + w, y + h)
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
@@ -146,6 +165,8 @@ class FillEffect:
     def name(self) -> str:
         return "fill:#{:02x}{:02x}{:02x}".format(*self.color)
 
+    context = staticmethod(_own_box)
+
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return _cover_solid(scene, mask, lambda box: _scaled(self.color, scene.dtype))
 
@@ -161,6 +182,8 @@ class KeepEffect:
     @property
     def name(self) -> str:
         return "keep"
+
+    context = staticmethod(_own_box)
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return scene
@@ -179,6 +202,8 @@ class MeanColorEffect:
     def name(self) -> str:
         return "mean"
 
+    context = staticmethod(_own_box)
+
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         def mean_color(box: Box) -> np.ndarray:
             x0, y0, x1, y1 = box
@@ -188,6 +213,23 @@ class MeanColorEffect:
             return _to_dtype(mean, scene.dtype)
 
         return _cover_solid(scene, mask, mean_color)
+
+
+def fit_reduction(context: Box, k: int, box: Box) -> tuple[Box, tuple[int, int]]:
+    """``context`` trimmed by less than ``k`` px a side to whole multiples of ``k`` (on the side with
+    more room beyond ``box``), and its size divided by ``k``: an exact reduction, OpenCV's fast one."""
+    def trim(a0: int, a1: int, b0: int, b1: int) -> tuple[int, int, int]:
+        n = max(1, (a1 - a0) // k)
+        excess = (a1 - a0) - n * k
+        if excess > 0 and a1 - b1 >= excess:
+            return a0, a1 - excess, n
+        if excess > 0 and b0 - a0 >= excess:
+            return a0 + excess, a1, n
+        return a0, a1, n
+
+    x0, x1, nw = trim(context[0], context[2], box[0], box[2])
+    y0, y1, nh = trim(context[1], context[3], box[1], box[3])
+    return (x0, y0, x1, y1), (nw, nh)
 
 
 @dataclass(frozen=True)
@@ -221,24 +263,38 @@ class BlurEffect:
         x0, y0, x1, y1 = box
         return max(self.min_sigma, self.strength * max(x1 - x0, y1 - y0))
 
+    def context(self, box: Box, width: int, height: int) -> tuple[Box, int]:
+        """3 sigma around the mask's box: what the blur reads."""
+        return _pad_box(box, math.ceil(3 * self.sigma_for(box)), width, height), 1
+
+    def reduced(self, box: Box, width: int, height: int) -> tuple[Box, int]:
+        """What the blur reads, and the whole factor it is first reduced by (sigma about 3 px there;
+        even, so a 4:2:0 crop's chroma reduces by whole samples too)."""
+        k = max(1, int(self.sigma_for(box) / 3.0))
+        return self.context(box, width, height)[0], k - k % 2 if k > 2 else k
+
+    def cover_from_reduced(self, small: np.ndarray, context: Box, box: Box) -> np.ndarray:
+        """The box's blurred pixels from its context reduced to ``small`` (``reduced``): the small
+        image blurred, then scaled back up over the box alone (bilinear, as a whole-context resize)."""
+        cx0, cy0, cx1, cy1 = context
+        sh, sw = small.shape[:2]
+        fx, fy = sw / (cx1 - cx0), sh / (cy1 - cy0)
+        small = cv2.GaussianBlur(small, (0, 0), sigmaX=self.sigma_for(box) * fx, borderType=cv2.BORDER_REFLECT)
+        x0, y0, x1, y1 = box
+        warp = np.array([[fx, 0.0, (x0 - cx0 + 0.5) * fx - 0.5], [0.0, fy, (y0 - cy0 + 0.5) * fy - 0.5]])
+        return cv2.warpAffine(small, warp, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         _check(scene, mask)
         box = mask_box(mask)
         if box is None:
             return scene.copy()
-        sigma = self.sigma_for(box)
         h, w = scene.shape[:2]
         # Blur a crop with 3 sigma of context so the object's edge blurs with its surroundings.
-        cx0, cy0, cx1, cy1 = _pad_box(box, math.ceil(3 * sigma), w, h)
-        crop = scene[cy0:cy1, cx0:cx1]
-        scale = max(1.0, sigma / 3.0)
-        small_w, small_h = max(1, round((cx1 - cx0) / scale)), max(1, round((cy1 - cy0) / scale))
-        small = cv2.resize(crop, (small_w, small_h), interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / scale, borderType=cv2.BORDER_REFLECT)
-        blurred = cv2.resize(small, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
-        x0, y0, x1, y1 = box
-        covered = blurred[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-        return _composite(scene, mask, box, covered)
+        (cx0, cy0, cx1, cy1), size = fit_reduction(*self.reduced(box, w, h), box)
+        small = cv2.resize(scene[cy0:cy1, cx0:cx1], size, interpolation=cv2.INTER_AREA)
+        return _composite(scene, mask, box, self.cover_from_reduced(small, (cx0, cy0, cx1, cy1), box))
 
 
 @dataclass(frozen=True)
@@ -263,6 +319,12 @@ class PixelateEffect:
     @property
     def name(self) -> str:
         return f"pixelate:{self.block}"
+
+    def context(self, box: Box, width: int, height: int) -> tuple[Box, int]:
+        """The frame's blocks that the box touches; a crop's origin must stay on their grid."""
+        b = int(self.block)
+        x0, y0, x1, y1 = box
+        return (x0 // b * b, y0 // b * b, min(width, -(-x1 // b) * b), min(height, -(-y1 // b) * b)), b
 
     def annotate(self, scene: np.ndarray, mask: np.ndarray) -> np.ndarray:
         _check(scene, mask)

@@ -7,10 +7,18 @@ outside the (grown, feathered) masks are the source's up to codec loss, and iden
 ``lossless=True``. ``audio=`` mutes or bleeps spans, listed words heard, or whole tracks
 (``redact.audio``): only the audio packets under them are re-encoded, the rest copied. The file appears under its final name only when complete.
 
-Decoding, the effects and encoding overlap: a decode thread and an encode thread (PyAV and x264
+The render works in the source's own YUV (``media.planes``, ``redact.planar``): each decoded
+frame's planes are copied into one of a few reused frames; each cover converts only its box (and
+the context its effect reads: 3 sigma for blur, reduced before it is converted) to RGB with the
+source's matrix and range, and writes back only the samples it covers; the planes are encoded as
+they are (the source's layout and depth, no full-frame conversion). Every sample outside the
+covers is the decoder's, bit for bit, up to the encoder: with ``lossless=True`` (4:4:4 at qp 0,
+each chroma sample repeated over its pixels) they come back exactly.
+
+Decoding, the covers and encoding overlap: a decode thread and an encode thread (PyAV and x264
 release the GIL) pass frames through queues of a few frames each, so memory stays flat whatever
 the length. ``overlap=False`` runs the same steps one after another (same frames). Sources of
-more than 8 bits are carried as 16-bit RGB end to end and written 10-bit. The covered region of
+more than 8 bits stay 10-bit end to end (effects see 16-bit RGB). The covered region of
 each object is its grown (dilated, feathered) mask, widened to whole chroma samples when the
 output is 4:2:0 or 4:2:2, so no chroma sample mixes the cover with the pixels beside it.
 
@@ -41,6 +49,8 @@ from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
 from vidmask_nb.prompts.records import TrackedObject, VideoRef, color_for
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.video import VideoInfo, VideoReader, probe
+from vidmask_nb.media.planes import FramePool, YuvFrame
+from vidmask_nb.redact.planar import cover_planes
 
 DEFAULT_DILATE = 4
 QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
@@ -253,11 +263,20 @@ def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
     x1, y1 = min(w, -(-box[2] // cx) * cx), min(h, -(-box[3] // cy) * cy)
     crop = region[y0:y1, x0:x1]
     ph, pw = -(-(y1 - y0) // cy) * cy, -(-(x1 - x0) // cx) * cx
-    padded = np.zeros((ph, pw), region.dtype)
-    padded[:y1 - y0, :x1 - x0] = crop
-    blocks = padded.reshape(ph // cy, cy, pw // cx, cx).max(axis=(1, 3))
-    out = region.copy()
-    out[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
+    if (ph, pw) != crop.shape:
+        padded = np.zeros((ph, pw), region.dtype)
+        padded[:y1 - y0, :x1 - x0] = crop
+        crop = padded
+    blocks = crop[::cy, ::cx].copy()  # each block's largest value, over its cx * cy pixels
+    for dy in range(cy):
+        for dx in range(cx):
+            if dy or dx:
+                np.maximum(blocks, crop[dy::cy, dx::cx], out=blocks)
+    out = region.copy()  # the frame-sized result; only the box is recomputed
+    if (ph, pw) == (y1 - y0, x1 - x0):
+        out[y0:y1, x0:x1].reshape(ph // cy, cy, pw // cx, cx)[:] = blocks[:, None, :, None]
+    else:
+        out[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
     return out
 
 
@@ -332,7 +351,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     if hold is None:
         hold = hold_frames_for(hold_seconds, info.fps)
     plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps,
-                       chroma=chroma_of(output_pix_fmt(info, lossless)))
+                       chroma=chroma_of(output_pix_fmt(info, lossless, planar=True)))
     audio_packets = None
     if audio is not None:
         from vidmask_nb.redact.audio import AudioOptions, edit_audio, plan_audio
@@ -351,22 +370,31 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style),
                                       CODES_FLOOR_ID: opaque_effect(style)})
     stop = threading.Event()
+    frames: Iterable = ()
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,
-                         audio_edits=audio_packets) as writer:
+                         audio_edits=audio_packets, planar=True) as writer:
             if progress:
                 print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
                       f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")
             bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
                        disable=not progress)
-            frames: Iterable = iter(reader)
+            # The decoder's planes, copied into a few reused frames (media.planes): covers convert only their boxes.
+            pool = FramePool(info.width, info.height, writer.pix_fmt, info.sws_colorspace, info.sws_range,
+                             size=3 * QUEUE_FRAMES, stop=stop)
+            frames = (pool.load(decoded, index) for index, decoded in reader.decoded())
             if overlap:
                 frames, masks = prefetch(frames, QUEUE_FRAMES, stop), prefetch(masks, QUEUE_FRAMES, stop)
-            with bar, FrameSink(writer.write, QUEUE_FRAMES, stop, enabled=overlap) as sink:
+
+            def encode(frame: YuvFrame, pts: int) -> None:
+                writer.write_planes(frame.frame, pts)
+                pool.give_back(frame)
+
+            with bar, FrameSink(encode, QUEUE_FRAMES, stop, enabled=overlap) as sink:
                 for frame, (index, frame_masks) in zip(frames, masks):
                     if index != frame.index:  # cannot happen with checked masks; never misalign
                         raise VidmaskError(f"frame {frame.index} met the masks of frame {index}")
-                    sink.put(redact_frame(frame.rgb, frame_masks, plan), frame.pts)
+                    sink.put(cover_planes(frame, frame_covers(frame_masks, plan)), frame.pts)
                     bar.update(1)
     finally:
         stop.set()
@@ -436,13 +464,13 @@ def prefetch(items: Iterable[T], depth: int, stop: threading.Event) -> Iterator[
 
 
 class FrameSink:
-    """Feeds ``write(rgb, pts)`` from a thread through a queue of ``depth`` frames.
+    """Feeds ``write(frame, pts)`` from a thread through a queue of ``depth`` frames (RGB or ``YuvFrame``).
 
     ``put`` raises the writer's error as soon as it is known; leaving the ``with`` block waits for
     the queue to drain (and raises a pending error). ``enabled=False`` writes in the caller's thread.
     """
 
-    def __init__(self, write: Callable[[np.ndarray, int], None], depth: int, stop: threading.Event,
+    def __init__(self, write: Callable[[object, int], None], depth: int, stop: threading.Event,
                  enabled: bool = True):
         self._write, self._stop, self._enabled = write, stop, enabled
         self._q: queue.Queue = queue.Queue(maxsize=depth)
@@ -466,11 +494,11 @@ class FrameSink:
                 self._stop.set()
                 return
 
-    def put(self, rgb: np.ndarray, pts: int) -> None:
+    def put(self, frame, pts: int) -> None:
         if not self._enabled:
-            self._write(rgb, pts)
+            self._write(frame, pts)
             return
-        if self._error is not None or not _put(self._q, (rgb, pts), self._stop):
+        if self._error is not None or not _put(self._q, (frame, pts), self._stop):
             self._raise()
 
     def _raise(self) -> None:

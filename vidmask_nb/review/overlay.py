@@ -1,6 +1,8 @@
 """Masks drawn over frames, shared by the prompt preview, the tracking notebook and the QA pictures.
 
 ``draw_overlay`` returns a new RGB array (translucent fill, outline, label per object);
+``overlay_planes`` draws the same on a decoded frame's YUV planes (``media.planes.YuvFrame``),
+converting only the band of rows the masks and labels span and writing back only what it drew;
 ``show_grid`` lays frames out with matplotlib and returns the figure (closed, so a long loop
 of figures does not pile up in memory; Jupyter still displays a returned figure).
 
@@ -26,15 +28,18 @@ TITLE_PT = 13  # a figure's title
 def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray], labels: Mapping[int, str] | None = None,
                  colors: Mapping[int, Sequence[int]] | None = None, alpha: float = 0.45,
                  boxes: Mapping[int, Sequence[float]] | None = None,
-                 points: Sequence[tuple[float, float, int]] = ()) -> np.ndarray:
+                 points: Sequence[tuple[float, float, int]] = (),
+                 frame_size: tuple[int, int] | None = None) -> np.ndarray:
     """Draw each object's mask (translucent), outline and label; optional prompt boxes and points.
 
     ``masks`` maps object id to a boolean mask of the frame's size (or any size: it is resized).
     ``points`` are (x, y, label) with label 1 positive (green) or 0 negative (red).
+    ``frame_size`` (height, width): the whole frame's, when ``rgb`` is a band of its rows (line and
+    label sizes follow the frame).
     """
     out = rgb.copy()
     h, w = out.shape[:2]
-    thick = max(1, round(max(h, w) / 400))
+    thick = max(1, round(max(frame_size or (h, w)) / 400))
     for obj_id, mask in masks.items():
         if mask.shape != (h, w):
             mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -45,7 +50,7 @@ def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray], labels: Mappi
             cv2.drawContours(out, contours, -1, tuple(int(c) for c in color), thick)
             if labels and labels.get(obj_id):
                 ys, xs = np.nonzero(mask)
-                _put_label(out, labels[obj_id], int(xs.min()), int(ys.min()), color)
+                _put_label(out, labels[obj_id], int(xs.min()), int(ys.min()), color, frame_size)
     for obj_id, box in (boxes or {}).items():
         color = tuple(int(c) for c in ((colors or {}).get(obj_id) or color_for(obj_id)))
         x0, y0, x1, y1 = (int(round(v)) for v in box)
@@ -57,10 +62,39 @@ def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray], labels: Mappi
     return out
 
 
-def _put_label(img: np.ndarray, text: str, x: int, y: int, color) -> None:
+def _label_scale(frame_size: tuple[int, int]) -> tuple[float, int]:
     # about 1/22 of the frame's longer side tall: about 10 px when a frame is a quarter of a figure's width
-    scale = max(0.5, max(img.shape[:2]) / 550)
-    thick = max(1, round(scale * 1.5))
+    scale = max(0.5, max(frame_size) / 550)
+    return scale, max(1, round(scale * 1.5))
+
+
+def overlay_planes(frame, masks: Mapping[int, np.ndarray], labels: Mapping[int, str] | None = None,
+                   colors: Mapping[int, Sequence[int]] | None = None, alpha: float = 0.45):
+    """``draw_overlay`` on a ``media.planes.YuvFrame`` in place: only the rows its masks and labels
+    span are converted to RGB (8 bits for drawing), and only the pixels drawn on are written back."""
+    present = {k: m for k, m in masks.items() if m.any()}
+    if not present:
+        return frame
+    h, w = frame.height, frame.width
+    rows = np.flatnonzero(np.logical_or.reduce([m.any(axis=1) for m in present.values()]))
+    thick = max(1, round(max(h, w) / 400))
+    scale, lthick = _label_scale((h, w))
+    (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, lthick)
+    # full-width band: labels above the masks and outlines around them land where they would on the frame
+    y0, y1 = max(0, int(rows[0]) - th - base - 2 * thick - 2), min(h, int(rows[-1]) + 2 * thick + 2)
+    band = frame.align((0, y0, w, y1))
+    y0, y1 = band[1], band[3]
+    rgb = frame.to_rgb(band)
+    rgb8 = (rgb >> 8).astype(np.uint8) if rgb.dtype == np.uint16 else rgb
+    drawn = draw_overlay(rgb8, {k: m[y0:y1] for k, m in present.items()}, labels=labels, colors=colors,
+                         alpha=alpha, frame_size=(h, w))
+    changed = (drawn != rgb8).any(axis=2)
+    frame.put_rgb(band, drawn.astype(np.uint16) * 257 if rgb.dtype == np.uint16 else drawn, changed)
+    return frame
+
+
+def _put_label(img: np.ndarray, text: str, x: int, y: int, color, frame_size: tuple[int, int] | None = None) -> None:
+    scale, thick = _label_scale(frame_size or img.shape[:2])
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     y = max(th + base, y)
     x = min(x, max(0, img.shape[1] - tw - 4))

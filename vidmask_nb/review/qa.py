@@ -40,10 +40,11 @@ from tqdm.auto import tqdm
 
 from vidmask_nb.redact.effects import MaskMargins
 from vidmask_nb.media.encode import VideoWriter
+from vidmask_nb.media.planes import FramePool
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.review.tables import format_table, show_table
-from vidmask_nb.review.overlay import FIGURE_WIDTH, draw_overlay, show_grid
+from vidmask_nb.review.overlay import FIGURE_WIDTH, draw_overlay, overlay_planes, show_grid
 from vidmask_nb.redact.render import mask_stream
 from vidmask_nb.runfolder.folder import RunFolder, atomic_output, write_json
 from vidmask_nb.review.timeline import (ObjectTimeline, labels_and_colors, object_timelines,
@@ -390,11 +391,16 @@ def _overlay_video(video, run: RunFolder, store: MaskStore, info, output, margin
     stream = mask_stream(store, info)
     if margins is not None:
         stream = ((i, {k: margins.apply(m) > 0 for k, m in ms.items()}) for i, ms in margins.hold(stream))
+    # Drawn on the source's own planes (media.planes): only the band of rows under the masks is converted.
     with VideoReader(video, info=info) as reader, \
-            VideoWriter(out_path, info, crf=crf, preset=preset) as writer:
-        for frame, (_, masks) in tqdm(zip(reader, stream), total=info.frame_count, unit="frame",
-                                      desc=f"overlay {Path(video).name}", disable=not progress):
-            writer.write(draw_overlay(frame.rgb, masks, labels=labels, colors=colors), frame.pts)
+            VideoWriter(out_path, info, crf=crf, preset=preset, planar=True) as writer:
+        pool = FramePool(info.width, info.height, writer.pix_fmt, info.sws_colorspace, info.sws_range, size=1)
+        for (index, decoded), (_, masks) in tqdm(zip(reader.decoded(), stream), total=info.frame_count,
+                                                 unit="frame", desc=f"overlay {Path(video).name}",
+                                                 disable=not progress):
+            frame = overlay_planes(pool.load(decoded, index), masks, labels=labels, colors=colors)
+            writer.write_planes(frame.frame, frame.pts)
+            pool.give_back(frame)
     return out_path
 
 
