@@ -36,7 +36,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vidmask_nb.detect.detectors import DEFAULT_THRESHOLD, Detections, boxes_mask, get_detector, iou_matrix, parse_kinds
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.prompts.records import VideoRef
 
 FLOOR_VERSION = 1
@@ -77,6 +77,8 @@ class FindOptions:
 
     def checked(self) -> "FindOptions":
         """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options."""
+        check_number(self.find_every, "--find-every", positive=True)
+        check_number(self.floor_every, "--floor-every", integer=True, minimum=1)
         if self.find is not None:
             parse_kinds(self.find)
             if not self.find_every > 0:

@@ -33,8 +33,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, parse_style
-from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, output_pix_fmt
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, check_output_name, output_pix_fmt, written_by_kit
+from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
 from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
 from vidmask_nb.prompts.records import TrackedObject, VideoRef, color_for
@@ -42,6 +42,9 @@ from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.video import VideoInfo, VideoReader, probe
 
 DEFAULT_DILATE = 4
+# The container comment of every redacted video: ``render`` overwrites an existing output only when
+# it carries this (its own earlier output), never a stranger's file.
+RENDER_TAG = "vidmask-nb redacted copy"
 QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
 T = TypeVar("T")
 
@@ -73,8 +76,10 @@ class RenderOptions:
         parse_style(self.style)
         for name in ("dilate", "feather", "hold", "hold_seconds"):
             value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise VidmaskError(f"--{name.replace('_', '-')} must be 0 or more, not {value}")
+            if value is not None:
+                check_number(value, f"--{name.replace('_', '-')}", integer=name != "hold_seconds", minimum=0)
+        if self.crf is not None:
+            check_number(self.crf, "--crf", integer=True)
         if self.crf is not None and not 0 <= self.crf <= 51:
             raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
         return self
@@ -262,6 +267,30 @@ def kept_ids(objects: Sequence[TrackedObject], effects: Mapping[int, object]) ->
     return [o.id for o in objects if getattr(effects.get(o.id), "name", "") == "keep"]
 
 
+def check_render_output(out_path: Path, video, masks_path, floor=None, own: Path | None = None) -> None:
+    """Refuse an output onto any input (the video, the masks and their index, the floor) or onto an
+    existing file this kit did not render (``RENDER_TAG``); ``own``, the run folder's redacted video,
+    is the run's to replace. Runs before any frame is decoded."""
+    from vidmask_nb.track.masks import index_path
+
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise VidmaskError(f"--out {out_path} is a folder; give a file path ending in .mp4")
+    inputs = {"the source video": Path(video), "--masks": Path(masks_path), "the masks' index": index_path(masks_path)}
+    if floor is not None:
+        inputs["the floor"] = Path(floor)
+    target = out_path.resolve()
+    for what, p in inputs.items():
+        if target == p.resolve():
+            raise VidmaskError(f"--out {out_path} would overwrite {what} ({p}), an input of the render; "
+                               "give a new file name")
+    if out_path.exists() and not (own is not None and target == Path(own).resolve()) \
+            and not written_by_kit(out_path, RENDER_TAG):
+        raise VidmaskError(f"--out {out_path} exists and is not a video this kit rendered; refusing to overwrite "
+                           "it: give a new file name, or move that file away")
+    check_output_name(out_path, "--out", "give a shorter file name")
+
+
 def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
            object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
            feather: int = 0, hold: int | None = None, output: str | os.PathLike | None = None,
@@ -283,18 +312,18 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     ``style`` and the same margins; each box held up to ``hold`` frames after and before the
     detector loses it (``find.hold_boxes``).
     """
+    RenderOptions(style if isinstance(style, str) else RenderOptions.style, dilate, feather, hold_seconds, hold,
+                  cover_long_gaps, crf, lossless).checked()  # every number finite, before any work
     info = probe(video)
     run = RunFolder(workdir) if workdir is not None else None
     if masks is None and run is None:
         raise VidmaskError("render needs a run folder (workdir) or a masks.json (masks=)")
     if output is None and run is None:
         raise VidmaskError("render needs an output path when there is no run folder")
+    masks_path = Path(masks) if masks is not None else run.masks_json
     out_path = Path(output) if output is not None else run.redacted_video(video)
-    if out_path.exists() and out_path.is_dir():
-        raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
-    if out_path.resolve() == Path(video).resolve():
-        raise VidmaskError(f"refusing to overwrite the source video {video}; choose another output path")
-    store = MaskStore.load(Path(masks) if masks is not None else run.masks_json)
+    check_render_output(out_path, video, masks_path, floor, own=run.redacted_video(video) if run else None)
+    store = MaskStore.load(masks_path)
     store.check_video(info)
     if store.is_random:
         from vidmask_nb.track.model import announce_random_weights
@@ -314,7 +343,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
     stop = threading.Event()
     try:
-        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder) as writer:
+        with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,
+                         tag=RENDER_TAG) as writer:
             if progress:
                 print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
                       f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")

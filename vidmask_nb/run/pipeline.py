@@ -36,7 +36,7 @@ from vidmask_nb.errors import VidmaskError
 from vidmask_nb.run.options import RunOptions
 from vidmask_nb.runfolder.folder import RunFolder, clean_partials, write_json
 from vidmask_nb.run.settings import RunSettings
-from vidmask_nb.media.video import VideoInfo, probe
+from vidmask_nb.media.video import VideoInfo, check_video_file, probe
 
 NOTEBOOKS = ("01_extract", "02_prompt", "03_propagate", "04_render")
 RUN_MARK = "run.json"
@@ -99,6 +99,14 @@ def read_run_mark(workdir) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _resolved(path, flag: str) -> Path:
+    """``Path(path).resolve()``, a symlink loop or an unreadable link being one plain error naming ``flag``."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise VidmaskError(f"{flag} {path} cannot be followed ({exc}): a loop of symbolic links?") from None
 
 
 def check_paths(video: Path, workdir: Path, output: Path) -> None:
@@ -186,8 +194,9 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         opts = opts.checked()
     if prompts is None and opts.find is None:
         raise VidmaskError("nothing to hide: give --prompts (a prompts.json or LabelMe folder) or --find faces")
-    video, workdir = Path(video).resolve(), Path(workdir).resolve()
-    prompts = Path(prompts).resolve() if prompts is not None else None
+    check_video_file(video)  # a symlink loop, a folder, an empty file: one line, before resolving it
+    video, workdir = _resolved(video, "the video"), _resolved(workdir, "--out")
+    prompts = _resolved(prompts, "--prompts") if prompts is not None else None
     run = RunFolder(workdir)
     output = run.redacted_video(video)
     check_paths(video, workdir, output)
