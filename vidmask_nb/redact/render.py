@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 import numpy as np
 from tqdm.auto import tqdm
 
-from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, parse_style
+from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, MeanColorEffect, parse_style
 from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, check_output_name, output_pix_fmt, written_by_kit
 from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
@@ -267,6 +267,31 @@ def kept_ids(objects: Sequence[TrackedObject], effects: Mapping[int, object]) ->
     return [o.id for o in objects if getattr(effects.get(o.id), "name", "") == "keep"]
 
 
+def cover_stream(store: MaskStore, info: VideoInfo, plan: RenderPlan, floor=None,
+                 style: str | Effect = "fill") -> tuple[RenderPlan, Iterator[tuple[int, dict[int, np.ndarray]]]]:
+    """What the render covers, frame by frame: (the plan with the floor's effect, a stream of
+    (frame, {object id: mask})) with every gap held and, given ``floor``, the detectors' boxes as
+    object ``FLOOR_ID``. The render draws it; the audit judges its findings against it."""
+    masks = plan.margins.hold(mask_stream(store, info), store=store)
+    if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
+        from vidmask_nb.detect.find import FLOOR_ID, with_floor
+
+        # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
+        masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
+        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
+    return plan, masks
+
+
+def opaque_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels of a frame whose source is gone: covered by an opaque effect (fill, mean), grown as
+    the render grows them. Blur and pixelate keep a trace of the source, so they are not in it."""
+    out = np.zeros(shape, bool)
+    for effect, region in frame_covers(masks, plan):
+        if isinstance(effect, (FillEffect, MeanColorEffect)):
+            out |= region > 0
+    return out
+
+
 def check_render_output(out_path: Path, video, masks_path, floor=None, own: Path | None = None) -> None:
     """Refuse an output onto any input (the video, the masks and their index, the floor) or onto an
     existing file this kit did not render (``RENDER_TAG``); ``own``, the run folder's redacted video,
@@ -312,8 +337,6 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     ``style`` and the same margins; each box held up to ``hold`` frames after and before the
     detector loses it (``find.hold_boxes``).
     """
-    RenderOptions(style if isinstance(style, str) else RenderOptions.style, dilate, feather, hold_seconds, hold,
-                  cover_long_gaps, crf, lossless).checked()  # every number finite, before any work
     info = probe(video)
     run = RunFolder(workdir) if workdir is not None else None
     if masks is None and run is None:
@@ -334,13 +357,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps,
                        chroma=chroma_of(output_pix_fmt(info, lossless)))
     reader = VideoReader(video, info=info, deep=True)
-    masks = plan.margins.hold(mask_stream(store, info), store=store)
-    if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
-        from vidmask_nb.detect.find import FLOOR_ID, with_floor
-
-        # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
-        masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
-        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style)})
+    plan, masks = cover_stream(store, info, plan, floor, style)
     stop = threading.Event()
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,
