@@ -148,10 +148,11 @@ class FloorHeader:
 
 
 def floor_progress_paths(workdir) -> tuple[Path, Path]:
-    """The floor's checkpoint in ``masks/`` (kept when a run's outputs are retired): the lines detected so
-    far (``floor-progress.jsonl``) and the mark of how much of them is complete (``floor-progress.json``)."""
-    masks = Path(workdir) / "masks"
-    return masks / "floor-progress.jsonl", masks / "floor-progress.json"
+    """The floor's checkpoint beside ``floor.json`` while it is computed (both removed once it is
+    complete): the lines detected so far (``floor-progress.jsonl``) and the mark of how much of them
+    is complete (``floor-progress.json``)."""
+    root = Path(workdir)
+    return root / "floor-progress.jsonl", root / "floor-progress.json"
 
 
 def floor_progress(workdir, header: "FloorHeader") -> tuple[int, int, int] | None:
@@ -199,7 +200,7 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
         f.seek(done[0])
         start = done[2] + 1
         print(f"floor: resuming after {done[1]} of {header.frame_count} frames (frame {start} next; "
-              f"{lines.parent.name}/{lines.name})", flush=True)
+              f"{lines.name})", flush=True)
     else:
         f = open(lines, "wb")
         f.write((json.dumps(header.to_json()) + "\n").encode())
