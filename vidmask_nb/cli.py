@@ -353,6 +353,7 @@ def cmd_render(args) -> int:
             raise VidmaskError(f"--object-style {item!r}: give LABEL=STYLE, e.g. plate=fill:#000000")
         object_styles[label.strip()] = style.strip()
     opts = _options(args)  # the render flags only; the rest keep their defaults
+    opts.render_options.checked()  # inf, nan, negative: one line before any work
     hold = opts.hold
     if hold is None:
         from vidmask_nb.redact.gaps import hold_frames_for

@@ -6,3 +6,23 @@ class VidmaskError(Exception):
 
     The CLI prints it without a traceback and exits non-zero.
     """
+
+
+def check_number(value, flag: str, integer: bool = False, minimum: float | None = None,
+                 positive: bool = False) -> None:
+    """Raise ``VidmaskError`` naming ``flag`` unless ``value`` is a finite number (an integer when
+    ``integer``), at least ``minimum``, above 0 when ``positive``: the one check every options
+    class runs on its numbers (``inf`` and ``nan`` fail here, before any work)."""
+    import math
+    import numbers
+
+    kind = "a finite whole number" if integer else "a finite number"
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if not ok:
+        raise VidmaskError(f"{flag} must be {kind}, not {value!r}")
+    if positive and not value > 0:
+        raise VidmaskError(f"{flag} must be positive, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise VidmaskError(f"{flag} must be {minimum:g} or more, not {value!r}")

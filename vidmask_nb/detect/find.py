@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ from tqdm.auto import tqdm
 
 from vidmask_nb.detect.detectors import DEFAULT_THRESHOLD, Detections, boxes_mask, get_detector, iou_matrix, parse_kinds
 from vidmask_nb.detect.pii import read_words, words_digest
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.prompts.records import VideoRef
 
 FLOOR_VERSION = 1
@@ -70,6 +71,9 @@ MATCH_IOU = 0.2
 # The floor's hold: a box counts as found again on a frame when a detection of its kind overlaps it
 # at least this much (a face moves little in one frame; lower would let a neighbour end the hold).
 HOLD_MATCH_IOU = 0.2
+# The floor's checkpoint: the frames detected so far are marked complete at least this often (a killed
+# run resumes from the last mark; a mark is a small atomic write after an fsync).
+FLOOR_CHECKPOINT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,8 @@ class FindOptions:
     def checked(self) -> "FindOptions":
         """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options (the
         word list's path made absolute)."""
+        check_number(self.find_every, "--find-every", positive=True)
+        check_number(self.floor_every, "--floor-every", integer=True, minimum=1)
         if self.pii_words is not None:
             if self.find is None or "pii" not in parse_kinds(self.find):
                 raise VidmaskError("--pii-words is read by the pii detector: add pii to --find (e.g. --find faces,pii)")
@@ -126,14 +132,14 @@ def floor_path(workdir: str | os.PathLike) -> Path:
     return Path(workdir) / "floor.json"
 
 
-def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "detect"):
-    """(index, rgb) for every frame (or only ``indices``), decoded in order once."""
+def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "detect", start: int = 0):
+    """(index, rgb) for every frame from ``start`` (or only ``indices``), decoded in order once."""
     from vidmask_nb.media.video import VideoReader
 
-    wanted = None if indices is None else set(indices)
-    total = info.frame_count if wanted is None else len(wanted)
+    wanted = None if indices is None else {i for i in indices if i >= start}
+    total = info.frame_count - start if wanted is None else len(wanted)
     with VideoReader(video, info=info) as reader, tqdm(total=total, desc=desc, unit="frame") as bar:
-        for frame in reader:
+        for frame in reader.frames(start):
             if wanted is None or frame.index in wanted:
                 yield frame.index, frame.rgb
                 bar.update(1)
@@ -141,8 +147,9 @@ def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "
 
 def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: float | None = None,
                  threshold: float | Mapping[str, float] | None = None, desc: str = "detect",
-                 words: Sequence[str] = (), sticky: bool = False) -> Iterator[tuple[int, Detections]]:
-    """(frame, detections) for every ``every``-th frame of ``video`` (always including the last).
+                 words: Sequence[str] = (), sticky: bool = False, start: int = 0) -> Iterator[tuple[int, Detections]]:
+    """(frame, detections) for every ``every``-th frame of ``video`` (always including the last), from
+    frame ``start`` on (a resumed floor decodes from the keyframe before it, the same pixels).
 
     ``words``: the ``pii`` detector's word list; ``sticky``: personal text stays personal on the
     next frame where OCR misreads it (``sticky_pii``; the floor's way, not the audit's).
@@ -157,7 +164,7 @@ def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: 
                               words=words) for k in kinds]
     indices = sorted(set(range(0, info.frame_count, every)) | {info.frame_count - 1})
     last: dict[str, Detections] = {}
-    for index, rgb in _frames_rgb(video, info, None if every == 1 else indices, desc):
+    for index, rgb in _frames_rgb(video, info, None if every == 1 else indices, desc, start):
         parts = []
         for d in detectors:
             if sticky and d.kind == "pii":
@@ -235,14 +242,37 @@ class FloorHeader:
                 "thresholds": self.thresholds, **({"words": self.words} if self.words else {})}
 
 
+def floor_progress_paths(workdir) -> tuple[Path, Path]:
+    """The floor's checkpoint beside ``floor.json`` while it is computed (both removed once it is
+    complete): the lines detected so far (``floor-progress.jsonl``) and the mark of how much of them
+    is complete (``floor-progress.json``)."""
+    root = Path(workdir)
+    return root / "floor-progress.jsonl", root / "floor-progress.json"
+
+
+def floor_progress(workdir, header: "FloorHeader") -> tuple[int, int, int] | None:
+    """(bytes, frames, last frame) of the checkpoint for ``header``'s floor, or None (none, or another's)."""
+    lines, mark = floor_progress_paths(workdir)
+    try:
+        d = json.loads(mark.read_text(encoding="utf-8"))
+        if d["header"] != header.to_json() or lines.stat().st_size < int(d["bytes"]):
+            return None
+        return int(d["bytes"]), int(d["frames"]), int(d["last_frame"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int = DEFAULT_FLOOR_EVERY,
                   margin: float = FLOOR_MARGIN, info=None, words: Sequence[str] = ()) -> Path:
     """Run the detectors over ``video`` and write ``floor.json`` into ``workdir`` (streaming).
 
-    A finished ``floor.json`` for the same video and settings is kept as it is (a rerun skips it).
+    A finished ``floor.json`` for the same video and settings is kept as it is (a rerun skips it). A
+    killed run resumes after the last checkpoint (``floor_progress_paths``: the detected lines, fsynced,
+    and an atomically written mark of how many bytes and frames of them are complete, every
+    ``FLOOR_CHECKPOINT_SECONDS``); the finished file is the same, byte for byte, as one run's.
     ``words``: the ``pii`` word list (its digest goes in the header, never the words).
     """
-    from vidmask_nb.runfolder.folder import atomic_output
+    from vidmask_nb.runfolder.folder import write_json
     from vidmask_nb.media.video import probe
 
     info = info or probe(video)
@@ -250,16 +280,47 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
                          {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)},
                          words_digest(words) if "pii" in parse_kinds(kinds) else None)
     path = floor_path(workdir)
+    lines, mark = floor_progress_paths(workdir)
     try:
         if read_floor_header(path) == header:
+            lines.unlink(missing_ok=True)
+            mark.unlink(missing_ok=True)
             return path
     except VidmaskError:
         pass
-    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(header.to_json()) + "\n")
+    lines.parent.mkdir(parents=True, exist_ok=True)
+    done = floor_progress(workdir, header)
+    start = 0
+    if done is not None:
+        f = open(lines, "r+b")
+        f.truncate(done[0])  # a line written after the last mark is detected again
+        f.seek(done[0])
+        start = done[2] + 1
+        print(f"floor: resuming after {done[1]} of {header.frame_count} frames (frame {start} next; "
+              f"{lines.name})", flush=True)
+    else:
+        f = open(lines, "wb")
+        f.write((json.dumps(header.to_json()) + "\n").encode())
+    frames = done[1] if done else 0
+
+    def commit(last: int) -> None:
+        f.flush()
+        os.fsync(f.fileno())
+        write_json(mark, {"header": header.to_json(), "bytes": f.tell(), "frames": frames, "last_frame": last})
+
+    with f:
+        last, since = start - 1, time.monotonic()
         for index, dets in detect_video(video, header.kinds, header.every, info, threshold=FLOOR_THRESHOLD,
-                                        desc="floor", words=words, sticky=True):
-            f.write(json.dumps({"frame": index, "detections": dets.to_json()}, separators=(",", ":")) + "\n")
+                                        desc="floor", words=words, sticky=True, start=start):
+            f.write((json.dumps({"frame": index, "detections": dets.to_json()}, separators=(",", ":")) + "\n").encode())
+            frames, last = frames + 1, index
+            if time.monotonic() - since >= FLOOR_CHECKPOINT_SECONDS:
+                commit(last)
+                since = time.monotonic()
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(lines, path)  # complete: the lines are the floor (atomic, never half a file under its name)
+    mark.unlink(missing_ok=True)
     return path
 
 
@@ -405,19 +466,111 @@ def with_floor(stream: Iterable[tuple[int, dict[int, np.ndarray]]], floor, info,
         yield index, {**masks, **covers}
 
 
-def write_untracked_masks(video, workdir, info=None) -> Path:
-    """``masks.json`` with no objects (``--no-track``): the render covers the floor alone."""
-    from vidmask_nb.track.masks import FrameMasks, write_masks_json
+def check_untracked_prompts(prompts) -> None:
+    """Refuse (one line) a ``--no-track`` run holding an object that nothing would cover: with no SAM 2,
+    only a drawn BOX becomes a cover (``untracked_covers``); an object with only points, or none at all,
+    would be listed in the run's records and left visible."""
+    boxed = {p.obj_id for p in prompts.prompts if p.box is not None}
+    pointed = {p.obj_id: p.frame for p in prompts.prompts if p.box is None}
+    bare = [o for o in prompts.objects if o.id not in boxed]
+    if bare:
+        said = ", ".join(f"{o.label!r} (" + (f"only points, frame {pointed[o.id]}" if o.id in pointed else "no prompt")
+                         + ")" for o in bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
+        raise VidmaskError(f"--no-track covers drawn boxes, not points, and nothing would cover {said}: draw a box "
+                           "around each object (or remove it), or track them (leave out --no-track)")
+
+
+def _carried(box: np.ndarray, ref: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """``box`` moved and scaled as the floor box ``ref`` became ``now`` (the same object, one frame on)."""
+    rw, rh = max(ref[2] - ref[0], 1e-3), max(ref[3] - ref[1], 1e-3)
+    sx, sy = (now[2] - now[0]) / rw, (now[3] - now[1]) / rh
+    return np.array([now[0] + (box[0] - ref[0]) * sx, now[1] + (box[1] - ref[1]) * sy,
+                     now[0] + (box[2] - ref[0]) * sx, now[1] + (box[3] - ref[1]) * sy], np.float32)
+
+
+def untracked_covers(prompts, info, floor=None, hold: int = 0) -> dict[int, dict[int, list[np.ndarray]]]:
+    """{frame: {object id: [cover boxes]}} for a run that does not track (``--no-track``).
+
+    Each drawn box covers its object on the frame it was drawn and for up to ``hold`` frames before and
+    after (like a floor box the detector lost). Where the floor (``floor.json``) finds the same object
+    (a box of its frame at IoU >= ``MATCH_IOU`` with the drawn box, then frame to frame at IoU >=
+    ``HOLD_MATCH_IOU``), the cover moves and scales with that floor box; once the floor loses it, the
+    cover stays where it was last, up to the hold. Boxes are not yet grown (``untracked_masks`` grows
+    them by ``FLOOR_MARGIN``; the render adds its ``dilate``).
+    """
+    check_untracked_prompts(prompts)
+    boxes = [(f, k, np.asarray(p.box, np.float32)) for (f, k), p in prompts.merged().items() if p.box is not None]
+    need = {i for f, _, _ in boxes for i in range(max(0, f - hold), min(info.frame_count, f + hold + 1))}
+    found: dict[int, np.ndarray] = {}
+    if floor is not None and boxes:
+        for index, dets in floor_boxes(floor, info):
+            if index in need and len(dets):
+                found[index] = dets.boxes
+    out: dict[int, dict[int, list[np.ndarray]]] = {}
+    for frame, obj_id, box in boxes:
+        out.setdefault(frame, {}).setdefault(obj_id, []).append(box)
+        for step in (1, -1):
+            cover, ref = box, None
+            here = found.get(frame)
+            if here is not None:
+                ious = iou_matrix(box, here)[0]
+                ref = here[int(np.argmax(ious))] if float(ious.max()) >= MATCH_IOU else None
+            for n in range(1, hold + 1):
+                i = frame + step * n
+                if not 0 <= i < info.frame_count:
+                    break
+                if ref is not None:
+                    there = found.get(i)
+                    ious = iou_matrix(ref, there)[0] if there is not None else None
+                    if ious is not None and float(ious.max()) >= HOLD_MATCH_IOU:
+                        now = there[int(np.argmax(ious))]
+                        cover, ref = _carried(cover, ref, now), now
+                    else:
+                        ref = None  # lost by the floor: the cover stays where it was, up to the hold
+                out.setdefault(i, {}).setdefault(obj_id, []).append(cover)
+    return out
+
+
+def write_untracked_masks(video, workdir, info=None, prompts=None, hold: int = 0, floor=None) -> Path:
+    """``masks.json`` for ``--no-track``: every drawn box a cover (``untracked_covers``), grown by
+    ``FLOOR_MARGIN``; the render adds the floor. ``prompts``: the run folder's ``prompts.json`` when
+    None (no objects when there is none); ``floor``: the run folder's ``floor.json`` when it exists."""
+    from vidmask_nb.prompts.records import PromptSet
+    from vidmask_nb.track.masks import FrameMasks, ObjectMask, encode_rle, write_masks_json
     from vidmask_nb.runfolder.folder import RunFolder, atomic_output
     from vidmask_nb.media.video import fraction_str, probe
 
     info = info or probe(video)
-    path = RunFolder(workdir).masks_json
+    run = RunFolder(workdir)
+    if prompts is None:
+        prompts = PromptSet.load(run.prompts_json, info) if run.prompts_json.is_file() else PromptSet.for_video(info)
+    if floor is None and floor_path(workdir).is_file():
+        floor = floor_path(workdir)
+    covers = untracked_covers(prompts, info, floor, hold)
+    objects = list(prompts.objects)
+    path = run.masks_json
     video_ref = {"width": info.width, "height": info.height, "frame_count": info.frame_count,
                  "fps": fraction_str(info.fps), "fingerprint": info.fingerprint}
-    frames = (FrameMasks(i, info.pts[i], ()) for i in range(info.frame_count))
+    empty = encode_rle(np.zeros((info.height, info.width), bool))
+
+    def frames():
+        for i in range(info.frame_count):
+            here = covers.get(i, {})
+            masks = []
+            for o in objects:
+                if o.id in here:
+                    grown = Detections(np.stack(here[o.id]), np.ones(len(here[o.id]), np.float32),
+                                       np.array(["box"] * len(here[o.id]), dtype=object))
+                    rle = encode_rle(boxes_mask(grown.grown(FLOOR_MARGIN, info.width, info.height).boxes,
+                                                info.height, info.width))
+                    masks.append(ObjectMask(o.id, o.label, 1.0, rle))
+                else:
+                    masks.append(ObjectMask(o.id, o.label, 0.0, empty))
+            yield FrameMasks(i, info.pts[i], tuple(masks))
+
+    key = "no-track: detector floor" + (f" and {len(objects)} drawn object(s), hold {hold}" if objects else " only")
     with atomic_output(path) as tmp:
-        write_masks_json(tmp, video_ref, [], frames, key="no-track: detector floor only")
+        write_masks_json(tmp, video_ref, objects, frames(), key=key)
     return path
 
 

@@ -57,6 +57,38 @@ DEFAULT_PRESET = "veryfast"  # measured: medium's worst frame within ~1 dB at ab
 # 5.19 MB against 4.67 MB, worst frame 44.72 dB against 44.85 (superfast: 1.99 s, 9.36 MB).
 X264_TUNING = {"veryfast": "me=dia:subme=1"}
 NVENC_PRESET = "p4"
+# The longest name a writer gives a file's temporary copy adds this to it (``runfolder.partial_path``:
+# ``.NAME.partial-PID.EXT``, a PID of up to 7 digits).
+_PARTIAL_EXTRA = len("..partial-") + 7
+
+
+def check_output_name(path: str | os.PathLike, what: str = "the output", fix: str = "give a shorter name") -> None:
+    """Fail before any work when ``path`` (or its temporary ``.name.partial-PID`` copy) is too long a
+    name for its filesystem, or too long a path: a 240-byte name would otherwise fail at the very end."""
+    path = Path(os.path.abspath(path))
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        name_max, path_max = os.pathconf(existing, "PC_NAME_MAX"), os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max, path_max = 255, 4096
+    name = len(os.fsencode(path.name)) + _PARTIAL_EXTRA
+    if name > name_max:
+        raise VidmaskError(f"{what} {path.name!r} is {len(os.fsencode(path.name))} bytes long; with its temporary "
+                           f"name it needs {name} and this filesystem allows {name_max}: {fix}")
+    if len(os.fsencode(str(path))) + _PARTIAL_EXTRA >= path_max:
+        raise VidmaskError(f"{what} {path} is a path of {len(os.fsencode(str(path)))} bytes; this filesystem "
+                           f"allows {path_max}: {fix}")
+
+
+def written_by_kit(path: str | os.PathLike, tag: str) -> bool:
+    """True when the video at ``path`` carries ``tag`` (``VideoWriter(tag=...)``): a file this kit wrote."""
+    try:
+        with av.open(str(path)) as c:
+            return c.metadata.get("comment") == tag
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError):
+        return False
 
 
 def output_pix_fmt(info: VideoInfo, lossless: bool = False, planar: bool = False) -> str:
@@ -99,12 +131,29 @@ def nvenc_usable(pix_fmt: str = "yuv420p") -> bool:
         return False
 
 
-def _movie_timescale(info: VideoInfo, streams) -> int:
+def video_timescale(info: VideoInfo) -> int | None:
+    """The output's video track timescale when the source's time base cannot state one frame's
+    duration (an MKV's 1/1000 at 30000/1001 fps), else None (the source's time base is kept).
+
+    The least timescale that holds both every source pts (a multiple of its time base's denominator)
+    and the frame-rate fraction's frame duration (a multiple of its numerator); with it the last
+    frame's duration makes the track last exactly frames / fps, so the output's rate reads as the
+    source's (30000/1001, not MP4's frames over rounded milliseconds: 1192000/40307).
+    """
+    tb, fps = info.time_base, info.fps
+    if (fps.denominator * tb.denominator) % (fps.numerator * tb.numerator) == 0:
+        return None
+    scale = math.lcm(tb.denominator, fps.numerator)
+    return scale if scale <= 2**31 - 1 else None
+
+
+def _movie_timescale(info: VideoInfo, streams, video_scale: int | None = None) -> int:
     """A movie timescale that states every stream's start exactly (FFmpeg's default is 1000)."""
-    scale = info.time_base.denominator
+    first = video_scale or info.time_base.denominator
+    scale = first
     for s in streams:
         scale = math.lcm(scale, s.time_base.denominator)
-    return scale if scale <= 2**31 - 1 else info.time_base.denominator
+    return scale if scale <= 2**31 - 1 else first
 
 
 def x264_options(preset: str) -> dict[str, str]:
@@ -123,11 +172,12 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike, info: VideoInfo, crf: int = DEFAULT_CRF,
                  lossless: bool = False, preset: str | None = None, copy_audio: bool = True,
                  encoder: str | None = None, audio_edits: Mapping[int, Mapping[int, bytes]] | None = None,
-                 planar: bool = False):
+                 planar: bool = False, tag: str | None = None):
         self.path = Path(path)
         self.info = info
         if self.path.resolve() == Path(info.path).resolve():
             raise VidmaskError(f"refusing to overwrite the source video {info.path}; choose another output path")
+        check_output_name(self.path)
         if not 0 <= crf <= 51:
             raise VidmaskError(f"quality (crf) must be 0..51 (lower is better), not {crf}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,11 +185,18 @@ class VideoWriter:
         src = av.open(info.path) if copy_audio and info.streams else None
         copied = [s for s in (src.streams if src else ())
                   if s.type == "audio" or (s.type == "subtitle" and s.codec_context.name == "mov_text")]
-        self._out = av.open(str(self.tmp), mode="w", format="mp4",
-                            options={"movflags": "+faststart",
-                                     "movie_timescale": str(_movie_timescale(info, copied))})
+        self._scale = video_timescale(info)  # None: the source's time base states every frame
+        options = {"movflags": "+faststart", "movie_timescale": str(_movie_timescale(info, copied, self._scale))}
+        if self._scale:
+            options["video_track_timescale"] = str(self._scale)
+        self._out = av.open(str(self.tmp), mode="w", format="mp4", options=options)
         self._out.metadata.clear() if hasattr(self._out.metadata, "clear") else None
-        tb = info.time_base
+        if tag:  # the one container tag written: how the kit knows its own output (``written_by_kit``)
+            self._out.metadata["comment"] = tag
+        tb = Fraction(1, self._scale) if self._scale else info.time_base
+        self._pts_factor = int(info.time_base * self._scale) if self._scale else 1
+        self._held = None  # with a timescale of our own: the last packet, muxed once its duration is known
+        self._first_dts = None
         self._pix_fmt = output_pix_fmt(info, lossless, planar)
         if lossless:
             # Lossless files are for checking, not for size: a fast preset loses nothing here.
@@ -243,12 +300,34 @@ class VideoWriter:
         if frame.format.name != self._pix_fmt or (frame.width, frame.height) != (self.info.width, self.info.height):
             raise VidmaskError(f"frame must be {self.info.width}x{self.info.height} {self._pix_fmt}, "
                                f"got {frame.width}x{frame.height} {frame.format.name}")
-        frame.pts = int(pts)
+        frame.pts = int(pts) * self._pts_factor
         frame.time_base = self._vs.codec_context.time_base
         self._mux_copied_until(float(pts * self.info.time_base))
         for packet in self._vs.encode(frame):
-            self._out.mux(packet)
+            self._mux_video(packet)
         self._frames += 1
+
+    def _mux_video(self, packet) -> None:
+        if not self._scale:
+            self._out.mux(packet)
+            return
+        if self._first_dts is None:
+            self._first_dts = packet.dts
+        if self._held is not None:
+            self._out.mux(self._held)
+        self._held = packet
+
+    def _mux_last_video(self) -> None:
+        """The last packet, lasting what makes the track exactly frames / fps long (own timescale only)."""
+        if self._held is None:
+            return
+        p, fps = self._held, self.info.fps
+        total = self._frames * fps.denominator * self._scale // fps.numerator
+        last = total - (p.dts - self._first_dts)
+        if last > 0:
+            p.duration = last
+        self._out.mux(p)
+        self._held = None
 
     def close(self) -> Path:
         """Flush, mux the rest of the copied streams, and rename onto the final path."""
@@ -256,7 +335,8 @@ class VideoWriter:
             return self.path
         try:
             for packet in self._vs.encode(None):
-                self._out.mux(packet)
+                self._mux_video(packet)
+            self._mux_last_video()
             self._mux_copied_until(None)
             self._out.close()
         except BaseException:

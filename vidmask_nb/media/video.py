@@ -163,14 +163,32 @@ def fingerprint(path: str | os.PathLike, block: int = 1 << 20) -> str:
     return "sha256:" + h.hexdigest()[:32]
 
 
-def _open(path: str | os.PathLike) -> av.container.InputContainer:
+def check_video_file(path: str | os.PathLike) -> Path:
+    """Raise one plain ``VidmaskError`` unless ``path`` is a non-empty file: missing, a folder, a
+    symlink loop, a device or an unreadable path each say so (before anything resolves the path)."""
+    import errno
+    import stat
+
     path = Path(path)
-    if not path.exists():
-        raise VidmaskError(f"video not found: {path}")
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VidmaskError(f"{path} is a loop of symbolic links, not a video file") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise VidmaskError(f"video not found: {path}") from None
+        raise VidmaskError(f"cannot read the video {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise VidmaskError(f"{path} is a folder, not a video file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise VidmaskError(f"{path} is not a regular file (a device, pipe or socket); give a video file")
+    if st.st_size == 0:
         raise VidmaskError(f"{path} is empty (0 bytes); it is not a video")
+    return path
+
+
+def _open(path: str | os.PathLike) -> av.container.InputContainer:
+    path = check_video_file(path)
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:

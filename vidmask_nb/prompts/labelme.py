@@ -164,6 +164,9 @@ def _read_file(path: Path, rel: str, entry: _Folder, info, prompts: PromptSet,
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         report.skipped_files.append((rel, f"not valid JSON ({exc})"))
         return []
+    except RecursionError:
+        report.skipped_files.append((rel, "nests too deep to be a LabelMe file"))
+        return []
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         report.skipped_files.append((rel, "not a LabelMe file (no 'shapes' list)"))
         return []
@@ -180,16 +183,25 @@ def _read_file(path: Path, rel: str, entry: _Folder, info, prompts: PromptSet,
         report.skipped_files.append((rel, f"maps to frame {frame}, past the end of the video "
                                           f"(frames 0..{info.frame_count - 1})"))
         return []
+    scale = _scale(data, info, rel, report)
+    if scale is None:
+        return []
     report.files += 1
-    sx, sy = _scale(data, info, rel, report)
+    sx, sy = scale
     out = []
-    for shape in data["shapes"]:
-        kind = str(shape.get("shape_type") or "polygon")
-        raw_label = str(shape.get("label", "")).strip()
+    for n, shape in enumerate(data["shapes"]):
+        if not isinstance(shape, dict):
+            report.skipped_shapes.append(SkippedShape(rel, "", f"shape {n}", "is not a LabelMe shape {...}"))
+            continue
+        kind = _text(shape.get("shape_type")) or "polygon"
+        raw_label = _text(shape.get("label")).strip()
         try:
-            xy = [(float(x) * sx, float(y) * sy) for x, y in shape.get("points") or []]
+            xy = [(_number(x) * sx, _number(y) * sy) for x, y in shape.get("points") or []]
         except (TypeError, ValueError):
-            report.skipped_shapes.append(SkippedShape(rel, raw_label, kind, "its points are not numbers"))
+            report.skipped_shapes.append(SkippedShape(rel, raw_label, kind, "its points are not pairs of numbers"))
+            continue
+        if not all(math.isfinite(v) for p in xy for v in p):
+            report.skipped_shapes.append(SkippedShape(rel, raw_label, kind, "its points are not finite numbers"))
             continue
         negative = kind in ("point", "points") and _is_negative(raw_label, shape)
         label = _object_label(raw_label, shape.get("group_id"), negative)
@@ -215,6 +227,19 @@ def _read_file(path: Path, rel: str, entry: _Folder, info, prompts: PromptSet,
     return out
 
 
+def _text(value) -> str:
+    """A LabelMe text field: a string (a number is its text); anything else is no text."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{value!r:.40} is not a number")
+    return float(value)
+
+
 def _why_not(kind: str) -> str:
     if kind in ("polygon", "mask", "circle"):
         return f"a {kind} is not used as a prompt; draw a rectangle around the object"
@@ -226,7 +251,8 @@ def _why_not(kind: str) -> str:
 
 
 def _is_negative(label: str, shape: dict) -> bool:
-    flags = shape.get("flags") or {}
+    flags = shape.get("flags")
+    flags = flags if isinstance(flags, dict) else {}
     return bool(flags.get("negative")) or label.endswith(NEGATIVE_SUFFIXES)
 
 
@@ -236,7 +262,8 @@ def _object_label(label: str, group_id, negative: bool) -> str:
             if label.endswith(suffix):
                 label = label[: -len(suffix)].strip()
                 break
-    if label and group_id is not None and str(group_id) != "":
+    group_id = _text(group_id) if group_id is not None else None
+    if label and group_id is not None and group_id != "":
         label = f"{label}#{group_id}"
     return label
 
@@ -255,10 +282,19 @@ def _clip_box(xy, width: int, height: int) -> tuple[float, float, float, float] 
     return (x0, y0, x1, y1)
 
 
-def _scale(data: dict, info, rel: str, report: LabelMeReport) -> tuple[float, float]:
-    """Source pixels per LabelMe pixel (1, 1 unless the frames were extracted at another size)."""
+def _scale(data: dict, info, rel: str, report: LabelMeReport) -> tuple[float, float] | None:
+    """Source pixels per LabelMe pixel (1, 1 unless the frames were extracted at another size); None
+    (the file listed as not used) when its image size is not two whole numbers of pixels."""
     w, h = data.get("imageWidth"), data.get("imageHeight")
-    if not w or not h or (int(w), int(h)) == (info.width, info.height):
+    if w is None or h is None:
+        return 1.0, 1.0
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               and float(v).is_integer() and 1 <= v <= 1_000_000 for v in (w, h)):
+        report.skipped_files.append((rel, f"imageWidth/imageHeight must be whole numbers of pixels, not "
+                                          f"{w!r:.30} x {h!r:.30}"))
+        return None
+    w, h = int(w), int(h)
+    if (w, h) == (info.width, info.height):
         return 1.0, 1.0
     sx, sy = info.width / int(w), info.height / int(h)
     if abs(sx / sy - 1) > 0.02:
@@ -273,7 +309,7 @@ def _scale(data: dict, info, rel: str, report: LabelMeReport) -> tuple[float, fl
 
 def _file_number(path: Path, data: dict) -> int | None:
     """The frame number within its folder: the file name (``00012.json``), else its imagePath."""
-    for stem in (path.stem, Path(str(data.get("imagePath") or "")).stem):
+    for stem in (path.stem, Path(_text(data.get("imagePath"))).stem):
         if stem.isdigit():
             return int(stem)
     m = re.search(r"(\d+)$", path.stem)
@@ -369,8 +405,12 @@ def _manifest_entries(d: dict) -> list[_ManifestChunk]:
 
 
 def _check_manifest(d: dict, info, where) -> None:
-    VideoRef.from_json(d.get("video", d)).check(info, f"{where} was",
-                                                f"give the manifest extracted from {Path(info.path).name}")
+    try:
+        ref = VideoRef.from_json(d.get("video", d))
+    except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+        raise VidmaskError(f"{where} is not an extraction manifest ({exc}); give the manifest.json written "
+                           "beside the extracted frames") from None
+    ref.check(info, f"{where} was", f"give the manifest extracted from {Path(info.path).name}")
 
 
 def _count_images(d: Path) -> int:

@@ -15,8 +15,9 @@ are merged into one SAM 2 call (box + all points) for that frame and object.
 """
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
@@ -31,6 +32,52 @@ PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 13
 
 def color_for(obj_id: int) -> tuple[int, int, int]:
     return PALETTE[(obj_id - 1) % len(PALETTE)]
+
+
+# -- reading a person's file: every value checked, any shape of JSON gives one plain error ----------
+
+def _whole(value, what: str) -> int:
+    """A whole number from a file (``3``, ``3.0``); ValueError naming ``what`` for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not float(value).is_integer():
+        raise ValueError(f"{what} must be a whole number, not {_short(value)}")
+    return int(value)
+
+
+def _real(value, what: str) -> float:
+    """A number from a file (NaN and infinity are kept: the prompt check names them)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number, not {_short(value)}")
+    return float(value)
+
+
+def _items(value, what: str) -> list:
+    if not isinstance(value, list):
+        raise ValueError(f"{what} must be a list, not {_short(value)}")
+    return value
+
+
+def _entry(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be an object {{...}}, not {_short(value)}")
+    return value
+
+
+def _short(value, limit: int = 40) -> str:
+    """A value as an error names it: its repr, cut short (a 10 MB list stays one short line)."""
+    try:
+        text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
+    except RecursionError:
+        text = type(value).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def read_prompt_json(path: str | os.PathLike, what: str = "prompts"):
+    """The JSON of a person's prompt file; a file nested too deep to parse is one plain error."""
+    try:
+        return read_json(path, what)
+    except RecursionError:
+        raise VidmaskError(f"{what} file {path} nests too deep to be a {what} file") from None
 
 
 @dataclass(frozen=True)
@@ -81,6 +128,29 @@ class VideoRef:
                                f"{redo[:1].upper()}{redo[1:]}")
 
     @classmethod
+    def from_file(cls, d) -> "VideoRef":
+        """A prompt file's ``video`` entry, every field checked (ValueError naming the bad one)."""
+        d = _entry(d, '"video"')
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in d if k not in known)
+        if unknown:
+            raise ValueError(f'"video" has unknown fields {unknown[:5]}; known: {sorted(known)}')
+        missing = [k for k in ("width", "height", "frame_count") if d.get(k) is None]
+        if missing:
+            raise ValueError(f'"video" must give {", ".join(missing)} (the kit writes them; draw the prompts '
+                             "for this video in notebook 02)")
+        out = {}
+        for k in ("width", "height", "frame_count"):
+            out[k] = _whole(d[k], f"video {k}")
+            if out[k] < 1:
+                raise ValueError(f"video {k} must be 1 or more, not {out[k]}")
+        for k in ("name", "fps", "fingerprint"):
+            if d.get(k) is not None and not isinstance(d[k], str):
+                raise ValueError(f"video {k} must be text, not {_short(d[k])}")
+            out[k] = d.get(k) or ""
+        return cls(**out)
+
+    @classmethod
     def of(cls, info) -> "VideoRef":
         """From a ``video.VideoInfo``."""
         from vidmask_nb.media.video import fraction_str
@@ -105,8 +175,19 @@ class TrackedObject:
         """From a file's object entry (no colour: the palette's for its id); a record is returned as is."""
         if isinstance(d, TrackedObject):
             return d
-        obj_id = int(d["id"])
-        return cls(obj_id, str(d.get("label", "")), tuple(int(c) for c in d.get("color") or color_for(obj_id)))
+        d = _entry(d, "an object")
+        if "id" not in d:
+            raise ValueError("an object has no id")
+        obj_id = _whole(d["id"], "an object's id")
+        label = d.get("label", "")
+        if not isinstance(label, (str, int, float)) or isinstance(label, bool):
+            raise ValueError(f"object {obj_id}'s label must be text, not {_short(label)}")
+        color = d.get("color") or color_for(obj_id)
+        color = tuple(_whole(c, f"object {obj_id}'s colour") for c in _items(list(color) if isinstance(color, tuple)
+                                                                             else color, f"object {obj_id}'s colour"))
+        if len(color) != 3 or not all(0 <= c <= 255 for c in color):
+            raise ValueError(f"object {obj_id}'s colour must be 3 numbers 0..255, not {list(color)}")
+        return cls(obj_id, str(label), color)
 
 
 @dataclass(frozen=True)
@@ -132,12 +213,28 @@ class FramePrompt:
 
     @classmethod
     def from_json(cls, d: dict) -> "FramePrompt":
+        """From a file's prompt entry, every value checked: ValueError naming the bad one. A box of
+        the wrong length or with a NaN is kept as it is, for ``PromptSet.prompt_problem`` to name."""
+        d = _entry(d, "a prompt")
+        for key in ("frame", "obj_id"):
+            if key not in d:
+                raise ValueError(f"a prompt has no {key!r}")
+        frame, obj_id = _whole(d["frame"], "a prompt's frame"), _whole(d["obj_id"], "a prompt's obj_id")
+        where = f"the prompt for object {obj_id} on frame {frame}:"
         box = d.get("box")
-        return cls(frame=int(d["frame"]), obj_id=int(d["obj_id"]),
-                   box=None if box is None else tuple(float(v) for v in box),
-                   points=tuple((float(x), float(y)) for x, y in d.get("points", [])),
-                   point_labels=tuple(int(v) for v in d.get("point_labels", [])),
-                   pts=d.get("pts"))
+        if box is not None:
+            box = tuple(_real(v, f"{where} box values") for v in _items(box, f"{where} box"))
+        points = []
+        for pt in _items(d.get("points") or [], f"{where} points"):
+            pt = _items(pt, f"{where} a point")
+            if len(pt) != 2:
+                raise ValueError(f"{where} a point must be [x, y], not {len(pt)} numbers")
+            points.append((_real(pt[0], f"{where} point x"), _real(pt[1], f"{where} point y")))
+        labels = tuple(_whole(v, f"{where} point labels") for v in _items(d.get("point_labels") or [],
+                                                                          f"{where} point labels"))
+        pts = d.get("pts")
+        return cls(frame=frame, obj_id=obj_id, box=box, points=tuple(points), point_labels=labels,
+                   pts=None if pts is None else _whole(pts, f"{where} pts"))
 
 
 @dataclass
@@ -218,6 +315,11 @@ class PromptSet:
             return f"is past the end of the video (frames 0..{v.frame_count - 1})"
         if p.box is None and not p.points:
             return "has neither a box nor points"
+        numbers = (p.box or ()) + tuple(v for xy in p.points for v in xy)
+        if not all(math.isfinite(v) for v in numbers):
+            return f"has a number that is not finite (box {list(p.box) if p.box else None}, points {list(p.points)})"
+        if p.box is not None and len(p.box) != 4:
+            return f"has a box of {len(p.box)} number(s) {list(p.box)}; a box is [x0, y0, x1, y1]"
         if p.box is not None:
             x0, y0, x1, y1 = p.box
             if x1 - x0 <= 0 or y1 - y0 <= 0:
@@ -247,15 +349,22 @@ class PromptSet:
 
     @classmethod
     def from_json(cls, d: dict, source: str = "prompts") -> "PromptSet":
+        """From a prompt file's JSON, whatever its shape: anything but a version-1 prompt file is one
+        plain ``VidmaskError`` naming the first bad value (never a Python error)."""
+        if not isinstance(d, dict):
+            raise VidmaskError(f"{source} is not a prompt file: its top level is {_short(d)}, not "
+                               '{"version": 1, "video": ..., "objects": [...], "prompts": [...]}')
         if d.get("version") != PROMPTS_VERSION:
-            raise VidmaskError(f"{source} has prompt-file version {d.get('version')!r}; this kit reads "
+            raise VidmaskError(f"{source} has prompt-file version {_short(d.get('version'))}; this kit reads "
                                f"version {PROMPTS_VERSION}")
         try:
-            return cls(video=VideoRef(**d["video"]),
-                       objects=[TrackedObject.from_json(o) for o in d.get("objects", [])],
-                       prompts=[FramePrompt.from_json(p) for p in d.get("prompts", [])])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VidmaskError(f"{source} is not a valid prompt file ({exc!r})") from exc
+            if "video" not in d:
+                raise ValueError('it has no "video" entry')
+            return cls(video=VideoRef.from_file(d["video"]),
+                       objects=[TrackedObject.from_json(o) for o in _items(d.get("objects") or [], '"objects"')],
+                       prompts=[FramePrompt.from_json(p) for p in _items(d.get("prompts") or [], '"prompts"')])
+        except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+            raise VidmaskError(f"{source} is not a valid prompt file: {_first_line(exc)}") from None
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically: a crash mid-save leaves the previous file intact."""
@@ -264,9 +373,14 @@ class PromptSet:
     @classmethod
     def load(cls, path: str | os.PathLike, info=None) -> "PromptSet":
         """Load and validate; with ``info`` (a VideoInfo) also check it is this video's."""
-        return cls.from_json(read_json(path, "prompts"), source=str(path)).validate(info)
+        return cls.from_json(read_prompt_json(path, "prompts"), source=str(path)).validate(info)
 
     @classmethod
     def for_video(cls, info) -> "PromptSet":
         return cls(VideoRef.of(info))
 
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

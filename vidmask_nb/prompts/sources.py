@@ -20,14 +20,14 @@ Example::
 from __future__ import annotations
 
 import html
+import math
 import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.prompts.records import FramePrompt, PromptSet
-from vidmask_nb.runfolder.folder import read_json
+from vidmask_nb.prompts.records import FramePrompt, PromptSet, read_prompt_json
 
 DROP_FLAG = "--drop-unusable-prompts"
 
@@ -128,14 +128,14 @@ def _from_labelme(folder: Path, info, into: PromptSet | None) -> PromptSource:
 
 
 def _from_file(path: Path, info) -> PromptSource:
-    prompts = PromptSet.from_json(read_json(path, "prompts"), source=str(path)).check_video(info)
+    prompts = PromptSet.from_json(read_prompt_json(path, "prompts"), source=str(path)).check_video(info)
     labels = {o.id: o.label for o in prompts.objects}
     w, h = prompts.video.width, prompts.video.height
     kept, unusable, clipped = [], [], []
     for p in prompts.prompts:
         label = labels.get(p.obj_id, f"object id {p.obj_id}")
         where = f"{path.name}, frame {p.frame}"
-        if p.box is not None and p.obj_id in labels:
+        if p.box is not None and p.obj_id in labels and len(p.box) == 4 and all(map(math.isfinite, p.box)):
             x0, y0, x1, y1 = p.box
             box = (min(max(x0, 0.0), w), min(max(y0, 0.0), h), min(max(x1, 0.0), w), min(max(y1, 0.0), h))
             if box != tuple(p.box) and box[2] > box[0] and box[3] > box[1] and x1 > x0 and y1 > y0:

@@ -42,8 +42,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, MeanColorEffect, parse_style
-from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, output_pix_fmt
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, check_output_name, output_pix_fmt, written_by_kit
+from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
 from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
 from vidmask_nb.prompts.records import TrackedObject, VideoRef, color_for
@@ -53,6 +53,9 @@ from vidmask_nb.media.planes import FramePool, YuvFrame
 from vidmask_nb.redact.planar import cover_planes
 
 DEFAULT_DILATE = 4
+# The container comment of every redacted video: ``render`` overwrites an existing output only when
+# it carries this (its own earlier output), never a stranger's file.
+RENDER_TAG = "vidmask-nb redacted copy"
 QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
 T = TypeVar("T")
 
@@ -84,8 +87,10 @@ class RenderOptions:
         parse_style(self.style)
         for name in ("dilate", "feather", "hold", "hold_seconds"):
             value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise VidmaskError(f"--{name.replace('_', '-')} must be 0 or more, not {value}")
+            if value is not None:
+                check_number(value, f"--{name.replace('_', '-')}", integer=name != "hold_seconds", minimum=0)
+        if self.crf is not None:
+            check_number(self.crf, "--crf", integer=True)
         if self.crf is not None and not 0 <= self.crf <= 51:
             raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
         return self
@@ -306,6 +311,56 @@ def kept_ids(objects: Sequence[TrackedObject], effects: Mapping[int, object]) ->
     return [o.id for o in objects if getattr(effects.get(o.id), "name", "") == "keep"]
 
 
+def cover_stream(store: MaskStore, info: VideoInfo, plan: RenderPlan, floor=None,
+                 style: str | Effect = "fill") -> tuple[RenderPlan, Iterator[tuple[int, dict[int, np.ndarray]]]]:
+    """What the render covers, frame by frame: (the plan with the floor's effect, a stream of
+    (frame, {object id: mask})) with every gap held and, given ``floor``, the detectors' boxes as
+    object ``FLOOR_ID``. The render draws it; the audit judges its findings against it."""
+    masks = plan.margins.hold(mask_stream(store, info), store=store)
+    if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
+        from vidmask_nb.detect.find import CODES_FLOOR_ID, FLOOR_ID, with_floor
+
+        # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
+        masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
+        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style),
+                                      CODES_FLOOR_ID: opaque_effect(style)})
+    return plan, masks
+
+
+def opaque_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels of a frame whose source is gone: covered by an opaque effect (fill, mean), grown as
+    the render grows them. Blur and pixelate keep a trace of the source, so they are not in it."""
+    out = np.zeros(shape, bool)
+    for effect, region in frame_covers(masks, plan):
+        if isinstance(effect, (FillEffect, MeanColorEffect)):
+            out |= region > 0
+    return out
+
+
+def check_render_output(out_path: Path, video, masks_path, floor=None, own: Path | None = None) -> None:
+    """Refuse an output onto any input (the video, the masks and their index, the floor) or onto an
+    existing file this kit did not render (``RENDER_TAG``); ``own``, the run folder's redacted video,
+    is the run's to replace. Runs before any frame is decoded."""
+    from vidmask_nb.track.masks import index_path
+
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise VidmaskError(f"--out {out_path} is a folder; give a file path ending in .mp4")
+    inputs = {"the source video": Path(video), "--masks": Path(masks_path), "the masks' index": index_path(masks_path)}
+    if floor is not None:
+        inputs["the floor"] = Path(floor)
+    target = out_path.resolve()
+    for what, p in inputs.items():
+        if target == p.resolve():
+            raise VidmaskError(f"--out {out_path} would overwrite {what} ({p}), an input of the render; "
+                               "give a new file name")
+    if out_path.exists() and not (own is not None and target == Path(own).resolve()) \
+            and not written_by_kit(out_path, RENDER_TAG):
+        raise VidmaskError(f"--out {out_path} exists and is not a video this kit rendered; refusing to overwrite "
+                           "it: give a new file name, or move that file away")
+    check_output_name(out_path, "--out", "give a shorter file name")
+
+
 def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
            object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
            feather: int = 0, hold: int | None = None, output: str | os.PathLike | None = None,
@@ -337,12 +392,10 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         raise VidmaskError("render needs a run folder (workdir) or a masks.json (masks=)")
     if output is None and run is None:
         raise VidmaskError("render needs an output path when there is no run folder")
+    masks_path = Path(masks) if masks is not None else run.masks_json
     out_path = Path(output) if output is not None else run.redacted_video(video)
-    if out_path.exists() and out_path.is_dir():
-        raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
-    if out_path.resolve() == Path(video).resolve():
-        raise VidmaskError(f"refusing to overwrite the source video {video}; choose another output path")
-    store = MaskStore.load(Path(masks) if masks is not None else run.masks_json)
+    check_render_output(out_path, video, masks_path, floor, own=run.redacted_video(video) if run else None)
+    store = MaskStore.load(masks_path)
     store.check_video(info)
     if store.is_random:
         from vidmask_nb.track.model import announce_random_weights
@@ -361,19 +414,12 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         if progress:
             print(audio_plan.summary())
     reader = VideoReader(video, info=info, deep=True)
-    masks = plan.margins.hold(mask_stream(store, info), store=store)
-    if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
-        from vidmask_nb.detect.find import CODES_FLOOR_ID, FLOOR_ID, with_floor
-
-        # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
-        masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
-        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style),
-                                      CODES_FLOOR_ID: opaque_effect(style)})
+    plan, masks = cover_stream(store, info, plan, floor, style)
     stop = threading.Event()
     frames: Iterable = ()
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,
-                         audio_edits=audio_packets, planar=True) as writer:
+                         audio_edits=audio_packets, planar=True, tag=RENDER_TAG) as writer:
             if progress:
                 print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
                       f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")

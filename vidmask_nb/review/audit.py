@@ -26,6 +26,12 @@ import numpy as np
 
 from vidmask_nb.detect.detectors import parse_kinds
 
+# A finding is judged covered when at least this fraction of its box lies inside the run's opaque covers
+# (fill, mean; grown and held as the render drew them): the source pixels there are gone, so what the
+# detector saw is the cover's edge with a hand or a shirt beside it, not a leak. A face outside the
+# covers, or under a blur or pixelation (which keep a trace of the source), stays a leak.
+COVERED_FRACTION = 0.5
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -36,6 +42,7 @@ class Finding:
     score: float
     kept: bool = False  # on an object styled "keep": left visible on purpose, not a leak
     what: str = ""  # what matched: "email", "phone+word" (pii), "qr", "ean13" (codes); never the text
+    covered: bool = False  # mostly inside the run's opaque covers (COVERED_FRACTION): its pixels are gone
 
 
 @dataclass
@@ -48,7 +55,11 @@ class AuditReport:
 
     @property
     def leaks(self) -> list[Finding]:
-        return [f for f in self.findings if not f.kept]
+        return [f for f in self.findings if not f.kept and not f.covered]
+
+    @property
+    def covered_frames(self) -> list[int]:
+        return sorted({f.frame for f in self.findings if f.covered})
 
     @property
     def leak_frames(self) -> list[int]:
@@ -65,6 +76,9 @@ class AuditReport:
     def summary(self) -> str:
         if self.clean:
             kept = f"; {len(self.kept_frames)} frame(s) show kept objects" if self.kept_frames else ""
+            if self.covered_frames:
+                kept += (f"; {sum(f.covered for f in self.findings)} detection(s) on {len(self.covered_frames)} "
+                         "frame(s) lie mostly inside the covers (not leaks)")
             return (f"audit {Path(self.video).name}: nothing detectable ({', '.join(self.kinds)}) on "
                     f"{self.frames_checked} frame(s) checked{kept}")
         matched = self.matched()
@@ -76,6 +90,7 @@ class AuditReport:
         return {"video": str(self.video), "kinds": list(self.kinds), "every": self.every,
                 "frames_checked": self.frames_checked, "clean": self.clean,
                 "leak_frames": self.leak_frames, "kept_frames": self.kept_frames, "matched": self.matched(),
+                "covered_frames": self.covered_frames,
                 "findings": [asdict(f) for f in self.findings]}
 
     def review_table(self):
@@ -99,7 +114,7 @@ class AuditReport:
     def rows(self, limit: int | None = None) -> list[dict]:
         return [{"frame": f.frame, "time s": round(f.time, 3), "kind": f.kind, "what": f.what,
                  "box": [round(v, 1) for v in f.box], "score": round(f.score, 3),
-                 "finding": "kept" if f.kept else "LEAK"} for f in self.findings[:limit]]
+                 "finding": "kept" if f.kept else "covered" if f.covered else "LEAK"} for f in self.findings[:limit]]
 
     def matched(self) -> dict[str, int]:
         """Leaks by what matched (``{"email": 12, "qr": 10}``), for summaries."""
@@ -126,12 +141,15 @@ def _still(f: Finding) -> str:
 def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",), every: int = 1,
                 keep_masks: Iterable[tuple[int, np.ndarray | None]] | None = None,
                 scale: float | None = None, threshold: float | None = None,
-                words: Sequence[str] = ()) -> AuditReport:
+                words: Sequence[str] = (),
+                covers: Iterable[tuple[int, np.ndarray | None]] | None = None) -> AuditReport:
     """Detect ``kinds`` on every ``every``-th frame of ``video``.
 
     ``keep_masks`` (optional): (frame, union of the kept objects' masks or None) for every frame
-    in order; a detection centred inside it is reported as kept. ``words``: the ``pii`` kind's word
-    list (``pii.read_words``). Codes count only when they decode (``detect.DEFAULT_THRESHOLD``).
+    in order; a detection centred inside it is reported as kept. ``covers`` (optional): (frame, the
+    run's opaque covers or None) for every frame in order; a detection with at least
+    ``COVERED_FRACTION`` of its box inside them is reported as covered, not as a leak. ``words``: the
+    ``pii`` kind's word list (``pii.read_words``). Codes count only when they decode (``detect.DEFAULT_THRESHOLD``).
     """
     from vidmask_nb.errors import VidmaskError
     from vidmask_nb.detect.find import detect_video
@@ -142,19 +160,63 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
     kinds = parse_kinds(kinds)
     info = probe(video)
     keep_iter = iter(keep_masks) if keep_masks is not None else None
+    cover_iter = iter(covers) if covers is not None else None
     keep_frame, keep = -1, None
+    cover_frame, cover = -1, None
     report = AuditReport(str(video), kinds, every, 0)
     for index, dets in detect_video(video, kinds, every, info, scale, threshold, desc="audit", words=words):
         report.frames_checked += 1
         while keep_iter is not None and keep_frame < index:
             keep_frame, keep = next(keep_iter, (info.frame_count, None))
+        while cover_iter is not None and cover_frame < index:
+            cover_frame, cover = next(cover_iter, (info.frame_count, None))
         for box, score, kind, what in zip(dets.boxes, dets.scores, dets.kinds, dets.what):
             cx = int(np.clip((box[0] + box[2]) / 2, 0, info.width - 1))
             cy = int(np.clip((box[1] + box[3]) / 2, 0, info.height - 1))
             kept = keep is not None and keep_frame == index and bool(keep[cy, cx])
+            covered = cover is not None and cover_frame == index and inside_fraction(box, cover) >= COVERED_FRACTION
             report.findings.append(Finding(index, round(info.seconds(index), 4), str(kind),
-                                           tuple(float(v) for v in box), float(score), kept, str(what)))
+                                           tuple(float(v) for v in box), float(score), kept, str(what),
+                                           covered and not kept))
     return report
+
+
+def inside_fraction(box, region: np.ndarray) -> float:
+    """The fraction of ``box`` (x0, y0, x1, y1; clipped to the frame, rounded outwards) inside ``region``."""
+    h, w = region.shape
+    x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    return float(region[y0:y1, x0:x1].mean())
+
+
+def run_covers(video, workdir, style="fill", object_styles=None, dilate: int | None = None, feather: int = 0,
+               hold: int | None = None, cover_long_gaps: bool = True,
+               floor=None) -> Iterable[tuple[int, np.ndarray]]:
+    """(frame, the opaque covers the render drew) for every frame of a run (``render.cover_stream``: its
+    masks and floor, grown and held as the render grows and holds them). ``floor`` None: the run
+    folder's ``floor.json`` when there is one (as notebook 04 renders); False: none."""
+    from vidmask_nb.detect.find import floor_path
+    from vidmask_nb.media.encode import output_pix_fmt
+    from vidmask_nb.media.video import probe
+    from vidmask_nb.redact.gaps import hold_frames_for
+    from vidmask_nb.redact.render import RenderOptions, chroma_of, cover_stream, opaque_region, plan_render
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.track.masks import MaskStore
+
+    info = probe(video)
+    store = MaskStore.load(RunFolder(workdir).masks_json)
+    store.check_video(info)
+    if floor is None and floor_path(workdir).is_file():
+        floor = floor_path(workdir)
+    floor = floor or None  # False: the render had no floor
+    hold = hold_frames_for(RenderOptions.hold_seconds, info.fps) if hold is None else hold
+    plan = plan_render(store, style, object_styles, RenderOptions.dilate if dilate is None else dilate, feather,
+                       hold, cover_long_gaps, chroma=chroma_of(output_pix_fmt(info)))
+    plan, masks = cover_stream(store, info, plan, floor, style)
+    for index, frame_masks in masks:
+        yield index, opaque_region(frame_masks, plan, (info.height, info.width))
 
 
 def kept_masks(store, kept: Sequence[int], dilate: int = 0) -> Iterable[tuple[int, np.ndarray | None]]:
@@ -171,11 +233,14 @@ def kept_masks(store, kept: Sequence[int], dilate: int = 0) -> Iterable[tuple[in
 
 
 def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), every: int = 1,
-              object_styles=None, style="fill", dilate: int | None = None,
+              object_styles=None, style="fill", dilate: int | None = None, feather: int = 0,
+              hold: int | None = None, cover_long_gaps: bool = True, floor=None,
               pii_words: str | os.PathLike | None = None) -> AuditReport:
     """Stage 04's audit of the redacted ``output``: saved as ``qa/<stem>_audit.json``.
 
-    Objects styled ``keep`` (by ``style``/``object_styles``) are reported as kept, not as leaks;
+    Objects styled ``keep`` (by ``style``/``object_styles``) are reported as kept, not as leaks; a
+    detection mostly inside the run's opaque covers (``run_covers``: masks and floor, grown and held
+    with the render's ``dilate``, ``feather``, ``hold``, ``cover_long_gaps``) as covered, not as a leak.
     ``dilate``: the render's (default: ``RenderOptions().dilate``); ``pii_words``: the run's word
     list file for the ``pii`` kind.
     """
@@ -191,7 +256,8 @@ def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), ev
     store = MaskStore.load(run.masks_json)
     effects = object_effects(store.object_infos, style, object_styles)
     kept = [i for i, e in effects.items() if getattr(e, "name", "") == "keep"]
-    report = audit_video(output, kinds, every, kept_masks(store, kept, dilate) if kept else None,
+    covers = run_covers(video, workdir, style, object_styles, dilate, feather, hold, cover_long_gaps, floor)
+    report = audit_video(output, kinds, every, kept_masks(store, kept, dilate) if kept else None, covers=covers,
                          words=read_words(pii_words) if pii_words else ())
     run.qa_dir.mkdir(parents=True, exist_ok=True)
     report.save(run.qa_dir / f"{Path(video).stem}_audit.json")

@@ -36,7 +36,7 @@ from vidmask_nb.errors import VidmaskError
 from vidmask_nb.run.options import RunOptions
 from vidmask_nb.runfolder.folder import RunFolder, clean_partials, write_json
 from vidmask_nb.run.settings import RunSettings
-from vidmask_nb.media.video import VideoInfo, probe
+from vidmask_nb.media.video import VideoInfo, check_video_file, probe
 
 NOTEBOOKS = ("01_extract", "02_prompt", "03_propagate", "04_render")
 RUN_MARK = "run.json"
@@ -99,6 +99,29 @@ def read_run_mark(workdir) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _resolved(path, flag: str) -> Path:
+    """``Path(path).resolve()``, a symlink loop or an unreadable link being one plain error naming ``flag``."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise VidmaskError(f"{flag} {path} cannot be followed ({exc}): a loop of symbolic links?") from None
+
+
+# Names a run writes beside its redacted video (QA, audit, review), the longest first.
+_OUTPUT_SUFFIXES = ("_redacted.mp4", "_overlay.mp4", "_review.json", "_contact.png", "_audit.json")
+
+
+def check_output_names(run: RunFolder, video: Path) -> None:
+    """Fail before any notebook when the names the run writes from the video's (``<stem>_redacted.mp4``,
+    ``sensitive/qa/<stem>_overlay.mp4``...) are too long for the filesystem (a 240-byte name)."""
+    from vidmask_nb.media.encode import check_output_name
+
+    for folder in (run.root, run.qa_dir):
+        for suffix in _OUTPUT_SUFFIXES:
+            check_output_name(folder / f"{video.stem}{suffix}", "the output",
+                              f"rename (or link) the video {video.name!r} to a shorter name")
 
 
 def check_paths(video: Path, workdir: Path, output: Path) -> None:
@@ -186,13 +209,19 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         opts = opts.checked()
     if prompts is None and opts.find is None:
         raise VidmaskError("nothing to hide: give --prompts (a prompts.json or LabelMe folder) or --find faces")
-    video, workdir = Path(video).resolve(), Path(workdir).resolve()
-    prompts = Path(prompts).resolve() if prompts is not None else None
+    check_video_file(video)  # a symlink loop, a folder, an empty file: one line, before resolving it
+    video, workdir = _resolved(video, "the video"), _resolved(workdir, "--out")
+    prompts = _resolved(prompts, "--prompts") if prompts is not None else None
     run = RunFolder(workdir)
     output = run.redacted_video(video)
     check_paths(video, workdir, output)
     info = probe(video)  # a bad video fails here, before any notebook starts
     source = check_prompts(prompts, info, opts.drop_unusable_prompts, required=opts.find is None)
+    if opts.no_track:  # no SAM 2: only drawn boxes become covers; an object with none is refused here
+        from vidmask_nb.detect.find import check_untracked_prompts
+
+        check_untracked_prompts(source.prompts)
+    check_output_names(run, video)
     nb_dir = notebooks_dir()
 
     def say(line: str) -> None:
@@ -306,11 +335,20 @@ def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
 
 
 def _objects(run: RunFolder) -> list[dict]:
+    """The objects the run hid, for ``run.json``: each one covered by ``masks.json`` (an object of the
+    prompts that no masks cover is an error, never listed as hidden)."""
     from vidmask_nb.prompts.records import PromptSet
+    from vidmask_nb.track.masks import MaskStore
 
     if not run.prompts_json.is_file():  # --find --no-track without --prompts: the floor alone, no objects
         return []
-    return [{"id": o.id, "label": o.label} for o in PromptSet.load(run.prompts_json).objects]
+    objects = PromptSet.load(run.prompts_json).objects
+    covered = {o.id for o in MaskStore.load(run.masks_json).object_infos}
+    bare = [o.label for o in objects if o.id not in covered]
+    if bare:
+        raise VidmaskError(f"nothing covers {len(bare)} object(s) of the prompts ({', '.join(map(repr, bare[:5]))}): "
+                           f"{run.masks_json} holds no masks for them; run again (the run is not complete)")
+    return [{"id": o.id, "label": o.label} for o in objects]
 
 
 def _sha256(path: Path) -> str:

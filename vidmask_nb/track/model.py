@@ -25,7 +25,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.errors import VidmaskError, check_number
 
 CHECKPOINT_URL_BASE = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
 WEIGHTS_MODES = ("trained", "random")
@@ -109,6 +109,7 @@ def check_image_size(image_size: int | None, name: str = "image_size") -> int | 
     """SAM 2's input size override: None (the model's 1024) or a multiple of 32, at least 64."""
     if image_size is None:
         return None
+    check_number(image_size, name, integer=True)
     size = int(image_size)
     if size < 64 or size % 32:
         raise VidmaskError(f"{name} must be a multiple of 32 and at least 64 (SAM 2 uses 1024), not {image_size}")

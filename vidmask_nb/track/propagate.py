@@ -48,7 +48,7 @@ import numpy as np
 from vidmask_nb.media.chunks import DEFAULT_CHUNK_SECONDS, plan_chunks
 from vidmask_nb.track.corrections import (DEFAULT_AGREE_FRAMES, DEFAULT_AGREE_IOU, FIX_PREFIX, INCREMENTAL, TrackingChanges,
                                     correct, remove_other_records, tracking_changes, write_record)
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json
 from vidmask_nb.track.model import (ModelIdentity, check_image_size, check_weights, find_checkpoint, load_predictor,
                               model_identity, model_spec, resolve_device)
@@ -154,6 +154,7 @@ class TrackOptions:
         image_size = check_image_size(self.image_size, "--image-size")
         if self.device is not None:
             resolve_device(self.device)  # '--device cuda' without a GPU fails here
+        check_number(self.chunk_seconds, "--chunk-seconds", positive=True)
         if not self.chunk_seconds > 0:
             raise VidmaskError(f"--chunk-seconds must be positive, not {self.chunk_seconds}")
         checkpoint = self.checkpoint
