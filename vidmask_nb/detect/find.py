@@ -480,7 +480,7 @@ def check_untracked_prompts(prompts) -> None:
                            "around each object (or remove it), or track them (leave out --no-track)")
 
 
-def _carried(box: np.ndarray, ref: np.ndarray, now: np.ndarray) -> np.ndarray:
+def _moved_with(box: np.ndarray, ref: np.ndarray, now: np.ndarray) -> np.ndarray:
     """``box`` moved and scaled as the floor box ``ref`` became ``now`` (the same object, one frame on)."""
     rw, rh = max(ref[2] - ref[0], 1e-3), max(ref[3] - ref[1], 1e-3)
     sx, sy = (now[2] - now[0]) / rw, (now[3] - now[1]) / rh
@@ -524,7 +524,7 @@ def untracked_covers(prompts, info, floor=None, hold: int = 0) -> dict[int, dict
                     ious = iou_matrix(ref, there)[0] if there is not None else None
                     if ious is not None and float(ious.max()) >= HOLD_MATCH_IOU:
                         now = there[int(np.argmax(ious))]
-                        cover, ref = _carried(cover, ref, now), now
+                        cover, ref = _moved_with(cover, ref, now), now
                     else:
                         ref = None  # lost by the floor: the cover stays where it was, up to the hold
                 out.setdefault(i, {}).setdefault(obj_id, []).append(cover)
