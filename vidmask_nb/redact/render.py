@@ -262,6 +262,22 @@ def kept_ids(objects: Sequence[TrackedObject], effects: Mapping[int, object]) ->
     return [o.id for o in objects if getattr(effects.get(o.id), "name", "") == "keep"]
 
 
+def required_floor(folder: Path, floor):
+    """``floor``, or the run folder's ``floor.json`` when its state records one (02's find wrote it):
+    a run whose detectors found what to hide never renders without their floor; a recorded floor
+    that is gone is an error, never an uncovered render."""
+    from vidmask_nb.runfolder.state import RunState
+
+    state = RunState.load(folder)
+    if floor is not None or state is None or not state.has_output("floor.json"):
+        return floor
+    path = Path(folder) / "floor.json"
+    if not path.is_file():
+        raise VidmaskError(f"{path} is missing, but this run's detectors wrote it (find): rendering without it "
+                           "would leave what they found uncovered; run notebook 02 (or vidmask-nb run) again")
+    return path
+
+
 def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
            object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
            feather: int = 0, hold: int | None = None, output: str | os.PathLike | None = None,
@@ -294,6 +310,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         raise VidmaskError(f"output {out_path} is a folder; give a file path ending in .mp4")
     if out_path.resolve() == Path(video).resolve():
         raise VidmaskError(f"refusing to overwrite the source video {video}; choose another output path")
+    floor = required_floor(run.root if run is not None else Path(masks).parent, floor)
     store = MaskStore.load(Path(masks) if masks is not None else run.masks_json)
     store.check_video(info)
     if store.is_random:
