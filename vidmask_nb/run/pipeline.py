@@ -139,7 +139,8 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         opts = opts.checked()
     if prompts is None and opts.find is None:
         raise VidmaskError("nothing to hide: give --prompts (a prompts.json or LabelMe folder) or --find faces")
-    check_run_folder(workdir)  # an empty --out is an error, not the current directory
+    if not str(workdir).strip():  # an empty --out is an error, not the current directory
+        check_run_folder(workdir)
     video, workdir = Path(video).resolve(), Path(workdir).resolve()
     prompts = Path(prompts).resolve() if prompts is not None else None
     run = RunFolder(workdir)

@@ -156,12 +156,13 @@ class RunState:
 
         Same key as the folder's last run: its records are kept (a rerun resumes; returns False). Other
         inputs: the earlier run's outputs leave their final names first (``retire_stale``) and the
-        record starts afresh (returns True). ``inputs`` are never moved.
+        record starts afresh (returns True). ``inputs`` are never moved, and the prompts drawn in the
+        folder (no ``prompts`` file given) stay when only the options changed.
         """
         same = self.data.get("key") == key and self.data.get("video") == str(video)
         if not same:
             for line in self.retire_stale(keep=(video, *(p for p in (prompts, *inputs) if p)),
-                                          keep_prompts=self.data.get("video") in (None, str(video))):
+                                          keep_prompts=prompts is None and self.data.get("video") == str(video)):
                 say(f"inputs changed since the last run: {line}")
             self.data = {"kind": KIND, "version": VERSION, "stages": {}, "files": [], "created": _now()}
         self.data.update(key=key, status="running", video=str(video), video_fingerprint=fingerprint,
