@@ -2,13 +2,17 @@
 
 ``run_video`` executes 01 -> 02 -> 03 -> 04 on one video, keeping each executed notebook in
 ``WORKDIR/sensitive/reports/`` as the run's report. Every option, path, device and prompt is
-checked before notebook 01 starts. It fails closed:
+checked before notebook 01 starts. It is one driver of the run folder's state
+(``runfolder.state``); the notebooks record their own stages there, so stepping through them by
+hand leaves the same state, and ``share`` checks either the same way. It fails closed:
 
-- ``run.json`` is written FIRST with the run's key (video, prompts, options) and status
-  ``running``, and marked ``complete`` last; a batch skips videos whose complete mark matches;
+- the folder's lock is taken first (a second run into it is refused); the run's state is written
+  with its key (video, prompts, options) and status ``running``, and 04 marks it ``complete``
+  last (``finish_run``); a batch skips videos whose complete mark matches;
 - outputs of an earlier run with other inputs leave their final names (moved to ``stale/``, QA
   and reports removed) before anything else, so a failed or killed run never leaves a
-  final-named file that does not match ``run.json``;
+  final-named file that does not match ``run.json``; a non-empty folder that is not a run folder
+  is refused, so nothing the kit did not write is moved;
 - stray ``.name.partial-PID.ext`` files of killed runs are removed, and a resumed tracking
   run says so on the console;
 - unusable prompts stop the run unless ``drop_unusable_prompts`` (then listed in ``run.json``),
