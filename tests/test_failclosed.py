@@ -184,6 +184,9 @@ def test_a_folder_that_is_not_a_run_folder_is_refused_and_its_files_survive(tmp_
     for name in ("stale/notes.txt", "sensitive/qa/figure.png", "sensitive/reports/draft.ipynb", "floor.json"):
         assert (mine / name).read_text() == f"mine: {name}", "the user's files survive"
     assert sorted(p.name for p in mine.iterdir()) == ["floor.json", "sensitive", "stale"]
+    empty = tmp_path / "empty but for folders"
+    (empty / "sensitive" / "reports").mkdir(parents=True)  # where a report is written before 01 runs
+    assert check_run_folder(empty) == empty
     assert RunState(mine).retire_stale() == [], "nothing the kit did not write is moved"
     assert check_run_folder(tmp_path / "new") == tmp_path / "new"  # a new folder is fine
 

@@ -91,13 +91,31 @@ def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs
         raise VidmaskError(f"{what} is empty: give the run folder (a new or empty folder, or an earlier run's)")
     root = Path(root).expanduser().resolve()
     if root.is_dir() and not is_run_folder(root):
-        keep = {Path(p).resolve() for p in inputs if p}
-        strangers = sorted(p.name for p in root.iterdir() if p.resolve() not in keep)
+        strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
         if strangers:
             shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
             raise VidmaskError(f"{what} {root} holds files that are not a run's ({shown}) and no {STATE_FILE}: "
                                "give a new or empty folder, or an earlier run's folder")
     return root
+
+
+def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
+    """Files under ``root`` the kit did not write (up to ``most``): not the run's inputs, not a temporary
+    ``.name.partial-PID`` file, not ``sensitive/README.txt``. Empty folders are not counted."""
+    from vidmask_nb.runfolder.folder import _PARTIAL_RE, SENSITIVE_README
+
+    found = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in sorted(files):
+            path = Path(dirpath) / name
+            if path.resolve() in keep or _PARTIAL_RE.match(name):
+                continue
+            if path == root / "sensitive" / "README.txt" and path.read_text(errors="replace") == SENSITIVE_README:
+                continue
+            found.append(str(path.relative_to(root)))
+            if len(found) >= most:
+                return found
+    return found
 
 
 class RunState:
