@@ -21,6 +21,17 @@ def test_repo_root_is_the_clone_not_the_kernels_cwd(monkeypatch):
     assert resolve_path("notebooks/01_extract.ipynb", "notebook") == ROOT / "notebooks" / "01_extract.ipynb"
 
 
+def test_relative_paths_resolve_in_the_clone_whose_notebooks_are_open(tmp_path, monkeypatch):
+    """Issue 18 item 9. The harm: with two clones sharing one environment, a notebook's relative paths
+    resolved against the clone the package was installed from, not the one whose notebooks are open."""
+    other = tmp_path / "other clone"
+    (other / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "01_extract.ipynb", other / "notebooks")
+    monkeypatch.chdir(other / "notebooks")  # a kernel of the other clone's notebook
+    assert repo_root() == other.resolve() != ROOT
+    assert resolve_path("runs/demo", "run folder", must_exist=False) == other.resolve() / "runs" / "demo"
+
+
 def test_a_missing_file_names_every_absolute_path_looked_at(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT / "notebooks")
     with pytest.raises(VidmaskError) as err:

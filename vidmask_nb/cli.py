@@ -229,7 +229,7 @@ def cmd_track(args) -> int:
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.video import probe
 
-    from vidmask_nb.runfolder.state import RunLock, check_run_folder
+    from vidmask_nb.runfolder.state import RunLock, RunState, check_run_folder, sha256_file
 
     opts = _options(args).checked()  # a wrong option fails before anything is written
     check_run_folder(args.out, "--out", inputs=(args.video, args.prompts))  # never a stranger's folder
@@ -239,9 +239,12 @@ def cmd_track(args) -> int:
     source.show()
     run = RunFolder(args.out).create()
     with RunLock(run.root, print).acquire("run"):  # one run per folder at a time
+        state = RunState.open(run.root)
+        state.stage_running("03_propagate")  # the folder is a run folder from here on (its state says so)
         source.prompts.save(run.prompts_json)
         store = propagate(args.video, run.root, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
                           device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size)
+        state.stage_done("03_propagate", [run.masks_json], inputs={"prompts.json": sha256_file(run.prompts_json)})
     print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {run.masks_json}")
     store.close()
     return 0
