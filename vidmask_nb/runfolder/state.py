@@ -101,7 +101,8 @@ def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs
 
 def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
     """Files under ``root`` the kit did not write (up to ``most``): not the run's inputs, not a temporary
-    ``.name.partial-PID`` file, not ``sensitive/README.txt``. Empty folders are not counted."""
+    ``.name.partial-PID`` file, not ``sensitive/README.txt`` or a kernel's log in ``sensitive/reports/``.
+    Empty folders are not counted."""
     from vidmask_nb.runfolder.folder import _PARTIAL_RE, SENSITIVE_README
 
     found = []
@@ -110,6 +111,8 @@ def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
             path = Path(dirpath) / name
             if path.resolve() in keep or _PARTIAL_RE.match(name):
                 continue
+            if path.parent == root / "sensitive" / "reports" and name.endswith(".kernel.log"):
+                continue  # a kernel's log beside the report papermill is writing (pipeline.execute_notebook)
             if path == root / "sensitive" / "README.txt" and path.read_text(errors="replace") == SENSITIVE_README:
                 continue
             found.append(str(path.relative_to(root)))
