@@ -109,7 +109,8 @@ def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
     for dirpath, _dirs, files in os.walk(root):
         for name in sorted(files):
             path = Path(dirpath) / name
-            if path.resolve() in keep or _PARTIAL_RE.match(name):
+            resolved = path.resolve()
+            if any(resolved == k or k in resolved.parents for k in keep) or _PARTIAL_RE.match(name):
                 continue
             if path.parent == root / "sensitive" / "reports" and name.endswith(".kernel.log"):
                 continue  # a kernel's log beside the report papermill is writing (pipeline.execute_notebook)
@@ -342,9 +343,11 @@ class RunLock:
                     self.token = owner.get("token")
                     return self  # another notebook of the same folder: the same person's run
                 if alive:
+                    who = "a notebook kernel" if owner.get("kind") == "notebook" else "process"
                     raise VidmaskError(
-                        f"another run is writing into {self.root} (process {pid} on {owner.get('host')}, "
-                        f"since {owner.get('started')}); wait for it to end, or use another run folder")
+                        f"another run is writing into {self.root} ({who} {pid} on {owner.get('host')}, "
+                        f"since {owner.get('started')}); wait for it to end (or shut that kernel down), "
+                        "or use another run folder")
                 self.say(f"took over the lock of process {pid} (a {owner.get('kind', 'run')} started "
                          f"{owner.get('started')}), which is gone")
                 with contextlib.suppress(FileNotFoundError):
