@@ -333,6 +333,10 @@ class RunLock:
             if owner is None and self.path.exists():  # being written by another process this instant
                 time.sleep(0.05)
                 owner = self.holder()
+                if owner is None:  # unreadable: no process can be shown to hold it
+                    self.say(f"removed the unreadable lock {self.path}")
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.path)
             if owner is not None:
                 pid = int(owner.get("pid", -1))
                 alive = owner.get("host") != socket.gethostname() or _pid_alive(pid)
