@@ -23,8 +23,8 @@ import pytest
 from vidmask_nb.cli import main
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.redact.gaps import Gap, fill_gaps, find_gaps, hold_frames_for, mark_review, presence_of, store_masks
-from vidmask_nb.run.pipeline import (BatchItem, RunOptions, read_run_mark, retire_stale_outputs, run_batch, run_gaps,
-                                 share)
+from vidmask_nb.run.pipeline import BatchItem, RunOptions, read_run_mark, run_batch, run_gaps, share
+from vidmask_nb.runfolder.state import RunState, check_run_folder
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from vidmask_nb.redact.render import inject_masks, mask_stream, render
@@ -123,32 +123,72 @@ def fake_finished_run(root: Path, key: str) -> RunFolder:
     run = RunFolder(root).create()
     for p in (root / "clip_redacted.mp4", run.masks_json, run.prompts_json):
         p.write_text("old")
-    run.qa_dir.mkdir(parents=True)
+    run.qa_dir.mkdir(parents=True, exist_ok=True)
     (run.qa_dir / "clip_overlay.mp4").write_text("old")
-    run.run_json.write_text(json.dumps({"key": key, "status": "complete", "output": str(root / "clip_redacted.mp4")}))
+    run.run_json.write_text(json.dumps({"kind": "vidmask-nb run folder", "key": key, "status": "complete",
+                                        "video": str(root.parent / "clip.mp4"),
+                                        "output": str(root / "clip_redacted.mp4")}))
     return run
+
+
+def retire(run: RunFolder, key: str, video: Path, inputs=(), prompts="given.json") -> list[str]:
+    """What a headless run with ``key`` starting in ``run`` says it moved (``RunState.start``), its lines."""
+    said = []
+    RunState.open(run.root).start(video, "fp", {}, key, prompts=prompts, inputs=inputs, say=said.append)
+    return [line.removeprefix("inputs changed since the last run: ") for line in said]
 
 
 def test_outputs_of_other_inputs_leave_their_final_names(tmp_path):
     run = fake_finished_run(tmp_path / "run", "old-key")
     video = tmp_path / "clip.mp4"
-    assert retire_stale_outputs(run, "old-key", video) == [], "same inputs: outputs are current, kept"
-    said = retire_stale_outputs(run, "new-key", video)
+    assert retire(run, "old-key", video) == [], "same inputs: outputs are current, kept"
+    assert (run.root / "clip_redacted.mp4").is_file() and run.masks_json.is_file()
+    fake_finished_run(tmp_path / "run", "old-key")
+    said = retire(run, "new-key", video)
     for name in ("clip_redacted.mp4", "prompts.json", "run.json"):
-        assert not (run.root / name).exists() and (run.stale_dir / name).read_text() != ""
+        assert (run.stale_dir / name).read_text() != ""
         assert f"moved {name} to stale/" in said
+    assert not (run.root / "clip_redacted.mp4").exists() and not run.prompts_json.exists()
     # masks.json leaves its final name too, but stays where an incremental correction starts from it
     assert not run.masks_json.exists() and run.previous_masks_json.read_text() == "old"
     assert any(line.startswith("moved masks.json to masks/previous-masks.json") for line in said)
     assert not run.qa_dir.exists() and "removed sensitive/qa/" in said
     assert "NOT CURRENT" in (run.stale_dir / "README.txt").read_text()
-    # A folder with outputs and no run.json (notebooks run by hand, an older kit) is not trusted either,
-    # but the prompts given to this run are its input, even under the run folder's prompts.json.
+    # Stepped through the notebooks (no prompts file given), other options keep the prompts drawn in 02.
+    run.prompts_json.write_text("drawn in notebook 02")
+    assert "moved prompts.json to stale/" not in retire(run, "other-options", video, prompts=None)
+    assert run.prompts_json.read_text() == "drawn in notebook 02"
+    # The prompts given to a run are its input, even under the run folder's prompts.json.
     (run.root / "masks.json").write_text("unknown")
     run.prompts_json.write_text("drawn in notebook 02")
-    said = retire_stale_outputs(run, "new-key", video, inputs=(run.prompts_json,))
-    assert len(said) == 1 and said[0].startswith("moved masks.json to masks/previous-masks.json"), said
-    assert run.prompts_json.is_file()
+    said = retire(run, "newer-key", video, inputs=(run.prompts_json,))
+    assert said[0].startswith("moved masks.json to masks/previous-masks.json"), said
+    assert run.prompts_json.read_text() == "drawn in notebook 02"
+
+
+def test_a_folder_that_is_not_a_run_folder_is_refused_and_its_files_survive(tmp_path, sample_clip, capsys):
+    """Issue 21 item 3. The harm: `--out` naming a folder that was never a run folder (or `--out ""`,
+    silently the current directory) deleted its `stale/`, `sensitive/qa/`, `sensitive/reports/` and
+    replaced `floor.json`, saying "inputs changed since the last run" when there was none."""
+    mine = tmp_path / "my project"
+    for name in ("stale/notes.txt", "sensitive/qa/figure.png", "sensitive/reports/draft.ipynb", "floor.json"):
+        (mine / name).parent.mkdir(parents=True, exist_ok=True)
+        (mine / name).write_text(f"mine: {name}")
+    prompts = tmp_path / "prompts.json"
+    sample_prompts(probe(sample_clip)).save(prompts)
+    for out in (str(mine), ""):
+        rc = main(["run", str(sample_clip), "--prompts", str(prompts), "--out", out, *FAST])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1, err
+        assert ("is empty" if out == "" else "not a run's") in err, err
+    for name in ("stale/notes.txt", "sensitive/qa/figure.png", "sensitive/reports/draft.ipynb", "floor.json"):
+        assert (mine / name).read_text() == f"mine: {name}", "the user's files survive"
+    assert sorted(p.name for p in mine.iterdir()) == ["floor.json", "sensitive", "stale"]
+    empty = tmp_path / "empty but for folders"
+    (empty / "sensitive" / "reports").mkdir(parents=True)  # where a report is written before 01 runs
+    assert check_run_folder(empty) == empty
+    assert RunState(mine).retire_stale() == [], "nothing the kit did not write is moved"
+    assert check_run_folder(tmp_path / "new") == tmp_path / "new"  # a new folder is fine
 
 
 def test_partial_files_of_dead_processes_are_removed(tmp_path):
@@ -177,10 +217,11 @@ def test_share_refuses_what_is_not_a_complete_current_run(tmp_path):
     with pytest.raises(VidmaskError, match="no run.json"):
         share(tmp_path, tmp_path / "out")
     run = fake_finished_run(tmp_path / "run", "k")
-    run.run_json.write_text(json.dumps({"key": "k", "status": "running"}))
+    run.run_json.write_text(json.dumps({"kind": "vidmask-nb run folder", "key": "k", "status": "running"}))
     with pytest.raises(VidmaskError, match="not complete"):
         share(run.root, tmp_path / "out")
-    run.run_json.write_text(json.dumps({"key": "k", "status": "complete", "output": str(run.root / "clip_redacted.mp4"),
+    run.run_json.write_text(json.dumps({"kind": "vidmask-nb run folder", "key": "k", "status": "complete",
+                                        "output": str(run.root / "clip_redacted.mp4"),
                                         "output_sha256": "0" * 64, "video": "", "prompts": ""}))
     with pytest.raises(VidmaskError, match="not the file this run wrote"):
         share(run.root, tmp_path / "out")

@@ -64,6 +64,12 @@ def test_run_executes_every_notebook(tmp_path, sample_clip, capfd):
     assert len(masks["frames"]) == info.frame_count
     assert all(len(f["objects"]) == 2 for f in masks["frames"])
     assert (out / "manifest.json").is_file() and (out / "run.json").is_file()
+    # the same state the notebooks leave when stepped by hand (tests/test_state.py): every stage done
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "complete" and {n: r["status"] for n, r in state["stages"].items()} == dict.fromkeys(
+        NOTEBOOKS, "done")
+    assert state["stages"]["03_propagate"]["inputs"]["prompts.json"] == state["inputs"]["prompts.json"]
+    assert not (out / "run.lock").exists() and "settings.json" not in {p.name for p in out.iterdir()}
 
 
 @pytest.mark.media

@@ -1,4 +1,4 @@
-"""One place for a run's settings (settings.json), paths resolved from the repository root, and the
+"""One place for a run's settings (in its state, run.json), paths resolved from the repository root, and the
 notebooks executed the way JupyterLab runs them (kernel cwd notebooks/, only ``workdir`` given)."""
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ def test_repo_root_is_the_clone_not_the_kernels_cwd(monkeypatch):
     assert resolve_path("notebooks/01_extract.ipynb", "notebook") == ROOT / "notebooks" / "01_extract.ipynb"
 
 
+def test_relative_paths_resolve_in_the_clone_whose_notebooks_are_open(tmp_path, monkeypatch):
+    """Issue 18 item 9. The harm: with two clones sharing one environment, a notebook's relative paths
+    resolved against the clone the package was installed from, not the one whose notebooks are open."""
+    other = tmp_path / "other clone"
+    (other / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "01_extract.ipynb", other / "notebooks")
+    monkeypatch.chdir(other / "notebooks")  # a kernel of the other clone's notebook
+    assert repo_root() == other.resolve() != ROOT
+    assert resolve_path("runs/demo", "run folder", must_exist=False) == other.resolve() / "runs" / "demo"
+
+
 def test_a_missing_file_names_every_absolute_path_looked_at(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT / "notebooks")
     with pytest.raises(VidmaskError) as err:
@@ -35,7 +46,8 @@ def test_first_notebook_saves_later_ones_read_and_a_parameter_overrides(tmp_path
     s = run_settings(tmp_path / "run", sample_clip, save=True, say=said.append, weights="random", image_size=512,
                      chunk_seconds=0.5)
     assert said == [] and s.video == sample_clip.resolve() and s.image_size == 512
-    saved = json.loads((tmp_path / "run" / SETTINGS_FILE).read_text())
+    saved = json.loads((tmp_path / "run" / SETTINGS_FILE).read_text())  # the run's state holds them
+    assert SETTINGS_FILE == "run.json" and saved["status"] == "running"
     assert saved["video"] == str(sample_clip.resolve()) and saved["options"]["chunk_seconds"] == 0.5
 
     later = run_settings(tmp_path / "run", say=said.append)  # only workdir
@@ -53,13 +65,14 @@ def test_video_relative_to_the_run_folder_and_bad_settings(tmp_path, sample_clip
     shutil.copy(sample_clip, run / "clip.mp4")
     s = run_settings(run, "clip.mp4", save=True, say=lambda line: None, weights="random")
     assert s.video == (run / "clip.mp4").resolve()
-    with pytest.raises(VidmaskError, match=f"no {SETTINGS_FILE} in {tmp_path / 'other'}: run notebook 01"):
+    with pytest.raises(VidmaskError, match=f"no run's settings in {tmp_path / 'other'} .no run.json.: run notebook 01"):
         run_settings(tmp_path / "other")
     with pytest.raises(VidmaskError, match="unknown setting"):
         run_settings(run, image_sise=256)
     with pytest.raises(VidmaskError, match="--image-size must be a multiple of 32"):
         run_settings(run, save=True, image_size=100)
-    (run / SETTINGS_FILE).write_text(json.dumps({"video": str(s.video), "options": {"gpu": 1}}))
+    (run / SETTINGS_FILE).write_text(json.dumps({"kind": "vidmask-nb run folder", "video": str(s.video),
+                                                 "options": {"gpu": 1}}))
     with pytest.raises(VidmaskError, match="another version of the kit"):
         run_settings(run)
 
@@ -118,3 +131,26 @@ def test_parameters_cells_parse_cleanly_and_default_to_the_runs_settings(caplog)
         later = {k: v["default"] for k, v in p.items() if k in options or (k == "video" and name != "01_extract")}
         assert later and set(later.values()) == {"None"}, (name, later)
     assert params["01_extract"]["video"]["default"] == '"runs/demo/sample.mp4"'
+
+
+def test_errors_name_the_notebook_parameter_and_a_failed_01_saves_nothing(tmp_path, sample_clip):
+    """Issue 18 item 2. The harm: 01 with a non-video as ``video`` failed with a clear line but wrote the
+    folder's settings naming that file; the next attempt said ``image_size = 250 ... are saved as the
+    run's settings (256)`` and then failed with ``--image-size must be a multiple of 32``: nothing had
+    been saved, and the message named a CLI flag, not the notebook's parameter."""
+    said = []
+    run = tmp_path / "run"
+    not_a_video = tmp_path / "notes.mp4"
+    not_a_video.write_text("not a video")
+    with pytest.raises(VidmaskError):
+        run_settings(run, not_a_video, save=True, caller="notebook", say=said.append, weights="random")
+    assert not run.exists(), "a failed 01 leaves nothing in the run folder"
+    run_settings(run, sample_clip, save=True, caller="notebook", say=said.append, weights="random", image_size=256)
+    said.clear()
+    with pytest.raises(VidmaskError) as err:
+        run_settings(run, sample_clip, save=True, caller="notebook", say=said.append, image_size=250)
+    assert str(err.value).startswith("image_size must be a multiple of 32") and "--" not in str(err.value)
+    assert said == [], "nothing is said to be saved when the check fails"
+    assert RunSettings.load(run).image_size == 256
+    with pytest.raises(VidmaskError, match="^--image-size must be"):  # the CLI's reader gets the flag
+        RunOptions(image_size=250, weights="random").checked()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -166,7 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(and masks), never the sensitive/ folder")
     s.add_argument("workdir", help="the run folder of a complete, current run")
     s.add_argument("--to", required=True, help="the folder to copy into (made if missing; must not be in WORKDIR)")
-    s.add_argument("--with-masks", action="store_true", help="also copy masks.json (default: the video only)")
+    s.add_argument("--with-masks", action="store_true",
+                   help="also copy masks.json, checked against the run's record (default: the video only)")
+    s.add_argument("--accept-leaks", action="store_true",
+                   help="share even though the run's own audit found something still detectable; recorded in "
+                        "summary.json (default: refuse)")
+    s.add_argument("--into-non-empty", action="store_true",
+                   help="copy into a --to folder that already holds files, replacing same-named ones "
+                        "(default: refuse a non-empty folder)")
 
     s = sub.add_parser("audit", help="list frames where a detector still finds something: exit 0 none, 1 some, 2 error")
     s.add_argument("video")
@@ -242,7 +250,7 @@ def cmd_run(args) -> int:
         result = run_video(args.video, args.prompts, args.out, _options(args))
     print(f"done in {result.seconds:.1f} s: {result.output}")
     print(f"reports (SENSITIVE, they show the source): {Path(result.workdir) / 'sensitive' / 'reports'}")
-    print(f"to share: vidmask-nb share {args.out} --to DIR")
+    print(f"to share: vidmask-nb share {shlex.quote(str(args.out))} --to DIR")
     return 0
 
 
@@ -252,15 +260,22 @@ def cmd_track(args) -> int:
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.video import probe
 
+    from vidmask_nb.runfolder.state import RunLock, RunState, check_run_folder, sha256_file
+
     opts = _options(args).checked()  # a wrong option fails before anything is written
+    check_run_folder(args.out, "--out", inputs=(args.video, args.prompts))  # never a stranger's folder
     info = probe(args.video)
     # The same fail-closed reading as `run`: every unusable shape, file or prompt listed, nothing written.
     source = check_prompts(Path(args.prompts).resolve(), info)
     source.show()
     run = RunFolder(args.out).create()
-    source.prompts.save(run.prompts_json)
-    store = propagate(args.video, run.root, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
-                      device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size)
+    with RunLock(run.root, print).acquire("run"):  # one run per folder at a time
+        state = RunState.open(run.root)
+        state.stage_running("03_propagate")  # the folder is a run folder from here on (its state says so)
+        source.prompts.save(run.prompts_json)
+        store = propagate(args.video, run.root, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
+                          device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size)
+        state.stage_done("03_propagate", [run.masks_json], inputs={"prompts.json": sha256_file(run.prompts_json)})
     print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {run.masks_json}")
     store.close()
     return 0
@@ -337,7 +352,8 @@ def cmd_demo(args) -> int:
 def cmd_share(args) -> int:
     from vidmask_nb.run.pipeline import share
 
-    for path in share(args.workdir, args.to, with_masks=args.with_masks):
+    for path in share(args.workdir, args.to, with_masks=args.with_masks, accept_leaks=args.accept_leaks,
+                      into_non_empty=args.into_non_empty):
         print(path)
     return 0
 

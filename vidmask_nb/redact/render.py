@@ -361,6 +361,22 @@ def check_render_output(out_path: Path, video, masks_path, floor=None, own: Path
     check_output_name(out_path, "--out", "give a shorter file name")
 
 
+def required_floor(folder: Path, floor):
+    """``floor``, or the run folder's ``floor.json`` when its state records one (02's find wrote it):
+    a run whose detectors found what to hide never renders without their floor; a recorded floor
+    that is gone is an error, never an uncovered render."""
+    from vidmask_nb.runfolder.state import RunState
+
+    state = RunState.load(folder)
+    if floor is not None or state is None or not state.has_output("floor.json"):
+        return floor
+    path = Path(folder) / "floor.json"
+    if not path.is_file():
+        raise VidmaskError(f"{path} is missing, but this run's detectors wrote it (find): rendering without it "
+                           "would leave what they found uncovered; run notebook 02 (or vidmask-nb run) again")
+    return path
+
+
 def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
            object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
            feather: int = 0, hold: int | None = None, output: str | os.PathLike | None = None,
@@ -394,6 +410,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         raise VidmaskError("render needs an output path when there is no run folder")
     masks_path = Path(masks) if masks is not None else run.masks_json
     out_path = Path(output) if output is not None else run.redacted_video(video)
+    floor = required_floor(run.root if run is not None else masks_path.parent, floor)
     check_render_output(out_path, video, masks_path, floor, own=run.redacted_video(video) if run else None)
     store = MaskStore.load(masks_path)
     store.check_video(info)

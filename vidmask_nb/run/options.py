@@ -3,6 +3,7 @@
 ``redact.render.RenderOptions``, ``detect.find.FindOptions``), its defaults and its one check."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields, replace
 
 from vidmask_nb.detect.find import FindOptions
@@ -64,12 +65,21 @@ class RunOptions:
     def find_options(self) -> FindOptions:
         return self._part(FindOptions)
 
-    def checked(self) -> "RunOptions":
-        """Check every option before heavy work; returns the options with the checkpoint resolved."""
-        track = self.track_options.checked(resolve_checkpoint=not self.no_track)
-        self.render_options.checked()
-        find = self.find_options.checked()  # the word list's path made absolute
-        self.audio_options.checked()
+    def checked(self, caller: str = "cli") -> "RunOptions":
+        """Check every option before heavy work; returns the options with the checkpoint resolved.
+
+        Each stage's check names the CLI flag (``--image-size``); with ``caller="notebook"`` the same
+        message names the notebook's parameter instead (``image_size``): one set of messages, two readers.
+        """
+        try:
+            track = self.track_options.checked(resolve_checkpoint=not self.no_track)
+            self.render_options.checked()
+            find = self.find_options.checked()  # the word list's path made absolute
+            self.audio_options.checked()
+        except VidmaskError as exc:
+            if caller == "notebook":
+                raise VidmaskError(in_notebook_terms(str(exc))) from None
+            raise
         return replace(self, **asdict(track), pii_words=find.pii_words)
 
     @classmethod
@@ -87,6 +97,26 @@ class RunOptions:
             default = getattr(base, name)
             out[name] = _coerce(name, raw, default, known[name])
         return replace(base, **out)
+
+
+_FLAG = re.compile(r"--([a-z][a-z0-9-]*)")
+_NEGATED = {"no-cover-long-gaps": "cover_long_gaps = False"}
+
+
+def in_notebook_terms(message: str) -> str:
+    """``message`` with each run option's CLI flag written as the notebooks' parameter
+    (``--image-size`` -> ``image_size``, ``--no-cover-long-gaps`` -> ``cover_long_gaps = False``);
+    other flags stay as they are."""
+    names = {f.name for f in fields(RunOptions)}
+
+    def one(m: re.Match) -> str:
+        flag = m.group(1)
+        if flag in _NEGATED:
+            return _NEGATED[flag]
+        name = flag.replace("-", "_")
+        return name if name in names else m.group(0)
+
+    return _FLAG.sub(one, message)
 
 
 def _coerce(name: str, raw, default, annotation: str):

@@ -2,13 +2,17 @@
 
 ``run_video`` executes 01 -> 02 -> 03 -> 04 on one video, keeping each executed notebook in
 ``WORKDIR/sensitive/reports/`` as the run's report. Every option, path, device and prompt is
-checked before notebook 01 starts. It fails closed:
+checked before notebook 01 starts. It is one driver of the run folder's state
+(``runfolder.state``); the notebooks record their own stages there, so stepping through them by
+hand leaves the same state, and ``share`` checks either the same way. It fails closed:
 
-- ``run.json`` is written FIRST with the run's key (video, prompts, options) and status
-  ``running``, and marked ``complete`` last; a batch skips videos whose complete mark matches;
+- the folder's lock is taken first (a second run into it is refused); the run's state is written
+  with its key (video, prompts, options) and status ``running``, and 04 marks it ``complete``
+  last (``finish_run``); a batch skips videos whose complete mark matches;
 - outputs of an earlier run with other inputs leave their final names (moved to ``stale/``, QA
   and reports removed) before anything else, so a failed or killed run never leaves a
-  final-named file that does not match ``run.json``;
+  final-named file that does not match ``run.json``; a non-empty folder that is not a run folder
+  is refused, so nothing the kit did not write is moved;
 - stray ``.name.partial-PID.ext`` files of killed runs are removed, and a resumed tracking
   run says so on the console;
 - unusable prompts stop the run unless ``drop_unusable_prompts`` (then listed in ``run.json``),
@@ -22,6 +26,7 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -34,12 +39,13 @@ from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.run.options import RunOptions
-from vidmask_nb.runfolder.folder import RunFolder, clean_partials, write_json
+from vidmask_nb.runfolder.folder import RunFolder, atomic_output, clean_partials, write_json
+from vidmask_nb.runfolder.state import (RunLock, RunState, check_run_folder, input_digests, run_key,
+                                        sha256_file)
 from vidmask_nb.run.settings import RunSettings
 from vidmask_nb.media.video import VideoInfo, check_video_file, probe
 
 NOTEBOOKS = ("01_extract", "02_prompt", "03_propagate", "04_render")
-RUN_MARK = "run.json"
 
 
 def notebooks_dir() -> Path:
@@ -64,8 +70,7 @@ class RunResult:
 
 
 def _options_key(info: VideoInfo, opts: RunOptions, prompts_digest: str) -> str:
-    blob = json.dumps({"video": info.fingerprint, "options": asdict(opts), "prompts": prompts_digest}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    return run_key(info.fingerprint, asdict(opts), prompts_digest)
 
 
 def _prompts_digest(prompts: Path | None) -> str:
@@ -93,12 +98,9 @@ def is_complete(video, prompts, workdir, opts: RunOptions) -> bool:
 
 
 def read_run_mark(workdir) -> dict | None:
-    """``run.json`` of ``workdir``, or None when there is none (or it cannot be read)."""
-    try:
-        data = json.loads((Path(workdir) / RUN_MARK).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    """The run's state (``run.json``) of ``workdir`` as a dict, or None when it has none."""
+    state = RunState.load(workdir)
+    return state.data if state is not None else None
 
 
 def _resolved(path, flag: str) -> Path:
@@ -143,59 +145,14 @@ def check_paths(video: Path, workdir: Path, output: Path) -> None:
         raise VidmaskError(f"cannot write to {what}: {exc.strerror or exc}; choose a folder you can write to") from None
 
 
-def retire_stale_outputs(run: RunFolder, key: str, video: Path, inputs: tuple = ()) -> list[str]:
-    """Move the outputs of an earlier run with other inputs away from their final names.
-
-    Kept as they were when ``run.json`` carries ``key``. Otherwise the redacted video, ``prompts.json``
-    and ``run.json`` go to ``stale/`` (replacing what was there), ``masks.json`` to
-    ``masks/previous-masks.json`` (a correction re-tracks only what changed from it), and the earlier
-    run's QA files and reports (source pixels) are removed; ``masks/`` stays (its files carry their own
-    keys, so tracking still resumes). ``video`` and ``inputs`` (the prompts given) are never moved, even
-    when they sit in the run folder under an output's name. Returns one line per thing moved or removed.
-    """
-    import shutil
-
-    old = read_run_mark(run.root)
-    if old is not None and old.get("key") == key:
-        return []
-    from vidmask_nb.track.masks import index_path
-
-    said = []
-    if run.masks_json.is_file() and run.masks_json.resolve() not in {Path(p).resolve() for p in inputs}:
-        # Off its final name, but kept beside the tracker's files: a correction starts from it.
-        run.masks_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(run.masks_json, run.previous_masks_json)
-        if index_path(run.masks_json).is_file():
-            os.replace(index_path(run.masks_json), index_path(run.previous_masks_json))
-        said.append(f"moved masks.json to {run.previous_masks_json.relative_to(run.root)} (an incremental "
-                    "correction starts from it)")
-    outputs = {run.redacted_video(video), run.prompts_json, run.run_json, run.root / "masks_png"}
-    if old is not None and old.get("output"):
-        outputs.add(Path(old["output"]))
-    keep = {Path(p).resolve() for p in (video, *inputs)}
-    outputs = sorted(p for p in outputs if p.exists() and p.parent == run.root and p.resolve() not in keep)
-    sensitive = [p for p in (run.qa_dir, run.reports_dir) if p.exists()]
-    if not outputs and not sensitive:
-        return said
-    if outputs:
-        shutil.rmtree(run.stale_dir, ignore_errors=True)
-        run.stale_dir.mkdir()
-        (run.stale_dir / "README.txt").write_text(
-            "NOT CURRENT: outputs of an earlier run of this folder with other inputs (video, prompts or\n"
-            "options), moved here when a run with new inputs started. Do not publish them as current.\n",
-            encoding="utf-8")
-        for p in outputs:
-            os.replace(p, run.stale_dir / p.name)
-            said.append(f"moved {p.name} to {run.stale_dir.name}/")
-    for p in sensitive:
-        shutil.rmtree(p, ignore_errors=True)
-        said.append(f"removed {p.relative_to(run.root)}/")
-    return said
-
-
 def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: bool = False,
               before_tracking=None) -> RunResult:
     """Run the four notebooks on one video; raise ``VidmaskError`` with a one-line summary on failure.
+
+    One driver of the run folder's state (``runfolder.state``), the one the notebooks record
+    themselves in: it takes the folder's lock (a second run into it is refused), starts the run with
+    its key, video and options (retiring an earlier run's outputs), and executes 01-04, each of which
+    records its stage; 04 completes the run. Ctrl-C stops the kernel and leaves a resumable folder.
 
     ``before_tracking(video, workdir, opts)``, when given, runs after 02 and before 03 (``run --ray``
     tracks object groups on a cluster there; 03 then finds complete masks and only shows them).
@@ -209,6 +166,8 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         opts = opts.checked()
     if prompts is None and opts.find is None:
         raise VidmaskError("nothing to hide: give --prompts (a prompts.json or LabelMe folder) or --find faces")
+    if not str(workdir).strip():  # an empty --out is an error, not the current directory
+        check_run_folder(workdir)
     check_video_file(video)  # a symlink loop, a folder, an empty file: one line, before resolving it
     video, workdir = _resolved(video, "the video"), _resolved(workdir, "--out")
     prompts = _resolved(prompts, "--prompts") if prompts is not None else None
@@ -222,6 +181,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
 
         check_untracked_prompts(source.prompts)
     check_output_names(run, video)
+    check_run_folder(workdir, "--out", inputs=(video, prompts))  # never a stranger's folder
     nb_dir = notebooks_dir()
 
     def say(line: str) -> None:
@@ -230,20 +190,28 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     for line in source.lines():
         say(line)
     key = _options_key(info, opts, _prompts_digest(prompts))
+    lock = RunLock(workdir, say)
     try:
-        run.create()
-        for p in clean_partials(workdir):
-            say(f"removed {p.relative_to(workdir)}, left by a run that was killed")
-        for line in retire_stale_outputs(run, key, video, inputs=(prompts,) if prompts else ()):
-            say(f"inputs changed since the last run: {line}")
-        run.reports_dir.mkdir(parents=True, exist_ok=True)
-        mark = {"key": key, "status": "running", "video": str(video), "prompts": str(prompts) if prompts else None,
-                "output": str(output), "options": asdict(opts), "prompt_check": source.to_json()}
-        write_json(run.run_json, mark)
-        RunSettings(video, workdir, opts).save()  # the notebooks read their settings from here
+        lock.acquire("run")
+        with _interrupt_stops_the_kernel(workdir, lock, say):
+            return _run_notebooks(video, prompts, workdir, opts, info, source, key, nb_dir, lock, say, before_tracking, pm)
     except OSError as exc:
         raise VidmaskError(f"cannot write in the run folder {workdir}: {exc.strerror or exc}") from None
-    # Only what is not a run setting: every notebook reads the rest from settings.json.
+    finally:
+        lock.release()
+
+
+def _run_notebooks(video, prompts, workdir, opts, info, source, key, nb_dir, lock, say, before_tracking, pm):
+    run = RunFolder(workdir)
+    output = run.redacted_video(video)
+    run.create()
+    for p in clean_partials(workdir):
+        say(f"removed {p.relative_to(workdir)}, left by a run that was killed")
+    state = RunState.open(workdir)
+    state.start(video, info.fingerprint, asdict(opts), key, prompts=prompts, inputs=(prompts,) if prompts else (),
+                say=say, output=str(output), prompt_check=source.to_json())
+    run.reports_dir.mkdir(parents=True, exist_ok=True)
+    # Only what is not a run setting: every notebook reads the rest from the run's state.
     params = {"01_extract": {"video": str(video)}, "03_propagate": {}, "04_render": {},
               "02_prompt": {"labelme_dir": str(prompts) if prompts and prompts.is_dir() else None,
                             "prompts_file": str(prompts) if prompts and not prompts.is_dir() else None}}
@@ -264,32 +232,108 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         print(f"[{video.name} {n}/{len(stages)}] {name} -> {report}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
-            execute_notebook(nb_dir / f"{name}.ipynb", report, {"workdir": str(workdir), **params[name]},
-                             progress_bar=show_cells)
+            with lock.held_for_children():  # the kernels are this run: they pass its lock
+                execute_notebook(nb_dir / f"{name}.ipynb", report, {"workdir": str(workdir), **params[name]},
+                                 progress_bar=show_cells)
         except pm.PapermillExecutionError as exc:
-            raise VidmaskError(f"{video.name}: {name} failed at cell {exc.exec_count}: {exc.ename}: "
-                               f"{_first_line(exc.evalue)} (report: {report})") from None
+            line = f"{name} failed at cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}"
+            RunState.open(workdir).stage_failed(name, line)
+            raise VidmaskError(f"{video.name}: {line} (report: {report})") from None
         except Exception as exc:  # kernel died, notebook unreadable...
-            raise VidmaskError(f"{video.name}: {name} could not run: {type(exc).__name__}: "
-                               f"{_first_line(str(exc))} (report: {report})") from None
+            line = f"{name} could not run: {type(exc).__name__}: {_first_line(str(exc))}"
+            RunState.open(workdir).stage_failed(name, line)
+            raise VidmaskError(f"{video.name}: {line} (report: {report})") from None
         result.stage_seconds[name] = round(time.perf_counter() - t0, 2)
-    if not output.is_file():
-        raise VidmaskError(f"{video.name}: the notebooks ran but {output} is missing (reports: {run.reports_dir})")
+    state = RunState.open(workdir)
+    if not output.is_file() or state.status != "complete":
+        raise VidmaskError(f"{video.name}: the notebooks ran but the run is not complete "
+                           f"({output.name} {'is there' if output.is_file() else 'is missing'}, status "
+                           f"{state.status!r}; reports: {run.reports_dir})")
     result.output, result.seconds = str(output), round(time.perf_counter() - start, 2)
-    gaps = run_gaps(run, info, opts)
-    uncovered = [g for g in gaps if not g.covered]
-    if uncovered:
-        say(f"{len(uncovered)} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); see run.json")
-    audit = _output_audit(run, video, say)
+    audit = state.get("audit")
+    if audit:
+        say("audit of the output: " + ("nothing detectable" if audit["clean"]
+                                       else f"LEAKS on frames {audit['leak_frames'][:20]}"))
+    if state.get("uncovered_gaps"):
+        say(f"{len(state.get('uncovered_gaps'))} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); "
+            "see run.json")
+    state.data.update(stage_seconds=result.stage_seconds, seconds=result.seconds)
+    state.save()
+    return result
+
+
+@contextlib.contextmanager
+def _interrupt_stops_the_kernel(workdir: Path, lock: RunLock, say):
+    """Ctrl-C (SIGINT) during a run: the notebook's kernel is killed at once (its finished chunks stay
+    on disk), the run is marked ``interrupted`` and the lock released; the process exits 130 within
+    seconds instead of waiting for the kernel. Only in the main thread (signals are delivered there)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        for pgid in list(_KERNEL_GROUPS):
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            state = RunState.open(workdir)
+            running = [n for n, rec in state.get("stages", {}).items() if rec.get("status") == "running"]
+            state.stage_failed(running[-1] if running else "run", "interrupted (Ctrl-C)", status="interrupted")
+        lock.release()
+        say("interrupted: the kernel is stopped; finished parts are kept and a rerun resumes")
+        sys.stderr.flush()
+        os._exit(130)
+
+    old = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+_KERNEL_GROUPS: set[int] = set()
+
+
+def finish_run(workdir, output, say=print) -> bool:
+    """Complete the run in ``workdir`` once 04 rendered ``output``: its sha256, the digests of the inputs it
+    was made from, gaps, objects, the audit, the tracking record, then ``complete``. Returns False (and
+    says why) when a stage before it is not done in this folder, or the prompts changed after 03 tracked
+    them: then the run stays incomplete and ``share`` refuses it. The one completion of every driver."""
     from vidmask_nb.track.corrections import tracking_changes
 
+    workdir = Path(workdir)
+    state = RunState.load(workdir)
+    if state is None or not state.get("video"):
+        say(f"no run started in {workdir} (notebook 01 starts it): the render is not recorded as a complete run")
+        return False
+    settings = RunSettings.load(workdir)
+    stages = state.get("stages", {})
+    used = stages.get("04_render", {}).get("options") or asdict(settings.options)
+    opts = RunOptions(**used)
+    needed = ["01_extract", "02_prompt"] + ([] if opts.no_track else ["03_propagate"]) + ["04_render"]
+    missing = [n for n in needed if stages.get(n, {}).get("status") != "done"]
+    run = RunFolder(workdir)
+    why = None
+    if missing:
+        why = f"{', '.join(missing)} did not finish in this run folder"
+    elif not opts.no_track and run.prompts_json.is_file() and \
+            stages["03_propagate"].get("inputs", {}).get("prompts.json") != sha256_file(run.prompts_json):
+        why = "prompts.json changed after 03 tracked it: run 03 and then 04 again"
+    if why:
+        say(f"the run is NOT complete: {why}; `vidmask-nb share` refuses it until then")
+        return False
+    info = probe(settings.video)
+    gaps = run_gaps(run, info, opts)
+    uncovered = [g for g in gaps if not g.covered]
     changes = tracking_changes(workdir)  # what 03's tracking did: full, or which objects and frames it re-tracked
-    write_json(run.run_json, dict(mark, status="complete", audit=audit, stage_seconds=result.stage_seconds,
-                                  seconds=result.seconds, output_sha256=_sha256(output),
-                                  objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
-                                  long_gaps=[g.to_json() for g in gaps if g.long],
-                                  tracking=changes.to_json() if changes else None, floor=_floor(run)))
-    return result
+    state.complete(output, inputs=input_digests(workdir), audit=_output_audit(run, settings.video),
+                   objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
+                   long_gaps=[g.to_json() for g in gaps if g.long], render_options=used,
+                   tracking=changes.to_json() if changes else None, floor=_floor(run))
+    return True
 
 
 def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = False) -> None:
@@ -315,13 +359,25 @@ def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = Fa
     class KernelWithLog(AsyncKernelManager):
         async def start_kernel(self, **kw):
             with open(kernel_log, "ab") as log:  # the kernel keeps its own copy of the descriptor
-                return await super().start_kernel(**dict(kw, stderr=log))
+                started = await super().start_kernel(**dict(kw, stderr=log))
+            pgid = getattr(self.provisioner, "pgid", None)
+            if pgid:
+                _KERNEL_GROUPS.add(pgid)  # Ctrl-C stops it (_interrupt_stops_the_kernel)
+            return started
 
     config = Config({"KernelManager": {"transport_encryption": "auto"},
                      "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}})
-    pm.execute_notebook(str(notebook), str(report), parameters=parameters, kernel_name="python3",
-                        cwd=str(Path(notebook).parent), progress_bar=progress_bar, log_output=False, config=config,
-                        kernel_manager_class=KernelWithLog)
+    with atomic_output(report) as tmp:  # a full disk never leaves a truncated report under its final name
+        try:
+            pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name="python3",
+                                cwd=str(Path(notebook).parent), progress_bar=progress_bar, log_output=False,
+                                config=config, kernel_manager_class=KernelWithLog)
+        except pm.PapermillExecutionError:
+            if tmp.is_file():  # the failed notebook is the report of the failure: keep it, whole
+                os.replace(tmp, report)
+            raise
+        finally:
+            _KERNEL_GROUPS.clear()
 
 
 def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
@@ -351,14 +407,6 @@ def _objects(run: RunFolder) -> list[dict]:
     return [{"id": o.id, "label": o.label} for o in objects]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _say_resume(say, video: Path, workdir: Path, opts: RunOptions) -> None:
     """Say on the console where tracking starts (the notebook's own output goes to its report)."""
     from vidmask_nb.track.propagate import tracking_progress
@@ -385,16 +433,14 @@ def _floor(run: RunFolder) -> dict | None:
     return floor_summary(path) if path.is_file() else None
 
 
-def _output_audit(run: RunFolder, video: Path, say) -> dict | None:
-    """Stage 04's audit of the output (``qa/<stem>_audit.json``), summed up for run.json and the console."""
-    audit_file = run.qa_dir / f"{video.stem}_audit.json"
+def _output_audit(run: RunFolder, video: Path) -> dict | None:
+    """Stage 04's audit of the output (``qa/<stem>_audit.json``), summed up for run.json."""
+    audit_file = run.qa_dir / f"{Path(video).stem}_audit.json"
     if not audit_file.is_file():
         return None
     full = json.loads(audit_file.read_text())
     audit = {k: full[k] for k in ("kinds", "every", "frames_checked", "clean", "leak_frames", "kept_frames")}
     audit["matched"] = full.get("matched", {})  # leaks by what matched ("email": 3), never the text
-    say("audit of the output: " + ("nothing detectable" if audit["clean"]
-                                   else f"LEAKS on frames {audit['leak_frames'][:20]}"))
     return audit
 
 
@@ -417,49 +463,74 @@ def _first_line(text: str) -> str:
 
 # -- sharing ---------------------------------------------------------------------------------
 
-def share(workdir, to, with_masks: bool = False) -> list[Path]:
+def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, into_non_empty: bool = False) -> list[Path]:
     """Copy what is safe to share from a complete, current run into ``to``; returns the files.
 
     The redacted video, ``masks.json`` with ``with_masks``, and ``summary.json`` (objects, options,
-    dropped prompts, uncovered gaps, the video's sha256). Never anything from ``sensitive/``.
-    Refuses unless ``run.json`` marks a complete run whose video, prompts and options are still
-    the ones on disk and whose output is the file it names (same sha256).
+    dropped prompts, uncovered gaps, the audit, the video's sha256). Never anything from ``sensitive/``.
+    Refuses unless the run's state marks a complete run whose video, prompts and options are still
+    the ones on disk, whose output (and masks) are the files it recorded (same sha256), and whose audit
+    found nothing (``accept_leaks``: share anyway, recorded in the summary). ``to`` must be new or empty
+    unless ``into_non_empty``. The same checks whichever way the run was driven (notebooks or ``run``).
     """
     import shutil
 
+    if not str(to).strip():
+        raise VidmaskError("--to is empty: give the folder to copy into")
     workdir, to = Path(workdir).resolve(), Path(to).resolve()
-    mark = read_run_mark(workdir)
-    if mark is None:
-        raise VidmaskError(f"{workdir} holds no run.json: share a folder a `vidmask-nb run` finished")
-    if mark.get("status") != "complete":
-        raise VidmaskError(f"the run in {workdir} is not complete (status {mark.get('status')!r}); "
+    state = RunState.load(workdir)
+    if state is None:
+        raise VidmaskError(f"{workdir} holds no run.json: share a run folder whose run completed "
+                           "(notebooks 01-04, or vidmask-nb run)")
+    mark = state.data
+    if state.status != "complete":
+        raise VidmaskError(f"the run in {workdir} is not complete (status {state.status!r}); "
                            "run it to the end first")
-    output = Path(mark["output"])
-    video = Path(mark["video"])
-    prompts = Path(mark["prompts"]) if mark.get("prompts") else None
-    if not output.is_file() or _sha256(output) != mark.get("output_sha256"):
+    output = Path(mark.get("output") or "")
+    if not output.is_file() or sha256_file(output) != mark.get("output_sha256"):
         raise VidmaskError(f"{output} is missing or is not the file this run wrote; run it again")
+    video = Path(mark.get("video") or "")
+    prompts = Path(mark["prompts"]) if mark.get("prompts") else None
     if not video.is_file() or (prompts is not None and not prompts.exists()):
         raise VidmaskError(f"cannot check that the run is current: its video {video} or prompts {prompts} "
                            "are gone; run again where they are")
     try:
         opts = RunOptions(**mark["options"])
-    except TypeError as exc:
-        raise VidmaskError(f"{workdir / RUN_MARK} was written by another version of the kit ({exc}); run again") from None
-    if _options_key(probe(video), opts, _prompts_digest(prompts)) != mark.get("key"):
-        raise VidmaskError(f"the video or prompts changed since the run in {workdir}; run it again before sharing")
+    except (TypeError, KeyError) as exc:
+        raise VidmaskError(f"{state.path} was written by another version of the kit ({exc}); run again") from None
+    if (_options_key(probe(video), opts, _prompts_digest(prompts)) != mark.get("key")
+            or input_digests(workdir) != mark.get("inputs")):
+        raise VidmaskError(f"the video, prompts or masks changed since the run in {workdir} completed; "
+                           "run it again before sharing")
+    audit = mark.get("audit")
+    if audit and not audit.get("clean"):
+        if not accept_leaks:
+            raise VidmaskError(f"the run's own audit found {'/'.join(audit.get('kinds', []))} still detectable on "
+                               f"frames {audit.get('leak_frames', [])[:10]} of {output.name}: fix them (02, then "
+                               "03 and 04), or share anyway with --accept-leaks (recorded in summary.json)")
     if to == workdir or to.is_relative_to(workdir):
         raise VidmaskError(f"--to {to} is inside the run folder; give a folder outside it")
+    if to.is_file():
+        raise VidmaskError(f"--to {to} is a file; give a folder")
+    if to.is_dir() and any(to.iterdir()) and not into_non_empty:
+        raise VidmaskError(f"--to {to} is not empty; give a new or empty folder, or --into-non-empty to "
+                           "replace same-named files there")
     files = [output] + ([workdir / "masks.json"] if with_masks else [])
     try:
         to.mkdir(parents=True, exist_ok=True)
         out = []
         for f in files:
-            shutil.copyfile(f, to / f.name)
+            with atomic_output(to / f.name) as tmp:
+                shutil.copyfile(f, tmp)
             out.append(to / f.name)
         summary = {k: mark.get(k) for k in ("objects", "options", "prompt_check", "uncovered_gaps", "long_gaps",
-                                            "output_sha256", "floor")}
+                                            "output_sha256", "audit", "floor")}
+        if mark.get("render_options"):
+            summary["options"] = mark["render_options"]  # what 04 rendered with (a notebook may override)
         summary["video"] = output.name
+        summary["leaks_accepted"] = bool(audit and not audit.get("clean") and accept_leaks)
+        if with_masks:
+            summary["masks_sha256"] = mark["inputs"].get("masks.json")
         out.append(write_json(to / "summary.json", summary))
     except OSError as exc:
         raise VidmaskError(f"cannot write to {to}: {exc.strerror or exc}") from None

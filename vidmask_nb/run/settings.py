@@ -1,13 +1,15 @@
-"""One place for a run's settings: ``settings.json`` in the run folder.
+"""One place for a run's settings: the video and options in the run folder's state (``run.json``).
 
-Notebook 01 (or ``vidmask-nb run``) writes it: the video and every ``run.options.RunOptions`` field
-(model, checkpoint, weights, device, image size, chunking, render and find options). Notebooks
-02-04 read it and need only ``workdir``; a parameter they set (not None) overrides the saved value
+Notebook 01 (or ``vidmask-nb run``) fixes them at the run's start, through the state's one owner
+(``runfolder.state.RunState.start``): the video and every ``run.options.RunOptions`` field (model,
+checkpoint, weights, device, image size, chunking, render and find options). Notebooks 02-04 read
+them from that record (never from a file another run may rewrite: a second run into the folder is
+refused by its lock while the first holds it) and need only ``workdir``; a parameter they set (not None) overrides the saved value
 for that notebook, and the notebook says so in one line. 01's chunk plan (``manifest.json``) is
 written once, from these settings, and the tracker uses the same ``chunk_seconds``.
 
-Relative paths resolve against the repository root (the folder holding ``notebooks/``, where a
-headless run and JupyterLab both start) and then the run folder, never silently against the
+Relative paths resolve against the repository root (the clone whose notebooks are open: the folder
+holding the kernel's ``notebooks/``, else the one the package sits in) and then the run folder, never silently against the
 kernel's working directory (``notebooks/``); a missing file names every absolute path looked at.
 
 Example (a notebook's first code cell)::
@@ -23,16 +25,21 @@ from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.run.options import RunOptions
-from vidmask_nb.runfolder.folder import read_json, write_json
+from vidmask_nb.runfolder.state import STATE_FILE, RunLock, RunState, check_run_folder, run_key
 
-SETTINGS_FILE = "settings.json"
-SETTINGS_VERSION = 1
+SETTINGS_FILE = STATE_FILE  # the settings live in the run's state
+SETTINGS_VERSION = 2
 
 
 def repo_root() -> Path:
-    """The clone's root (the folder with ``notebooks/`` beside the package); the working directory otherwise."""
+    """The root of the clone whose notebooks are open: a kernel runs in ``<clone>/notebooks/`` (JupyterLab
+    and papermill both start it there), so with two clones sharing one environment a notebook's relative
+    paths resolve in its own clone. Else the clone the package sits in; else the working directory."""
+    cwd = Path.cwd()
+    if cwd.name == "notebooks" and (cwd / "01_extract.ipynb").is_file():
+        return cwd.parent.resolve()
     root = Path(__file__).resolve().parents[2]
-    return root if (root / "notebooks").is_dir() else Path.cwd()
+    return root if (root / "notebooks").is_dir() else cwd
 
 
 def resolve_path(path: str | os.PathLike, what: str, workdir: str | os.PathLike | None = None,
@@ -76,30 +83,54 @@ class RunSettings:
     def to_json(self) -> dict:
         return {"version": SETTINGS_VERSION, "video": str(self.video), "options": asdict(self.options)}
 
-    def save(self) -> Path:
-        """Write ``settings.json`` atomically into the run folder."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        return write_json(self.path, self.to_json())
+    def save(self, say=print) -> Path:
+        """Start the run with these settings in the folder's state (``RunState.start``); returns ``run.json``.
+
+        Unchanged settings keep the state as it is (a rerun resumes); other ones retire the earlier
+        run's outputs first."""
+        from vidmask_nb.media.video import probe
+
+        state = RunState.open(self.workdir)
+        options = asdict(self.options)
+        if state.get("video") != str(self.video) or state.get("options") != options:
+            fp = probe(self.video).fingerprint
+            state.start(self.video, fp, options, run_key(fp, options), say=say)
+        return state.path
 
     @classmethod
     def load(cls, workdir: str | os.PathLike) -> "RunSettings | None":
-        """The settings saved in ``workdir``, or None when it has none."""
+        """The settings the run in ``workdir`` started with, or None when it has none."""
         workdir = Path(workdir)
-        path = workdir / SETTINGS_FILE
-        if not path.is_file():
+        state = RunState.load(workdir)
+        if state is None or not state.get("video"):
             return None
-        data = read_json(path, "settings")
         known = {f.name for f in fields(RunOptions)}
-        raw = data.get("options", {}) if isinstance(data, dict) else {}
-        unknown = sorted(set(raw) - known)
-        if unknown or not isinstance(data, dict) or not data.get("video"):
-            raise VidmaskError(f"{path} was written by another version of the kit (unknown: {unknown or 'video'}); "
+        raw = state.get("options") or {}
+        unknown = sorted(set(raw) - known) if isinstance(raw, dict) else ["options"]
+        if unknown:
+            raise VidmaskError(f"{state.path} was written by another version of the kit (unknown: {unknown}); "
                                "run notebook 01 (or vidmask-nb run) on this folder again")
-        return cls(Path(data["video"]), workdir, RunOptions(**raw))
+        return cls(Path(state.get("video")), workdir, RunOptions(**raw))
+
+
+_LOCKS: dict[Path, RunLock] = {}
+
+
+def hold_lock(workdir: Path, kind: str, say=print) -> RunLock:
+    """Take the run folder's lock for this process (kept until it exits); see ``state.RunLock``."""
+    lock = _LOCKS.get(workdir)
+    if lock is None or not lock.held:
+        lock = RunLock(workdir, say).acquire(kind)
+        if lock.held:
+            import atexit
+
+            atexit.register(lock.release)
+        _LOCKS[workdir] = lock
+    return lock
 
 
 def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = None, save: bool = False,
-                 say=print, **overrides) -> RunSettings:
+                 say=print, caller: str = "cli", lock: str | None = None, **overrides) -> RunSettings:
     """The run's settings for a notebook: ``workdir``'s ``settings.json`` with every override that is not None.
 
     - ``workdir``: the run folder (relative: under the repository root).
@@ -108,7 +139,14 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
     - ``save``: write the merged settings back (notebook 01, which starts the run); the options are
       checked first. Without it, a folder with no ``settings.json`` is an error unless ``video`` is
       given (then the options are the defaults plus the overrides, and it says so).
+    - ``caller``: ``"notebook"`` names options as parameters in errors (``image_size``), ``"cli"`` as flags.
+    - ``lock``: take the folder's lock (``"notebook"`` or ``"run"``) before anything is written.
+
+    Nothing is written unless every check passes: the options, the video (probed), the folder.
     """
+    if workdir is None or not str(workdir).strip():
+        raise VidmaskError("workdir is empty: give the run folder" if caller == "notebook" else
+                           "--out is empty: give the run folder")
     workdir = resolve_path(workdir, "run folder", must_exist=False)
     if workdir.exists() and not workdir.is_dir():
         raise VidmaskError(f"workdir {workdir} is a file, not a folder; give the run folder")
@@ -124,16 +162,26 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
             raise VidmaskError(f"video not found: {video_path} (from {saved.path}); set `video` in notebook 01 "
                                "and run it again")
     else:
-        raise VidmaskError(f"no {SETTINGS_FILE} in {workdir}: run notebook 01 on this folder first "
-                           "(it writes the run's settings), or set `video` here")
+        raise VidmaskError(f"no run's settings in {workdir} (no {STATE_FILE}): run notebook 01 on this folder "
+                           "first (it starts the run), or set `video` here")
     base = saved.options if saved is not None else RunOptions()
     given = {k: v for k, v in overrides.items() if v is not None}
     if given.get("checkpoint") is not None:
         given["checkpoint"] = str(resolve_path(given["checkpoint"], "checkpoint", workdir))
     if given.get("pii_words") is not None:
         given["pii_words"] = str(resolve_path(given["pii_words"], "pii_words file", workdir))
+    options = replace(base, **given)
+    if save:  # every check before anything is written or said to be saved
+        from vidmask_nb.media.video import probe
+
+        options = options.checked(caller=caller)
+        probe(video_path)  # a file that is not a video fails here, before the run folder is touched
+        check_run_folder(workdir, "workdir" if caller == "notebook" else "--out", inputs=(video_path,))
+    if lock is not None:
+        hold_lock(workdir, lock, say)
     if saved is None and not save:
-        say(f"no {SETTINGS_FILE} in {workdir} (notebook 01 writes it): using the defaults and this notebook's parameters")
+        say(f"no run's settings in {workdir} (notebook 01 starts the run): using the defaults and this "
+            "notebook's parameters")
     elif saved is not None:
         where = "are saved as the run's settings" if save else "overrides the run's settings"
         if video_path != saved.video:
@@ -141,9 +189,7 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
         for name, value in given.items():
             if value != getattr(saved.options, name):
                 say(f"{name} = {value!r} from this notebook's parameters {where} ({getattr(saved.options, name)!r})")
-    options = replace(base, **given)
     settings = RunSettings(video_path, workdir, options)
     if save:
-        settings = replace(settings, options=options.checked())
-        settings.save()
+        settings.save(say=say)
     return settings

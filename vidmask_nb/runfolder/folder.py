@@ -7,7 +7,8 @@ Layout (``RunFolder(root)``)::
     masks/                 03: per-chunk masks and tracker checkpoints
     masks.json             03: every frame and object
     <stem>_redacted.mp4    04: the redacted video
-    run.json               the mark of a headless run: its inputs, status, dropped prompts, gaps
+    run.json               the run's state (``state.RunState``): key, video, options, stages, digests, audit
+    run.lock               while a run writes here (``state.RunLock``)
     sensitive/             everything that shows SOURCE PIXELS (never share it; README.txt says so):
       qa/                  04: overlay video, contact sheets, QA pictures
       reports/             executed notebooks (headless runs; they embed source frames)

@@ -433,7 +433,7 @@ def correct(run: RunFolder, info: VideoInfo, prompts: PromptSet, full_key: str, 
     if not 0 < agree_iou <= 1 or agree_frames < 1:
         raise VidmaskError(f"agree_iou must be in (0, 1] and agree_frames 1 or more, not {agree_iou}, {agree_frames}")
     try:
-        # A run with changed inputs moved the masks off their final name (pipeline.retire_stale_outputs).
+        # A run with changed inputs moved the masks off their final name (runfolder.state.RunState.retire_stale).
         old = MaskStore.load(run.masks_json if run.masks_json.is_file() else run.previous_masks_json)
         old.check_video(info)
     except VidmaskError:

@@ -1,0 +1,398 @@
+"""The run folder's one state file (``run.json``) and its lock: the only writer of either.
+
+Every driver of a run (notebooks 01-04 stepped by hand, ``vidmask-nb run`` executing them, the
+Python API, a Ray task) records itself here, so a folder's state says the same whichever way it
+was driven::
+
+    {"kind": "vidmask-nb run folder", "version": 2,
+     "video": "/abs/clip.mp4", "video_fingerprint": "...", "options": {...},   # fixed at the run's start
+     "key": "...",                     # video + options (+ the prompts file a headless run was given)
+     "prompts": "/abs/prompts.json",   # the file a headless run was given (None: drawn in 02)
+     "status": "running" | "complete" | "failed" | "interrupted",
+     "stages": {"01_extract": {"status": "done", "outputs": {"manifest.json": "<sha256>"}, ...}, ...},
+     "files": ["manifest.json", "prompts.json", ...],   # what the kit wrote here (never anything else)
+     "inputs": {"prompts.json": "<sha256>", ...},       # at completion: what the output was made from
+     "output": "/abs/clip_redacted.mp4", "output_sha256": "...",
+     "prompt_check": {...}, "uncovered_gaps": [...], "long_gaps": [...], "audit": {...}, "objects": [...]}
+
+- A run folder is a folder whose ``run.json`` says ``kind`` (or, from an older kit, carries ``key`` and
+  ``status``); ``check_run_folder`` refuses a non-empty folder that is not one, and an empty path.
+- ``RunLock``: one run per folder at a time (``run.lock``, the holder's pid). A live holder refuses a
+  second run with one line; the lock of a dead process is taken over, and said. Processes a run
+  starts (its notebook kernels) inherit its token (``VIDMASK_RUN_LOCK``) and pass. A notebook kernel
+  stepped by hand takes the lock for itself and lets other notebook kernels of the folder share it.
+- ``retire_stale`` moves the outputs of an earlier run with other inputs off their final names:
+  only files the kit writes (``KIT_FILES`` and the recorded output), never anything else.
+
+Nothing here knows a stage's content: stages hand in their names, outputs and records.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.runfolder.folder import RunFolder, _pid_alive, partial_path, write_json
+
+STATE_FILE = "run.json"
+LOCK_FILE = "run.lock"
+KIND = "vidmask-nb run folder"
+VERSION = 2
+LOCK_ENV = "VIDMASK_RUN_LOCK"
+# Names the kit writes at a run folder's top level (the redacted video is recorded by name in "output").
+KIT_FILES = ("run.json", "run.lock", "settings.json", "manifest.json", "prompts.json", "masks", "masks.json",
+             "masks.json.idx", "floor.json", "masks_png", "sensitive", "stale")
+STAGES = ("01_extract", "02_prompt", "03_propagate", "04_render")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_key(fingerprint: str, options: dict, prompts_digest: str = "") -> str:
+    """The run's key: the video's fingerprint, its options and the prompts file it was given."""
+    blob = json.dumps({"video": fingerprint, "options": options, "prompts": prompts_digest}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_run_folder(root: str | os.PathLike) -> bool:
+    """True when ``root`` holds a ``run.json`` the kit wrote (recognised by the state, not by file names)."""
+    data = _read(Path(root) / STATE_FILE)
+    return data is not None and (data.get("kind") == KIND or {"key", "status"} <= set(data))
+
+
+def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs: Iterable = ()) -> Path:
+    """``root`` as an absolute path, refusing an empty path and a non-empty folder that is not a run folder.
+
+    ``inputs`` (the run's video or prompts file) may sit in the folder. ``what`` names the path for the
+    caller (``--out`` on the CLI, ``workdir`` in a notebook).
+    """
+    if root is None or not str(root).strip():
+        raise VidmaskError(f"{what} is empty: give the run folder (a new or empty folder, or an earlier run's)")
+    root = Path(root).expanduser().resolve()
+    if root.is_dir() and not is_run_folder(root):
+        strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
+        if strangers:
+            shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
+            raise VidmaskError(f"{what} {root} holds files that are not a run's ({shown}) and no {STATE_FILE}: "
+                               "give a new or empty folder, or an earlier run's folder")
+    return root
+
+
+def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
+    """Files under ``root`` the kit did not write (up to ``most``): not the run's inputs, not a temporary
+    ``.name.partial-PID`` file, not ``sensitive/README.txt`` or a kernel's log in ``sensitive/reports/``.
+    Empty folders are not counted."""
+    from vidmask_nb.runfolder.folder import _PARTIAL_RE, SENSITIVE_README
+
+    found = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in sorted(files):
+            path = Path(dirpath) / name
+            resolved = path.resolve()
+            if any(resolved == k or k in resolved.parents for k in keep) or _PARTIAL_RE.match(name):
+                continue
+            if path.parent == root / "sensitive" / "reports" and name.endswith(".kernel.log"):
+                continue  # a kernel's log beside the report papermill is writing (pipeline.execute_notebook)
+            if path == root / "sensitive" / "README.txt" and path.read_text(errors="replace") == SENSITIVE_README:
+                continue
+            found.append(str(path.relative_to(root)))
+            if len(found) >= most:
+                return found
+    return found
+
+
+class RunState:
+    """``run.json`` of one run folder: read with ``load``, changed only through its methods (each an atomic write)."""
+
+    def __init__(self, root: str | os.PathLike, data: dict | None = None):
+        self.root = Path(root)
+        self.data = data if data is not None else {"kind": KIND, "version": VERSION, "status": "new",
+                                                   "stages": {}, "files": []}
+
+    @property
+    def path(self) -> Path:
+        return self.root / STATE_FILE
+
+    @classmethod
+    def load(cls, root: str | os.PathLike) -> "RunState | None":
+        data = _read(Path(root) / STATE_FILE)
+        if data is None:
+            return None
+        data.setdefault("stages", {})
+        data.setdefault("files", [])
+        return cls(root, data)
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "RunState":
+        return cls.load(root) or cls(root)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.data.get(name, default)
+
+    @property
+    def status(self) -> str:
+        return self.data.get("status", "new")
+
+    def save(self) -> "RunState":
+        RunFolder(self.root).create()
+        write_json(self.path, self.data)
+        return self
+
+    # -- what the kit wrote ------------------------------------------------------------------------
+
+    def note_files(self, *paths: str | os.PathLike) -> None:
+        files = set(self.data.get("files", []))
+        for p in paths:
+            p = Path(p)
+            with contextlib.suppress(ValueError):
+                files.add(str(p.resolve().relative_to(self.root.resolve())))
+        self.data["files"] = sorted(files)
+
+    # -- the run's start ------------------------------------------------------------------------
+
+    def start(self, video: str | os.PathLike, fingerprint: str, options: dict, key: str,
+              prompts: str | os.PathLike | None = None, inputs: Iterable = (), say: Callable[[str], None] = print,
+              **fields) -> bool:
+        """Begin a run with this video and these options: the settings every later stage reads.
+
+        Same key as the folder's last run: its records are kept (a rerun resumes; returns False). Other
+        inputs: the earlier run's outputs leave their final names first (``retire_stale``) and the
+        record starts afresh (returns True). ``inputs`` are never moved, and the prompts drawn in the
+        folder (no ``prompts`` file given) stay when only the options changed.
+        """
+        same = self.data.get("key") == key and self.data.get("video") == str(video)
+        if not same:
+            for line in self.retire_stale(keep=(video, *(p for p in (prompts, *inputs) if p)),
+                                          keep_prompts=prompts is None and self.data.get("video") == str(video)):
+                say(f"inputs changed since the last run: {line}")
+            self.data = {"kind": KIND, "version": VERSION, "stages": {}, "files": [], "created": _now()}
+        self.data.update(key=key, status="running", video=str(video), video_fingerprint=fingerprint,
+                         options=dict(options), prompts=str(prompts) if prompts else None, **fields)
+        for name in ("inputs", "output_sha256", "audit"):  # only a completion writes them
+            self.data.pop(name, None)
+        self.note_files(self.path)
+        self.save()
+        return not same
+
+    def retire_stale(self, keep: Iterable = (), keep_prompts: bool = False) -> list[str]:
+        """Move the earlier run's outputs off their final names; return one line per thing moved or removed.
+
+        Only the kit's own files (``KIT_FILES`` and the recorded output) in a recognised run folder are
+        touched: the redacted video, ``prompts.json`` (unless ``keep_prompts``: the same video's drawn
+        prompts) and ``run.json`` go to ``stale/``, ``masks.json`` to ``masks/previous-masks.json`` (where
+        a correction starts from it), ``floor.json`` is removed, the QA files and reports (source pixels)
+        are removed. ``keep`` (the new run's inputs) are never moved.
+        """
+        run = RunFolder(self.root)
+        if not is_run_folder(self.root):
+            return []
+        keep = {Path(p).resolve() for p in keep if p}
+        said = []
+        if run.masks_json.is_file() and run.masks_json.resolve() not in keep:
+            run.masks_dir.mkdir(parents=True, exist_ok=True)
+            os.replace(run.masks_json, run.previous_masks_json)
+            idx = run.root / "masks.json.idx"
+            if idx.is_file():
+                os.replace(idx, run.masks_dir / "previous-masks.json.idx")
+            said.append(f"moved masks.json to {run.previous_masks_json.relative_to(run.root)} (an incremental "
+                        "correction starts from it)")
+        outputs = {run.run_json, run.root / "masks_png", run.root / "floor.json", run.root / "settings.json"}
+        if not keep_prompts:
+            outputs.add(run.prompts_json)
+        if self.data.get("output"):
+            outputs.add(Path(self.data["output"]))
+        if self.data.get("video"):
+            outputs.add(run.redacted_video(self.data["video"]))
+        outputs = sorted(p for p in outputs if p.exists() and p.parent.resolve() == self.root.resolve()
+                         and p.resolve() not in keep)
+        sensitive = [p for p in (run.qa_dir, run.reports_dir) if p.exists()]
+        if outputs:
+            shutil.rmtree(run.stale_dir, ignore_errors=True)
+            run.stale_dir.mkdir()
+            (run.stale_dir / "README.txt").write_text(
+                "NOT CURRENT: outputs of an earlier run of this folder with other inputs (video, prompts or\n"
+                "options), moved here when a run with new inputs started. Do not publish them as current.\n",
+                encoding="utf-8")
+            for p in outputs:
+                os.replace(p, run.stale_dir / p.name)
+                said.append(f"moved {p.name} to {run.stale_dir.name}/")
+        for p in sensitive:
+            shutil.rmtree(p, ignore_errors=True)
+            said.append(f"removed {p.relative_to(run.root)}/")
+        return said
+
+    # -- stages -------------------------------------------------------------------------------
+
+    def stage(self, name: str) -> dict:
+        return self.data.setdefault("stages", {}).setdefault(name, {})
+
+    def stage_running(self, name: str, options: dict | None = None) -> None:
+        rec = self.data.setdefault("stages", {})[name] = {"status": "running", "started": _now()}
+        if options is not None:
+            rec["options"] = dict(options)
+        if self.status in ("complete", "failed", "interrupted", "new"):
+            self.data["status"] = "running"
+        for k in ("inputs", "output_sha256"):
+            self.data.pop(k, None)
+        self.save()
+
+    def stage_done(self, name: str, outputs: Iterable = (), **fields) -> None:
+        """Mark ``name`` done with the sha256 of each output (missing files are not recorded as outputs)."""
+        rec = self.stage(name)
+        rec.update(status="done", finished=_now(), error=None, **fields)
+        files = [Path(p) for p in outputs if p is not None and Path(p).is_file()]
+        rec["outputs"] = {_rel(p, self.root): sha256_file(p) for p in files}
+        self.note_files(*files)
+        self.save()
+
+    def stage_failed(self, name: str, error: str, status: str = "failed") -> None:
+        rec = self.stage(name)
+        rec.update(status=status, finished=_now(), error=error)
+        self.data["status"] = status
+        self.save()
+
+    def output_of(self, stage: str, name: str) -> str | None:
+        """The recorded sha256 of output ``name`` of ``stage`` (None: the stage did not write it)."""
+        return self.data.get("stages", {}).get(stage, {}).get("outputs", {}).get(name)
+
+    def has_output(self, name: str) -> bool:
+        return any(name in s.get("outputs", {}) for s in self.data.get("stages", {}).values())
+
+    def complete(self, output: str | os.PathLike, inputs: dict, **fields) -> None:
+        """Mark the run complete: its output with its sha256, the digests of what it was made from."""
+        output = Path(output)
+        self.data.update(status="complete", output=str(output), output_sha256=sha256_file(output),
+                         inputs=dict(inputs), completed=_now(), **fields)
+        self.note_files(output)
+        self.save()
+
+
+def input_digests(root: str | os.PathLike) -> dict:
+    """sha256 of the run folder's own inputs to the render (prompts, floor, masks), those present."""
+    root = Path(root)
+    return {n: sha256_file(root / n) for n in ("prompts.json", "floor.json", "masks.json") if (root / n).is_file()}
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+# -- the lock ----------------------------------------------------------------------------------
+
+class RunLock:
+    """One run per folder at a time: ``run.lock`` holds the owner's pid, host and token.
+
+    ``acquire(kind)``: ``"run"`` (a headless run: exclusive) or ``"notebook"`` (a kernel stepped by
+    hand: shares the lock with other notebook kernels of the folder, never with a headless run).
+    A process started by the owner (``VIDMASK_RUN_LOCK`` = the owner's token) passes. The lock of a
+    dead process is taken over and said. Raises ``VidmaskError`` (one line) while a live owner holds it.
+    """
+
+    def __init__(self, root: str | os.PathLike, say: Callable[[str], None] = print):
+        self.root = Path(root)
+        self.path = self.root / LOCK_FILE
+        self.say = say
+        self.token: str | None = None
+        self.held = False
+
+    def holder(self) -> dict | None:
+        return _read(self.path)
+
+    def acquire(self, kind: str = "run") -> "RunLock":
+        mine = os.environ.get(LOCK_ENV)
+        for _ in range(3):
+            owner = self.holder()
+            if owner is None and self.path.exists():  # being written by another process this instant
+                time.sleep(0.05)
+                owner = self.holder()
+                if owner is None:  # unreadable: no process can be shown to hold it
+                    self.say(f"removed the unreadable lock {self.path}")
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.path)
+            if owner is not None:
+                pid = int(owner.get("pid", -1))
+                alive = owner.get("host") != socket.gethostname() or _pid_alive(pid)
+                if owner.get("token") == mine or pid == os.getpid():
+                    self.token = owner.get("token")
+                    return self  # our own run (its kernels), or this process again
+                if alive and kind == "notebook" and owner.get("kind") == "notebook":
+                    self.token = owner.get("token")
+                    return self  # another notebook of the same folder: the same person's run
+                if alive:
+                    who = "a notebook kernel" if owner.get("kind") == "notebook" else "process"
+                    raise VidmaskError(
+                        f"another run is writing into {self.root} ({who} {pid} on {owner.get('host')}, "
+                        f"since {owner.get('started')}); wait for it to end (or shut that kernel down), "
+                        "or use another run folder")
+                self.say(f"took over the lock of process {pid} (a {owner.get('kind', 'run')} started "
+                         f"{owner.get('started')}), which is gone")
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+            token = uuid.uuid4().hex
+            RunFolder(self.root).create()
+            tmp = partial_path(self.path)
+            tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": token,
+                                       "kind": kind, "started": _now()}), encoding="utf-8")
+            try:
+                os.link(tmp, self.path)  # atomic: fails when another process made it first
+            except FileExistsError:
+                continue
+            finally:
+                tmp.unlink(missing_ok=True)
+            self.token, self.held = token, True
+            return self
+        raise VidmaskError(f"could not take the lock {self.path}: other processes keep taking it; try again")
+
+    def release(self) -> None:
+        if self.held:
+            owner = self.holder()
+            if owner is not None and owner.get("token") == self.token:
+                self.path.unlink(missing_ok=True)
+            self.held = False
+
+    @contextlib.contextmanager
+    def held_for_children(self) -> Iterator[None]:
+        """While held, processes started from here (notebook kernels) carry the token and pass the lock."""
+        old = os.environ.get(LOCK_ENV)
+        os.environ[LOCK_ENV] = self.token or ""
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop(LOCK_ENV, None)
+            else:
+                os.environ[LOCK_ENV] = old
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire() if not self.held else self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
