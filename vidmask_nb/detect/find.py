@@ -132,25 +132,32 @@ class FloorHeader:
     frame_count: int
     fingerprint: str
     thresholds: dict | None = None
+    detector: dict | None = None  # the face pass's settings (fastpass.FastPassOptions.to_json), None: exact
 
     def to_json(self) -> dict:
         return {"version": FLOOR_VERSION, "kinds": list(self.kinds), "every": self.every,
                 "margin": self.margin, "frame_count": self.frame_count, "fingerprint": self.fingerprint,
-                "thresholds": self.thresholds}
+                "thresholds": self.thresholds, "pass": self.detector}
 
 
 def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int = DEFAULT_FLOOR_EVERY,
-                  margin: float = FLOOR_MARGIN, info=None) -> Path:
+                  margin: float = FLOOR_MARGIN, info=None, exact: bool = False) -> Path:
     """Run the detectors over ``video`` and write ``floor.json`` into ``workdir`` (streaming).
 
+    Faces on every frame (``every`` 1) go through the fast pass (``detect.fastpass``) unless
+    ``exact``: CenterFace at 640 px on every frame, as ``detect_video``.
     A finished ``floor.json`` for the same video and settings is kept as it is (a rerun skips it).
     """
+    from vidmask_nb.detect.fastpass import FastPassOptions, fast_floor
+
     from vidmask_nb.runfolder.folder import atomic_output
     from vidmask_nb.media.video import probe
 
     info = info or probe(video)
+    fast = None if exact or int(every) != 1 or "face" not in parse_kinds(kinds) else \
+        FastPassOptions(threshold=FLOOR_THRESHOLD["face"])
     header = FloorHeader(parse_kinds(kinds), int(every), float(margin), info.frame_count, info.fingerprint,
-                         {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)})
+                         {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)}, fast and fast.to_json())
     path = floor_path(workdir)
     try:
         if read_floor_header(path) == header:
@@ -159,8 +166,9 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
         pass
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(json.dumps(header.to_json()) + "\n")
-        for index, dets in detect_video(video, header.kinds, header.every, info, threshold=FLOOR_THRESHOLD,
-                                        desc="floor"):
+        stream = detect_video(video, header.kinds, header.every, info, threshold=FLOOR_THRESHOLD, desc="floor") \
+            if fast is None else fast_floor(_frames_rgb(video, info, desc="floor"), header.kinds, fast, FLOOR_THRESHOLD)
+        for index, dets in stream:
             f.write(json.dumps({"frame": index, "detections": dets.to_json()}, separators=(",", ":")) + "\n")
     return path
 
@@ -175,7 +183,7 @@ def read_floor_header(path) -> FloorHeader:
             if d.get("version") != FLOOR_VERSION:
                 raise VidmaskError(f"{path} has floor version {d.get('version')}, this kit reads {FLOOR_VERSION}")
             return FloorHeader(tuple(d["kinds"]), int(d["every"]), float(d["margin"]), int(d["frame_count"]),
-                               str(d["fingerprint"]), d.get("thresholds"))
+                               str(d["fingerprint"]), d.get("thresholds"), d.get("pass"))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise VidmaskError(f"{path} is not a floor file ({exc}); run with find again") from None
 
@@ -403,7 +411,7 @@ def floor_detections_at(path) -> Callable[[int], Detections]:
 
 
 def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every: float = DEFAULT_FIND_EVERY,
-                   floor_every: int = DEFAULT_FLOOR_EVERY, info=None, track: bool = True):
+                   floor_every: int = DEFAULT_FLOOR_EVERY, info=None, track: bool = True, exact: bool = False):
     """The floor (``floor.json``) and, when tracking, the found objects merged into ``prompts.json``.
 
     Returns (prompt set, log of prompts added). The prompts are detected on the floor's frames: the
@@ -416,7 +424,7 @@ def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every:
 
     info = info or probe(video)
     run = RunFolder(workdir).create()
-    path = compute_floor(video, workdir, kinds, floor_every, info=info)
+    path = compute_floor(video, workdir, kinds, floor_every, info=info, exact=exact)
     prompts = PromptSet.load(run.prompts_json, info) if run.prompts_json.is_file() else PromptSet.for_video(info)
     if not track:
         return prompts, []
