@@ -18,6 +18,7 @@ Example::
 """
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,7 +59,7 @@ class Actor:
         ks = self.keys
         if t < ks[0][0] or t > ks[-1][0]:
             return None
-        j = max(i for i in range(len(ks)) if ks[i][0] <= t)
+        j = bisect.bisect_right([k[0] for k in ks], t) - 1
         a, b = ks[j], ks[min(j + 1, len(ks) - 1)]
         u = 0.0 if b[0] == a[0] else (t - a[0]) / (b[0] - a[0])
         cx, cy, h, sq = (a[k] + (b[k] - a[k]) * u for k in range(1, 5))
