@@ -68,12 +68,14 @@ class FindOptions:
     - ``find_every``: seconds between frames searched for new objects.
     - ``floor_every``: the floor's detectors run on every N-th frame.
     - ``no_track``: cover the detector floor alone; SAM 2 is not loaded (needs ``find``).
+    - ``exact_floor``: faces at 640 px on every frame instead of the fast pass (``detect.fastpass``).
     """
 
     find: str | None = None
     find_every: float = DEFAULT_FIND_EVERY
     floor_every: int = DEFAULT_FLOOR_EVERY
     no_track: bool = False
+    exact_floor: bool = False
 
     def checked(self) -> "FindOptions":
         """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options."""

@@ -37,6 +37,7 @@ class RunOptions:
     find_every: float = FindOptions.find_every
     floor_every: int = FindOptions.floor_every
     no_track: bool = FindOptions.no_track
+    exact_floor: bool = FindOptions.exact_floor
     full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
 
     def _part(self, cls):
