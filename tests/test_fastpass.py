@@ -39,7 +39,7 @@ def test_fast_pass_covers_a_moving_real_face_with_no_leak_frame(shared_media, tm
     cw, ch = cx1 - cx0, cy1 - cy0
     sprite = Sprite(crop, ((x0 - cx0) / cw, (y0 - cy0) / ch, (x1 - cx0) / cw, (y1 - cy0) / ch))
     fps = Fraction(24000, 1001)
-    n = 16  # the full-size scan runs on frames 0 and 8: the frames between are the fast pass's own
+    n = 16  # the full-size scan runs on frames 0 and 12 (every 12th): the others are the fast pass's own
     scene = TruthScene((640, 360), fps, n, [Actor("face", sprite, [(0, 120, 190, 90, 1), (n / fps, 500, 160, 70, 1)])])
     clip = write_truth_clip(tmp_path / "walk.mp4", scene, [b[::2, ::2] for b in bgs])
     info = probe(clip)

@@ -6,11 +6,14 @@ pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, p
 1. **scan**: CenterFace on the whole frame at ``low_side`` px (long side; 320 by default, about a
    tenth of a full-size frame's pixels), and every ``full_every``-th frame at the frame's own size
    instead (small and far faces, new faces anywhere);
-2. **follow**: around every face found in the last ``lost_frames`` frames, CenterFace on a window
-   at the face's predicted place (last box moved by its last velocity), widened by half the face's
-   size on each side plus a quarter more per frame it has been missing (the uncertainty), and
-   enlarged so the face is at least ``FOLLOW_FACE_PX`` px high there (a 12 px face is seen at 40);
-3. the boxes of all three merged (overlapping boxes, IoU >= ``MERGE_IOU``: the higher score kept).
+2. **follow**: around every face found in the last ``lost_frames`` frames, CenterFace on a square
+   window at the face's predicted place (its last centre moved by its last velocity), twice the
+   face's size, widened by its uncertainty for each frame it has been missing; all windows at
+   ``FOLLOW_SIDE`` px in one batch (a 12 px face is seen at about 40 px);
+3. **fine scan**: one tile of the frame (``fine_tile`` px, 240) enlarged ``fine_scale`` times (1.6),
+   the tiles in turn (24 of them on 720p: every tile once a second at 24 fps), for faces too small
+   for the full-size scan (CenterFace at full size misses faces under ~25 px that it finds enlarged);
+4. the boxes of all four merged (overlapping boxes, IoU >= ``MERGE_IOU``: the higher score kept).
 
 A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
 full-size detection's cost, whatever its size; a face that appears is found by the next scan that
@@ -49,12 +52,16 @@ class FastPassOptions:
     - ``low_side``: long side (px) of the every-frame scan;
     - ``full_every``: frames between full-size scans (1: every frame at full size, as deface);
     - ``lost_frames``: frames a face is still looked for near where it was after it was last found;
+    - ``fine_scale``, ``fine_tile``: the fine scan, one ``fine_tile`` px tile of the frame a frame,
+      enlarged ``fine_scale`` times, the tiles taken in turn (0: no fine scan);
     - ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
     """
 
     low_side: int = 320
-    full_every: int = 8
+    full_every: int = 12
     lost_frames: int = 24
+    fine_scale: float = 1.6
+    fine_tile: int = 240
     threads: int | None = None
     threshold: float = 0.25
 
@@ -64,6 +71,9 @@ class FastPassOptions:
         if self.full_every < 1 or self.lost_frames < 0:
             raise VidmaskError(f"fast pass full_every must be >= 1 and lost_frames >= 0, "
                                f"not {self.full_every} / {self.lost_frames}")
+        if self.fine_scale and not (1 <= self.fine_scale <= 4 and 64 <= self.fine_tile):
+            raise VidmaskError(f"fast pass fine_scale must be 0 or 1..4 and fine_tile >= 64 px, "
+                               f"not {self.fine_scale} / {self.fine_tile}")
         if not 0 < self.threshold < 1:
             raise VidmaskError(f"fast pass threshold must be in (0, 1), not {self.threshold}")
         return self
@@ -173,6 +183,30 @@ def _follow(net: _CenterFace, rgb: np.ndarray, faces: list[_Face], threshold: fl
     return found
 
 
+def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping tiles (a tenth of a tile) covering the frame, row by row."""
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        k = int(np.ceil((n - tile) / (tile * 0.9))) + 1
+        return [round(i * (n - tile) / (k - 1)) for i in range(k)]
+
+    t = min(tile, width, height)
+    return [(x, y, min(width, x + t), min(height, y + t)) for y in starts(height) for x in starts(width)]
+
+
+def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> list[np.ndarray]:
+    """The ``n``-th frame's tile of the fine scan, enlarged: faces too small for the full-size scan."""
+    h, w = rgb.shape[:2]
+    tiles = _tiles(w, h, opts.fine_tile)
+    x0, y0, x1, y1 = tiles[n % len(tiles)]
+    side = int(np.ceil(max(x1 - x0, y1 - y0) * opts.fine_scale / 32)) * 32
+    (dets,) = net.batch([np.ascontiguousarray(rgb[y0:y1, x0:x1])], side, opts.threshold)
+    dets[:, 0:4:2] += x0
+    dets[:, 1:4:2] += y0
+    return [dets]
+
+
 def _merge(parts: list[np.ndarray]) -> np.ndarray:
     """Boxes of all parts, an overlapping pair (IoU >= MERGE_IOU) kept once, with the higher score."""
     parts = [p for p in parts if len(p)]
@@ -197,6 +231,8 @@ def fast_face_frames(frames, options: FastPassOptions = FastPassOptions()) -> It
         full = n % opts.full_every == 0
         parts = [_scan(net, rgb, None if full else opts.low_side, opts.threshold)]
         parts += _follow(net, rgb, faces, opts.threshold)
+        if opts.fine_scale:
+            parts += _fine(net, rgb, n, opts)
         dets = _merge(parts)
         if len(dets):
             dets[:, 0:4:2] = dets[:, 0:4:2].clip(0, w)
