@@ -18,11 +18,13 @@ pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, p
 A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
 full-size detection's cost, whatever its size; a face that appears is found by the next scan that
 sees it (the render's hold then covers the frames before, box by box: ``find.hold_boxes``).
-onnxruntime runs with every graph optimisation on and ``threads`` intra-op threads (None: its own
-default, the machine's cores).
+onnxruntime runs with every graph optimisation on, its threads not spinning while idle, and ``threads``
+intra-op threads (None: its own default, the machine's cores). Frames are decoded in the same thread:
+decoding 720p costs about 4 ms a frame here, against about 150 ms of detection.
 
 The output is the same (frame, ``Detections``) stream as ``find.detect_video``; ``floor.json``
-records which pass made it (``"pass": "fast"`` with these settings, or ``"exact"``).
+records which pass made it in its header (``"pass": {"pass": "fast", ...these settings}``, or
+``null`` for the exact pass: ``--exact-floor``, or ``--floor-every`` N > 1).
 """
 from __future__ import annotations
 
