@@ -117,7 +117,8 @@ def text_sprite(text: str = "alice.cooper@example.com  +1 617 555 0199") -> Spri
     (tw, th), base = cv2.getTextSize(text, font, scale, thick)
     pad = 10
     img = np.full((th + base + 2 * pad, tw + 2 * pad, 3), 245, np.uint8)
-    cv2.putText(img, text, (pad, pad + th), font, scale, (20, 20, 20), thick, cv2.LINE_AA)
+    # dark blue, not black: a black fill over black glyphs would change nothing the scorer can see
+    cv2.putText(img, text, (pad, pad + th), font, scale, (30, 40, 150), thick, cv2.LINE_AA)
     hh, ww = img.shape[:2]
     return Sprite(img, (pad / ww, (pad - 2) / hh, (pad + tw) / ww, (pad + th + base) / hh))
 
