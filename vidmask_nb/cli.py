@@ -77,8 +77,9 @@ def _find_flags(g) -> None:
     g.add_argument("--no-track", action="store_true",
                    help="with --find, cover the detector floor alone; SAM 2 is not loaded (default: track)")
     g.add_argument("--exact-floor", action="store_true",
-                   help="with --find faces, the floor's faces at 640 px on every frame, the slower pass "
-                        "(default: the fast pass, detect.fastpass)")
+                   help="with --find faces, the floor's faces by CenterFace at 640 px on every frame, the "
+                        "earlier pass (more leak frames on moving, turning and small faces; default: the fast "
+                        "pass, detect.fastpass)")
 
 
 def _ray_flags(p: argparse.ArgumentParser, groups: bool = False) -> None:
