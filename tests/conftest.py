@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_MEDIA = ROOT.parent / "shared" / "media"
+# VIDMASK_SHARED_MEDIA points elsewhere (a git worktree has no ../shared beside it)
+SHARED_MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")

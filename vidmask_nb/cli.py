@@ -101,6 +101,10 @@ def _find_flags(g) -> None:
                    help=f"with --find, the floor's detectors run on every N-th frame (default {d.floor_every}: every frame)")
     g.add_argument("--no-track", action="store_true",
                    help="with --find, cover the detector floor alone; SAM 2 is not loaded (default: track)")
+    g.add_argument("--exact-floor", action="store_true",
+                   help="with --find faces, the floor's faces by CenterFace at 640 px on every frame, the "
+                        "earlier pass (more leak frames on moving, turning and small faces; default: the fast "
+                        "pass, detect.fastpass)")
 
 
 def _ray_flags(p: argparse.ArgumentParser, groups: bool = False) -> None:

@@ -88,6 +88,7 @@ class FindOptions:
     - ``find_every``: seconds between frames searched for new objects.
     - ``floor_every``: the floor's detectors run on every N-th frame.
     - ``no_track``: cover the detector floor alone; SAM 2 is not loaded (needs ``find``).
+    - ``exact_floor``: faces at 640 px on every frame instead of the fast pass (``detect.fastpass``).
     """
 
     find: str | None = None
@@ -95,6 +96,7 @@ class FindOptions:
     floor_every: int = DEFAULT_FLOOR_EVERY
     no_track: bool = False
     pii_words: str | None = None
+    exact_floor: bool = False
 
     def checked(self) -> "FindOptions":
         """Raise ``VidmaskError`` (naming the CLI flag) for a bad setting; returns the options (the
@@ -160,23 +162,59 @@ def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: 
     info = info or probe(video)
     if every < 1:
         raise VidmaskError(f"detection interval must be 1 frame or more, not {every}")
-    detectors = [get_detector(k, scale, threshold.get(k) if isinstance(threshold, Mapping) else threshold,
-                              words=words) for k in kinds]
-    indices = sorted(set(range(0, info.frame_count, every)) | {info.frame_count - 1})
-    last: dict[str, Detections] = {}
-    for index, rgb in _frames_rgb(video, info, None if every == 1 else indices, desc, start):
-        parts = []
-        for d in detectors:
-            if sticky and d.kind == "pii":
+    detector = FrameDetector(kinds, scale, threshold, words, sticky)
+    for index, rgb in _frames_rgb(video, info, None if every == 1 else _sampled(info, every), desc, start):
+        yield index, detector(rgb)
+
+
+def _sampled(info, every: int) -> list[int]:
+    """Every ``every``-th frame, and always the last."""
+    return sorted(set(range(0, info.frame_count, every)) | {info.frame_count - 1})
+
+
+class FrameDetector:
+    """The detectors of one pass over a video, called frame by frame in order, with what a frame
+    lends the next: personal text and codes held where OCR or the code reader misses them on the
+    next frame (``sticky``, the floor's way, not the audit's), faces followed by the fast pass
+    (``fast``: ``fastpass.FastPassOptions``; None: each frame on its own). ``state()`` and
+    ``restore()`` carry that across a checkpoint: a resumed floor gives the same bytes."""
+
+    def __init__(self, kinds: Sequence[str], scale: float | None = None,
+                 threshold: float | Mapping[str, float] | None = None, words: Sequence[str] = (),
+                 sticky: bool = False, fast=None):
+        kinds = parse_kinds(kinds)
+        self.sticky = sticky
+        self.face_pass = None
+        if fast is not None and "face" in kinds:
+            from vidmask_nb.detect.fastpass import FastFacePass
+
+            self.face_pass = FastFacePass(fast)
+        self.detectors = [get_detector(k, scale, threshold.get(k) if isinstance(threshold, Mapping) else threshold,
+                                       words=words) for k in kinds if not (k == "face" and self.face_pass)]
+        self.last: dict[str, Detections] = {}
+
+    def __call__(self, rgb: np.ndarray) -> Detections:
+        parts = [self.face_pass(rgb)] if self.face_pass is not None else []
+        for d in self.detectors:
+            if self.sticky and d.kind == "pii":
                 lines, _ = d.read(rgb)  # the text read is dropped here
-                last["pii"] = sticky_pii(lines, last.get("pii", Detections.empty()))
-                parts.append(last["pii"])
-            elif sticky and d.kind == "code":
-                last["code"] = sticky_codes(d.detect(rgb), last.get("code", Detections.empty()))
-                parts.append(last["code"])
+                self.last["pii"] = sticky_pii(lines, self.last.get("pii", Detections.empty()))
+                parts.append(self.last["pii"])
+            elif self.sticky and d.kind == "code":
+                self.last["code"] = sticky_codes(d.detect(rgb), self.last.get("code", Detections.empty()))
+                parts.append(self.last["code"])
             else:
                 parts.append(d.detect(rgb))
-        yield index, Detections.merge(parts)
+        return Detections.merge(parts)
+
+    def state(self) -> dict:
+        return {"last": {k: v.to_json() for k, v in self.last.items()},
+                "faces": self.face_pass.state() if self.face_pass is not None else None}
+
+    def restore(self, state: dict) -> None:
+        self.last = {k: Detections.from_json(v) for k, v in state.get("last", {}).items()}
+        if self.face_pass is not None and state.get("faces") is not None:
+            self.face_pass.restore(state["faces"])
 
 
 def _carried(found: Detections, before: Detections, alone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,11 +273,12 @@ class FloorHeader:
     fingerprint: str
     thresholds: dict | None = None
     words: str | None = None  # the pii word list's digest (``pii.words_digest``), never the words
+    detector: dict | None = None  # the face pass's settings (fastpass.FastPassOptions.to_json), None: exact
 
     def to_json(self) -> dict:
         return {"version": FLOOR_VERSION, "kinds": list(self.kinds), "every": self.every,
                 "margin": self.margin, "frame_count": self.frame_count, "fingerprint": self.fingerprint,
-                "thresholds": self.thresholds, **({"words": self.words} if self.words else {})}
+                "thresholds": self.thresholds, **({"words": self.words} if self.words else {}), "pass": self.detector}
 
 
 def floor_progress_paths(workdir) -> tuple[Path, Path]:
@@ -250,35 +289,42 @@ def floor_progress_paths(workdir) -> tuple[Path, Path]:
     return root / "floor-progress.jsonl", root / "floor-progress.json"
 
 
-def floor_progress(workdir, header: "FloorHeader") -> tuple[int, int, int] | None:
-    """(bytes, frames, last frame) of the checkpoint for ``header``'s floor, or None (none, or another's)."""
+def floor_progress(workdir, header: "FloorHeader") -> tuple[int, int, int, dict] | None:
+    """(bytes, frames, last frame, the pass's state) of the checkpoint for ``header``'s floor, or None
+    (none, or another's)."""
     lines, mark = floor_progress_paths(workdir)
     try:
         d = json.loads(mark.read_text(encoding="utf-8"))
         if d["header"] != header.to_json() or lines.stat().st_size < int(d["bytes"]):
             return None
-        return int(d["bytes"]), int(d["frames"]), int(d["last_frame"])
+        return int(d["bytes"]), int(d["frames"]), int(d["last_frame"]), dict(d["state"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int = DEFAULT_FLOOR_EVERY,
-                  margin: float = FLOOR_MARGIN, info=None, words: Sequence[str] = ()) -> Path:
+                  margin: float = FLOOR_MARGIN, info=None, words: Sequence[str] = (), exact: bool = False) -> Path:
     """Run the detectors over ``video`` and write ``floor.json`` into ``workdir`` (streaming).
 
+    Faces on every frame (``every`` 1) go through the fast pass (``detect.fastpass``) unless
+    ``exact``: CenterFace at 640 px on every frame, as ``detect_video``.
     A finished ``floor.json`` for the same video and settings is kept as it is (a rerun skips it). A
     killed run resumes after the last checkpoint (``floor_progress_paths``: the detected lines, fsynced,
     and an atomically written mark of how many bytes and frames of them are complete, every
     ``FLOOR_CHECKPOINT_SECONDS``); the finished file is the same, byte for byte, as one run's.
     ``words``: the ``pii`` word list (its digest goes in the header, never the words).
     """
+    from vidmask_nb.detect.fastpass import FastPassOptions
+
     from vidmask_nb.runfolder.folder import write_json
     from vidmask_nb.media.video import probe
 
     info = info or probe(video)
+    fast = None if exact or int(every) != 1 or "face" not in parse_kinds(kinds) else \
+        FastPassOptions(threshold=FLOOR_THRESHOLD["face"])
     header = FloorHeader(parse_kinds(kinds), int(every), float(margin), info.frame_count, info.fingerprint,
                          {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)},
-                         words_digest(words) if "pii" in parse_kinds(kinds) else None)
+                         words_digest(words) if "pii" in parse_kinds(kinds) else None, fast and fast.to_json())
     path = floor_path(workdir)
     lines, mark = floor_progress_paths(workdir)
     try:
@@ -289,6 +335,7 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
     except VidmaskError:
         pass
     lines.parent.mkdir(parents=True, exist_ok=True)
+    detector = FrameDetector(header.kinds, threshold=FLOOR_THRESHOLD, words=words, sticky=True, fast=fast)
     done = floor_progress(workdir, header)
     start = 0
     if done is not None:
@@ -296,6 +343,7 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
         f.truncate(done[0])  # a line written after the last mark is detected again
         f.seek(done[0])
         start = done[2] + 1
+        detector.restore(done[3])  # what the pass carries from frame to frame, as it was at the mark
         print(f"floor: resuming after {done[1]} of {header.frame_count} frames (frame {start} next; "
               f"{lines.name})", flush=True)
     else:
@@ -306,12 +354,14 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
     def commit(last: int) -> None:
         f.flush()
         os.fsync(f.fileno())
-        write_json(mark, {"header": header.to_json(), "bytes": f.tell(), "frames": frames, "last_frame": last})
+        write_json(mark, {"header": header.to_json(), "bytes": f.tell(), "frames": frames, "last_frame": last,
+                          "state": detector.state()})
 
     with f:
         last, since = start - 1, time.monotonic()
-        for index, dets in detect_video(video, header.kinds, header.every, info, threshold=FLOOR_THRESHOLD,
-                                        desc="floor", words=words, sticky=True, start=start):
+        for index, rgb in _frames_rgb(video, info, None if header.every == 1 else _sampled(info, header.every),
+                                      "floor", start):
+            dets = detector(rgb)
             f.write((json.dumps({"frame": index, "detections": dets.to_json()}, separators=(",", ":")) + "\n").encode())
             frames, last = frames + 1, index
             if time.monotonic() - since >= FLOOR_CHECKPOINT_SECONDS:
@@ -334,7 +384,7 @@ def read_floor_header(path) -> FloorHeader:
             if d.get("version") != FLOOR_VERSION:
                 raise VidmaskError(f"{path} has floor version {d.get('version')}, this kit reads {FLOOR_VERSION}")
             return FloorHeader(tuple(d["kinds"]), int(d["every"]), float(d["margin"]), int(d["frame_count"]),
-                               str(d["fingerprint"]), d.get("thresholds"), d.get("words"))
+                               str(d["fingerprint"]), d.get("thresholds"), d.get("words"), d.get("pass"))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise VidmaskError(f"{path} is not a floor file ({exc}); run with find again") from None
 
@@ -660,7 +710,7 @@ def floor_detections_at(path) -> Callable[[int], Detections]:
 
 def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every: float = DEFAULT_FIND_EVERY,
                    floor_every: int = DEFAULT_FLOOR_EVERY, info=None, track: bool = True,
-                   pii_words: str | os.PathLike | None = None):
+                   pii_words: str | os.PathLike | None = None, exact: bool = False):
     """The floor (``floor.json``) and, when tracking, the found objects merged into ``prompts.json``.
 
     Returns (prompt set, log of prompts added). The prompts are detected on the floor's frames: the
@@ -674,7 +724,7 @@ def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every:
     info = info or probe(video)
     run = RunFolder(workdir).create()
     words = read_words(pii_words) if pii_words else ()
-    path = compute_floor(video, workdir, kinds, floor_every, info=info, words=words)
+    path = compute_floor(video, workdir, kinds, floor_every, info=info, words=words, exact=exact)
     prompts = PromptSet.load(run.prompts_json, info) if run.prompts_json.is_file() else PromptSet.for_video(info)
     if not track:
         return prompts, []

@@ -44,6 +44,7 @@ class RunOptions:
     say_words: str | None = AudioOptions.say_words
     say_margin: float = AudioOptions.say_margin
     pii_words: str | None = FindOptions.pii_words
+    exact_floor: bool = FindOptions.exact_floor
     full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)
 
     def _part(self, cls):

