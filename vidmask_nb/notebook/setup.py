@@ -58,16 +58,21 @@ def record(s, stage: str, *outputs, say=print) -> None:
         say(f"the run is complete; share it with: vidmask-nb share {shlex.quote(str(s.workdir))} --to DIR")
 
 
+def _ipython_shell():
+    """The running IPython shell (a notebook's kernel), or None outside one."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
 _WATCHING: dict = {}
 
 
 def _record_failures(workdir, stage: str) -> None:
     """In IPython, a cell that fails after ``setup`` marks the stage failed in the run's state."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
+    shell = _ipython_shell()
     if shell is None:
         return
     from vidmask_nb.runfolder.state import RunState
@@ -87,11 +92,7 @@ def _record_failures(workdir, stage: str) -> None:
 
 def show_errors_as_one_line() -> None:
     """In IPython, show a ``VidmaskError`` as ``VidmaskError: <message>`` without a traceback."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
+    shell = _ipython_shell()
     if shell is None:
         return
     from vidmask_nb.errors import VidmaskError

@@ -293,8 +293,9 @@ def leak_sheet(report: AuditReport, n: int = 8, out_path=None):
     fig.suptitle(f"still detectable in {Path(report.video).name}", fontsize=12)
     fig.tight_layout()
     if out_path is not None:
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out_path, dpi=80)
+        from vidmask_nb.review.overlay import save_figure
+
+        save_figure(fig, out_path, dpi=80)
     plt.close(fig)
     return fig
 

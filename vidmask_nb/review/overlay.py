@@ -13,6 +13,8 @@ captions' lines so they never run into the row above.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import cv2
@@ -128,3 +130,14 @@ def show_grid(images: Sequence[np.ndarray], titles: Sequence[str] = (), cols: in
     fig.tight_layout(h_pad=1.2)
     plt.close(fig)
     return fig
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write a figure atomically (the format from the suffix; a half-written picture never has its name)."""
+    from vidmask_nb.runfolder.folder import atomic_output
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    return path

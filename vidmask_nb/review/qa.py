@@ -44,7 +44,7 @@ from vidmask_nb.media.planes import FramePool
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.review.tables import format_table, show_table
-from vidmask_nb.review.overlay import FIGURE_WIDTH, draw_overlay, overlay_planes, show_grid
+from vidmask_nb.review.overlay import FIGURE_WIDTH, draw_overlay, overlay_planes, save_figure, show_grid
 from vidmask_nb.redact.render import mask_stream
 from vidmask_nb.runfolder.folder import RunFolder, atomic_output, write_json
 from vidmask_nb.review.timeline import (ObjectTimeline, labels_and_colors, object_timelines,
@@ -299,7 +299,7 @@ def area_timeline(store: MaskStore, table: ReviewTable | None = None,
                               title="mask area per object", changed_spans=changed_spans)
         bar.update()
         if out_path is not None:
-            _save_figure(fig, out_path)
+            save_figure(fig, out_path)
             bar.update()
     return fig
 
@@ -354,7 +354,7 @@ def _contact_sheet(video, run: RunFolder, store: MaskStore, info, frames, n, col
         fig = show_grid(tiles, titles, cols=cols if outputs is None else max(1, cols // 2), width=width,
                         suptitle=f"{Path(video).name}: {what}")
         bar.update()
-        _save_figure(fig, out_path if out_path is not None else run.qa_dir / f"{Path(video).stem}_contact.png")
+        save_figure(fig, out_path if out_path is not None else run.qa_dir / f"{Path(video).stem}_contact.png")
         bar.update()
     return fig
 
@@ -402,13 +402,6 @@ def _overlay_video(video, run: RunFolder, store: MaskStore, info, output, margin
             writer.write_planes(frame.frame, frame.pts)
             pool.give_back(frame)
     return out_path
-
-
-def _save_figure(fig, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=100, format=path.suffix.lstrip(".") or "png")
-    return path
 
 
 # -- palette PNG export -----------------------------------------------------------------------

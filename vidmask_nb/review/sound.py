@@ -65,7 +65,8 @@ def waveform_strip(source: str | os.PathLike, output: str | os.PathLike, plan, o
     fig.suptitle(f"audio {dict(mute='muted', bleep='bleeped').get(plan.mode, plan.mode)} spans (red) in {Path(output).name}", fontsize=11)
     fig.tight_layout()
     if out_path is not None:
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out_path, dpi=80)
+        from vidmask_nb.review.overlay import save_figure
+
+        save_figure(fig, out_path, dpi=80)
     plt.close(fig)
     return fig
