@@ -219,7 +219,9 @@ def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
         page.locator(".vidmask-accept").click()
         data = wait_for(lambda: prompts_json.is_file() and json.loads(prompts_json.read_text()),
                         what="the accepted face in prompts.json")
-        assert page.locator(".vidmask-label input").input_value() == "face 1"  # the label box shows the pick
+        # the label box shows the pick (its value reaches the page a moment after prompts.json is saved)
+        wait_for(lambda: page.locator(".vidmask-label input").input_value() == "face 1", timeout=30,
+                 what="the label box to show the accepted object, face 1")
         browser.screenshot("accepted")
         first = data
 
