@@ -33,6 +33,9 @@ def test_error_is_one_line_without_traceback(tmp_path):
     (["--weights", "trained", "--checkpoint", "/nowhere/sam2.1_hiera_tiny.pt"], "checkpoint not found"),
     (["--model", "huge"], "unknown model"),
     (["--image-size", "100"], "multiple of 32"),
+    (["--audio", "keep", "--audio-spans", "1-2"], "choose mute or bleep"),
+    (["--audio-spans", "soon"], "--audio-spans"),
+    (["--say-words", "/nowhere/names.txt"], "--say-words"),
 ])
 def test_run_checks_options_first(tmp_path, sample_clip, capsys, flags, words):
     prompts = tmp_path / "prompts.json"

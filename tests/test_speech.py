@@ -199,23 +199,6 @@ def test_speech_tests_skip_without_espeak_unless_ci_requires_it(monkeypatch):
         need_espeak()
 
 
-@pytest.mark.parametrize("flags,words", [
-    (["--audio", "keep", "--audio-spans", "1-2"], "choose mute or bleep"),
-    (["--audio-spans", "soon"], "--audio-spans"),
-    (["--say-words", "/nowhere/names.txt"], "--say-words"),
-])
-def test_run_checks_audio_flags_first(tmp_path, sample_clip, capsys, flags, words):
-    from vidmask_nb.cli import main
-
-    prompts = tmp_path / "prompts.json"
-    prompts.write_text("{}")
-    rc = main(["run", str(sample_clip), "--prompts", str(prompts), "--out", str(tmp_path / "run"),
-               "--weights", "random", *flags])
-    err = capsys.readouterr().err
-    assert rc == 2 and words in err, err
-    assert not (tmp_path / "run").exists(), "nothing is written when an option is wrong"
-
-
 def test_render_command_bleeps_spans(tmp_path, sample_clip, capsys):
     from vidmask_nb.cli import main
     from vidmask_nb.media.audio import read_pcm
