@@ -109,16 +109,15 @@ def make_clip(path: str | Path, n: int = 12, size: tuple[int, int] = (640, 360),
     """Write the clip; the e-mail is shown on every frame, the phone number from frame 2 on, the
     name from frame 4 on, the plain words throughout; the QR code moves right and grows (4 -> 5 px
     modules halfway), the EAN-13 moves down and grows (2 -> 3 px modules)."""
-    import av
     from PIL import Image, ImageFont
+
+    from clip_helpers import write_clip
 
     path = Path(path)
     font = ImageFont.load_default(size=22)
     material = Material(path, size, fps)
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
-        vs.options = {"crf": "12", "preset": "veryfast"}
+
+    def frames():
         for i, bg in enumerate(_backgrounds(n, size)):
             pil = Image.fromarray(bg)
             boxes: dict = {"email": _label(pil, (24 + 2 * i, 24), EMAIL, font),
@@ -130,10 +129,7 @@ def make_clip(path: str | Path, n: int = 12, size: tuple[int, int] = (640, 360),
             boxes["qr"] = _paste(rgb, qr_image(4 if i < n // 2 else 5), 420 + 3 * i, 16)
             boxes["ean"] = _paste(rgb, ean_image(2 if i < n // 2 else 3, 44), 286, 224 + 3 * i)
             material.boxes.append(boxes)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, 1 / fps
-            for p in vs.encode(frame):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
+            yield rgb
+
+    write_clip(path, frames(), fps)
     return material

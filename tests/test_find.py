@@ -9,28 +9,13 @@ import av
 import numpy as np
 import pytest
 
+from clip_helpers import write_clip
 from vidmask_nb.detect import find
 from vidmask_nb.review.audit import audit_video
 from vidmask_nb.detect.detectors import Detections
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from vidmask_nb.media.video import probe
-
-
-def write_clip(path: Path, frames, fps=Fraction(10)) -> Path:
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=fps)
-        h, w = frames[0].shape[:2]
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"crf": "12", "preset": "veryfast"}
-        for i, rgb in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            f.pts, f.time_base = i, 1 / fps
-            for p in vs.encode(f):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
-    return path
 
 
 def cut_clip(src: Path, dst: Path, n: int) -> Path:
