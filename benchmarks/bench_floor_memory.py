@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def main() -> None:
     for m in (float(v) for v in a.minutes.split(",")):
         clip = make_clip(work / f"long_{m:g}min_{a.size}.mp4", m, size)
         run = work / f"run_{m:g}"
-        (run / "floor.json").unlink(missing_ok=True)
+        shutil.rmtree(run, ignore_errors=True)  # a fresh run, never one resumed from a killed run's checkpoint
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--child", str(clip), str(run)], check=True,
                              capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})

@@ -9,7 +9,8 @@ objects' masks (a disk and a box moving across, injected, not tracked), blurred:
    overlapped) with its defaults, in the same run: the times, render / RGB floor (target <= 3x),
    frames/s, the process's CPU seconds, the machine's load before and after, and the worst
    frame's PSNR outside the covers (both files decoded as a player would, each with its own
-   stated colour matrix and range).
+   stated colour matrix and range). ``--repeat`` rounds (default 3), each decode then render,
+   interleaved; the medians are printed, and each round's ratio.
 2. ``--sequential``: the same render with its stages one after another.
 3. ``--table``: x264 presets and crf values: frames/s, worst-frame PSNR outside the covers and
    file size: the table behind ``encode.DEFAULT_PRESET`` / ``DEFAULT_CRF``.
@@ -81,6 +82,11 @@ def render_once(clip, info, store, masks, out, style: str, **settings) -> tuple[
     return seconds, cpu, min(psnr_outside_covers(clip, out, store, plan)), out.stat().st_size
 
 
+def median_pair(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The (seconds, CPU seconds) of the round with the median seconds."""
+    return sorted(pairs)[len(pairs) // 2][:2]
+
+
 def load() -> str:
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -93,6 +99,8 @@ def main() -> None:
     parser.add_argument("--style", default="blur", help="the effect for both objects (default blur)")
     parser.add_argument("--sequential", action="store_true", help="also time the render's stages one after another")
     parser.add_argument("--table", action="store_true", help="also measure the preset/crf table")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds of decode and render; "
+                        "the medians are printed (default 3)")
     args = parser.parse_args()
     work = Path(args.out)
     shutil.rmtree(work, ignore_errors=True)
@@ -107,14 +115,21 @@ def main() -> None:
     print(f"clip: {clip.name}, {info.width}x{info.height}, {info.frame_count} frames, {info.pix_fmt}, "
           f"{info.color_description()}")
 
-    floor, floor_cpu = pyav_decode_seconds(clip, rgb=True)
-    planes, planes_cpu = pyav_decode_seconds(clip, rgb=False)
-    seconds, cpu, worst, size = render_once(clip, info, store, masks, work / "out.mp4", args.style)
+    # Interleaved rounds, the median of each: a shared machine's noise (+-15 % a run here) falls on both sides.
+    rounds = []
+    for _ in range(args.repeat):
+        rounds.append((pyav_decode_seconds(clip, rgb=True), pyav_decode_seconds(clip, rgb=False),
+                       render_once(clip, info, store, masks, work / "out.mp4", args.style)))
+    (floor, floor_cpu), (planes, planes_cpu) = (median_pair([r[i] for r in rounds]) for i in (0, 1))
+    seconds, cpu = median_pair([r[2][:2] for r in rounds])
+    worst, size = rounds[-1][2][2:]
     from vidmask_nb.media.encode import nvenc_usable
 
     encoder = "h264_nvenc" if nvenc_usable(output_pix_fmt(info, planar=True)) else "libx264"
     n = info.frame_count
-    print(f"\n[1] PyAV alone, decode to RGB (to_ndarray rgb24)  {floor:6.2f} s  {n / floor:6.1f} frames/s  "
+    print(f"\n[1] median of {args.repeat} interleaved rounds; render / RGB decode in each round: "
+          f"{', '.join(f'{r[2][0] / r[0][0]:.2f}x' for r in rounds)}")
+    print(f"    PyAV alone, decode to RGB (to_ndarray rgb24)  {floor:6.2f} s  {n / floor:6.1f} frames/s  "
           f"CPU {floor_cpu:.2f} s"
           f"\n    PyAV alone, decode to planes (no conversion)   {planes:6.2f} s  {n / planes:6.1f} frames/s  "
           f"CPU {planes_cpu:.2f} s")

@@ -6,13 +6,13 @@ where CenterFace finds them sharp (full size, score >= 0.8, Laplacian variance),
 real frames of 02_hummingbird (no people) along known paths: walking across, growing and shrinking,
 turning edge-on and back (squashed to 5 % of their width), occluded by a passing patch, leaving
 the picture and coming back, fast with motion blur, small (12-28 px), at 23.976 and 59.94 fps; and
-a line of rendered text for the `text` kind. No `codes` kind exists in this kit yet: no code clip.
+a line of rendered text for the `text` kind and a QR code (personal data in a URL) for `codes`.
 
 Each clip is redacted by:
 - the kit, `--no-track` (the floor alone; hold 1 s, dilate 4, fill: the CLI's defaults), with the
   fast face pass (``detect.fastpass``, the default) and with the exact pass (640 px every frame);
 - deface 1.5.0 with its defaults (blur) and with `--replacewith solid`, both encoding with libx264
-  crf 10 veryfast like the kit (`--ffmpeg-config`), so both outputs carry the same encoder noise;
+  the kit's crf, preset and x264 tuning (`--ffmpeg-config`), so both outputs carry the same encoder noise;
 and each output is scored with ``vidmask_nb.review.score`` (the README defines the figures).
 The tracked mode (SAM 2) is not run: with random weights on this CPU it costs ~4 s a frame at
 256 px and its masks cover most of the frame, so it shows nothing about leaks the floor under it
@@ -41,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING  # noqa: E402
 from vidmask_nb.detect import find  # noqa: E402
 from vidmask_nb.media.truthclip import Actor, Occluder, Sprite, TruthScene, write_truth_clip  # noqa: E402
 from vidmask_nb.media.video import VideoReader, probe  # noqa: E402
@@ -50,7 +51,9 @@ MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "me
 DEFACE = Path(sys.executable).parent / "deface"
 F24, F60 = Fraction(24000, 1001), Fraction(60000, 1001)
 W, H = 1280, 720
-DEFACE_FFMPEG = json.dumps({"codec": "libx264", "quality": None, "output_params": ["-crf", "10", "-preset", "veryfast"]})
+# deface encodes as the kit does (its crf, x264 preset and tuning), so both carry the same encoder noise
+DEFACE_FFMPEG = json.dumps({"codec": "libx264", "quality": None, "output_params": [
+    "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET, "-x264-params", X264_TUNING.get(DEFAULT_PRESET, "")]})
 
 
 def decode(path, n=None, step=1):
@@ -123,6 +126,22 @@ def text_sprite(text: str = "alice.cooper@example.com  +1 617 555 0199") -> Spri
     return Sprite(img, (pad / ww, (pad - 2) / hh, (pad + tw) / ww, (pad + th + base) / hh))
 
 
+def code_sprite(text: str = "https://example.com/u/alice.cooper?phone=16175550199") -> Sprite:
+    """A QR code that decodes to personal data, on a white card with a quiet zone of 4 modules."""
+    import cv2
+
+    code = cv2.QRCodeEncoder.create().encode(text)  # 2 white modules around the code
+    module = 6
+    img = cv2.resize(code, None, fx=module, fy=module, interpolation=cv2.INTER_NEAREST)
+    pad = 2 * module
+    img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    # dark blue modules, not black: a black fill over black modules would change nothing the scorer can see
+    img = np.where(img[..., None] > 127, np.uint8(245), np.array([30, 40, 150], np.uint8))
+    hh, ww = img.shape[:2]
+    quiet = pad + 2 * module  # the modules start after the quiet zone
+    return Sprite(img, (quiet / ww, quiet / hh, (ww - quiet) / ww, (hh - quiet) / hh))
+
+
 def fh(sprite: Sprite, face_px: float) -> float:
     """The sprite height that makes its face (truth box) ``face_px`` high."""
     return face_px / (sprite.truth[3] - sprite.truth[1])
@@ -157,6 +176,8 @@ def scenes(faces: list[Sprite], seconds: float, occluder: np.ndarray) -> dict[st
             Actor("28px", f[4], [(0, 1100, 600, fh(f[4], 28), 1), (T, 1040, 600, fh(f[4], 28), 1)])]), "faces"),
         "text 23.976": (TruthScene((W, H), F24, n24, [
             Actor("text", text_sprite(), [(0, 600, 200, 44, 1), (T, 680, 520, 44, 1)])]), "text"),
+        "code (QR) 23.976": (TruthScene((W, H), F24, n24, [
+            Actor("qr", code_sprite(), [(0, 420, 360, 200, 1), (T, 560, 330, 200, 1)])]), "codes"),
     }
     return out
 
@@ -219,6 +240,9 @@ def main() -> None:
     ap.add_argument("--modes", default="kit fast,kit exact,deface blur,deface solid")
     ap.add_argument("--work", default="/tmp/vidmask_groundtruth")
     ap.add_argument("--json", default=None, help="write every figure here too")
+    ap.add_argument("--real", type=int, default=0, metavar="FRAMES",
+                    help="also judge the first FRAMES frames of every shared clip with MTCNN, same modes, in this "
+                         "run (benchmarks/judge_mtcnn.py; default 0: not)")
     a = ap.parse_args()
     seconds = 1.0 if a.quick else a.seconds
     if a.quick and not a.clips:
@@ -258,6 +282,11 @@ def main() -> None:
                 rows.append(f"| {name} | {mode} | {scene.frame_count} | {s['leak_frames']} | {s['leak_runs']} | "
                             f"{s['recall']:.3f} | {s['over_redaction']:.2%} | {t['s']:.1f}{floor} | {t['cpu']:.1f} |")
             print(rows[-1], f"leaks at {s.get('leaks')}" if s.get("leaks") else "", flush=True)
+    real_rows = []
+    if a.real:
+        from judge_mtcnn import judge_clips
+
+        real_rows = judge_clips(sorted(p.stem for p in MEDIA.glob("*.mp4")), a.real, modes, work / "real")
     load1 = os.getloadavg()
     print("\n| clip | mode | frames | leak frames | leak runs | recall | over-redaction | s | CPU s |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -267,6 +296,11 @@ def main() -> None:
     for m, (n, s, c, lk, worst) in totals.items():
         what = "floor pass" if m.startswith("kit") else "whole CLI run"
         print(f"| {m} | {n} | {lk} | {worst} | {n / max(s, 1e-9):.2f} ({what}) | {c / max(n, 1):.3f} |")
+    if real_rows:
+        from judge_mtcnn import print_table
+
+        print("\nThe real clips, judged by MTCNN (no truth: frames where a face it finds in the source is still found):")
+        print_table(real_rows, modes)
     print(f"\nload average at start {load0[0]:.1f}, at end {load1[0]:.1f} (1 min), {os.cpu_count()} cores")
     if a.json:
         Path(a.json).write_text(json.dumps({"results": results, "load": [load0, load1]}, indent=1))

@@ -74,27 +74,19 @@ def still_shown(judge: Judge, out: Path, source: list[np.ndarray]) -> list[int]:
     return frames
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=30, help="first N frames of each clip (default 30)")
-    ap.add_argument("--clips", default=None, help="comma-separated stems (default: every clip in ../shared/media)")
-    ap.add_argument("--modes", default="kit fast,kit exact,deface blur,deface solid")
-    ap.add_argument("--work", default="/tmp/vidmask_judge_mtcnn")
-    a = ap.parse_args()
-    work = Path(a.work)
+def judge_clips(names: list[str], frames: int, modes: list[str], work: Path) -> list[str]:
+    """For each shared clip, its first ``frames`` frames redacted by each mode and judged: one table
+    row a clip (source frames with a face, then frames still showing one and seconds, a mode each)."""
     work.mkdir(parents=True, exist_ok=True)
-    names = a.clips.split(",") if a.clips else sorted(p.stem for p in MEDIA.glob("*.mp4"))
-    modes = [m.strip() for m in a.modes.split(",")]
     judge = Judge()
-    load0 = os.getloadavg()
     rows = []
     for name in names:
-        clip = cut(MEDIA / f"{name}.mp4", work / f"{name}_{a.frames}.mp4", a.frames)
+        clip = cut(MEDIA / f"{name}.mp4", work / f"{name}_{frames}.mp4", frames)
         source = judge_source(judge, clip)
         face_frames = sum(bool(len(b)) for b in source)
         cells, details = [], []
         for mode in modes:
-            cw = work / f"{name}_{a.frames}"
+            cw = work / f"{name}_{frames}"
             cw.mkdir(exist_ok=True)
             if mode.startswith("kit"):
                 out, t = run_kit(clip, cw, "faces", exact=mode == "kit exact")
@@ -103,13 +95,31 @@ def main() -> None:
             shown = still_shown(judge, out, source) if face_frames else []
             cells.append(f"{len(shown)} ({t['s']:.0f} s)")
             details.append(f"{mode}: {shown}")
-        rows.append(f"| {name} | {a.frames} | {face_frames} | " + " | ".join(cells) + " |")
+        rows.append(f"| {name} | {frames} | {face_frames} | " + " | ".join(cells) + " |")
         print(rows[-1], "; ".join(details), flush=True)
-    load1 = os.getloadavg()
+    return rows
+
+
+def print_table(rows: list[str], modes: list[str]) -> None:
     print("\n| clip | frames | source frames with a face (MTCNN) | "
           + " | ".join(f"{m}: frames still showing one (s)" for m in modes) + " |")
     print("|---|---|---|" + "---|" * len(modes))
     print("\n".join(rows))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=30, help="first N frames of each clip (default 30)")
+    ap.add_argument("--clips", default=None, help="comma-separated stems (default: every clip in ../shared/media)")
+    ap.add_argument("--modes", default="kit fast,kit exact,deface blur,deface solid")
+    ap.add_argument("--work", default="/tmp/vidmask_judge_mtcnn")
+    a = ap.parse_args()
+    names = a.clips.split(",") if a.clips else sorted(p.stem for p in MEDIA.glob("*.mp4"))
+    modes = [m.strip() for m in a.modes.split(",")]
+    load0 = os.getloadavg()
+    rows = judge_clips(names, a.frames, modes, Path(a.work))
+    load1 = os.getloadavg()
+    print_table(rows, modes)
     print(f"\nload average at start {load0[0]:.1f}, at end {load1[0]:.1f} (1 min), {os.cpu_count()} cores; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 

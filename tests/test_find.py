@@ -96,6 +96,23 @@ def test_hold_boxes_holds_each_lost_box_before_and_after():
     assert list(find.hold_boxes(enumerate(seq), 0)) == list(enumerate(seq))
 
 
+def test_hold_boxes_holds_a_late_box_back_along_its_motion():
+    """A small face walking 6 px a frame, found only from frame 5: the frames before are covered
+    where it was, not where it was found (a box left at frame 5's place misses it by frame 2)."""
+    def at(i):  # the face's true box on frame i: 16 px, moving right
+        return [100 + 6 * i, 50, 116 + 6 * i, 66]
+
+    seq = [Detections.empty()] * 5 + [Detections([at(i)], [0.9], ["face"]) for i in range(5, 12)]
+    held = dict(find.hold_boxes(enumerate(seq), 24))
+    for i in range(5):
+        truth = np.array(at(i), np.float32)
+        boxes = held[i].boxes
+        assert len(boxes), f"frame {i} has no held box"
+        inside = (boxes[:, :2] <= truth[:2] + 0.5).all(axis=1) & (boxes[:, 2:] >= truth[2:] - 0.5).all(axis=1)
+        assert inside.any(), f"frame {i}: held {boxes.tolist()} do not cover {truth.tolist()}"
+    assert [len(held[i].boxes) for i in range(5, 12)] == [1] * 7  # found frames gain nothing
+
+
 @pytest.mark.media
 def test_floor_holds_a_face_lost_beside_another(shared_media, tmp_path):
     """bedroom.mp4 frames 8-10: the floor (640 px) loses the girl's face while it finds the boy's; the

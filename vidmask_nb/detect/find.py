@@ -321,7 +321,7 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
 
     info = info or probe(video)
     fast = None if exact or int(every) != 1 or "face" not in parse_kinds(kinds) else \
-        FastPassOptions(threshold=FLOOR_THRESHOLD["face"])
+        FastPassOptions(threshold=FLOOR_THRESHOLD["face"], fps=float(info.fps))
     header = FloorHeader(parse_kinds(kinds), int(every), float(margin), info.frame_count, info.fingerprint,
                          {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)},
                          words_digest(words) if "pii" in parse_kinds(kinds) else None, fast and fast.to_json())
@@ -448,41 +448,152 @@ def _found_at(box: np.ndarray, kind: str, dets: Detections) -> bool:
 def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[tuple[int, Detections]]:
     """Every frame's boxes plus the boxes held over the detector's dropouts, box by box (fail closed).
 
-    A box the detector stops finding (no detection of its kind at its place, IoU >= ``HOLD_MATCH_IOU``,
-    on the next frame) stays covered for up to ``hold`` frames after, and a box found where the
-    frame before had none stays covered for up to ``hold`` frames before (a face found late, at the
-    clip's start or as it turns towards the camera). Box by box, so one face lost beside another
-    that is found is held too. Memory: ``hold`` frames of boxes (the frames are yielded ``hold``
-    frames late).
+    Each box is matched to the one it continues on the frame before (``associate``: the same kind,
+    at the place the earlier box's own motion predicts, or, for a box whose motion is not known yet,
+    its centre within 1.5 sizes and its size within 1.5x). A box of the frame before that no box
+    continues stays covered for up to ``hold`` frames after, where it was (and, when it was moving
+    more than a quarter of its size a frame, also where its motion takes it); a box that continues
+    none stays covered for up to ``hold`` frames before (a face found late, at the clip's start or
+    as it turns towards the camera), back along its own motion: it is followed for up to
+    ``BACK_TRACK_FRAMES`` frames, and on each frame before it sits where that motion puts it, grown by
+    a quarter of the distance moved. Box by box, so one face lost beside another that is found is
+    held too; a face moving more than its width a frame leaves no trail. A held box stops at a frame
+    that has a box of its kind at its place. Memory: ``hold + BACK_TRACK_FRAMES`` frames of boxes
+    (the frames are yielded that many frames late).
     """
     if hold <= 0:
         yield from stream
         return
     pending: deque[tuple[int, Detections, list]] = deque()  # (frame, its detections, boxes held onto it)
-    carried: list[tuple[np.ndarray, float, str, int]] = []  # (box, score, kind, frames it may still be held)
-    prev = Detections.empty()
+    carried: list[_LostBox] = []  # boxes no longer found, held forward
+    fresh: list[_FreshBox] = []  # boxes found late, followed a few frames before they are held back
+    prev, prev_motion = Detections.empty(), np.zeros((0, 4), np.float32)
     for index, dets in stream:
-        extra = []
-        kept = []
-        lost_now = [(b, s, k, hold) for b, s, k in zip(prev.boxes, prev.scores, prev.kinds)]
-        for box, score, kind, left in carried + lost_now:
-            if _found_at(box, kind, dets):
+        match = associate(prev, prev_motion, dets)
+        motion = np.zeros((len(dets), 4), np.float32)  # each box's movement since the frame before (edges)
+        for j, i in enumerate(match):
+            if i >= 0:
+                motion[j] = dets.boxes[j] - prev.boxes[i]
+        continued = set(int(i) for i in match if i >= 0)
+        extra, kept = [], []
+        lost_now = [_LostBox(prev.boxes[i], float(prev.scores[i]), str(prev.kinds[i]), prev_motion[i], hold)
+                    for i in range(len(prev)) if i not in continued]
+        for lost in carried + lost_now:
+            lost.frames += 1
+            places = lost.places()
+            if any(_found_at(box, lost.kind, dets) for box in places):
                 continue  # found again here: this frame's own box covers it
-            extra.append((box, score, kind))
-            if left > 1:
-                kept.append((box, score, kind, left - 1))
+            extra += [(box, lost.score, lost.kind) for box in places]
+            if lost.frames < lost.hold:
+                kept.append(lost)
         carried = kept
-        for box, score, kind in zip(dets.boxes, dets.scores, dets.kinds):
-            for _, before, held in reversed(pending):  # at most `hold` frames
-                if _found_at(box, kind, before):
-                    break
-                held.append((box, score, kind))
+        still = []
+        for track in fresh:
+            j = next((j for j, i in enumerate(match) if i == track.last), -1)
+            if j >= 0 and len(track.boxes) < BACK_TRACK_FRAMES:
+                track.boxes.append(np.asarray(dets.boxes[j], np.float32))
+                track.last = j
+                still.append(track)
+            else:
+                if j >= 0:
+                    track.boxes.append(np.asarray(dets.boxes[j], np.float32))
+                track.hold_back(pending, hold)
+        fresh = still
+        for j in np.flatnonzero(match < 0):
+            fresh.append(_FreshBox([np.asarray(dets.boxes[j], np.float32)], float(dets.scores[j]),
+                                   str(dets.kinds[j]), len(pending), int(j)))
         pending.append((index, dets, extra))
-        prev = dets
-        while len(pending) > hold:
-            yield _with_held(*pending.popleft())
+        prev, prev_motion = dets, motion
+        while len(pending) > hold + BACK_TRACK_FRAMES:
+            leaving = pending.popleft()
+            for track in fresh:  # places count from the oldest pending frame
+                track.at -= 1
+            yield _with_held(*leaving)
+    for track in fresh:
+        track.hold_back(pending, hold)
     while pending:
         yield _with_held(*pending.popleft())
+
+
+# Frames a box found late is followed (its motion measured) before it is held back along that motion.
+BACK_TRACK_FRAMES = 6
+# A box whose motion is not known yet continues one of the frame before within this many of its sizes.
+CONTINUE_REACH = 1.5
+
+
+def associate(before: Detections, motion: np.ndarray, dets: Detections) -> np.ndarray:
+    """For each box of ``dets``, the box of ``before`` it continues (-1: none). ``motion``: each box of
+    ``before``'s movement from the frame before it (its edges; zero when not known). A pair is the
+    same kind, and either the earlier box moved on by its motion overlaps it (IoU >= ``HOLD_MATCH_IOU``)
+    or, with no motion known, the centres are within ``CONTINUE_REACH`` sizes and the sizes within
+    1.5x; the nearest pairs first, each box in one pair at most."""
+    match = np.full(len(dets), -1)
+    if not len(dets) or not len(before):
+        return match
+    predicted = before.boxes + motion
+    ious = iou_matrix(dets.boxes, predicted)
+    centre = lambda b: (b[:, :2] + b[:, 2:]) / 2  # noqa: E731
+    size = lambda b: np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]).clip(1)  # noqa: E731
+    dist = np.linalg.norm(centre(dets.boxes)[:, None] - centre(predicted)[None], axis=2)
+    ratio = size(dets.boxes)[:, None] / size(before.boxes)[None]
+    unknown = ~motion.any(axis=1)[None]
+    near = unknown & (dist <= CONTINUE_REACH * size(before.boxes)[None]) & (ratio <= 1.5) & (ratio >= 1 / 1.5)
+    ok = ((ious >= HOLD_MATCH_IOU) | near) & (dets.kinds[:, None] == before.kinds[None])
+    taken = set()
+    for flat in np.argsort(np.where(ok, dist, np.inf), axis=None):
+        j, i = divmod(int(flat), len(before))
+        if not ok[j, i]:
+            break
+        if match[j] < 0 and i not in taken:
+            match[j] = i
+            taken.add(i)
+    return match
+
+
+@dataclass
+class _LostBox:
+    """A box no longer found, held forward: where it was, and where its motion takes it."""
+
+    box: np.ndarray
+    score: float
+    kind: str
+    motion: np.ndarray  # its edges' movement a frame when it was last found
+    hold: int
+    frames: int = 0  # frames since it was last found
+
+    def places(self) -> list[np.ndarray]:
+        size = float(max(self.box[2] - self.box[0], self.box[3] - self.box[1], 1))
+        speed = float(np.abs(self.motion).max())
+        if speed <= 0.25 * size:
+            return [self.box]
+        grow = 0.25 * speed * self.frames
+        return [self.box, self.box + self.motion * self.frames + np.array([-grow, -grow, grow, grow], np.float32)]
+
+
+@dataclass
+class _FreshBox:
+    """A box that continues none of the frame before, and its boxes on the frames after it."""
+
+    boxes: list  # its box on the frame it was found, then on each frame it was followed to
+    score: float
+    kind: str
+    at: int  # its frame's place in ``hold_boxes``' pending frames
+    last: int  # its box's index in the latest frame
+
+    def hold_back(self, pending, hold: int) -> None:
+        """Hold the box on up to ``hold`` frames before it was found, back along its motion, until a
+        frame that has it at that place."""
+        first = self.boxes[0]
+        step = (self.boxes[-1] - first) / max(1, len(self.boxes) - 1)  # per frame, each edge
+        for d in range(1, hold + 1):
+            place = self.at - d
+            if place < 0:
+                return
+            grow = 0.25 * float(np.abs(step).max()) * d
+            box = first - step * d + np.array([-grow, -grow, grow, grow], np.float32)
+            if _found_at(box, self.kind, pending[place][1]):
+                return
+            pending[place][2].append((box, self.score, self.kind))
 
 
 def _with_held(index: int, dets: Detections, held: list) -> tuple[int, Detections]:

@@ -16,9 +16,9 @@ Example::
 ``planar=True``: frames come as the source's own planes (``write_planes``, ``media.planes``), in
 ``pix_fmt``: encoded as they are, nothing converted (lossless: 4:4:4 at qp 0, the source's depth).
 x264's frame and lookahead threads are set from the cores this process may use, and veryfast takes
-superfast's motion search (``x264_options``, ``X264_TUNING``: measured, a third less encoding time).
+a full-pixel diamond search without adaptive quantisation (``x264_options``, ``X264_TUNING``: measured).
 
-Quality: ``crf`` (default 10; lower is better) at x264 preset ``veryfast`` (measured in
+Quality: ``crf`` (default 11; lower is better) at x264 preset ``veryfast`` (measured in
 ``benchmarks/bench_render.py``: the same worst-frame PSNR as ``medium`` within 1 dB at several
 times the speed). Chroma as the source's (4:2:0, 4:2:2, 4:4:4), 4:4:4 when the size is odd.
 ``lossless=True`` encodes RGB losslessly (libx264rgb, qp 0): decoding gives back exactly the
@@ -50,12 +50,14 @@ from vidmask_nb.errors import VidmaskError
 from vidmask_nb.runfolder.folder import partial_path
 from vidmask_nb.media.video import VideoInfo
 
-DEFAULT_CRF = 10  # measured: >= 40 dB PSNR on every frame of every shared clip (bench_render.py)
+DEFAULT_CRF = 11  # measured: >= 44 dB outside the covers on 01_dog, >= 40 dB on every shared clip (bench_render.py)
 DEFAULT_PRESET = "veryfast"  # measured: medium's worst frame within ~1 dB at about 4x the speed
-# x264 settings on top of a preset. veryfast with superfast's motion search (diamond, subpixel
-# level 1): measured on 01_dog's planes (720p, crf 10), x264's CPU time 2.07 s against 2.89 s,
-# 5.19 MB against 4.67 MB, worst frame 44.72 dB against 44.85 (superfast: 1.99 s, 9.36 MB).
-X264_TUNING = {"veryfast": "me=dia:subme=1"}
+# x264 settings on top of a preset: veryfast with a diamond full-pixel motion search and no adaptive
+# quantisation. At these rates (crf 11) AQ only moves bits between flat and busy blocks, and spends
+# CPU doing it. Measured by render() on 01_dog (720p, 289 frames, blur, idle 2 cores): 1.88 s and
+# 5.72 MB, worst frame outside the covers 44.65 dB, against 2.01 s, 6.25 MB, 44.31 dB at crf 10 with
+# AQ, and 2.4 s, 5.93 MB, 44.37 dB for the previous ``me=dia:subme=1`` at crf 10.
+X264_TUNING = {"veryfast": "me=dia:subme=0:aq-mode=0"}
 NVENC_PRESET = "p4"
 # The longest name a writer gives a file's temporary copy adds this to it (``runfolder.partial_path``:
 # ``.NAME.partial-PID.EXT``, a PID of up to 7 digits).

@@ -281,6 +281,16 @@ class BlurEffect:
         fx, fy = sw / (cx1 - cx0), sh / (cy1 - cy0)
         small = cv2.GaussianBlur(small, (0, 0), sigmaX=self.sigma_for(box) * fx, borderType=cv2.BORDER_REFLECT)
         x0, y0, x1, y1 = box
+        kx, ky = (cx1 - cx0) // sw, (cy1 - cy0) // sh
+        if kx * sw == cx1 - cx0 and ky * sh == cy1 - cy0:
+            # An exact reduction (``fit_reduction``): scale up only the small pixels the box's
+            # pixels interpolate between (one more each side), then cut the box out. The same
+            # mapping as scaling the whole context up, at a fraction of the pixels.
+            a, b = max(0, (x0 - cx0) // kx - 1), min(sw, -(-(x1 - cx0) // kx) + 1)
+            c, d = max(0, (y0 - cy0) // ky - 1), min(sh, -(-(y1 - cy0) // ky) + 1)
+            up = cv2.resize(small[c:d, a:b], ((b - a) * kx, (d - c) * ky), interpolation=cv2.INTER_LINEAR)
+            ox, oy = x0 - cx0 - a * kx, y0 - cy0 - c * ky
+            return np.ascontiguousarray(up[oy:oy + y1 - y0, ox:ox + x1 - x0])
         warp = np.array([[fx, 0.0, (x0 - cx0 + 0.5) * fx - 0.5], [0.0, fy, (y0 - cy0 + 0.5) * fy - 0.5]])
         return cv2.warpAffine(small, warp, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
@@ -468,31 +478,41 @@ class MaskMargins:
 
     def apply(self, mask: np.ndarray) -> np.ndarray:
         """The covered region for one mask: bool when not feathered, else float32 alpha 0..1."""
+        return self.grow(mask)[0]
+
+    def grow(self, mask: np.ndarray, box: Box | None = None) -> tuple[np.ndarray, Box | None]:
+        """(``apply(mask)``, its bounding box). ``box``: the mask's own bounding box when the caller
+        knows it (the render does), which spares a scan of the whole frame. The region is always a
+        new array, never ``mask`` itself."""
         mask = np.asarray(mask, dtype=bool)
+        if box is None:
+            box = mask_box(mask)
         reach = self.dilate_px + self.feather_px
         if reach == 0:
-            return mask
+            return mask.copy(), box
         h, w = mask.shape
-        box = mask_box(mask)
         out = np.zeros((h, w), bool if self.feather_px == 0 else np.float32)
         if box is None:
-            return out
+            return out, None
         # Distances only matter within ``reach`` of the mask: work on that crop.
         x0, y0, x1, y1 = _pad_box(box, reach + 1, w, h)
+        crop = out[y0:y1, x0:x1]
         if self.feather_px == 0 and self.dilate_px <= 12:
             # A disk kernel gives exactly the distance test below, and is faster for small radii.
-            grown = cv2.dilate(mask[y0:y1, x0:x1].view(np.uint8), _disk(self.dilate_px))
-            out[y0:y1, x0:x1] = grown.view(bool)
-            return out
-        outside = (~mask[y0:y1, x0:x1]).astype(np.uint8)
-        dist = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        if self.feather_px == 0:
-            out[y0:y1, x0:x1] = dist <= self.dilate_px
+            crop[:] = cv2.dilate(mask[y0:y1, x0:x1].view(np.uint8), _disk(self.dilate_px)).view(bool)
         else:
-            ramp = (self.dilate_px + self.feather_px + 1 - dist) / (self.feather_px + 1)
-            out[y0:y1, x0:x1] = np.clip(ramp, 0.0, 1.0)
-            out[y0:y1, x0:x1][dist <= self.dilate_px] = 1.0
-        return out
+            outside = (~mask[y0:y1, x0:x1]).astype(np.uint8)
+            dist = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            if self.feather_px == 0:
+                crop[:] = dist <= self.dilate_px
+            else:
+                ramp = (self.dilate_px + self.feather_px + 1 - dist) / (self.feather_px + 1)
+                crop[:] = np.clip(ramp, 0.0, 1.0)
+                crop[dist <= self.dilate_px] = 1.0
+        inner = mask_box(crop > 0 if crop.dtype != bool else crop)
+        if inner is None:
+            return out, None
+        return out, (x0 + inner[0], y0 + inner[1], x0 + inner[2], y0 + inner[3])
 
     def hold(self, stream: Iterable[tuple[int, dict[int, np.ndarray]]], store=None
              ) -> Iterator[tuple[int, dict[int, np.ndarray]]]:

@@ -13,7 +13,7 @@ crop keeps the frame's grid, so an effect draws on a crop what it would have dra
 
 Example::
 
-    covers = frame_covers(masks, plan)        # [(effect, region)], regions snapped to chroma
+    covers = frame_covers(masks, plan)        # [Cover(effect, region, box)], snapped to chroma
     cover_planes(yuv_frame, covers)           # in place; returns the frame
 """
 from __future__ import annotations
@@ -36,12 +36,13 @@ def context_box(effect: Effect, box: Box, width: int, height: int) -> tuple[Box,
     return (min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3])), int(step)
 
 
-def cover_planes(frame: YuvFrame, covers: Sequence[tuple[Effect, np.ndarray]]) -> YuvFrame:
-    """Apply each (effect, region) in order to ``frame``'s planes, in place; returns the frame."""
-    for effect, region in covers:
+def cover_planes(frame: YuvFrame, covers: Sequence[tuple]) -> YuvFrame:
+    """Apply each cover in order to ``frame``'s planes, in place; returns the frame. A cover is a
+    ``render.Cover`` (effect, region, box) or an (effect, region) pair, whose box is then found."""
+    for effect, region, *known in covers:
         if getattr(effect, "name", "") == "keep":
             continue
-        box = mask_box(region)
+        box = known[0] if known else mask_box(region)
         if box is None:
             continue
         box = frame.align(box)

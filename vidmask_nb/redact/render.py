@@ -36,12 +36,13 @@ import threading
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 
+import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from vidmask_nb.redact.effects import Effect, FillEffect, MaskMargins, MeanColorEffect, parse_style
+from vidmask_nb.redact.effects import Box, Effect, FillEffect, MaskMargins, MeanColorEffect, mask_box, parse_style
 from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, check_output_name, output_pix_fmt, written_by_kit
 from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
@@ -222,18 +223,29 @@ def mask_stream(store: MaskStore, info: VideoInfo) -> Iterator[tuple[int, dict[i
     return entries()
 
 
-def frame_covers(masks: Mapping[int, np.ndarray], plan: RenderPlan) -> list[tuple[Effect, np.ndarray]]:
-    """What covers one frame: (effect, covered region) pairs, objects in id order.
+class Cover(NamedTuple):
+    """One cover of a frame: its effect, the region it covers (frame-sized: bool, or float alpha
+    when feathered; grown by the margins and snapped to chroma) and that region's bounding box
+    (exclusive ends), so no later step scans the whole frame for it again."""
 
-    The region is the object's mask after the margins (bool, or float alpha when feathered),
-    snapped to ``plan.chroma``. Objects with the same fill colour are covered as one region (one
-    pass, and no seam where they touch).
+    effect: Effect
+    region: np.ndarray
+    box: Box
+
+
+def frame_covers(masks: Mapping[int, np.ndarray], plan: RenderPlan) -> list[Cover]:
+    """What covers one frame: a ``Cover`` per object with pixels on it, objects in id order.
+
+    The region is the object's mask after the margins, snapped to ``plan.chroma``. Objects with
+    the same fill colour are covered as one region (one pass, and no seam where they touch).
+    Each mask's box is found once; the margins and the snapping work inside it.
     """
-    pending: list[tuple[Effect, np.ndarray]] = []
+    pending: list[tuple[Effect, np.ndarray, Box]] = []
     fills: dict[Effect, int] = {}  # fill effect -> its place in ``pending``
     for obj_id in sorted(masks):
         mask = masks[obj_id]
-        if not mask.any():
+        box = mask_box(mask)
+        if box is None:
             continue
         effect = plan.effects.get(obj_id)
         if effect is None:
@@ -241,12 +253,22 @@ def frame_covers(masks: Mapping[int, np.ndarray], plan: RenderPlan) -> list[tupl
                                "run the propagation (03) again")
         if isinstance(effect, FillEffect) and effect in fills:
             place = fills[effect]
-            pending[place] = (effect, pending[place][1] | mask)
+            _, union, other = pending[place]
+            pending[place] = (effect, union | mask, union_box(other, box))
             continue
         if isinstance(effect, FillEffect):
             fills[effect] = len(pending)
-        pending.append((effect, np.asarray(mask, bool)))
-    return [(effect, snap_to_chroma(plan.margins.apply(mask), plan.chroma)) for effect, mask in pending]
+        pending.append((effect, np.asarray(mask, bool), box))
+    covers = []
+    for effect, mask, box in pending:
+        region, box = plan.margins.grow(mask, box)  # a new array: snapped in place
+        if box is not None:
+            covers.append(Cover(effect, *snap_region(region, plan.chroma, box)))
+    return covers
+
+
+def union_box(a: Box, b: Box) -> Box:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
 def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
@@ -255,14 +277,17 @@ def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
     With 4:2:0 output one chroma sample serves 2x2 pixels; a block half covered would mix the
     cover's colour into the uncovered half. Each block takes its largest value (fail closed).
     """
+    box = mask_box(region)
+    if box is None or tuple(chroma) == (1, 1):
+        return region
+    return snap_region(region.copy(), chroma, box)[0]
+
+
+def snap_region(region: np.ndarray, chroma: tuple[int, int], box: Box) -> tuple[np.ndarray, Box]:
+    """``snap_to_chroma`` in place, inside ``box`` (the region's bounding box): (region, its new box)."""
     cx, cy = chroma
     if (cx, cy) == (1, 1):
-        return region
-    from vidmask_nb.redact.effects import mask_box
-
-    box = mask_box(region)
-    if box is None:
-        return region
+        return region, box
     h, w = region.shape
     x0, y0 = box[0] // cx * cx, box[1] // cy * cy
     x1, y1 = min(w, -(-box[2] // cx) * cx), min(h, -(-box[3] // cy) * cy)
@@ -277,26 +302,25 @@ def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
         for dx in range(cx):
             if dy or dx:
                 np.maximum(blocks, crop[dy::cy, dx::cx], out=blocks)
-    out = region.copy()  # the frame-sized result; only the box is recomputed
     if (ph, pw) == (y1 - y0, x1 - x0):
-        out[y0:y1, x0:x1].reshape(ph // cy, cy, pw // cx, cx)[:] = blocks[:, None, :, None]
+        region[y0:y1, x0:x1].reshape(ph // cy, cy, pw // cx, cx)[:] = blocks[:, None, :, None]
     else:
-        out[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
-    return out
+        region[y0:y1, x0:x1] = np.repeat(np.repeat(blocks, cy, axis=0), cx, axis=1)[:y1 - y0, :x1 - x0]
+    return region, (x0, y0, x1, y1)
 
 
 def covered_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tuple[int, int]) -> np.ndarray:
     """Every pixel the render changes on a frame (the grown masks, snapped): for quality checks."""
     out = np.zeros(shape, bool)
-    for _, region in frame_covers(masks, plan):
-        out |= region > 0
+    for cover in frame_covers(masks, plan):
+        out |= cover.region > 0
     return out
 
 
 def redact_frame(rgb: np.ndarray, masks: Mapping[int, np.ndarray], plan: RenderPlan) -> np.ndarray:
     """Cover every object of one frame (in id order) with its effect inside its margins."""
-    for effect, region in frame_covers(masks, plan):
-        rgb = effect.annotate(rgb, region)
+    for cover in frame_covers(masks, plan):
+        rgb = cover.effect.annotate(rgb, cover.region)
     return rgb
 
 
@@ -331,9 +355,9 @@ def opaque_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tupl
     """The pixels of a frame whose source is gone: covered by an opaque effect (fill, mean), grown as
     the render grows them. Blur and pixelate keep a trace of the source, so they are not in it."""
     out = np.zeros(shape, bool)
-    for effect, region in frame_covers(masks, plan):
-        if isinstance(effect, (FillEffect, MeanColorEffect)):
-            out |= region > 0
+    for cover in frame_covers(masks, plan):
+        if isinstance(cover.effect, (FillEffect, MeanColorEffect)):
+            out |= cover.region > 0
     return out
 
 
@@ -434,6 +458,11 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     plan, masks = cover_stream(store, info, plan, floor, style)
     stop = threading.Event()
     frames: Iterable = ()
+    # The covers' OpenCV calls work on crops of a few hundred pixels, where its worker threads cost
+    # more to wake than they save, and the decoder and x264 already keep every core busy: one thread
+    # (measured: 40 % less CPU for the covers on 01_dog).
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     try:
         with VideoWriter(out_path, info, crf=crf, lossless=lossless, preset=preset, encoder=encoder,
                          audio_edits=audio_packets, planar=True, tag=RENDER_TAG) as writer:
@@ -460,6 +489,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
                     sink.put(cover_planes(frame, frame_covers(frame_masks, plan)), frame.pts)
                     bar.update(1)
     finally:
+        cv2.setNumThreads(cv2_threads)
         stop.set()
         for stage in (frames, masks):
             close = getattr(stage, "close", None)

@@ -96,7 +96,14 @@ def decode_rle(rle: dict) -> np.ndarray:
     runs = rle_counts(counts)
     if runs.sum() != h * w or (runs < 0).any():
         raise VidmaskError(f"a mask's RLE does not describe {w}x{h} pixels; masks.json is damaged")
-    flat = np.repeat((np.arange(runs.size) % 2).astype(np.uint8), runs)
+    # Only the span from the first to the last set pixel is expanded; the rest stays zero (a
+    # mask covers a few per cent of a frame, and the render decodes every mask of every frame).
+    flat = np.zeros(h * w, np.uint8)
+    last = runs.size - 1 if runs.size % 2 == 0 else runs.size - 2  # the last run of ones
+    if last >= 1:
+        lo = int(runs[0])
+        flat[lo:lo + int(runs[1:last + 1].sum())] = np.repeat((np.arange(1, last + 1) % 2).astype(np.uint8),
+                                                              runs[1:last + 1])
     return flat.reshape(w, h).T.view(bool)
 
 
