@@ -9,7 +9,8 @@ objects' masks (a disk and a box moving across, injected, not tracked), blurred:
    overlapped) with its defaults, in the same run: the times, render / RGB floor (target <= 3x),
    frames/s, the process's CPU seconds, the machine's load before and after, and the worst
    frame's PSNR outside the covers (both files decoded as a player would, each with its own
-   stated colour matrix and range). ``--repeat`` rounds (default 3), each decode then render,
+   stated colour matrix and range); and the same render with masks that cover nothing (what
+   decoding and x264 alone cost inside the render). ``--repeat`` rounds (default 3), each decode then render,
    interleaved; the medians are printed, and each round's ratio.
 2. ``--sequential``: the same render with its stages one after another.
 3. ``--table``: x264 presets and crf values: frames/s, worst-frame PSNR outside the covers and
@@ -82,6 +83,13 @@ def render_once(clip, info, store, masks, out, style: str, **settings) -> tuple[
     return seconds, cpu, min(psnr_outside_covers(clip, out, store, plan)), out.stat().st_size
 
 
+def bare_render_seconds(clip, masks, out, style: str) -> tuple[float, float]:
+    """(seconds, CPU seconds) of ``render()`` with masks that cover nothing: the decode and encode floor."""
+    t, cpu = time.perf_counter(), time.process_time()
+    render(clip, masks=masks, output=out, style=style, progress=False)
+    return time.perf_counter() - t, time.process_time() - cpu
+
+
 def median_pair(pairs: list[tuple[float, float]]) -> tuple[float, float]:
     """The (seconds, CPU seconds) of the round with the median seconds."""
     return sorted(pairs)[len(pairs) // 2][:2]
@@ -112,6 +120,8 @@ def main() -> None:
     info = probe(clip)
     store = inject_masks(info, {1: "disk", 2: "box"}, two_objects(info))
     masks = store.save(work / "masks.json")
+    nothing = np.zeros((info.height, info.width), bool)  # the same render with nothing to cover: decode + encode
+    bare = inject_masks(info, {1: "disk", 2: "box"}, lambda i, k: nothing).save(work / "bare_masks.json")
     print(f"clip: {clip.name}, {info.width}x{info.height}, {info.frame_count} frames, {info.pix_fmt}, "
           f"{info.color_description()}")
 
@@ -119,9 +129,11 @@ def main() -> None:
     rounds = []
     for _ in range(args.repeat):
         rounds.append((pyav_decode_seconds(clip, rgb=True), pyav_decode_seconds(clip, rgb=False),
-                       render_once(clip, info, store, masks, work / "out.mp4", args.style)))
+                       render_once(clip, info, store, masks, work / "out.mp4", args.style),
+                       bare_render_seconds(clip, bare, work / "bare.mp4", args.style)))
     (floor, floor_cpu), (planes, planes_cpu) = (median_pair([r[i] for r in rounds]) for i in (0, 1))
     seconds, cpu = median_pair([r[2][:2] for r in rounds])
+    bare_s, bare_cpu = median_pair([r[3] for r in rounds])
     worst, size = rounds[-1][2][2:]
     from vidmask_nb.media.encode import nvenc_usable
 
@@ -140,6 +152,8 @@ def main() -> None:
           f"CPU {cpu:.2f} s\n"
           f"    = {seconds / floor:.2f}x decoding to RGB (target <= 3x), {seconds / planes:.2f}x decoding the planes; "
           f"CPU {cpu / floor_cpu:.2f}x the RGB decode's")
+    print(f"    the same render with nothing to cover (decode + x264 + audio copy): {bare_s:.2f} s, CPU {bare_cpu:.2f} s "
+          f"= {bare_s / floor:.2f}x decoding to RGB")
     print(f"    worst frame outside the covers: {worst:.2f} dB (target >= 44); output {size / 1e6:.2f} MB "
           f"(source {clip.stat().st_size / 1e6:.2f} MB)")
     print(f"    load after (1/5/15 min): {load()}")
