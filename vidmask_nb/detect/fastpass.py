@@ -204,7 +204,8 @@ def _follow(net: _CenterFace, rgb: np.ndarray, faces: list[_Face], threshold: fl
     return found
 
 
-def _tiles(width: int, height: int, tile: int, overlap: float) -> list[tuple[int, int, int, int]]:
+@lru_cache(maxsize=8)
+def _tiles(width: int, height: int, tile: int, overlap: float) -> tuple[tuple[int, int, int, int], ...]:
     """Tiles covering the frame, row by row, neighbours overlapping by ``overlap`` of a tile (a face
     up to that size is whole in one of them)."""
     def starts(n: int) -> list[int]:
@@ -214,7 +215,7 @@ def _tiles(width: int, height: int, tile: int, overlap: float) -> list[tuple[int
         return [round(i * (n - tile) / (k - 1)) for i in range(k)]
 
     t = min(tile, width, height)
-    return [(x, y, min(width, x + t), min(height, y + t)) for y in starts(height) for x in starts(width)]
+    return tuple((x, y, min(width, x + t), min(height, y + t)) for y in starts(height) for x in starts(width))
 
 
 def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> list[np.ndarray]:

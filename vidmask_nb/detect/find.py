@@ -476,7 +476,7 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
                 motion[j] = dets.boxes[j] - prev.boxes[i]
         continued = set(int(i) for i in match if i >= 0)
         extra, kept = [], []
-        lost_now = [_LostBox(prev.boxes[i], float(prev.scores[i]), str(prev.kinds[i]), prev_motion[i], hold)
+        lost_now = [_LostBox(prev.boxes[i], float(prev.scores[i]), str(prev.kinds[i]), prev_motion[i])
                     for i in range(len(prev)) if i not in continued]
         for lost in carried + lost_now:
             lost.frames += 1
@@ -484,7 +484,7 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
             if any(_found_at(box, lost.kind, dets) for box in places):
                 continue  # found again here: this frame's own box covers it
             extra += [(box, lost.score, lost.kind) for box in places]
-            if lost.frames < lost.hold:
+            if lost.frames < hold:
                 kept.append(lost)
         carried = kept
         still = []
@@ -558,7 +558,6 @@ class _LostBox:
     score: float
     kind: str
     motion: np.ndarray  # its edges' movement a frame when it was last found
-    hold: int
     frames: int = 0  # frames since it was last found
 
     def places(self) -> list[np.ndarray]:

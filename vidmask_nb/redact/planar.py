@@ -1,7 +1,7 @@
 """Covers applied to a frame in the source's own YUV: only what a cover needs is converted.
 
-For each cover (an effect and its region, ``render.frame_covers``), ``cover_planes`` takes the
-region's bounding box widened to whole chroma samples; a solid fill (hard-edged) is written
+For each cover (an effect, its region and the region's box, ``render.frame_covers``), ``cover_planes`` takes the
+box widened to whole chroma samples; a solid fill (hard-edged) is written
 straight into the planes as the YUV samples of its colour (``media.planes.solid_yuv``); any other
 effect gets the pixels it reads (``effect.context``: the box for mean, 3 sigma around it for blur,
 the frame's blocks for pixelate; the whole frame for an effect that does not say) as RGB with the
@@ -24,7 +24,7 @@ import numpy as np
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.media.planes import YuvFrame
-from vidmask_nb.redact.effects import Box, Effect, FillEffect, fit_reduction, mask_box
+from vidmask_nb.redact.effects import Box, Effect, FillEffect, fit_reduction
 
 
 def context_box(effect: Effect, box: Box, width: int, height: int) -> tuple[Box, int]:
@@ -36,14 +36,11 @@ def context_box(effect: Effect, box: Box, width: int, height: int) -> tuple[Box,
     return (min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3])), int(step)
 
 
-def cover_planes(frame: YuvFrame, covers: Sequence[tuple]) -> YuvFrame:
-    """Apply each cover in order to ``frame``'s planes, in place; returns the frame. A cover is a
-    ``render.Cover`` (effect, region, box) or an (effect, region) pair, whose box is then found."""
-    for effect, region, *known in covers:
+def cover_planes(frame: YuvFrame, covers: Sequence[tuple[Effect, np.ndarray, Box]]) -> YuvFrame:
+    """Apply each ``render.Cover`` (effect, region, its box) in order to ``frame``'s planes, in place;
+    returns the frame."""
+    for effect, region, box in covers:
         if getattr(effect, "name", "") == "keep":
-            continue
-        box = known[0] if known else mask_box(region)
-        if box is None:
             continue
         box = frame.align(box)
         x0, y0, x1, y1 = box

@@ -271,20 +271,13 @@ def union_box(a: Box, b: Box) -> Box:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
-def snap_to_chroma(region: np.ndarray, chroma: tuple[int, int]) -> np.ndarray:
-    """Widen a covered region (bool or alpha) to whole ``chroma`` = (x, y) blocks of the frame's grid.
+def snap_region(region: np.ndarray, chroma: tuple[int, int], box: Box) -> tuple[np.ndarray, Box]:
+    """Widen a covered region (bool or alpha) to whole ``chroma`` = (x, y) blocks of the frame's grid,
+    in place, inside ``box`` (the region's bounding box); returns (region, its new box).
 
     With 4:2:0 output one chroma sample serves 2x2 pixels; a block half covered would mix the
     cover's colour into the uncovered half. Each block takes its largest value (fail closed).
     """
-    box = mask_box(region)
-    if box is None or tuple(chroma) == (1, 1):
-        return region
-    return snap_region(region.copy(), chroma, box)[0]
-
-
-def snap_region(region: np.ndarray, chroma: tuple[int, int], box: Box) -> tuple[np.ndarray, Box]:
-    """``snap_to_chroma`` in place, inside ``box`` (the region's bounding box): (region, its new box)."""
     cx, cy = chroma
     if (cx, cy) == (1, 1):
         return region, box

@@ -291,13 +291,9 @@ def leak_sheet(report: AuditReport, n: int = 8, out_path=None):
         ax.set_title(f"frame {frame}: {', '.join(sorted({_finding_name(f) for f in report.leaks if f.frame == frame}))}",
                      fontsize=10)
     fig.suptitle(f"still detectable in {Path(report.video).name}", fontsize=12)
-    fig.tight_layout()
-    if out_path is not None:
-        from vidmask_nb.review.overlay import save_figure
+    from vidmask_nb.review.overlay import finish_figure
 
-        save_figure(fig, out_path, dpi=80)
-    plt.close(fig)
-    return fig
+    return finish_figure(fig, out_path, dpi=80)
 
 
 @dataclass

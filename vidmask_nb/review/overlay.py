@@ -132,6 +132,17 @@ def show_grid(images: Sequence[np.ndarray], titles: Sequence[str] = (), cols: in
     return fig
 
 
+def finish_figure(fig, path: str | os.PathLike | None, dpi: int = 80):
+    """Lay a figure out, write it to ``path`` when given (``save_figure``), close it; returns it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    plt.close(fig)
+    return fig
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Write a figure atomically (the format from the suffix; a half-written picture never has its name)."""
     from vidmask_nb.runfolder.folder import atomic_output

@@ -63,10 +63,6 @@ def waveform_strip(source: str | os.PathLike, output: str | os.PathLike, plan, o
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("seconds")
     fig.suptitle(f"audio {dict(mute='muted', bleep='bleeped').get(plan.mode, plan.mode)} spans (red) in {Path(output).name}", fontsize=11)
-    fig.tight_layout()
-    if out_path is not None:
-        from vidmask_nb.review.overlay import save_figure
+    from vidmask_nb.review.overlay import finish_figure
 
-        save_figure(fig, out_path, dpi=80)
-    plt.close(fig)
-    return fig
+    return finish_figure(fig, out_path, dpi=80)
