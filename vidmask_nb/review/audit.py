@@ -175,9 +175,10 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
             cy = int(np.clip((box[1] + box[3]) / 2, 0, info.height - 1))
             kept = keep is not None and keep_frame == index and bool(keep[cy, cx])
             covered = cover is not None and cover_frame == index and inside_fraction(box, cover) >= COVERED_FRACTION
+            # boxes to 0.1 px and scores to 3 places, as floor.json has them (Detections.to_json)
             report.findings.append(Finding(index, round(info.seconds(index), 4), str(kind),
-                                           tuple(float(v) for v in box), float(score), kept, str(what),
-                                           covered and not kept))
+                                           tuple(round(float(v), 1) for v in box), round(float(score), 3), kept,
+                                           str(what), covered and not kept))
     return report
 
 
