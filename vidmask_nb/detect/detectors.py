@@ -476,6 +476,18 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a) + area(b) - inter, 1e-6)
 
 
+def centred_inside(place, boxes: np.ndarray, like, ratio: float = 1.5) -> np.ndarray:
+    """Which of ``boxes`` (N, 4) have their centre inside ``place`` (x0, y0, x1, y1) and a size (the
+    longer side) within ``ratio`` times that of the box ``like``: the same face, found where a
+    follow window or a hold looked for it, though off the way its motion predicted."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]).clip(1)
+    rel = size / max(float(like[2] - like[0]), float(like[3] - like[1]), 1.0)
+    return (place[0] <= cx) & (cx <= place[2]) & (place[1] <= cy) & (cy <= place[3]) \
+        & (rel <= ratio) & (rel >= 1 / ratio)
+
+
 def boxes_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     """A (H, W) bool mask that is True inside every box (rounded outwards to whole pixels)."""
     mask = np.zeros((height, width), dtype=bool)

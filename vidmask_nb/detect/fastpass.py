@@ -53,7 +53,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vidmask_nb.detect.detectors import Detections, iou_matrix
+from vidmask_nb.detect.detectors import Detections, centred_inside, iou_matrix
 from vidmask_nb.errors import VidmaskError
 
 # Follow windows are squares of twice the face's size (plus half a size a frame it has been
@@ -353,16 +353,11 @@ def _update(faces: list[_Face], dets: np.ndarray, lost_frames: int, width: int, 
         win = _window(f, width, height) if match[i] < 0 and f.missing == 0 else None
         if win is None:
             continue
-        size = max(float(f.box[2] - f.box[0]), float(f.box[3] - f.box[1]), 1.0)
-        best_d = np.inf
-        for j in range(len(dets)):
-            cx, cy = (dets[j, 0] + dets[j, 2]) / 2, (dets[j, 1] + dets[j, 3]) / 2
-            ratio = max(float(dets[j, 2] - dets[j, 0]), float(dets[j, 3] - dets[j, 1]), 1.0) / size
-            d = float(np.hypot(cx - (f.box[0] + f.box[2]) / 2, cy - (f.box[1] + f.box[3]) / 2))
-            if j not in taken and win[0] <= cx <= win[2] and win[1] <= cy <= win[3] \
-                    and 1 / 1.5 <= ratio <= 1.5 and d < best_d:
-                match[i], best_d = j, d
-        if match[i] >= 0:
+        near = centred_inside(win, dets[:, :4], f.box)
+        dist = np.hypot(*((dets[:, :2] + dets[:, 2:4]) / 2 - (f.box[:2] + f.box[2:]) / 2).T)
+        free = [j for j in np.argsort(dist, kind="stable") if near[j] and j not in taken]
+        if free:
+            match[i] = int(free[0])
             taken.add(match[i])
     out = [_found(f, dets[m]) if m >= 0 else _Face(f.box, f.velocity, f.score, f.missing + 1)
            for f, m in zip(faces, match) if m >= 0 or f.missing < lost_frames]

@@ -46,7 +46,8 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from vidmask_nb.detect.detectors import DEFAULT_THRESHOLD, Detections, boxes_mask, get_detector, iou_matrix, parse_kinds
+from vidmask_nb.detect.detectors import (DEFAULT_THRESHOLD, Detections, boxes_mask, centred_inside, get_detector,
+                                         iou_matrix, parse_kinds)
 from vidmask_nb.detect.pii import read_words, words_digest
 from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.prompts.records import VideoRef
@@ -454,13 +455,7 @@ def _found_near(place: np.ndarray, box: np.ndarray, kind: str, dets: Detections)
     same = dets.boxes[dets.kinds == kind]
     if not len(same):
         return False
-    if float(iou_matrix(place, same).max()) >= HOLD_MATCH_IOU:
-        return True
-    cx, cy = (same[:, 0] + same[:, 2]) / 2, (same[:, 1] + same[:, 3]) / 2
-    ratio = np.maximum(same[:, 2] - same[:, 0], same[:, 3] - same[:, 1]).clip(1) \
-        / max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
-    return bool(np.any((place[0] <= cx) & (cx <= place[2]) & (place[1] <= cy) & (cy <= place[3])
-                       & (ratio <= 1.5) & (ratio >= 1 / 1.5)))
+    return float(iou_matrix(place, same).max()) >= HOLD_MATCH_IOU or bool(centred_inside(place, same, box).any())
 
 
 def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[tuple[int, Detections]]:
