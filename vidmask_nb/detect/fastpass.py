@@ -341,13 +341,10 @@ def _update(faces: list[_Face], dets: np.ndarray, lost_frames: int, width: int, 
     match = [-1] * len(faces)
     taken: set[int] = set()
     for i, f in enumerate(faces):
-        pred = f.box + np.tile(f.velocity * (f.missing + 1), 2)
-        best_iou = 0.05
-        for j in range(len(dets)):
-            iou = float(iou_matrix(pred, dets[j, :4])[0, 0])
-            if j not in taken and iou > best_iou:
-                match[i], best_iou = j, iou
-        if match[i] >= 0:
+        ious = iou_matrix(f.box + np.tile(f.velocity * (f.missing + 1), 2), dets[:, :4])[0]
+        free = [j for j in range(len(dets)) if j not in taken and ious[j] > 0.05]
+        if free:
+            match[i] = max(free, key=lambda j: ious[j])  # the first of equal overlaps, as before
             taken.add(match[i])
     for i, f in enumerate(faces):
         win = _window(f, width, height) if match[i] < 0 and f.missing == 0 else None
