@@ -290,8 +290,11 @@ def test_long_names_and_non_finite_options_fail_before_any_work(tiny, tmp_path, 
 def test_a_killed_floor_resumes_where_it_stopped_to_the_same_bytes(tmp_path):
     from vidmask_nb.detect.find import compute_floor, floor_progress_paths
 
-    clip = _face_clip(tmp_path / "faces.mp4", 24, (320, 180)) if (SHARED_MEDIA / "bedroom.mp4").is_file() else \
-        make_sample_clip(tmp_path / "faces.mp4", seconds=1.0, size=(320, 180), audio=False)  # 24 frames
+    # Long enough that the pass is still running after its first checkpoint (1 s) on a fast machine:
+    # the fast pass reads a faceless clip at about 55 frames/s, so 24 frames ended before any mark.
+    clip = _face_clip(tmp_path / "faces.mp4", 90, (320, 180)) if (SHARED_MEDIA / "bedroom.mp4").is_file() else \
+        make_sample_clip(tmp_path / "faces.mp4", seconds=8.0, size=(320, 180), audio=False)
+    total = probe(clip).frame_count
     reference = compute_floor(clip, tmp_path / "whole", "faces").read_bytes()
     code = "import sys; from vidmask_nb.detect.find import compute_floor; compute_floor(sys.argv[1], sys.argv[2], 'faces')"
     env = dict(os.environ, PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
@@ -301,16 +304,16 @@ def test_a_killed_floor_resumes_where_it_stopped_to_the_same_bytes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", code, str(clip), str(work)], env=env)
     deadline = time.monotonic() + 120
     while not mark.is_file() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (work / "floor.json").exists(), "the detector pass ended before it was killed: no test"
     done = json.loads(mark.read_text())["frames"]
-    assert 0 < done < 24
+    assert 0 < done < total
     r = subprocess.run([sys.executable, "-c", code, str(clip), str(work)], env=env, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
-    assert f"floor: resuming after {done} of 24 frames (frame {done} next" in r.stdout, r.stdout
+    assert f"floor: resuming after {done} of {total} frames (frame {done} next" in r.stdout, r.stdout
     assert (work / "floor.json").read_bytes() == reference  # byte for byte an uninterrupted run's
     assert not lines.exists() and not mark.exists()
 
