@@ -16,7 +16,8 @@ Example::
 ``planar=True``: frames come as the source's own planes (``write_planes``, ``media.planes``), in
 ``pix_fmt``: encoded as they are, nothing converted (lossless: 4:4:4 at qp 0, the source's depth).
 x264's frame and lookahead threads are set from the cores this process may use, and veryfast takes
-a full-pixel diamond search without adaptive quantisation (``x264_options``, ``X264_TUNING``: measured).
+a full-pixel diamond search without adaptive quantisation, CAVLC and no inter sub-partitions
+(``x264_options``, ``X264_TUNING``: measured).
 
 Quality: ``crf`` (default 11; lower is better) at x264 preset ``veryfast`` (measured in
 ``benchmarks/bench_render.py``: the same worst-frame PSNR as ``medium`` within 1 dB at several
@@ -52,12 +53,15 @@ from vidmask_nb.media.video import VideoInfo
 
 DEFAULT_CRF = 11  # measured: >= 44 dB outside the covers on 01_dog, >= 40 dB on every shared clip (bench_render.py)
 DEFAULT_PRESET = "veryfast"  # measured: medium's worst frame within ~1 dB at about 4x the speed
-# x264 settings on top of a preset: veryfast with a diamond full-pixel motion search and no adaptive
-# quantisation. At these rates (crf 11) AQ only moves bits between flat and busy blocks, and spends
-# CPU doing it. Measured by render() on 01_dog (720p, 289 frames, blur, idle 2 cores): 1.88 s and
-# 5.72 MB, worst frame outside the covers 44.65 dB, against 2.01 s, 6.25 MB, 44.31 dB at crf 10 with
-# AQ, and 2.4 s, 5.93 MB, 44.37 dB for the previous ``me=dia:subme=1`` at crf 10.
-X264_TUNING = {"veryfast": "me=dia:subme=0:aq-mode=0"}
+# x264 settings on top of a preset: veryfast with a diamond full-pixel motion search, no adaptive
+# quantisation, CAVLC and no inter sub-partitions. At these rates (crf 11) AQ only moves bits between
+# flat and busy blocks; CABAC's cost grows with the bit rate (it is about a tenth of the encode here)
+# for 5 % of the size; 8x8 and 4x4 inter partitions add an eighth of the encode for 4 % of the size,
+# with no loss (the intra 8x8 and 4x4 ones stay). Measured by render() on 01_dog (720p, 289 frames,
+# blur, idle 2 cores, five interleaved rounds): 2.88x PyAV's RGB decode, 6.33 MB, worst frame outside
+# the covers 44.88 dB, against 3.39x, 5.71 MB, 44.76 dB with CABAC and the sub-partitions
+# (``me=dia:subme=0:aq-mode=0``), which had itself replaced AQ at crf 10 (+9 % time, 44.31 dB).
+X264_TUNING = {"veryfast": "me=dia:subme=0:aq-mode=0:cabac=0:partitions=i8x8,i4x4"}
 NVENC_PRESET = "p4"
 # The longest name a writer gives a file's temporary copy adds this to it (``runfolder.partial_path``:
 # ``.NAME.partial-PID.EXT``, a PID of up to 7 digits).
