@@ -60,7 +60,7 @@ DEFAULT_PRESET = "veryfast"  # measured: medium's worst frame within ~1 dB at ab
 # with no loss (the intra 8x8 and 4x4 ones stay). Measured by render() on 01_dog (720p, 289 frames,
 # blur, idle 2 cores, five interleaved rounds): 2.88x PyAV's RGB decode, 6.33 MB, worst frame outside
 # the covers 44.88 dB, against 3.39x, 5.71 MB, 44.76 dB with CABAC and the sub-partitions
-# (``me=dia:subme=0:aq-mode=0``), which had itself replaced AQ at crf 10 (+9 % time, 44.31 dB).
+# (``me=dia:subme=0:aq-mode=0``), which had itself replaced AQ at crf 10 (+7 % time, 44.31 dB).
 X264_TUNING = {"veryfast": "me=dia:subme=0:aq-mode=0:cabac=0:partitions=i8x8,i4x4"}
 NVENC_PRESET = "p4"
 # The longest name a writer gives a file's temporary copy adds this to it (``runfolder.partial_path``:
