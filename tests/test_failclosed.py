@@ -23,7 +23,8 @@ import pytest
 from vidmask_nb.cli import main
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.redact.gaps import Gap, fill_gaps, find_gaps, hold_frames_for, mark_review, presence_of, store_masks
-from vidmask_nb.run.pipeline import BatchItem, RunOptions, read_run_mark, run_batch, run_gaps, share
+from vidmask_nb.run.pipeline import BatchItem, RunOptions, read_run_mark, run_batch, share
+from vidmask_nb.run.stages import run_gaps
 from vidmask_nb.runfolder.state import RunState, check_run_folder
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet

@@ -14,9 +14,14 @@ only the stages before it (``tests/test_layout.py`` checks it)::
     notebook    what the notebooks call: setup, the prompt editor and its state, previews
     cli         the ``vidmask-nb`` command
 
-The curated API, imported on first use (``import vidmask_nb`` loads neither torch nor widgets)::
+The curated API, imported on first use (``import vidmask_nb`` loads neither torch nor widgets). The
+pipeline is one object, ``Run``, whose stages are methods; the notebooks and the CLI both drive it::
 
     import vidmask_nb as vm
+
+    run = vm.Run.create("clip.mp4", "runs/clip", vm.RunOptions(find="faces", no_track=True))
+    run.extract(); run.find(); run.prompts_done(); run.track()
+    out = run.render(); audit = run.audit(); run.review(); run.finish()
 
     info = vm.probe("clip.mp4")
     prompts = vm.PromptSet.load("runs/clip/prompts.json", info)
@@ -48,7 +53,13 @@ _API = {
     "RenderOptions": "redact.render", "plan_render": "redact.render", "render": "redact.render",
     "audit_video": "review.audit",
     "review_frames": "review.qa",
-    "RunOptions": "run.options", "run_video": "run.pipeline", "run_batch": "run.pipeline", "share": "run.pipeline",
+    "RunOptions": "run.options", "run_video": "run.pipeline", "run_batch": "run.pipeline", "share": "run.share",
+    "Run": "run.stages", "Audit": "run.stages", "copy_notebooks": "run.pipeline",
+    "show_table": "notebook.views", "show_probe": "notebook.views", "show_thumbnails": "notebook.views",
+    "show_chunks": "notebook.views", "show_found": "notebook.views", "editor": "notebook.views",
+    "show_preview": "notebook.views", "show_tracking": "notebook.views", "show_plan": "notebook.views",
+    "show_output": "notebook.views", "show_audit": "notebook.views", "show_review": "notebook.views",
+    "show_contact_sheets": "notebook.views", "show_overlay": "notebook.views",
     "PromptEditor": "notebook.editor", "open_editor": "notebook.editor", "review_fixer": "notebook.editor",
     "EditState": "notebook.editstate",
 }

@@ -1,4 +1,4 @@
-"""The ``vidmask-nb`` command: probe, run, batch, share, demo, audit, and the stages on their own (track, render).
+"""The ``vidmask-nb`` command: probe, run, batch, share, demo, audit, notebooks, and the stages on their own (track, render).
 
 Errors the kit knows about (``VidmaskError``) are printed as one plain message, exit code 2; no
 traceback.
@@ -147,11 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("video")
     s.add_argument("--pts", action="store_true", help="include every frame's pts")
 
-    s = sub.add_parser("run", help="run notebooks 01-04 on one video (papermill), reports in WORKDIR/reports")
+    s = sub.add_parser("run", help="run every stage on one video (exit 1 when its own audit still finds something); "
+                                   "the notebooks executed as its report in WORKDIR/sensitive/reports")
     s.add_argument("video")
     s.add_argument("--prompts", default=None,
                    help="a prompts.json or a LabelMe folder (default: none; then --find is needed)")
     s.add_argument("--out", required=True, help="the run folder")
+    s.add_argument("--no-reports", dest="reports", action="store_false",
+                   help="do not execute the notebooks as the run's report (default: they are, in "
+                        "WORKDIR/sensitive/reports)")
     _run_flags(s)
     _ray_flags(s, groups=True)
 
@@ -194,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "track; exit 1 when one is); --find none checks the audio alone (default: no audio check)")
 
     _render_parser(sub)
+
+    s = sub.add_parser("notebooks", help="copy the four notebooks (01-04, without outputs) into a folder to open "
+                                         "in JupyterLab")
+    s.add_argument("folder", help="where to copy them (made if missing); a run folder keeps their outputs, which "
+                                  "show the source, beside the run's other sensitive files")
+    s.add_argument("--force", action="store_true", help="replace notebooks already there (default: refuse)")
 
     s = sub.add_parser("demo", help="generate a sample clip and prompts and run the whole pipeline")
     s.add_argument("--out", default="runs/demo")
@@ -249,12 +259,24 @@ def cmd_run(args) -> int:
 
         ray_opts = _ray_options(args)
         with cluster.connected(ray_opts.address):
-            result = cluster.run_video_on_ray(args.video, args.prompts, args.out, _options(args), ray_opts)
+            result = cluster.run_video_on_ray(args.video, args.prompts, args.out, _options(args), ray_opts,
+                                              reports=args.reports)
     else:
-        result = run_video(args.video, args.prompts, args.out, _options(args))
+        result = run_video(args.video, args.prompts, args.out, _options(args), reports=args.reports)
     print(f"done in {result.seconds:.1f} s: {result.output}")
-    print(f"reports (SENSITIVE, they show the source): {Path(result.workdir) / 'sensitive' / 'reports'}")
+    if result.flags:
+        print(f"FLAGGED by the run's own audits: {'; '.join(result.flags)}; `share` refuses it unless --accept-leaks")
+        return 1
     print(f"to share: vidmask-nb share {shlex.quote(str(args.out))} --to DIR")
+    return 0
+
+
+def cmd_notebooks(args) -> int:
+    from vidmask_nb.run.pipeline import copy_notebooks
+
+    for path in copy_notebooks(args.folder, force=args.force):
+        print(path)
+    print(f"open them with: jupyter lab {shlex.quote(str(args.folder))}")
     return 0
 
 
@@ -350,11 +372,11 @@ def cmd_demo(args) -> int:
     print(f"demo done in {result.seconds:.1f} s")
     print(f"redacted video: {result.output}")
     print(f"reports (SENSITIVE, executed notebooks): {Path(result.workdir) / 'sensitive' / 'reports'}")
-    return 0
+    return 1 if result.flags else 0
 
 
 def cmd_share(args) -> int:
-    from vidmask_nb.run.pipeline import share
+    from vidmask_nb.run.share import share
 
     for path in share(args.workdir, args.to, with_masks=args.with_masks, accept_leaks=args.accept_leaks,
                       into_non_empty=args.into_non_empty):
@@ -389,7 +411,7 @@ def cmd_render(args) -> int:
 
 
 COMMANDS = {"probe": cmd_probe, "run": cmd_run, "track": cmd_track, "render": cmd_render, "batch": cmd_batch,
-            "demo": cmd_demo, "share": cmd_share, "audit": cmd_audit}
+            "demo": cmd_demo, "share": cmd_share, "audit": cmd_audit, "notebooks": cmd_notebooks}
 
 if __name__ == "__main__":
     sys.exit(main())

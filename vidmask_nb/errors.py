@@ -26,3 +26,22 @@ def check_number(value, flag: str, integer: bool = False, minimum: float | None 
         raise VidmaskError(f"{flag} must be positive, not {value!r}")
     if minimum is not None and value < minimum:
         raise VidmaskError(f"{flag} must be {minimum:g} or more, not {value!r}")
+
+
+def show_errors_as_one_line() -> None:
+    """In IPython (a notebook's kernel), show a ``VidmaskError`` as ``VidmaskError: <message>``, no traceback:
+    what is wrong and what to do, naming the notebook's parameter. Outside IPython, nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def one_line(shell, etype, value, tb, tb_offset=None):
+        stb = [f"\x1b[0;31m{etype.__name__}\x1b[0m: {value}"]
+        shell._showtraceback(etype, value, stb)  # an error output (papermill still stops there)
+        return stb
+
+    shell.set_custom_exc((VidmaskError,), one_line)

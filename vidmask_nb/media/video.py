@@ -213,14 +213,38 @@ def _rotation(container, stream) -> int:
     return 0
 
 
+# What probe learnt, by file identity: a run's stages, its audit and its pictures each need the probe,
+# and demuxing a long video each time costs seconds. Any change to the file (size, time, inode) misses.
+_PROBED: dict[tuple, VideoInfo] = {}
+_PROBED_MAX = 16
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Describe a video: exact frame rate, true frame count and every frame's pts.
 
     The frame list comes from demuxing (fast, no decoding). Packets the container marks for
     discarding (edit lists) are left out, as the decoder leaves them out. A file whose index
     promises more frames than it holds is reported as cut short, after decoding what is there.
+    A process probes a file once while it is unchanged (same size, modification time and inode).
     """
     path = Path(path)
+    try:
+        st = path.stat()
+        ident = (str(path), str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        ident = None
+    if ident is not None and ident in _PROBED:
+        return _PROBED[ident]
+    info = _probe_file(path)
+    if ident is not None:
+        if len(_PROBED) >= _PROBED_MAX:
+            _PROBED.pop(next(iter(_PROBED)))
+        _PROBED[ident] = info
+    return info
+
+
+def _probe_file(path: Path) -> VideoInfo:
+    """``probe``'s work: demux ``path`` once."""
     container = _open(path)
     try:
         vs = container.streams.video[0]

@@ -129,6 +129,15 @@ class AuditReport:
 
         return write_json(path, self.to_json())
 
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "AuditReport":
+        """The report ``save`` wrote (a notebook shows a finished run's audit without running it again)."""
+        from vidmask_nb.runfolder.folder import read_json
+
+        data = read_json(path, "the audit report")
+        findings = [Finding(**{**f, "box": tuple(f["box"])}) for f in data.get("findings", [])]
+        return cls(data["video"], tuple(data["kinds"]), int(data["every"]), int(data["frames_checked"]), findings)
+
 
 def _finding_name(f: Finding) -> str:
     return {"pii": "personal text", "code": "a code"}.get(f.kind, f.kind) + (f" ({f.what})" if f.what else "")

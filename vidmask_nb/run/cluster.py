@@ -222,7 +222,7 @@ def track_on_ray(video, workdir, opts: RunOptions, ray_opts: RayOptions | None =
 
 
 def run_video_on_ray(video, prompts, workdir, opts: RunOptions | None = None,
-                     ray_opts: RayOptions | None = None) -> RunResult:
+                     ray_opts: RayOptions | None = None, reports: bool = True) -> RunResult:
     """``pipeline.run_video`` with the tracking (03) split across the cluster by object groups.
 
     01 and 02 run here; the groups are tracked on the cluster and merged into ``masks.json``; 03
@@ -244,7 +244,7 @@ def run_video_on_ray(video, prompts, workdir, opts: RunOptions | None = None,
             print(f"[ray] objects {list(result.objects)} tracked on {node} in {seconds} s{resumed}",
                   file=sys.stderr, flush=True)
 
-    return run_video(video, prompts, workdir, opts, checked=True, before_tracking=track_groups)
+    return run_video(video, prompts, workdir, opts, checked=True, before_tracking=track_groups, reports=reports)
 
 
 def _first_line(exc) -> str:

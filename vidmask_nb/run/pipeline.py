@@ -1,13 +1,12 @@
-"""Headless runs: the four numbered notebooks executed by papermill, one video or a batch.
+"""Headless runs: ``Run``'s stages in this process, one video or a batch; the notebooks as reports.
 
-``run_video`` executes 01 -> 02 -> 03 -> 04 on one video, keeping each executed notebook in
-``WORKDIR/sensitive/reports/`` as the run's report. Every option, path, device and prompt is
-checked before notebook 01 starts. It is one driver of the run folder's state
-(``runfolder.state``); the notebooks record their own stages there, so stepping through them by
-hand leaves the same state, and ``share`` checks either the same way. It fails closed:
+``run_video`` runs 01 -> 02 -> 03 -> 04 on one video in this process (``stages.Run``), then executes
+the four notebooks with papermill as the run's report (``WORKDIR/sensitive/reports/``): they call
+the same ``Run`` methods, find each stage done and current, and only show it. Every option, path,
+device and prompt is checked before anything is written. It fails closed:
 
 - the folder's lock is taken first (a second run into it is refused); the run's state is written
-  with its key (video, prompts, options) and status ``running``, and 04 marks it ``complete``
+  with its key (video, prompts, options) and status ``running``, and the render's stage completes it
   last (``finish_run``); a batch skips videos whose complete mark matches;
 - outputs of an earlier run with other inputs leave their final names (moved to ``stale/``, QA
   and reports removed) before anything else, so a failed or killed run never leaves a
@@ -16,7 +15,9 @@ hand leaves the same state, and ``share`` checks either the same way. It fails c
 - stray ``.name.partial-PID.ext`` files of killed runs are removed, and a resumed tracking
   run says so on the console;
 - unusable prompts stop the run unless ``drop_unusable_prompts`` (then listed in ``run.json``),
-  and every gap in a track left uncovered is listed there too.
+  and every gap in a track left uncovered is listed there too;
+- a run whose own audit finds something is complete but flagged: ``RunResult.flags`` says what,
+  the CLI exits 1 and ``share`` refuses it unless told to accept it.
 
 Example::
 
@@ -26,10 +27,7 @@ Example::
 """
 from __future__ import annotations
 
-import contextlib
 import csv
-import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -39,23 +37,43 @@ from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.run.options import RunOptions
-from vidmask_nb.runfolder.folder import RunFolder, atomic_output, clean_partials, write_json
-from vidmask_nb.runfolder.state import (RunLock, RunState, check_run_folder, input_digests, run_key,
-                                        sha256_file)
-from vidmask_nb.run.settings import RunSettings
+from vidmask_nb.runfolder.folder import RunFolder, atomic_output, clean_partials
+from vidmask_nb.runfolder.state import RunLock, RunState, check_run_folder
+from vidmask_nb.run.share import audit_flags, share  # noqa: F401  (share: the run's last step, here for callers)
+from vidmask_nb.run.settings import RunSettings, options_key, prompts_digest
 from vidmask_nb.media.video import VideoInfo, check_video_file, probe
 
 NOTEBOOKS = ("01_extract", "02_prompt", "03_propagate", "04_render")
 
 
 def notebooks_dir() -> Path:
-    """The numbered notebooks: ``notebooks/`` beside the package (a clone installed with ``pip -e``)."""
-    d = Path(os.environ.get("VIDMASK_NOTEBOOKS", Path(__file__).resolve().parents[2] / "notebooks"))
+    """The numbered notebooks, shipped inside the package (``vidmask_nb/notebooks``)."""
+    d = Path(os.environ.get("VIDMASK_NOTEBOOKS", Path(__file__).resolve().parents[1] / "notebooks"))
     missing = [n for n in NOTEBOOKS if not (d / f"{n}.ipynb").is_file()]
     if missing:
-        raise VidmaskError(f"notebooks {', '.join(missing)} not found in {d}; run from a clone of vidmask-nb "
-                           "installed with `pip install -e .`, or set VIDMASK_NOTEBOOKS")
+        raise VidmaskError(f"notebooks {', '.join(missing)} not found in {d}: the installed kit is incomplete; "
+                           "reinstall vidmask-nb")
     return d
+
+
+def copy_notebooks(to, force: bool = False) -> list[Path]:
+    """Copy the four notebooks (without outputs, as shipped) into ``to`` for a person to open; an existing
+    notebook there is kept unless ``force`` (it may hold a person's work)."""
+    import shutil
+
+    to = Path(to)
+    if to.exists() and not to.is_dir():
+        raise VidmaskError(f"{to} is a file; give a folder for the notebooks")
+    to.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in NOTEBOOKS:
+        dest = to / f"{name}.ipynb"
+        if dest.exists() and not force:
+            raise VidmaskError(f"{dest} exists (it may hold your work); give another folder, or --force")
+        with atomic_output(dest) as tmp:
+            shutil.copyfile(notebooks_dir() / f"{name}.ipynb", tmp)
+        out.append(dest)
+    return out
 
 
 @dataclass
@@ -67,21 +85,7 @@ class RunResult:
     seconds: float = 0.0
     error: str | None = None
     stage_seconds: dict = field(default_factory=dict)
-
-
-def _options_key(info: VideoInfo, opts: RunOptions, prompts_digest: str) -> str:
-    return run_key(info.fingerprint, asdict(opts), prompts_digest)
-
-
-def _prompts_digest(prompts: Path | None) -> str:
-    h = hashlib.sha256()
-    if prompts is None:
-        return ""
-    files = sorted(prompts.rglob("*.json")) if prompts.is_dir() else [prompts]
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:20]
+    flags: list = field(default_factory=list)  # what the run's own audits still found, one line each
 
 
 def is_complete(video, prompts, workdir, opts: RunOptions) -> bool:
@@ -91,7 +95,7 @@ def is_complete(video, prompts, workdir, opts: RunOptions) -> bool:
         return False
     try:
         info = probe(video)
-        return (data.get("key") == _options_key(info, opts, _prompts_digest(Path(prompts) if prompts else None))
+        return (data.get("key") == options_key(info, opts, prompts_digest(Path(prompts) if prompts else None))
                 and Path(data.get("output", "")).is_file())
     except (VidmaskError, OSError):
         return False
@@ -146,20 +150,22 @@ def check_paths(video: Path, workdir: Path, output: Path) -> None:
 
 
 def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: bool = False,
-              before_tracking=None) -> RunResult:
-    """Run the four notebooks on one video; raise ``VidmaskError`` with a one-line summary on failure.
+              before_tracking=None, reports: bool = True) -> RunResult:
+    """Run every stage on one video in this process; raise ``VidmaskError`` with a one-line summary on failure.
 
     One driver of the run folder's state (``runfolder.state``), the one the notebooks record
     themselves in: it takes the folder's lock (a second run into it is refused), starts the run with
-    its key, video and options (retiring an earlier run's outputs), and executes 01-04, each of which
-    records its stage; 04 completes the run. Ctrl-C stops the kernel and leaves a resumable folder.
+    its key, video and options (retiring an earlier run's outputs), and runs ``stages.Run``'s stages,
+    each of which records itself; the render's stage completes the run. With ``reports`` the four
+    notebooks are then executed (papermill) as the run's report: they show what the stages made.
+    Ctrl-C leaves a resumable folder, marked interrupted.
 
     ``before_tracking(video, workdir, opts)``, when given, runs after 02 and before 03 (``run --ray``
-    tracks object groups on a cluster there; 03 then finds complete masks and only shows them).
+    tracks object groups on a cluster there; 03 then finds complete masks).
     ``prompts`` may be None when ``opts.find`` is set (the detectors find what to hide); with
-    ``opts.no_track`` notebook 03 (SAM 2) is skipped and the detector floor alone is rendered.
+    ``opts.no_track`` SAM 2 is never loaded and the detector floor alone is rendered.
     """
-    import papermill as pm
+    from vidmask_nb.run.stages import Run, say_on_stderr
 
     opts = opts or RunOptions()
     if not checked:
@@ -171,89 +177,66 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     check_video_file(video)  # a symlink loop, a folder, an empty file: one line, before resolving it
     video, workdir = _resolved(video, "the video"), _resolved(workdir, "--out")
     prompts = _resolved(prompts, "--prompts") if prompts is not None else None
-    run = RunFolder(workdir)
-    output = run.redacted_video(video)
+    folder = RunFolder(workdir)
+    output = folder.redacted_video(video)
     check_paths(video, workdir, output)
-    info = probe(video)  # a bad video fails here, before any notebook starts
+    info = probe(video)  # a bad video fails here, before anything is written
     source = check_prompts(prompts, info, opts.drop_unusable_prompts, required=opts.find is None)
     if opts.no_track:  # no SAM 2: only drawn boxes become covers; an object with none is refused here
         from vidmask_nb.detect.find import check_untracked_prompts
 
         check_untracked_prompts(source.prompts)
-    check_output_names(run, video)
+    check_output_names(folder, video)
     check_run_folder(workdir, "--out", inputs=(video, prompts))  # never a stranger's folder
-    nb_dir = notebooks_dir()
-
-    def say(line: str) -> None:
-        print(f"[{video.name}] {line}", file=sys.stderr, flush=True)
-
+    nb_dir = notebooks_dir() if reports else None
+    say = say_on_stderr(video.name)
     for line in source.lines():
         say(line)
-    key = _options_key(info, opts, _prompts_digest(prompts))
+    key = options_key(info, opts, prompts_digest(prompts))
     lock = RunLock(workdir, say)
+    result = RunResult(str(video), str(workdir))
+    start = time.perf_counter()
     try:
         lock.acquire("run")
-        with _interrupt_stops_the_kernel(workdir, lock, say):
-            return _run_notebooks(video, prompts, workdir, opts, info, source, key, nb_dir, lock, say, before_tracking, pm)
+        folder.create()
+        for p in clean_partials(workdir):
+            say(f"removed {p.relative_to(workdir)}, left by a run that was killed")
+        state = RunState.open(workdir)
+        state.start(video, info.fingerprint, asdict(opts), key, prompts=prompts, inputs=(prompts,) if prompts else (),
+                    say=say, output=str(output), prompt_check=source.to_json())
+        run = Run(RunSettings(video, workdir, opts), say=say, caller="cli")
+        if opts.find is not None:  # the floor is made afresh for this run; drawn prompts stay
+            (workdir / "floor.json").unlink(missing_ok=True)
+        hook = (lambda r: before_tracking(r.video, r.workdir, r.options)) if before_tracking else None
+        if not opts.no_track:
+            _say_resume(say, video, workdir, opts)
+        try:
+            run.run_all(prompts, before_tracking=hook, timings=result.stage_seconds)
+        except KeyboardInterrupt:
+            running = [n for n, rec in RunState.open(workdir).get("stages", {}).items() if rec.get("status") == "running"]
+            RunState.open(workdir).stage_failed(running[-1] if running else "run", "interrupted (Ctrl-C)",
+                                                status="interrupted")
+            raise
+        if reports:
+            t0 = time.perf_counter()
+            with lock.held_for_children():  # the report kernels are this run: they pass its lock
+                write_reports(workdir, nb_dir, say)
+            result.stage_seconds["reports"] = round(time.perf_counter() - t0, 2)
     except OSError as exc:
         raise VidmaskError(f"cannot write in the run folder {workdir}: {exc.strerror or exc}") from None
     finally:
         lock.release()
-
-
-def _run_notebooks(video, prompts, workdir, opts, info, source, key, nb_dir, lock, say, before_tracking, pm):
-    run = RunFolder(workdir)
-    output = run.redacted_video(video)
-    run.create()
-    for p in clean_partials(workdir):
-        say(f"removed {p.relative_to(workdir)}, left by a run that was killed")
-    state = RunState.open(workdir)
-    state.start(video, info.fingerprint, asdict(opts), key, prompts=prompts, inputs=(prompts,) if prompts else (),
-                say=say, output=str(output), prompt_check=source.to_json())
-    run.reports_dir.mkdir(parents=True, exist_ok=True)
-    # Only what is not a run setting: every notebook reads the rest from the run's state.
-    params = {"01_extract": {"video": str(video)}, "03_propagate": {}, "04_render": {},
-              "02_prompt": {"labelme_dir": str(prompts) if prompts and prompts.is_dir() else None,
-                            "prompts_file": str(prompts) if prompts and not prompts.is_dir() else None}}
-    if opts.find is not None:  # found objects and the floor are made afresh for this run
-        (workdir / "floor.json").unlink(missing_ok=True)
-        if prompts is None:
-            run.prompts_json.unlink(missing_ok=True)
-    result = RunResult(str(video), str(workdir))
-    start = time.perf_counter()
-    show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
-    stages = [n for n in NOTEBOOKS if not (opts.no_track and n == "03_propagate")]  # no SAM 2 at all
-    for n, name in enumerate(stages, start=1):
-        report = run.reports_dir / f"{name}.ipynb"
-        if name == "03_propagate":
-            if before_tracking is not None:
-                before_tracking(video, workdir, opts)
-            _say_resume(say, video, workdir, opts)
-        print(f"[{video.name} {n}/{len(stages)}] {name} -> {report}", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        try:
-            with lock.held_for_children():  # the kernels are this run: they pass its lock
-                execute_notebook(nb_dir / f"{name}.ipynb", report, {"workdir": str(workdir), **params[name]},
-                                 progress_bar=show_cells)
-        except pm.PapermillExecutionError as exc:
-            line = f"{name} failed at cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}"
-            RunState.open(workdir).stage_failed(name, line)
-            raise VidmaskError(f"{video.name}: {line} (report: {report})") from None
-        except Exception as exc:  # kernel died, notebook unreadable...
-            line = f"{name} could not run: {type(exc).__name__}: {_first_line(str(exc))}"
-            RunState.open(workdir).stage_failed(name, line)
-            raise VidmaskError(f"{video.name}: {line} (report: {report})") from None
-        result.stage_seconds[name] = round(time.perf_counter() - t0, 2)
     state = RunState.open(workdir)
     if not output.is_file() or state.status != "complete":
-        raise VidmaskError(f"{video.name}: the notebooks ran but the run is not complete "
-                           f"({output.name} {'is there' if output.is_file() else 'is missing'}, status "
-                           f"{state.status!r}; reports: {run.reports_dir})")
+        raise VidmaskError(f"{video.name}: the run is not complete ({output.name} "
+                           f"{'is there' if output.is_file() else 'is missing'}, status {state.status!r}; "
+                           f"see {state.path})")
     result.output, result.seconds = str(output), round(time.perf_counter() - start, 2)
-    audit = state.get("audit")
-    if audit:
-        say("audit of the output: " + ("nothing detectable" if audit["clean"]
-                                       else f"LEAKS on frames {audit['leak_frames'][:20]}"))
+    result.flags = audit_flags(state.data)
+    for line in result.flags:
+        say(f"FLAGGED: {line}")
+    if not result.flags:
+        say("audit of the output: nothing detectable")
     if state.get("uncovered_gaps"):
         say(f"{len(state.get('uncovered_gaps'))} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); "
             "see run.json")
@@ -262,78 +245,30 @@ def _run_notebooks(video, prompts, workdir, opts, info, source, key, nb_dir, loc
     return result
 
 
-@contextlib.contextmanager
-def _interrupt_stops_the_kernel(workdir: Path, lock: RunLock, say):
-    """Ctrl-C (SIGINT) during a run: the notebook's kernel is killed at once (its finished chunks stay
-    on disk), the run is marked ``interrupted`` and the lock released; the process exits 130 within
-    seconds instead of waiting for the kernel. Only in the main thread (signals are delivered there)."""
-    import signal
-    import threading
+def write_reports(workdir, nb_dir=None, say=print) -> list[Path]:
+    """Execute the four notebooks on the finished run in ``workdir`` (papermill) as its report, into
+    ``sensitive/reports/``: they show what the stages made (nothing is done again)."""
+    import papermill as pm
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        for pgid in list(_KERNEL_GROUPS):
-            with contextlib.suppress(OSError):
-                os.killpg(pgid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            state = RunState.open(workdir)
-            running = [n for n, rec in state.get("stages", {}).items() if rec.get("status") == "running"]
-            state.stage_failed(running[-1] if running else "run", "interrupted (Ctrl-C)", status="interrupted")
-        lock.release()
-        say("interrupted: the kernel is stopped; finished parts are kept and a rerun resumes")
-        sys.stderr.flush()
-        os._exit(130)
-
-    old = signal.signal(signal.SIGINT, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-_KERNEL_GROUPS: set[int] = set()
-
-
-def finish_run(workdir, output, say=print) -> bool:
-    """Complete the run in ``workdir`` once 04 rendered ``output``: its sha256, the digests of the inputs it
-    was made from, gaps, objects, the audit, the tracking record, then ``complete``. Returns False (and
-    says why) when a stage before it is not done in this folder, or the prompts changed after 03 tracked
-    them: then the run stays incomplete and ``share`` refuses it. The one completion of every driver."""
-    from vidmask_nb.track.corrections import tracking_changes
-
-    workdir = Path(workdir)
-    state = RunState.load(workdir)
-    if state is None or not state.get("video"):
-        say(f"no run started in {workdir} (notebook 01 starts it): the render is not recorded as a complete run")
-        return False
-    settings = RunSettings.load(workdir)
-    stages = state.get("stages", {})
-    used = stages.get("04_render", {}).get("options") or asdict(settings.options)
-    opts = RunOptions(**used)
-    needed = ["01_extract", "02_prompt"] + ([] if opts.no_track else ["03_propagate"]) + ["04_render"]
-    missing = [n for n in needed if stages.get(n, {}).get("status") != "done"]
-    run = RunFolder(workdir)
-    why = None
-    if missing:
-        why = f"{', '.join(missing)} did not finish in this run folder"
-    elif not opts.no_track and run.prompts_json.is_file() and \
-            stages["03_propagate"].get("inputs", {}).get("prompts.json") != sha256_file(run.prompts_json):
-        why = "prompts.json changed after 03 tracked it: run 03 and then 04 again"
-    if why:
-        say(f"the run is NOT complete: {why}; `vidmask-nb share` refuses it until then")
-        return False
-    info = probe(settings.video)
-    gaps = run_gaps(run, info, opts)
-    uncovered = [g for g in gaps if not g.covered]
-    changes = tracking_changes(workdir)  # what 03's tracking did: full, or which objects and frames it re-tracked
-    state.complete(output, inputs=input_digests(workdir), audit=_output_audit(run, settings.video),
-                   objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
-                   long_gaps=[g.to_json() for g in gaps if g.long], render_options=used,
-                   tracking=changes.to_json() if changes else None, floor=_floor(run))
-    return True
+    nb_dir = nb_dir or notebooks_dir()
+    folder = RunFolder(workdir)
+    folder.reports_dir.mkdir(parents=True, exist_ok=True)
+    show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
+    out = []
+    for name in NOTEBOOKS:
+        report = folder.reports_dir / f"{name}.ipynb"
+        try:
+            params = {"workdir": str(workdir), **({"video": None} if name == "01_extract" else {})}  # the run's own
+            execute_notebook(nb_dir / f"{name}.ipynb", report, params, progress_bar=show_cells)
+        except pm.PapermillExecutionError as exc:
+            raise VidmaskError(f"the report {name} failed at cell {exc.exec_count}: {exc.ename}: "
+                               f"{_first_line(exc.evalue)} (report: {report})") from None
+        except Exception as exc:  # kernel died, notebook unreadable...
+            raise VidmaskError(f"the report {name} could not run: {type(exc).__name__}: {_first_line(str(exc))} "
+                               f"(report: {report})") from None
+        out.append(report)
+    say(f"reports (SENSITIVE, they show the source): {folder.reports_dir}")
+    return out
 
 
 def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = False) -> None:
@@ -360,9 +295,6 @@ def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = Fa
         async def start_kernel(self, **kw):
             with open(kernel_log, "ab") as log:  # the kernel keeps its own copy of the descriptor
                 started = await super().start_kernel(**dict(kw, stderr=log))
-            pgid = getattr(self.provisioner, "pgid", None)
-            if pgid:
-                _KERNEL_GROUPS.add(pgid)  # Ctrl-C stops it (_interrupt_stops_the_kernel)
             return started
 
     config = Config({"KernelManager": {"transport_encryption": "auto"},
@@ -376,35 +308,6 @@ def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = Fa
             if tmp.is_file():  # the failed notebook is the report of the failure: keep it, whole
                 os.replace(tmp, report)
             raise
-        finally:
-            _KERNEL_GROUPS.clear()
-
-
-def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
-    """The gaps of the finished masks, as the render planned them (``gaps.Gap``)."""
-    from vidmask_nb.redact.effects import MaskMargins
-    from vidmask_nb.redact.gaps import hold_frames_for
-    from vidmask_nb.track.masks import MaskStore
-
-    hold = opts.hold if opts.hold is not None else hold_frames_for(opts.hold_seconds, info.fps)
-    return MaskMargins(hold_frames=hold, cover_long_gaps=opts.cover_long_gaps).gaps(MaskStore.load(run.masks_json))
-
-
-def _objects(run: RunFolder) -> list[dict]:
-    """The objects the run hid, for ``run.json``: each one covered by ``masks.json`` (an object of the
-    prompts that no masks cover is an error, never listed as hidden)."""
-    from vidmask_nb.prompts.records import PromptSet
-    from vidmask_nb.track.masks import MaskStore
-
-    if not run.prompts_json.is_file():  # --find --no-track without --prompts: the floor alone, no objects
-        return []
-    objects = PromptSet.load(run.prompts_json).objects
-    covered = {o.id for o in MaskStore.load(run.masks_json).object_infos}
-    bare = [o.label for o in objects if o.id not in covered]
-    if bare:
-        raise VidmaskError(f"nothing covers {len(bare)} object(s) of the prompts ({', '.join(map(repr, bare[:5]))}): "
-                           f"{run.masks_json} holds no masks for them; run again (the run is not complete)")
-    return [{"id": o.id, "label": o.label} for o in objects]
 
 
 def _say_resume(say, video: Path, workdir: Path, opts: RunOptions) -> None:
@@ -425,25 +328,6 @@ def _say_resume(say, video: Path, workdir: Path, opts: RunOptions) -> None:
         say(f"resuming after {done} of {total} segments (masks/tracker_state.pt)")
 
 
-def _floor(run: RunFolder) -> dict | None:
-    """What the detector floor covered (``find.floor_summary``: boxes per kind, what matched), or None."""
-    from vidmask_nb.detect.find import floor_path, floor_summary
-
-    path = floor_path(run.root)
-    return floor_summary(path) if path.is_file() else None
-
-
-def _output_audit(run: RunFolder, video: Path) -> dict | None:
-    """Stage 04's audit of the output (``qa/<stem>_audit.json``), summed up for run.json."""
-    audit_file = run.qa_dir / f"{Path(video).stem}_audit.json"
-    if not audit_file.is_file():
-        return None
-    full = json.loads(audit_file.read_text())
-    audit = {k: full[k] for k in ("kinds", "every", "frames_checked", "clean", "leak_frames", "kept_frames")}
-    audit["matched"] = full.get("matched", {})  # leaks by what matched ("email": 3), never the text
-    return audit
-
-
 def check_prompts(prompts: Path | None, info: VideoInfo, drop_unusable: bool = False, required: bool = True):
     """Fail before any notebook runs when the prompts are missing, empty (when ``required``), for another
     video, or hold anything that cannot be used (unless ``drop_unusable``); returns the ``PromptSource``
@@ -459,82 +343,6 @@ def check_prompts(prompts: Path | None, info: VideoInfo, drop_unusable: bool = F
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[0] if lines else ""
-
-
-# -- sharing ---------------------------------------------------------------------------------
-
-def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, into_non_empty: bool = False) -> list[Path]:
-    """Copy what is safe to share from a complete, current run into ``to``; returns the files.
-
-    The redacted video, ``masks.json`` with ``with_masks``, and ``summary.json`` (objects, options,
-    dropped prompts, uncovered gaps, the audit, the video's sha256). Never anything from ``sensitive/``.
-    Refuses unless the run's state marks a complete run whose video, prompts and options are still
-    the ones on disk, whose output (and masks) are the files it recorded (same sha256), and whose audit
-    found nothing (``accept_leaks``: share anyway, recorded in the summary). ``to`` must be new or empty
-    unless ``into_non_empty``. The same checks whichever way the run was driven (notebooks or ``run``).
-    """
-    import shutil
-
-    if not str(to).strip():
-        raise VidmaskError("--to is empty: give the folder to copy into")
-    workdir, to = Path(workdir).resolve(), Path(to).resolve()
-    state = RunState.load(workdir)
-    if state is None:
-        raise VidmaskError(f"{workdir} holds no run.json: share a run folder whose run completed "
-                           "(notebooks 01-04, or vidmask-nb run)")
-    mark = state.data
-    if state.status != "complete":
-        raise VidmaskError(f"the run in {workdir} is not complete (status {state.status!r}); "
-                           "run it to the end first")
-    output = Path(mark.get("output") or "")
-    if not output.is_file() or sha256_file(output) != mark.get("output_sha256"):
-        raise VidmaskError(f"{output} is missing or is not the file this run wrote; run it again")
-    video = Path(mark.get("video") or "")
-    prompts = Path(mark["prompts"]) if mark.get("prompts") else None
-    if not video.is_file() or (prompts is not None and not prompts.exists()):
-        raise VidmaskError(f"cannot check that the run is current: its video {video} or prompts {prompts} "
-                           "are gone; run again where they are")
-    try:
-        opts = RunOptions(**mark["options"])
-    except (TypeError, KeyError) as exc:
-        raise VidmaskError(f"{state.path} was written by another version of the kit ({exc}); run again") from None
-    if (_options_key(probe(video), opts, _prompts_digest(prompts)) != mark.get("key")
-            or input_digests(workdir) != mark.get("inputs")):
-        raise VidmaskError(f"the video, prompts or masks changed since the run in {workdir} completed; "
-                           "run it again before sharing")
-    audit = mark.get("audit")
-    if audit and not audit.get("clean"):
-        if not accept_leaks:
-            raise VidmaskError(f"the run's own audit found {'/'.join(audit.get('kinds', []))} still detectable on "
-                               f"frames {audit.get('leak_frames', [])[:10]} of {output.name}: fix them (02, then "
-                               "03 and 04), or share anyway with --accept-leaks (recorded in summary.json)")
-    if to == workdir or to.is_relative_to(workdir):
-        raise VidmaskError(f"--to {to} is inside the run folder; give a folder outside it")
-    if to.is_file():
-        raise VidmaskError(f"--to {to} is a file; give a folder")
-    if to.is_dir() and any(to.iterdir()) and not into_non_empty:
-        raise VidmaskError(f"--to {to} is not empty; give a new or empty folder, or --into-non-empty to "
-                           "replace same-named files there")
-    files = [output] + ([workdir / "masks.json"] if with_masks else [])
-    try:
-        to.mkdir(parents=True, exist_ok=True)
-        out = []
-        for f in files:
-            with atomic_output(to / f.name) as tmp:
-                shutil.copyfile(f, tmp)
-            out.append(to / f.name)
-        summary = {k: mark.get(k) for k in ("objects", "options", "prompt_check", "uncovered_gaps", "long_gaps",
-                                            "output_sha256", "audit", "floor")}
-        if mark.get("render_options"):
-            summary["options"] = mark["render_options"]  # what 04 rendered with (a notebook may override)
-        summary["video"] = output.name
-        summary["leaks_accepted"] = bool(audit and not audit.get("clean") and accept_leaks)
-        if with_masks:
-            summary["masks_sha256"] = mark["inputs"].get("masks.json")
-        out.append(write_json(to / "summary.json", summary))
-    except OSError as exc:
-        raise VidmaskError(f"cannot write to {to}: {exc.strerror or exc}") from None
-    return out
 
 
 # -- batches -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ Example (a notebook's first code cell)::
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -36,9 +37,12 @@ def repo_root() -> Path:
     and papermill both start it there), so with two clones sharing one environment a notebook's relative
     paths resolve in its own clone. Else the clone the package sits in; else the working directory."""
     cwd = Path.cwd()
+    package = Path(__file__).resolve().parents[1]
+    if cwd.resolve() == (package / "notebooks").resolve():  # the shipped notebooks (a clone's notebooks/ links here)
+        return package.parent
     if cwd.name == "notebooks" and (cwd / "01_extract.ipynb").is_file():
         return cwd.parent.resolve()
-    root = Path(__file__).resolve().parents[2]
+    root = package.parent
     return root if (root / "notebooks").is_dir() else cwd
 
 
@@ -193,3 +197,20 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
     if save:
         settings.save(say=say)
     return settings
+
+
+def options_key(info, opts: RunOptions, digest: str) -> str:
+    """The run's key: the video's fingerprint, the options, and the prompts a headless run was given."""
+    return run_key(info.fingerprint, asdict(opts), digest)
+
+
+def prompts_digest(prompts: Path | None) -> str:
+    """A digest of the prompts file (or every JSON file of a LabelMe folder) a headless run was given."""
+    h = hashlib.sha256()
+    if prompts is None:
+        return ""
+    files = sorted(prompts.rglob("*.json")) if prompts.is_dir() else [prompts]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:20]

@@ -279,10 +279,11 @@ class RunState:
     def has_output(self, name: str) -> bool:
         return any(name in s.get("outputs", {}) for s in self.data.get("stages", {}).values())
 
-    def complete(self, output: str | os.PathLike, inputs: dict, **fields) -> None:
-        """Mark the run complete: its output with its sha256, the digests of what it was made from."""
+    def complete(self, output: str | os.PathLike, inputs: dict, output_sha256: str | None = None, **fields) -> None:
+        """Mark the run complete: its output with its sha256 (``output_sha256``: the digest of the bytes that
+        were audited), the digests of what it was made from."""
         output = Path(output)
-        self.data.update(status="complete", output=str(output), output_sha256=sha256_file(output),
+        self.data.update(status="complete", output=str(output), output_sha256=output_sha256 or sha256_file(output),
                          inputs=dict(inputs), completed=_now(), **fields)
         self.note_files(output)
         self.save()

@@ -44,7 +44,7 @@ quiet_sam2_warnings()
 class RandomWeightsWarning(UserWarning):
     """Issued with the banner of an untrained model (``announce_random_weights``).
 
-    ``notebook.setup`` ignores it in notebooks, where the printed banner already says it once.
+    ``Run`` ignores it in notebooks, where the printed banner already says it once.
     """
 
 
@@ -357,7 +357,6 @@ def load_predictor(model: str = "tiny", checkpoint: str | os.PathLike | None = N
 
         predictor = load_predictor("tiny", weights="random", image_size=128, device="cpu")
     """
-    import torch
 
     spec = model_spec(model)
     check_weights(weights)
@@ -369,10 +368,27 @@ def load_predictor(model: str = "tiny", checkpoint: str | os.PathLike | None = N
     path = None
     if weights == "trained":
         path = find_checkpoint(spec.name, checkpoint)  # fails before the (slow) model build
-        sd = _read_state_dict(path, spec)
     elif checkpoint is not None:
         raise VidmaskError("weights='random' builds an untrained model: do not give a checkpoint with it "
                            "(or use weights='trained')")
+    key = (spec.name, _checkpoint_id(path) if path else None, weights, str(dev), image_size, vos_optimized, seed)
+    if key not in _BUILT:  # one model a process: the preview (02), the editor and the tracker (03) share it
+        _BUILT.clear()  # the last one only: a model holds hundreds of MB
+        _BUILT[key] = _build_model(spec, path, weights, dev, image_size, vos_optimized, seed)
+    return _BUILT[key]
+
+
+# The model load_predictor built last, by what it was built from. SAM 2's predictor keeps no state of
+# its own between videos (each tracking state is its own object), so one model serves every stage.
+_BUILT: dict[tuple, object] = {}
+
+
+def _build_model(spec, path, weights: str, dev, image_size, vos_optimized: bool, seed: int):
+    """Build SAM 2 for ``load_predictor``: the config, the weights (or seeded random ones), the device."""
+    import torch
+
+    if weights == "trained":
+        sd = _read_state_dict(path, spec)
 
     from sam2.build_sam import build_sam2_video_predictor
 

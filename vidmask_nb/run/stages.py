@@ -1,0 +1,555 @@
+"""``Run``: one run folder and the pipeline's stages as its methods.
+
+The notebooks and the CLI are two faces of this one object::
+
+    import vidmask_nb as vm
+
+    run = vm.Run.create("clip.mp4", "runs/clip", vm.RunOptions(find="faces", no_track=True))
+    run.extract()        # 01: probe (once, kept), chunk plan            -> manifest.json
+    run.find()           # 02: detectors: the floor and found objects    -> floor.json, prompts.json
+    run.track()          # 03: SAM 2 through every frame                 -> masks.json
+    run.render()         # 04: the redacted copy                         -> <stem>_redacted.mp4
+    run.audit()          # 04: what is still detectable (pictures, text, codes, speech)
+    run.review()         # 04: spans to check
+    run.finish()         # complete when every stage is done and current (``share`` checks it)
+
+- The run's settings are ``RunOptions``, fixed by ``create`` (notebook 01, ``vidmask-nb run``) in the
+  run's state (``run.json``); ``open`` reads them back, a keyword given there overriding one setting
+  for this process (said in one line).
+- The video is probed once a process (``media.video.probe`` keeps what it learnt while the file is
+  unchanged) and the probe is held here; SAM 2 is built once a process (``track.model``).
+- Each stage records itself in the run's state (running, done with its outputs' sha256, failed), so
+  a folder says the same whichever face drove it. A stage that is done and current is not done
+  again: a notebook executed after a headless run (its report) shows what the run made.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from vidmask_nb.errors import VidmaskError
+from vidmask_nb.media.video import VideoInfo, probe
+from vidmask_nb.run.options import RunOptions
+from vidmask_nb.run.settings import RunSettings, run_settings
+from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.runfolder.state import RunState, input_digests, sha256_file
+from vidmask_nb.run.share import audit_flags
+
+STAGE_NAMES = ("01_extract", "02_prompt", "03_propagate", "04_render")
+
+
+@dataclass
+class Audit:
+    """Every audit of one rendered output: pictures (faces, text, pii, codes) and speech."""
+
+    pictures: object | None = None  # review.audit.AuditReport
+    speech: object | None = None  # review.audit.SpeechAudit
+    output_sha256: str | None = None
+
+    @property
+    def clean(self) -> bool:
+        return all(a is None or a.clean for a in (self.pictures, self.speech))
+
+    def flagged(self) -> list[str]:
+        """One line per audit that found something, by kind."""
+        lines = []
+        if self.pictures is not None and not self.pictures.clean:
+            lines.append(f"{'/'.join(self.pictures.kinds)} still detectable on frames {self.pictures.leak_frames[:10]}")
+        if self.speech is not None and not self.speech.clean:
+            lines.append(self.speech.summary())
+        return lines
+
+    def summary(self) -> str:
+        parts = [a.summary() for a in (self.pictures, self.speech) if a is not None]
+        return "\n".join(parts) if parts else "no audit asked for"
+
+
+@dataclass
+class Run:
+    """One run folder: its settings, its probe, its state; the stages are methods (see the module)."""
+
+    settings: RunSettings
+    say: Callable[[str], None] = print
+    caller: str = "notebook"
+    _info: VideoInfo | None = field(default=None, repr=False)
+    _output: Path | None = field(default=None, repr=False)
+    found_log: list = field(default_factory=list, repr=False)  # the prompts find added (02's table)
+    object_styles: dict | None = field(default=None, repr=False)  # what the last render styled per object
+    last_audit: Audit | None = field(default=None, repr=False)
+
+    # -- opening ------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, video, workdir, options: RunOptions | None = None, *, say=print, caller: str = "notebook",
+               lock: str | None = None, **overrides) -> "Run":
+        """Start (or resume) the run of ``video`` in ``workdir`` with ``options`` and ``overrides`` (None keeps
+        the folder's saved value). Every check comes first: the options, the video, the folder."""
+        base = asdict(options) if options is not None else {}
+        given = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+        settings = run_settings(workdir, video, save=True, say=say, caller=caller,
+                                lock=lock or ("notebook" if caller == "notebook" else None), **given)
+        return cls._made(settings, say, caller)
+
+    @classmethod
+    def open(cls, workdir, *, video=None, say=print, caller: str = "notebook", lock: str | None = None,
+             **overrides) -> "Run":
+        """The run in ``workdir`` as it was started; a keyword that is not None overrides one setting here."""
+        settings = run_settings(workdir, video, save=False, say=say, caller=caller,
+                                lock=lock or ("notebook" if caller == "notebook" else None), **overrides)
+        if overrides:
+            settings = replace(settings, options=settings.options.checked(caller=caller))
+        return cls._made(settings, say, caller)
+
+    @classmethod
+    def _made(cls, settings: RunSettings, say, caller: str) -> "Run":
+        if caller == "notebook":  # errors as one line; the random-weights banner (printed) not twice
+            import warnings
+
+            from vidmask_nb.errors import show_errors_as_one_line
+            from vidmask_nb.track.model import RandomWeightsWarning
+
+            show_errors_as_one_line()
+            warnings.filterwarnings("ignore", category=RandomWeightsWarning)
+        return cls(settings, say, caller)
+
+    # -- what a run is --------------------------------------------------------------------------
+
+    @property
+    def video(self) -> Path:
+        return self.settings.video
+
+    @property
+    def workdir(self) -> Path:
+        return self.settings.workdir
+
+    @property
+    def options(self) -> RunOptions:
+        return self.settings.options
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.workdir)
+
+    @property
+    def state(self) -> RunState:
+        return RunState.open(self.workdir)
+
+    @property
+    def info(self) -> VideoInfo:
+        if self._info is None:
+            self._info = probe(self.video)
+        return self._info
+
+    @property
+    def output(self) -> Path:
+        """The redacted video this run writes (``<stem>_redacted.mp4`` in the run folder)."""
+        return self._output or self.folder.redacted_video(self.video)
+
+    @property
+    def hold_frames(self) -> int:
+        from vidmask_nb.redact.gaps import hold_frames_for
+
+        o = self.options
+        return o.hold if o.hold is not None else hold_frames_for(o.hold_seconds, self.info.fps)
+
+    @property
+    def floor_file(self) -> Path | None:
+        from vidmask_nb.detect.find import floor_path
+
+        path = floor_path(self.workdir)
+        return path if path.is_file() else None
+
+    @property
+    def prompts(self):
+        """The run's prompts (``prompts.json``), checked against the video; an empty set when none."""
+        from vidmask_nb.prompts.records import PromptSet
+
+        p = self.folder.prompts_json
+        return PromptSet.load(p, self.info) if p.is_file() else PromptSet.for_video(self.info)
+
+    def masks(self):
+        """The run's masks (``masks.json``), a ``MaskStore`` (close it, or use it in ``with``)."""
+        from vidmask_nb.track.masks import MaskStore
+
+        return MaskStore.load(self.folder.masks_json)
+
+    def _running(self, stage: str) -> RunState:
+        state = self.state
+        state.stage_running(stage, options=asdict(self.options))
+        return state
+
+    def _done(self, stage: str, *outputs, **fields) -> None:
+        self.state.stage_done(stage, outputs, **fields)
+
+    def _stage_current(self, stage: str, **expected) -> bool:
+        """``stage`` is done in this folder with these records and its outputs are the files it wrote."""
+        rec = self.state.get("stages", {}).get(stage, {})
+        if rec.get("status") != "done" or any(rec.get(k) != v for k, v in expected.items()):
+            return False
+        outs = rec.get("outputs", {})
+        return bool(outs) and all((self.workdir / n).is_file() and sha256_file(self.workdir / n) == d
+                                  for n, d in outs.items())
+
+    # -- 01 -------------------------------------------------------------------------------------
+
+    def extract(self, jpegs: bool = False, overlap: int = 0):
+        """01: the probe and the chunk plan (``manifest.json``); JPEG folders for LabelMe with ``jpegs``
+        (into ``sensitive/frames``: they show the source). Returns the ``Manifest``."""
+        from vidmask_nb.media import extract
+
+        record = {"options": asdict(self.options)}
+        if not jpegs and self._stage_current("01_extract", **record):
+            return extract.Manifest.load(self.workdir)
+        self._running("01_extract")
+        manifest = extract.prepare(self.video, self.workdir, chunk_seconds=self.options.chunk_seconds, overlap=overlap)
+        if jpegs:
+            folder = extract.extract_jpegs(self.video, self.folder.frames_dir, manifest.plan, info=self.info)
+            self.say(f"JPEG folders for LabelMe: {folder}")
+        self._done("01_extract", self.folder.manifest_json)
+        return manifest
+
+    # -- 02 -------------------------------------------------------------------------------------
+
+    def import_prompts(self, prompts_file=None, labelme_dir=None):
+        """02: a prompts.json (``prompts_file``) or a LabelMe folder (``labelme_dir``: its shapes join the
+        prompts already there), checked against this video, into the run's ``prompts.json``. Returns the
+        ``PromptSource`` (what could not be used is listed), or None when neither is given. A given file
+        is read, never rewritten."""
+        from vidmask_nb.prompts.sources import load_prompt_source
+        from vidmask_nb.run.settings import resolve_path
+
+        src = None
+        for given, what in ((prompts_file, "prompts file"), (labelme_dir, "LabelMe folder")):
+            if not given:
+                continue
+            path = resolve_path(given, what, self.workdir)
+            into = self.prompts if path.is_dir() and self.folder.prompts_json.is_file() else None
+            src = load_prompt_source(path, self.info, drop_unusable=self.options.drop_unusable_prompts, into=into,
+                                     required=not self.options.find)
+            src.show()
+            if path.resolve() != self.folder.prompts_json.resolve():
+                self.folder.create()
+                src.prompts.save(self.folder.prompts_json)
+        return src
+
+    def find(self):
+        """02: with ``find`` set, the detectors' floor over every frame (``floor.json``, resumable) and, when
+        tracking, the objects they find as box prompts; with ``no_track``, the untracked masks. Returns
+        the floor's summary (boxes per kind, what matched); None when ``find`` is not set. Done again only
+        when the options or 02's files changed."""
+        from vidmask_nb.detect import find as finder
+
+        o = self.options
+        if not o.find:
+            return None
+        if not self._stage_current("02_prompt", options=asdict(o)) or self.floor_file is None:
+            self._running("02_prompt")
+            found, self.found_log = finder.find_and_floor(self.video, self.workdir, o.find, o.find_every,
+                                                          o.floor_every, info=self.info, track=not o.no_track,
+                                                          pii_words=o.pii_words, exact=o.exact_floor)
+            if o.no_track:
+                finder.write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
+        return finder.floor_summary(finder.floor_path(self.workdir))
+
+    def prompts_done(self) -> None:
+        """02 is done: the prompts (and the floor and masks ``find`` wrote) recorded with their sha256. With
+        ``no_track`` the drawn boxes are made covers here (``detect.find.write_untracked_masks``)."""
+        from vidmask_nb.detect import find as finder
+
+        f = self.folder
+        if self._stage_current("02_prompt", options=asdict(self.options)):
+            return
+        if self.options.no_track:
+            finder.write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
+        if self.state.get("stages", {}).get("02_prompt", {}).get("status") != "running":
+            self._running("02_prompt")
+        self._done("02_prompt", f.prompts_json, self.floor_file, f.masks_json if self.options.no_track else None)
+
+    def prompt(self, prompts=None):
+        """02 headless: import ``prompts`` (a file or LabelMe folder), run ``find``, record 02. With neither
+        prompts nor ``find``, the run has nothing to hide: one line, nothing written."""
+        self._running("02_prompt")
+        if prompts is not None:
+            self.import_prompts(**({"labelme_dir": prompts} if Path(prompts).is_dir() else {"prompts_file": prompts}))
+        self.find()
+        self.prompts_done()
+
+    # -- 03 -------------------------------------------------------------------------------------
+
+    def _model_args(self) -> dict:
+        o = self.options
+        return dict(model=o.model, checkpoint=o.checkpoint, weights=o.weights, device=o.device, image_size=o.image_size)
+
+    def predictor(self):
+        """SAM 2 as the run's settings name it (built once a process, ``track.model.load_predictor``)."""
+        from vidmask_nb.track.model import load_predictor
+
+        return load_predictor(**self._model_args())
+
+    def track(self, vos_optimized: bool = False, predictor=None):
+        """03: SAM 2 through every frame from the prompts (resumable; after a prompt edit only what
+        changed, unless ``full``). With ``no_track`` nothing is tracked (02 wrote the masks). Returns the
+        ``MaskStore``."""
+        from vidmask_nb.track.propagate import propagate
+
+        if self.options.no_track:
+            self.say("no_track: the detector floor and the drawn boxes are the covers; nothing to track")
+            return self.masks()
+        rec = self.state.get("stages", {}).get("03_propagate", {})
+        prompts_now = input_digests(self.workdir).get("prompts.json")
+        if self._stage_current("03_propagate", options=asdict(self.options)) and \
+                rec.get("inputs", {}).get("prompts.json") == prompts_now:
+            return self.masks()
+        self._running("03_propagate")
+        o = self.options
+        store = propagate(self.video, self.workdir, model=o.model, checkpoint=o.checkpoint, weights=o.weights,
+                          device=o.device, chunk_seconds=o.chunk_seconds, image_size=o.image_size,
+                          vos_optimized=vos_optimized, full=o.full, predictor=predictor)
+        self._done("03_propagate", self.folder.masks_json, inputs=input_digests(self.workdir))
+        return store
+
+    # -- 04 -------------------------------------------------------------------------------------
+
+    def audio_plan(self, spans=()):
+        """04: the audio's plan (``--audio``, ``--audio-spans``, ``--say-words``, and ``spans`` added here)."""
+        from vidmask_nb.redact import audio as audio_redact
+
+        o = self.options
+        return audio_redact.plan_audio(self.video, audio_redact.AudioOptions(
+            o.audio, list(audio_redact.parse_spans(o.audio_spans)) + list(spans), o.say_words, o.say_margin))
+
+    def render_plan(self, object_styles=None):
+        from vidmask_nb.redact.render import plan_render
+
+        o = self.options
+        with self.masks() as store:
+            return plan_render(store, o.style, object_styles, o.dilate, o.feather, self.hold_frames, o.cover_long_gaps)
+
+    def render(self, object_styles=None, audio_spans=(), output=None) -> Path:
+        """04: the redacted copy (``<stem>_redacted.mp4``): every mask and the floor covered, the audio
+        plan applied. Done again only when its inputs, options or the file changed. Returns its path."""
+        from vidmask_nb.redact.render import DEFAULT_CRF, render
+
+        o = self.options
+        styles = {str(k): v for k, v in (object_styles or {}).items()}
+        audio = self.audio_plan(audio_spans)
+        record = {"inputs": input_digests(self.workdir), "render_options": asdict(o), "object_styles": styles,
+                  "audio_spans": [list(s) for s in audio_spans]}
+        out = Path(output).resolve() if output else self.output
+        self._output = out
+        if output is None and self._stage_current("04_render", **record):
+            return out
+        self._running("04_render")
+        render(self.video, self.workdir, style=o.style, object_styles=object_styles, dilate=o.dilate,
+               feather=o.feather, hold=self.hold_frames, cover_long_gaps=o.cover_long_gaps, output=out,
+               crf=o.crf if o.crf is not None else DEFAULT_CRF, lossless=o.lossless, floor=self.floor_file,
+               audio=audio if audio.changes_audio else None)
+        self._done("04_render", out, **record)
+        self.object_styles = object_styles
+        return out
+
+    def audit_kinds(self) -> str | None:
+        """What the audit looks for: every kind the run found (``find``), else faces."""
+        return self.options.find or "faces"
+
+    def audit(self, every: int = 1, object_styles=None) -> Audit:
+        """04: the output audited: every kind the run found (else faces) judged against what the render
+        covered, and the listed words still heard (``say_words``). Saved under ``sensitive/qa`` and in the
+        run's state; done again only when the output changed."""
+        from vidmask_nb.review import audit as auditing
+
+        o = self.options
+        out = self.output
+        if not out.is_file():
+            raise VidmaskError(f"{out} is not rendered yet: run render() first")
+        digest = sha256_file(out)
+        styles = object_styles if object_styles is not None else getattr(self, "object_styles", None)
+        record = {"output_sha256": digest, "kinds": self.audit_kinds(), "every": every,
+                  "object_styles": {str(k): v for k, v in (styles or {}).items()}}
+        saved = self.state.get("stages", {}).get("04_render", {}).get("audit") or {}
+        report_file = self.folder.qa_dir / f"{self.video.stem}_audit.json"
+        if all(saved.get(k) == v for k, v in record.items()) and report_file.is_file():
+            speech = auditing.audit_speech(out, o.say_words) if o.say_words else None
+            self.last_audit = Audit(auditing.AuditReport.load(report_file), speech, digest)
+            return self.last_audit
+        pictures = auditing.audit_run(self.video, self.workdir, out, self.audit_kinds(), every, styles, o.style,
+                                      o.dilate, feather=o.feather, hold=self.hold_frames,
+                                      cover_long_gaps=o.cover_long_gaps, floor=self.floor_file or False,
+                                      pii_words=o.pii_words)
+        speech = auditing.audit_speech(out, o.say_words) if o.say_words else None
+        result = Audit(pictures, speech, digest)
+        state = self.state
+        state.stage("04_render")["audit"] = {**record, "clean": result.clean,
+                                             "speech": speech.to_json() if speech else None}
+        state.save()
+        self.last_audit = result
+        return result
+
+    def review(self):
+        """04: spans to check (an object vanishes, shrinks or jumps, a low score, an implausible mask),
+        marked with the gaps the render covered; saved as ``sensitive/qa/<stem>_review.json``."""
+        from vidmask_nb.redact.gaps import mark_review
+        from vidmask_nb.review import qa
+
+        plan = self.render_plan()
+        prompts = self.prompts if self.folder.prompts_json.is_file() else None
+        with self.masks() as store:
+            table = mark_review(qa.review_frames(store, hold=self.hold_frames, prompts=prompts), plan.margins.gaps(store))
+        table.save(self.folder.qa_dir / f"{self.video.stem}_review.json")
+        return table
+
+    def finish(self) -> bool:
+        """Complete the run when every stage is done and current (``pipeline.finish_run``); says what is
+        still flagged. Returns True when the run is complete."""
+        done = finish_run(self.workdir, self.output, say=self.say)
+        if done:
+            flagged = self.flagged()
+            if flagged:
+                self.say("the run is complete, with flags (`vidmask-nb share` refuses it unless --accept-leaks):")
+                for line in flagged:
+                    self.say(f"  - {line}")
+            else:
+                self.say(f"the run is complete; share it with: vidmask-nb share {shlex.quote(str(self.workdir))} --to DIR")
+        return done
+
+    def flagged(self) -> list[str]:
+        """What the run's records still flag: each audit that found something, by kind."""
+        return audit_flags(self.state.data)
+
+    # -- the whole run ------------------------------------------------------------------------
+
+    def run_all(self, prompts=None, before_tracking=None, timings: dict | None = None) -> Path:
+        """Every stage in order, in this process (``vidmask-nb run``); returns the redacted video.
+        ``before_tracking(run)`` runs between 02 and 03; ``timings`` gets each stage's seconds."""
+        import time
+
+        stages = [("01_extract", self.extract), ("02_prompt", lambda: self.prompt(prompts))]
+        if not self.options.no_track:
+            stages.append(("03_propagate", lambda: (before_tracking and before_tracking(self), self.track())))
+        stages.append(("04_render", self._render_and_audit))
+        for n, (name, step) in enumerate(stages, start=1):
+            self.say(f"{n}/{len(stages)} {name}")
+            t0 = time.perf_counter()
+            try:
+                step()
+            except VidmaskError as exc:
+                self.state.stage_failed(name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                raise
+            if timings is not None:
+                timings[name] = round(time.perf_counter() - t0, 2)
+        return self.output
+
+    def _render_and_audit(self) -> None:
+        self.render()
+        self.audit()
+        self.review()
+        self.finish()
+
+    def share(self, to, **kw):
+        from vidmask_nb.run.share import share
+
+        return share(self.workdir, to, **kw)
+
+
+def say_on_stderr(prefix: str) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        print(f"[{prefix}] {line}", file=sys.stderr, flush=True)
+
+    return say
+
+
+# -- completion ----------------------------------------------------------------------------
+
+def finish_run(workdir, output, say=print) -> bool:
+    """Complete the run in ``workdir`` once 04 rendered and audited ``output``: its sha256 (the very bytes
+    the audit read), the digests of the inputs it was made from, gaps, objects, every audit, the tracking
+    record, then ``complete``. Returns False (and says why) when a stage before it is not done in this
+    folder, the prompts changed after 03 tracked them, or the output is not the file that was audited:
+    then the run stays incomplete and ``share`` refuses it. The one completion of every driver."""
+    from vidmask_nb.track.corrections import tracking_changes
+
+    workdir = Path(workdir)
+    state = RunState.load(workdir)
+    if state is None or not state.get("video"):
+        say(f"no run started in {workdir} (notebook 01 starts it): the render is not recorded as a complete run")
+        return False
+    settings = RunSettings.load(workdir)
+    stages = state.get("stages", {})
+    used = stages.get("04_render", {}).get("options") or asdict(settings.options)
+    opts = RunOptions(**used)
+    needed = ["01_extract", "02_prompt"] + ([] if opts.no_track else ["03_propagate"]) + ["04_render"]
+    missing = [n for n in needed if stages.get(n, {}).get("status") != "done"]
+    run = RunFolder(workdir)
+    audited = (stages.get("04_render", {}).get("audit") or {}).get("output_sha256")
+    digest = sha256_file(output) if Path(output).is_file() else None
+    why = None
+    if missing:
+        why = f"{', '.join(missing)} did not finish in this run folder"
+    elif not opts.no_track and run.prompts_json.is_file() and \
+            stages["03_propagate"].get("inputs", {}).get("prompts.json") != sha256_file(run.prompts_json):
+        why = "prompts.json changed after 03 tracked it: run 03 and then 04 again"
+    elif audited is None or audited != digest:
+        why = f"{Path(output).name} is not the file its audit read (audit it again: run 04)"
+    if why:
+        say(f"the run is NOT complete: {why}; `vidmask-nb share` refuses it until then")
+        return False
+    info = probe(settings.video)
+    gaps = run_gaps(run, info, opts)
+    uncovered = [g for g in gaps if not g.covered]
+    changes = tracking_changes(workdir)  # what 03's tracking did: full, or which objects and frames it re-tracked
+    speech = (stages["04_render"].get("audit") or {}).get("speech")
+    state.complete(output, inputs=input_digests(workdir), audit=_output_audit(run, settings.video),
+                   speech_audit=speech, objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
+                   long_gaps=[g.to_json() for g in gaps if g.long], render_options=used,
+                   tracking=changes.to_json() if changes else None, floor=_floor(run), output_sha256=digest)
+    return True
+
+
+def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
+    """The gaps of the finished masks, as the render planned them (``gaps.Gap``)."""
+    from vidmask_nb.redact.effects import MaskMargins
+    from vidmask_nb.redact.gaps import hold_frames_for
+    from vidmask_nb.track.masks import MaskStore
+
+    hold = opts.hold if opts.hold is not None else hold_frames_for(opts.hold_seconds, info.fps)
+    return MaskMargins(hold_frames=hold, cover_long_gaps=opts.cover_long_gaps).gaps(MaskStore.load(run.masks_json))
+
+
+def _objects(run: RunFolder) -> list[dict]:
+    """The objects the run hid, for ``run.json``: each one covered by ``masks.json`` (an object of the
+    prompts that no masks cover is an error, never listed as hidden)."""
+    from vidmask_nb.prompts.records import PromptSet
+    from vidmask_nb.track.masks import MaskStore
+
+    if not run.prompts_json.is_file():  # --find --no-track without --prompts: the floor alone, no objects
+        return []
+    objects = PromptSet.load(run.prompts_json).objects
+    covered = {o.id for o in MaskStore.load(run.masks_json).object_infos}
+    bare = [o.label for o in objects if o.id not in covered]
+    if bare:
+        raise VidmaskError(f"nothing covers {len(bare)} object(s) of the prompts ({', '.join(map(repr, bare[:5]))}): "
+                           f"{run.masks_json} holds no masks for them; run again (the run is not complete)")
+    return [{"id": o.id, "label": o.label} for o in objects]
+
+
+def _floor(run: RunFolder) -> dict | None:
+    """What the detector floor covered (``find.floor_summary``: boxes per kind, what matched), or None."""
+    from vidmask_nb.detect.find import floor_path, floor_summary
+
+    path = floor_path(run.root)
+    return floor_summary(path) if path.is_file() else None
+
+
+def _output_audit(run: RunFolder, video: Path) -> dict | None:
+    """Stage 04's audit of the output (``qa/<stem>_audit.json``), summed up for run.json."""
+    audit_file = run.qa_dir / f"{Path(video).stem}_audit.json"
+    if not audit_file.is_file():
+        return None
+    full = json.loads(audit_file.read_text())
+    audit = {k: full[k] for k in ("kinds", "every", "frames_checked", "clean", "leak_frames", "kept_frames")}
+    audit["matched"] = full.get("matched", {})  # leaks by what matched ("email": 3), never the text
+    return audit
