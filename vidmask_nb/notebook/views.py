@@ -128,6 +128,8 @@ def show_output(run, output) -> None:
         display(waveform_strip(run.video, output, audio, out_path=run.folder.qa_dir / f"{run.video.stem}_audio.png"))
     display(video_player(output, title=f"redacted: {Path(output).name}"))
     display(CompareView(run.video, output))
+    print("redacted video:", Path(output).resolve())
+    print("SENSITIVE (shows the source, never share):", run.folder.sensitive_dir)
 
 
 def show_audit(run, audit) -> None:
