@@ -32,7 +32,7 @@ def make_clip(path: Path, minutes: float, size: tuple[int, int]) -> Path:
     import cv2
 
     from groundtruth import MEDIA, decode, face_sprites
-    from vidmask_nb.media.truthclip import Actor, TruthScene, write_truth_clip
+    from common import Actor, TruthScene, write_truth_clip
 
     if path.is_file():
         return path

@@ -34,7 +34,7 @@ def ms(seconds: float) -> str:
 
 def published_names_off(fps: Fraction, frames: int, seconds: float) -> tuple[int, int]:
     """(folders whose name's first frame is wrong, folders) for the published extractor."""
-    from test_labelme import published_folders
+    from common import published_folders
 
     folders = published_folders(frames, float(fps), folder_duration=seconds)
     wrong = sum(int(SEED_CHUNK_RE.match(name).group(2)) != saved[0] for name, saved in folders.items())
@@ -43,7 +43,7 @@ def published_names_off(fps: Fraction, frames: int, seconds: float) -> tuple[int
 
 def bench_labelme(info, tmp: Path) -> None:
     """Import an hour-long published layout (20 s folders, 3 LabelMe files each) for a synthetic video."""
-    from test_labelme import published_folders, rect, write_labelme
+    from common import published_folders, rect, write_labelme
 
     fps = Fraction(30000, 1001)
     n = int(3600 * fps)

@@ -272,7 +272,7 @@ def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sam
     tolerance well below the tint's change (0.4 x the distance to the object's colour)."""
     require_browser()
     from vidmask_nb.notebook.editor import MASK_ALPHA
-    from vidmask_nb.redact.render import inject_masks
+    from common import inject_masks
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.sample import SampleScene
     from vidmask_nb.media.video import VideoReader

@@ -27,7 +27,8 @@ from vidmask_nb.run.pipeline import BatchItem, RunOptions, read_run_mark, run_ba
 from vidmask_nb.runfolder.state import RunState, check_run_folder
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
-from vidmask_nb.redact.render import inject_masks, mask_stream, render
+from common import inject_masks
+from vidmask_nb.redact.render import mask_stream, render
 from vidmask_nb.runfolder.folder import RunFolder, clean_partials, partial_path
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.prompts.sources import sample_prompts

@@ -84,7 +84,7 @@ def test_notebooks_need_only_workdir_from_notebooks_cwd(tmp_path, sample_clip):
     import papermill
 
     from vidmask_nb.run.pipeline import execute_notebook
-    from vidmask_nb.redact.render import inject_masks
+    from common import inject_masks
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.sample import SampleScene
     from vidmask_nb.media.video import probe
