@@ -30,6 +30,7 @@ from vidmask_nb.track.sam import SamFrames, _lazy_loader, add_prompt, init_state
 from vidmask_nb.media.sample import make_sample_clip
 from vidmask_nb.prompts.sources import sample_prompts
 from vidmask_nb.media.video import VideoReader, probe
+from track_helpers import tracking_command
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128
@@ -256,8 +257,7 @@ def test_done_run_is_returned_without_loading_the_model(uninterrupted, sample_cl
 # -- resume after SIGKILL --------------------------------------------------------------------------
 
 def _runner_cmd(video, work) -> list[str]:
-    return [sys.executable, "-m", "vidmask_nb.track.propagate", str(video), str(work), "--weights", "random",
-            "--image-size", str(IMAGE_SIZE), "--device", "cpu", "--chunk-frames", "8", "--no-progress"]
+    return tracking_command(video, work, chunk_frames=8, **RUN_ARGS)
 
 
 @pytest.mark.slow
@@ -354,11 +354,11 @@ def test_prompts_for_another_video_are_refused(tmp_path, sample_clip_info):
 
 
 def test_command_line_reports_errors_plainly(tmp_path, sample_clip):
-    res = subprocess.run([sys.executable, "-m", "vidmask_nb.track.propagate", str(sample_clip), str(tmp_path / "run"),
-                          "--weights", "random"], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = subprocess.run([sys.executable, "-m", "vidmask_nb.cli", "track", str(sample_clip), "--prompts",
+                          str(tmp_path / "prompts.json"), "--out", str(tmp_path / "run"), "--weights", "random"],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 2
-    assert res.stderr.strip().startswith("error: no prompts at") and "Traceback" not in res.stderr
+    assert res.stderr.strip().startswith("vidmask-nb: error: prompts not found") and "Traceback" not in res.stderr
 
 
 # -- notebook --------------------------------------------------------------------------------------

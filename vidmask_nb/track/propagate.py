@@ -25,17 +25,13 @@ Example::
     store = propagate("clip.mp4", "runs/clip", model="tiny")     # -> masks.MaskStore
     store[0].masks()                                              # {obj_id: HxW bool}
 
-From a shell (tests use this to kill and resume a real process)::
-
-    python -m vidmask_nb.track.propagate clip.mp4 runs/clip --model tiny --chunk-seconds 10
+From a shell: ``vidmask-nb track clip.mp4 --prompts prompts.json --out runs/clip``.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -643,44 +639,3 @@ def _assembled_frames(masks_dir: Path, segments: list[Segment], key: str, labels
             expected += 1
             yield FrameMasks(fm.frame, fm.pts, tuple(ObjectMask(o.obj_id, labels.get(o.obj_id, o.label), o.score, o.rle)
                                                      for o in fm.objects))
-
-
-# -- command line ----------------------------------------------------------------------------------
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m vidmask_nb.track.propagate VIDEO WORKDIR [options]``: run (or resume) the tracking on a
-    run folder that already holds ``prompts.json`` (the user-facing command is ``vidmask-nb track``;
-    this one also takes ``--chunk-frames``, which the resume-after-kill test needs)."""
-    d = TrackOptions()
-    ap = argparse.ArgumentParser(prog="python -m vidmask_nb.track.propagate", description=main.__doc__)
-    ap.add_argument("video")
-    ap.add_argument("workdir")
-    ap.add_argument("--model", default=d.model)
-    ap.add_argument("--checkpoint", default=d.checkpoint)
-    ap.add_argument("--weights", default=d.weights, choices=["trained", "random"])
-    ap.add_argument("--device", default=d.device)
-    ap.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds)
-    ap.add_argument("--chunk-frames", type=int)
-    ap.add_argument("--image-size", type=int, default=d.image_size)
-    ap.add_argument("--vos-optimized", action="store_true")
-    ap.add_argument("--force", action="store_true")
-    ap.add_argument("--full", action="store_true")
-    ap.add_argument("--agree-iou", type=float, default=DEFAULT_AGREE_IOU)
-    ap.add_argument("--agree-frames", type=int, default=DEFAULT_AGREE_FRAMES)
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        store = propagate(args.video, args.workdir, model=args.model, checkpoint=args.checkpoint,
-                          weights=args.weights, device=args.device, chunk_seconds=args.chunk_seconds,
-                          chunk_frames=args.chunk_frames, image_size=args.image_size,
-                          vos_optimized=args.vos_optimized, force=args.force, progress=not args.no_progress,
-                          full=args.full, agree_iou=args.agree_iou, agree_frames=args.agree_frames)
-    except VidmaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {RunFolder(args.workdir).masks_json}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
