@@ -24,7 +24,7 @@ from vidmask_nb.media.extract import prepare
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.track.model import load_predictor, model_identity
 from vidmask_nb.prompts.records import PromptSet
-from vidmask_nb.track.propagate import (STATE_FILE, Pruner, _read_segment, masks_key, plan_segments, propagate)
+from vidmask_nb.track.propagate import (TRACKER_STATE_FILE, Pruner, _read_segment, masks_key, plan_segments, propagate)
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.track.sam import SamFrames, _lazy_loader, add_prompt, init_state, object_scores
 from vidmask_nb.media.sample import make_sample_clip
@@ -208,7 +208,7 @@ def test_masks_equal_stock_sam2_bit_for_bit(uninterrupted, stock_masks, sample_c
     # Per-chunk mask files, all carrying the key; the tracker state is gone once complete.
     masks_dir = RunFolder(uninterrupted).masks_dir
     seg_files = sorted(masks_dir.glob("seg_*.json"))
-    assert len(seg_files) == 6 and not (masks_dir / STATE_FILE).exists()
+    assert len(seg_files) == 6 and not (masks_dir / TRACKER_STATE_FILE).exists()
     assert all(json.loads(p.read_text())["key"] == store.header["key"] for p in seg_files)
 
 
@@ -269,7 +269,7 @@ def test_killed_run_resumes_to_identical_masks(tmp_path, sample_clip, sample_cli
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     # Kill as soon as a chunk is complete (its masks and the tracker checkpoint): mid-way.
-    while not (list(run.masks_dir.glob("seg_*.json")) and (run.masks_dir / STATE_FILE).exists()):
+    while not (list(run.masks_dir.glob("seg_*.json")) and (run.masks_dir / TRACKER_STATE_FILE).exists()):
         assert proc.poll() is None, proc.stdout.read().decode()
         assert time.monotonic() < deadline, "the runner wrote no chunk in time"
         time.sleep(0.02)
@@ -278,7 +278,7 @@ def test_killed_run_resumes_to_identical_masks(tmp_path, sample_clip, sample_cli
     assert proc.returncode == -signal.SIGKILL
     assert not run.masks_json.exists()
 
-    saved = torch.load(run.masks_dir / STATE_FILE, weights_only=True)
+    saved = torch.load(run.masks_dir / TRACKER_STATE_FILE, weights_only=True)
     assert 1 <= saved["done"] < 6
     resumed = subprocess.run(_runner_cmd(sample_clip, work), cwd=ROOT, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

@@ -310,13 +310,6 @@ def covered_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tup
     return out
 
 
-def redact_frame(rgb: np.ndarray, masks: Mapping[int, np.ndarray], plan: RenderPlan) -> np.ndarray:
-    """Cover every object of one frame (in id order) with its effect inside its margins."""
-    for cover in frame_covers(masks, plan):
-        rgb = cover.effect.annotate(rgb, cover.region)
-    return rgb
-
-
 def floor_effect(style):
     """The floor's effect: the run's default style, or black fill when that is ``keep`` (fail closed)."""
     effect = parse_style(style)

@@ -56,7 +56,7 @@ from vidmask_nb.media.video import VideoInfo, probe
 
 RUNNER_VERSION = 1  # bump when a change alters the masks: old mask files then stop matching
 DEFAULT_IMAGE_SIZE = 1024  # every SAM 2.1 config's input size
-STATE_FILE = "tracker_state.pt"
+TRACKER_STATE_FILE = "tracker_state.pt"
 # The parts of a SAM 2 inference state that tracking changes; the rest is rebuilt by init_state.
 SAVED_STATE_KEYS = ("point_inputs_per_obj", "mask_inputs_per_obj", "constants", "obj_id_to_idx",
                     "obj_idx_to_id", "obj_ids", "output_dict_per_obj", "temp_output_dict_per_obj",
@@ -271,7 +271,7 @@ def _remove_stale(masks_dir: Path, keep: set[str]) -> None:
     if not masks_dir.is_dir():
         return
     for p in masks_dir.iterdir():
-        if p.name not in keep and (p.name.startswith("seg_") and p.suffix == ".json" or p.name == STATE_FILE
+        if p.name not in keep and (p.name.startswith("seg_") and p.suffix == ".json" or p.name == TRACKER_STATE_FILE
                                    or p.name.startswith(FIX_PREFIX) or ".partial-" in p.name):
             p.unlink(missing_ok=True)
 
@@ -468,7 +468,7 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
             print(changes.summary(), flush=True)
             return result(0, changes, new_key)
 
-    state_path = masks_dir / STATE_FILE
+    state_path = masks_dir / TRACKER_STATE_FILE
 
     # What is already done: the checkpoint names the segments whose mask files are complete.
     masks_dir.mkdir(parents=True, exist_ok=True)
@@ -481,7 +481,7 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
             saved, done = None, 0
     elif not force and all(_read_segment(_segment_path(masks_dir, s), key) is not None for s in segments):
         done = len(segments)  # all segments done, only masks.json is missing
-    _remove_stale(masks_dir, {f"{s.name}.json" for s in segments[:done]} | ({STATE_FILE} if saved else set()))
+    _remove_stale(masks_dir, {f"{s.name}.json" for s in segments[:done]} | ({TRACKER_STATE_FILE} if saved else set()))
     if 0 < done < len(segments):
         print(f"resuming: {done} of {len(segments)} segments were already tracked "
               f"(up to {segments[done - 1].name}); continuing from there", flush=True)
@@ -569,7 +569,7 @@ def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, mode
     key = masks_key(expected_identity(model, checkpoint, weights, image_size, device, seed), prompts, info)
     segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks],
                              min(frame for frame, _ in prompts.merged()))
-    state_path = run.masks_dir / STATE_FILE
+    state_path = run.masks_dir / TRACKER_STATE_FILE
     if state_path.is_file():
         try:
             payload = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
@@ -617,7 +617,7 @@ def _track(predictor, info: VideoInfo, masks_dir: Path, merged: dict, pass_start
                 # only repeats this segment.
                 write_json(_segment_path(masks_dir, seg), {"key": key, "segment": asdict(seg),
                                                            "frames": [fm.to_json() for fm in writer.collect()]})
-                _save_tracker_state(masks_dir / STATE_FILE, key, segments, seg.order + 1, state)
+                _save_tracker_state(masks_dir / TRACKER_STATE_FILE, key, segments, seg.order + 1, state)
     finally:
         writer.close()
         frames.close()
