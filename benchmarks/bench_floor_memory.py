@@ -21,9 +21,6 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
 FPS = Fraction(24000, 1001)
 

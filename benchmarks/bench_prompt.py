@@ -12,7 +12,6 @@ import argparse
 import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -20,12 +19,10 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from vidmask_nb.prompts.labelme import SEED_CHUNK_RE, _replay_seed_names, import_labelme  # noqa: E402
-from vidmask_nb.prompts.records import FramePrompt  # noqa: E402
-from vidmask_nb.media.video import probe  # noqa: E402
+from vidmask_nb.prompts.labelme import SEED_CHUNK_RE, _replay_seed_names, import_labelme
+from vidmask_nb.prompts.records import FramePrompt
+from vidmask_nb.media.video import probe
 
 
 def ms(seconds: float) -> str:
