@@ -28,7 +28,6 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
@@ -73,7 +72,7 @@ def main() -> int:
             cmd = [sys.executable, "-m", "vidmask_nb.cli", "run", str(clip), "--prompts", str(prompts_file),
                    "--out", str(work), "--weights", "random", "--image-size", str(args.image_size),
                    "--device", args.device] + (["--full"] if full else [])
-            res = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"},
+            res = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "TQDM_DISABLE": "1"},
                                  capture_output=True, text=True)
             if res.returncode:
                 sys.exit(f"vidmask-nb run failed:\n{res.stdout}\n{res.stderr}")

@@ -21,9 +21,6 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
 FPS = Fraction(24000, 1001)
 
@@ -32,7 +29,7 @@ def make_clip(path: Path, minutes: float, size: tuple[int, int]) -> Path:
     import cv2
 
     from groundtruth import MEDIA, decode, face_sprites
-    from vidmask_nb.media.truthclip import Actor, TruthScene, write_truth_clip
+    from common import Actor, TruthScene, write_truth_clip
 
     if path.is_file():
         return path

@@ -12,7 +12,6 @@ import argparse
 import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -20,12 +19,10 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from vidmask_nb.prompts.labelme import SEED_CHUNK_RE, _replay_seed_names, import_labelme  # noqa: E402
-from vidmask_nb.prompts.records import FramePrompt  # noqa: E402
-from vidmask_nb.media.video import probe  # noqa: E402
+from vidmask_nb.prompts.labelme import SEED_CHUNK_RE, _replay_seed_names, import_labelme
+from vidmask_nb.prompts.records import FramePrompt
+from vidmask_nb.media.video import probe
 
 
 def ms(seconds: float) -> str:
@@ -34,7 +31,7 @@ def ms(seconds: float) -> str:
 
 def published_names_off(fps: Fraction, frames: int, seconds: float) -> tuple[int, int]:
     """(folders whose name's first frame is wrong, folders) for the published extractor."""
-    from test_labelme import published_folders
+    from common import published_folders
 
     folders = published_folders(frames, float(fps), folder_duration=seconds)
     wrong = sum(int(SEED_CHUNK_RE.match(name).group(2)) != saved[0] for name, saved in folders.items())
@@ -43,7 +40,7 @@ def published_names_off(fps: Fraction, frames: int, seconds: float) -> tuple[int
 
 def bench_labelme(info, tmp: Path) -> None:
     """Import an hour-long published layout (20 s folders, 3 LabelMe files each) for a synthetic video."""
-    from test_labelme import published_folders, rect, write_labelme
+    from common import published_folders, rect, write_labelme
 
     fps = Fraction(30000, 1001)
     n = int(3600 * fps)

@@ -26,7 +26,6 @@ import argparse
 import os
 import platform
 import shutil
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -35,14 +34,13 @@ import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING, output_pix_fmt  # noqa: E402
-from vidmask_nb.redact.render import (RenderOptions, chroma_of, inject_masks, plan_render,  # noqa: E402
-                                      psnr_outside_covers, render)
-from vidmask_nb.media.sample import make_sample_clip  # noqa: E402
-from vidmask_nb.media.video import probe  # noqa: E402
+from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING, output_pix_fmt
+from vidmask_nb.redact.render import RenderOptions, chroma_of, plan_render, render
+from vidmask_nb.media.sample import make_sample_clip
+from vidmask_nb.media.video import probe
+from common import inject_masks, psnr_outside_covers
 
 SHARED_CLIP = ROOT.parent / "shared" / "media" / "01_dog.mp4"
 TABLE = [("medium", 10), ("veryfast", 10), ("veryfast", 12), ("superfast", 10), ("ultrafast", 10)]

@@ -32,14 +32,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json  # noqa: E402
-from vidmask_nb.prompts.records import color_for  # noqa: E402
-from vidmask_nb.runfolder.folder import RunFolder, atomic_output  # noqa: E402
-from vidmask_nb.media.sample import SampleScene, make_sample_clip  # noqa: E402
-from vidmask_nb.media.video import fraction_str, probe  # noqa: E402
+from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle, write_masks_json
+from vidmask_nb.prompts.records import color_for
+from vidmask_nb.runfolder.folder import RunFolder, atomic_output
+from vidmask_nb.media.sample import SampleScene, make_sample_clip
+from vidmask_nb.media.video import fraction_str, probe
 
 DILATE, HOLD = 4, 3
 CHROMA_PX = 2  # 4:2:0 chroma bleeds about this far past a covered edge
@@ -154,7 +153,7 @@ def main() -> None:
     for frames in args.lengths:
         clip, workdir = prepare(work, frames, size, Fraction(args.fps))
         proc = subprocess.run([sys.executable, __file__, "--child", str(clip), str(workdir)],
-                              capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                              capture_output=True, text=True)
         if proc.returncode:
             sys.exit(f"render of {frames} frames failed:\n{proc.stderr[-2000:]}")
         r = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # VIDMASK_SHARED_MEDIA points elsewhere (a git worktree has no ../shared beside it)
 SHARED_MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+# benchmarks/common.py (truth clips, the scorer, injected masks) is the one copy the benchmarks and the tests
+# share; the product does not carry it, and the benchmarks import nothing from here.
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")

@@ -103,7 +103,7 @@ def test_draw_box_and_point_in_jupyterlab(tmp_path, sample_clip, sample_clip_inf
     right = (130.0, 20.0)  # a right-click: a negative point
     later = (60.0, 90.0)  # Shift+-> (10 frames on), then a plain click: a positive point
 
-    # What notebook 01 leaves in the run folder (settings.json, manifest.json); 02 is then opened with
+    # What notebook 01 leaves in the run folder (run.json, manifest.json); 02 is then opened with
     # only `workdir` set, and takes the video and the model from the run's settings.
     from vidmask_nb.media.extract import prepare
     from vidmask_nb.run.pipeline import RunOptions
@@ -272,7 +272,7 @@ def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sam
     tolerance well below the tint's change (0.4 x the distance to the object's colour)."""
     require_browser()
     from vidmask_nb.notebook.editor import MASK_ALPHA
-    from vidmask_nb.redact.render import inject_masks
+    from common import inject_masks
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.sample import SampleScene
     from vidmask_nb.media.video import VideoReader

@@ -29,7 +29,7 @@ from vidmask_nb.cli import main  # noqa: E402
 from vidmask_nb.run.cluster import RayOptions, run_batch_on_ray, track_on_ray  # noqa: E402
 from vidmask_nb.run.pipeline import BatchItem, RunOptions  # noqa: E402
 from vidmask_nb.prompts.records import FramePrompt  # noqa: E402
-from vidmask_nb.track.propagate import STATE_FILE, group_dir, propagate  # noqa: E402
+from vidmask_nb.track.propagate import TRACKER_STATE_FILE, group_dir, propagate  # noqa: E402
 from vidmask_nb.runfolder.folder import RunFolder  # noqa: E402
 from vidmask_nb.media.sample import make_sample_clip  # noqa: E402
 from vidmask_nb.prompts.sources import sample_prompts  # noqa: E402
@@ -126,7 +126,7 @@ def test_killed_worker_is_retried_and_resumes(cluster, crowded, tmp_path):
     clip, prompts, reference = crowded
     work = _folder(tmp_path / "run", prompts)
     # the task's worker is killed right after its first checkpoint
-    watcher = kill_worker_after_first_checkpoint(group_dir(work, (1, 2, 3)) / STATE_FILE, "_group_task")
+    watcher = kill_worker_after_first_checkpoint(group_dir(work, (1, 2, 3)) / TRACKER_STATE_FILE, "_group_task")
     _, outcomes = track_on_ray(clip, work, RunOptions(**TRACK), RayOptions(groups=1, max_retries=2))
     watcher.join(5)
     assert watcher.killed.is_set(), "the worker never reached a checkpoint"

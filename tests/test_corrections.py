@@ -12,7 +12,6 @@ import os
 import signal
 import shutil
 import subprocess
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +26,7 @@ from vidmask_nb.track.propagate import INCREMENTAL, track
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import probe
+from track_helpers import tracking_command
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128
@@ -218,8 +218,7 @@ def test_killed_correction_resumes_and_masks_json_is_never_half_new(tmp_path, sh
     run = copy_run(short_run, tmp_path / "run")
     edited.save(run.prompts_json)
     old_bytes = run.masks_json.read_bytes()
-    cmd = [sys.executable, "-m", "vidmask_nb.track.propagate", str(clip), str(run.root), "--weights", "random",
-           "--image-size", str(IMAGE_SIZE), "--device", "cpu", "--chunk-frames", "25", "--no-progress"]
+    cmd = tracking_command(clip, run.root, **ARGS)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # SIGKILL the real process as soon as its first correction pass is on disk under its final name
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -413,7 +413,7 @@ def test_button_errors_and_loading_show_in_the_widget(tmp_path, sample_clip, cap
 @pytest.fixture
 def tracked_run(tmp_path, sample_clip, sample_clip_info):
     """A run folder with the sample clip's exact masks (ball 1, block 2), the ball lost on frames 20..22."""
-    from vidmask_nb.redact.render import inject_masks
+    from common import inject_masks
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.sample import SampleScene
 

@@ -28,7 +28,8 @@ from vidmask_nb.run.stages import run_gaps
 from vidmask_nb.runfolder.state import RunState, check_run_folder
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
-from vidmask_nb.redact.render import inject_masks, mask_stream, render
+from common import inject_masks
+from vidmask_nb.redact.render import mask_stream, render
 from vidmask_nb.runfolder.folder import RunFolder, clean_partials, partial_path
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.prompts.sources import sample_prompts
@@ -348,8 +349,8 @@ def test_tracking_progress_reads_the_checkpoint_without_the_model(tmp_path, samp
     import torch
 
     from vidmask_nb.media import extract
-    from vidmask_nb.track.propagate import (STATE_FILE, expected_identity, masks_key, plan_segments, plan_chunks,
-                                      tracking_progress)
+    from vidmask_nb.track.propagate import (TRACKER_STATE_FILE, expected_identity, masks_key, plan_chunks,
+                                            plan_segments, tracking_progress)
 
     info = sample_clip_info
     run = RunFolder(tmp_path).create()
@@ -366,7 +367,7 @@ def test_tracking_progress_reads_the_checkpoint_without_the_model(tmp_path, samp
     for s in segs[:3]:
         (run.masks_dir / f"{s.name}.json").write_text(json.dumps({"key": key}))
     torch.save({"key": key, "segments": [s.name for s in segs], "done": 3, "state": {"t": torch.zeros(4)}},
-               run.masks_dir / STATE_FILE)
+               run.masks_dir / TRACKER_STATE_FILE)
     assert tracking_progress(sample_clip, tmp_path, **args) == (3, len(segs))
 
 

@@ -54,11 +54,10 @@ def test_fast_pass_follows_a_face_faster_than_its_size_as_one_face():
 def test_fast_pass_covers_a_moving_real_face_with_no_leak_frame(shared_media, tmp_path, face, frames, path, hold):
     import av
 
+    from common import Actor, LeakScorer, Sprite, TruthScene, write_truth_clip
     from vidmask_nb.detect.detectors import get_detector
-    from vidmask_nb.media.truthclip import Actor, Sprite, TruthScene, write_truth_clip
     from vidmask_nb.media.video import VideoReader, probe
     from vidmask_nb.redact.render import render
-    from vidmask_nb.review.score import LeakScorer
 
     with av.open(str(shared_media / "bedroom.mp4")) as c:
         face_frame = next(c.decode(video=0)).to_ndarray(format="rgb24")

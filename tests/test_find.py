@@ -163,7 +163,8 @@ def test_keep_style_leaves_an_object_and_audit_calls_it_kept(text_clip, tmp_path
     from vidmask_nb.review.audit import kept_masks
     from vidmask_nb.redact.effects import parse_style
     from vidmask_nb.track.masks import MaskStore
-    from vidmask_nb.redact.render import inject_masks, render
+    from common import inject_masks
+    from vidmask_nb.redact.render import render
 
     assert parse_style("keep").name == "keep"
     info = probe(text_clip)

@@ -23,7 +23,8 @@ from vidmask_nb.errors import VidmaskError
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import VideoReader, probe
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
-from vidmask_nb.redact.render import inject_masks, render
+from common import inject_masks
+from vidmask_nb.redact.render import render
 from vidmask_nb.runfolder.folder import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]

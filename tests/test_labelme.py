@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from common import published_folders, rect, write_labelme
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.prompts.labelme import LABELME_VERSION, export_labelme, import_labelme
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
@@ -26,40 +27,6 @@ def clip3s(tmp_path_factory):
     return probe(path)
 
 
-def published_folders(total_frames, fps, start=0, end=None, folder_duration=None, folder_prefix="frame",
-                      folder_start_idx=1) -> dict[str, list[int]]:
-    """The published ``extract_frames`` loop (../shared/seed), its arithmetic verbatim, without cv2.
-
-    Returns {folder name: whole-video frame indices saved in it, in file order}.
-    """
-    if end is None or end > total_frames / fps:
-        end = total_frames / fps
-    out: dict[str, list[int]] = {}
-    now_save_dir = f"{folder_start_idx}_{folder_prefix}{int(start * fps)}-{int(end * fps - 1)}"
-    if folder_duration is None:
-        out[now_save_dir] = []
-    now_end = None
-    frame_count = 0
-    for _ in range(0, int(end * fps)):
-        if frame_count >= total_frames:  # cap.read() fails
-            break
-        current_time_sec = frame_count / fps
-        index = frame_count
-        frame_count += 1
-        if end is not None and current_time_sec >= end:
-            break
-        if current_time_sec < start:
-            continue
-        if folder_duration is not None and (now_end is None or current_time_sec >= now_end):
-            now_save_dir = (f"{folder_start_idx}_{folder_prefix}{int(current_time_sec * fps)}-"
-                            f"{int(min(current_time_sec + folder_duration, end) * fps - 1)}")
-            out[now_save_dir] = []
-            folder_start_idx += 1
-            now_end = current_time_sec + folder_duration
-        out[now_save_dir].append(index)
-    return {k: v for k, v in out.items() if v}
-
-
 def make_published_layout(root: Path, info, **kwargs) -> dict[str, list[int]]:
     folders = published_folders(info.frame_count, float(info.fps), **kwargs)
     for name, frames in folders.items():
@@ -69,20 +36,8 @@ def make_published_layout(root: Path, info, **kwargs) -> dict[str, list[int]]:
     return folders
 
 
-def rect(label, x0, y0, x1, y1, group_id=None):
-    return {"label": label, "points": [[x0, y0], [x1, y1]], "group_id": group_id, "shape_type": "rectangle",
-            "flags": {}}
-
-
 def point(label, x, y, flags=None, group_id=None):
     return {"label": label, "points": [[x, y]], "group_id": group_id, "shape_type": "point", "flags": flags or {}}
-
-
-def write_labelme(path: Path, shapes, size=(64, 48)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"version": "5.5.0", "flags": {}, "shapes": shapes,
-                                "imagePath": path.with_suffix(".jpg").name, "imageData": None,
-                                "imageHeight": size[1], "imageWidth": size[0]}))
 
 
 def as_set(prompts: PromptSet) -> set:

@@ -1,7 +1,9 @@
-"""The house: stage packages in pipeline order, no import cycle (function-local imports counted), no test hooks."""
+"""The house: stage packages in pipeline order, no import cycle (function-local imports counted), no test hooks,
+and no product module that only the tests or the benchmarks use."""
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "vidmask_nb"
@@ -81,3 +83,51 @@ def test_no_function_exists_for_tests():
         text = path.read_text(encoding="utf-8")
         for word in ("_for_tests", "TEST_CRASH", "_crash"):
             assert word not in text, f"{path.relative_to(PKG.parent)} holds a test hook ({word})"
+
+
+def entry_modules() -> set[str]:
+    """What a user starts from: the package with its curated API (``vidmask_nb._API``), the CLI, and the
+    ``vidmask_nb`` imports of every notebook's code cells (the notebooks in the clone or shipped in the package)."""
+    init = ast.parse((PKG / "__init__.py").read_text(encoding="utf-8"))
+    api = next(ast.literal_eval(node.value) for node in ast.walk(init)
+               if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_API" for t in node.targets))
+    names = {"vidmask_nb", "vidmask_nb.cli"} | {f"vidmask_nb.{module}" for module in api.values()}
+    for nb in sorted({*(PKG.parent / "notebooks").glob("*.ipynb"), *PKG.rglob("*.ipynb")}):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Import):
+                    names |= {a.name for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def reachable(graph: dict[str, set[str]], roots: set[str]) -> set[str]:
+    """Every module loaded, directly or not, once ``roots`` are (a module loads its parent packages too)."""
+    seen: set[str] = set()
+    todo = [r for r in roots if r in graph]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        todo += graph[name]
+    return seen
+
+
+# Product modules that only tests or benchmarks still import, each to be moved out or wired in.
+ONLY_TESTS_USE: set[str] = set()
+
+
+def test_every_product_module_is_reachable_from_an_entry_point():
+    """Code the product never runs belongs to the tests or the benchmarks (``benchmarks/common.py``), not in the wheel."""
+    graph = import_graph()
+    unused = set(graph) - reachable(graph, entry_modules())
+    assert unused == ONLY_TESTS_USE, f"imported only by tests or benchmarks: {sorted(unused - ONLY_TESTS_USE)}; " \
+                                     f"reachable now: {sorted(ONLY_TESTS_USE - unused)}"

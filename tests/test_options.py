@@ -23,7 +23,7 @@ def test_run_options_are_the_stages_options_flat():
     assert opts.track_options == TrackOptions(model="t", chunk_seconds=4)
     assert opts.render_options == RenderOptions(style="blur", hold_seconds=2.5)
     assert opts.find_options == FindOptions(find="faces")
-    # the notebooks read these from the run's settings.json (settings.RunSettings), the same flat names
+    # the notebooks read these from the run's run.json (settings.RunSettings), the same flat names
     assert set(asdict(RunOptions())) >= {f.name for stage in STAGES for f in fields(stage)}
 
 

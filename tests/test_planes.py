@@ -8,7 +8,8 @@ import pytest
 from vidmask_nb.media.planes import FramePool, solid_yuv
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import VideoReader, probe
-from vidmask_nb.redact.render import covered_region, inject_masks, mask_stream, plan_render, render
+from common import inject_masks
+from vidmask_nb.redact.render import covered_region, mask_stream, plan_render, render
 from vidmask_nb.track.masks import MaskStore
 
 CLIPS = {  # name: make_sample_clip settings (small, 1 s)

@@ -24,12 +24,13 @@ from vidmask_nb.media.extract import prepare
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.track.model import load_predictor, model_identity
 from vidmask_nb.prompts.records import PromptSet
-from vidmask_nb.track.propagate import (STATE_FILE, Pruner, _read_segment, masks_key, plan_segments, propagate)
+from vidmask_nb.track.propagate import (TRACKER_STATE_FILE, Pruner, _read_segment, masks_key, plan_segments, propagate)
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.track.sam import SamFrames, _lazy_loader, add_prompt, init_state, object_scores
 from vidmask_nb.media.sample import make_sample_clip
 from vidmask_nb.prompts.sources import sample_prompts
 from vidmask_nb.media.video import VideoReader, probe
+from track_helpers import tracking_command
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128
@@ -207,7 +208,7 @@ def test_masks_equal_stock_sam2_bit_for_bit(uninterrupted, stock_masks, sample_c
     # Per-chunk mask files, all carrying the key; the tracker state is gone once complete.
     masks_dir = RunFolder(uninterrupted).masks_dir
     seg_files = sorted(masks_dir.glob("seg_*.json"))
-    assert len(seg_files) == 6 and not (masks_dir / STATE_FILE).exists()
+    assert len(seg_files) == 6 and not (masks_dir / TRACKER_STATE_FILE).exists()
     assert all(json.loads(p.read_text())["key"] == store.header["key"] for p in seg_files)
 
 
@@ -256,8 +257,7 @@ def test_done_run_is_returned_without_loading_the_model(uninterrupted, sample_cl
 # -- resume after SIGKILL --------------------------------------------------------------------------
 
 def _runner_cmd(video, work) -> list[str]:
-    return [sys.executable, "-m", "vidmask_nb.track.propagate", str(video), str(work), "--weights", "random",
-            "--image-size", str(IMAGE_SIZE), "--device", "cpu", "--chunk-frames", "8", "--no-progress"]
+    return tracking_command(video, work, chunk_frames=8, **RUN_ARGS)
 
 
 @pytest.mark.slow
@@ -269,7 +269,7 @@ def test_killed_run_resumes_to_identical_masks(tmp_path, sample_clip, sample_cli
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     # Kill as soon as a chunk is complete (its masks and the tracker checkpoint): mid-way.
-    while not (list(run.masks_dir.glob("seg_*.json")) and (run.masks_dir / STATE_FILE).exists()):
+    while not (list(run.masks_dir.glob("seg_*.json")) and (run.masks_dir / TRACKER_STATE_FILE).exists()):
         assert proc.poll() is None, proc.stdout.read().decode()
         assert time.monotonic() < deadline, "the runner wrote no chunk in time"
         time.sleep(0.02)
@@ -278,7 +278,7 @@ def test_killed_run_resumes_to_identical_masks(tmp_path, sample_clip, sample_cli
     assert proc.returncode == -signal.SIGKILL
     assert not run.masks_json.exists()
 
-    saved = torch.load(run.masks_dir / STATE_FILE, weights_only=True)
+    saved = torch.load(run.masks_dir / TRACKER_STATE_FILE, weights_only=True)
     assert 1 <= saved["done"] < 6
     resumed = subprocess.run(_runner_cmd(sample_clip, work), cwd=ROOT, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -354,11 +354,11 @@ def test_prompts_for_another_video_are_refused(tmp_path, sample_clip_info):
 
 
 def test_command_line_reports_errors_plainly(tmp_path, sample_clip):
-    res = subprocess.run([sys.executable, "-m", "vidmask_nb.track.propagate", str(sample_clip), str(tmp_path / "run"),
-                          "--weights", "random"], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    res = subprocess.run([sys.executable, "-m", "vidmask_nb.cli", "track", str(sample_clip), "--prompts",
+                          str(tmp_path / "prompts.json"), "--out", str(tmp_path / "run"), "--weights", "random"],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 2
-    assert res.stderr.strip().startswith("error: no prompts at") and "Traceback" not in res.stderr
+    assert res.stderr.strip().startswith("vidmask-nb: error: prompts not found") and "Traceback" not in res.stderr
 
 
 # -- notebook --------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from vidmask_nb.review import qa
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
-from vidmask_nb.redact.render import inject_masks
+from common import inject_masks
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.sample import SampleScene
 from vidmask_nb.media.video import probe

@@ -8,13 +8,13 @@ import av
 import numpy as np
 import pytest
 
+from common import inject_masks, psnr_outside_covers
 from vidmask_nb.cli import main
 from vidmask_nb.redact.effects import MaskMargins
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.review.qa import stream_digests
-from vidmask_nb.redact.render import (chroma_of, covered_region, inject_masks, mask_stream, plan_render,
-                               psnr_outside_covers, render)
+from vidmask_nb.redact.render import chroma_of, covered_region, mask_stream, plan_render, render
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import VideoReader, probe

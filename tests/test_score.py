@@ -1,9 +1,9 @@
-"""The ground-truth scorer (review.score) on synthetic arrays: black output, source copy, one miss."""
+"""The ground-truth scorer (benchmarks/common.py) on synthetic arrays: black output, source copy, one miss."""
 from __future__ import annotations
 
 import numpy as np
 
-from vidmask_nb.review.score import LeakScorer, changed_pixels
+from common import LeakScorer, changed_pixels
 
 
 def _clip(n=6, h=40, w=60, seed=1):

@@ -10,7 +10,8 @@ import pytest
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.run.pipeline import RunOptions
-from vidmask_nb.run.settings import SETTINGS_FILE, RunSettings, repo_root, resolve_path, run_settings
+from vidmask_nb.run.settings import RunSettings, repo_root, resolve_path, run_settings
+from vidmask_nb.runfolder.state import RUN_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,8 +47,8 @@ def test_first_notebook_saves_later_ones_read_and_a_parameter_overrides(tmp_path
     s = run_settings(tmp_path / "run", sample_clip, save=True, say=said.append, weights="random", image_size=512,
                      chunk_seconds=0.5)
     assert said == [] and s.video == sample_clip.resolve() and s.image_size == 512
-    saved = json.loads((tmp_path / "run" / SETTINGS_FILE).read_text())  # the run's state holds them
-    assert SETTINGS_FILE == "run.json" and saved["status"] == "running"
+    saved = json.loads((tmp_path / "run" / RUN_FILE).read_text())  # the run's state holds them
+    assert RUN_FILE == "run.json" and saved["status"] == "running"
     assert saved["video"] == str(sample_clip.resolve()) and saved["options"]["chunk_seconds"] == 0.5
 
     later = run_settings(tmp_path / "run", say=said.append)  # only workdir
@@ -71,7 +72,7 @@ def test_video_relative_to_the_run_folder_and_bad_settings(tmp_path, sample_clip
         run_settings(run, image_sise=256)
     with pytest.raises(VidmaskError, match="--image-size must be a multiple of 32"):
         run_settings(run, save=True, image_size=100)
-    (run / SETTINGS_FILE).write_text(json.dumps({"kind": "vidmask-nb run folder", "video": str(s.video),
+    (run / RUN_FILE).write_text(json.dumps({"kind": "vidmask-nb run folder", "video": str(s.video),
                                                  "options": {"gpu": 1}}))
     with pytest.raises(VidmaskError, match="another version of the kit"):
         run_settings(run)
@@ -84,7 +85,7 @@ def test_notebooks_need_only_workdir_from_notebooks_cwd(tmp_path, sample_clip):
     import papermill
 
     from vidmask_nb.run.pipeline import execute_notebook
-    from vidmask_nb.redact.render import inject_masks
+    from common import inject_masks
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.sample import SampleScene
     from vidmask_nb.media.video import probe
@@ -95,7 +96,7 @@ def test_notebooks_need_only_workdir_from_notebooks_cwd(tmp_path, sample_clip):
     execute_notebook(ROOT / "notebooks" / "01_extract.ipynb", reports / "01.ipynb",
                      {"workdir": str(run), "video": str(tmp_path / "clip.mp4"), "weights": "random",
                       "thumbnails": 2})
-    assert json.loads((run / SETTINGS_FILE).read_text())["options"]["weights"] == "random"
+    assert json.loads((run / RUN_FILE).read_text())["options"]["weights"] == "random"
     assert (run / "manifest.json").is_file()
 
     # 03 on a folder without prompts: the error is its one line, no traceback through the package
@@ -117,7 +118,7 @@ def test_notebooks_need_only_workdir_from_notebooks_cwd(tmp_path, sample_clip):
 
 def test_parameters_cells_parse_cleanly_and_default_to_the_runs_settings(caplog):
     """papermill reads every parameter (no 'Unable to parse line'); only 01 names a video, and every
-    run setting a later notebook has defaults to None (from settings.json)."""
+    run setting a later notebook has defaults to None (from run.json)."""
     import papermill
 
     from vidmask_nb.run.pipeline import NOTEBOOKS

@@ -34,7 +34,7 @@ def _packets(path, kind):
 
 def _empty_masks(video, tmp: Path) -> Path:
     from vidmask_nb.media.video import probe
-    from vidmask_nb.redact.render import inject_masks
+    from common import inject_masks
 
     store = inject_masks(probe(video), {1: "nothing"}, lambda i, k: None)
     path = tmp / "masks.json"

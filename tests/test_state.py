@@ -25,7 +25,8 @@ from vidmask_nb.errors import VidmaskError
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import probe
 from vidmask_nb.prompts.sources import sample_prompts
-from vidmask_nb.redact.render import inject_masks, render
+from common import inject_masks
+from vidmask_nb.redact.render import render
 from vidmask_nb.run.pipeline import execute_notebook, share
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.runfolder.state import LOCK_FILE, RunLock, RunState, sha256_file

@@ -388,10 +388,6 @@ class EditState:
         return f"'{self.prompts.object(obj_id).label}'"
 
     # ------------------------------------------------------------------ proposals (from the detectors)
-    def proposals_from(self, frame: int, dets: Detections) -> list[Proposal]:
-        """Proposals for ``dets`` on ``frame``, best first, leaving out those on a box prompt there."""
-        return [p for p in self._detections(frame, dets) if p.boxed_by is None]
-
     def _detections(self, frame: int, dets: Detections) -> list[Proposal]:
         """Every detection as a proposal, best first; one on a box prompt there has ``boxed_by`` set."""
         from vidmask_nb.detect.find import MATCH_IOU

@@ -46,8 +46,8 @@ from vidmask_nb.redact.effects import Box, Effect, FillEffect, MaskMargins, Mean
 from vidmask_nb.media.encode import DEFAULT_CRF, VideoWriter, check_output_name, output_pix_fmt, written_by_kit
 from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
-from vidmask_nb.track.masks import FrameMasks, MaskStore, ObjectMask, encode_rle
-from vidmask_nb.prompts.records import TrackedObject, VideoRef, color_for
+from vidmask_nb.track.masks import MaskStore
+from vidmask_nb.prompts.records import TrackedObject
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.video import VideoInfo, VideoReader, probe
 from vidmask_nb.media.planes import FramePool, YuvFrame
@@ -308,13 +308,6 @@ def covered_region(masks: Mapping[int, np.ndarray], plan: RenderPlan, shape: tup
     for cover in frame_covers(masks, plan):
         out |= cover.region > 0
     return out
-
-
-def redact_frame(rgb: np.ndarray, masks: Mapping[int, np.ndarray], plan: RenderPlan) -> np.ndarray:
-    """Cover every object of one frame (in id order) with its effect inside its margins."""
-    for cover in frame_covers(masks, plan):
-        rgb = cover.effect.annotate(rgb, cover.region)
-    return rgb
 
 
 def floor_effect(style):
@@ -607,54 +600,3 @@ class FrameSink:
         self._thread.join()
         if self._error is not None and self._error is not exc:
             raise self._error  # the encoder's error is the cause when the other stages stopped for it
-
-
-def psnr_outside_covers(source: str | os.PathLike, output: str | os.PathLike, store: MaskStore,
-                        plan: RenderPlan) -> list[float]:
-    """PSNR (dB) of every output frame against the source, over the pixels the render left alone.
-
-    Both files are decoded as a player would, each with the matrix and range its own stream
-    states (``VideoReader``), at full depth (peak 65535 for 16-bit). inf where they are equal.
-    """
-    src_info, out_info = probe(source), probe(output)
-    values = []
-    with VideoReader(source, info=src_info, deep=True) as a, VideoReader(output, info=out_info, deep=True) as b:
-        for fa, fb, (_, frame_masks) in zip(a, b, plan.margins.hold(mask_stream(store, src_info))):
-            keep = ~covered_region(frame_masks, plan, fa.rgb.shape[:2])
-            peak = float(np.iinfo(fa.rgb.dtype).max)
-            scale = peak / float(np.iinfo(fb.rgb.dtype).max)
-            diff = fa.rgb[keep].astype(np.float64) - fb.rgb[keep].astype(np.float64) * scale
-            mse = float(np.mean(diff * diff)) if diff.size else 0.0
-            values.append(float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse))
-    return values
-
-
-def inject_masks(info: VideoInfo, labels: Mapping[int, str],
-                 mask_of: Callable[[int, int], np.ndarray | None],
-                 score_of: Callable[[int, int], float] | None = None, key: str = "injected") -> MaskStore:
-    """Masks from elsewhere (ground truth, another tool) as a ``MaskStore`` that renders like 03's.
-
-    ``mask_of(frame, obj_id)`` gives a bool mask at the video's size, or None for an absent object;
-    ``score_of(frame, obj_id)`` a score (default 1.0 when present, 0.0 when absent). Save it with
-    ``store.save(RunFolder(workdir).masks_json)``.
-
-    Example::
-
-        scene = SampleScene((info.width, info.height), info.fps)
-        store = inject_masks(info, {1: "ball"}, lambda i, k: scene.object_mask(i, k))
-    """
-    empty = np.zeros((info.height, info.width), bool)
-    frames = []
-    for i in range(info.frame_count):
-        objects = []
-        for obj_id, label in labels.items():
-            mask = mask_of(i, obj_id)
-            mask = empty if mask is None else np.asarray(mask, dtype=bool)
-            if mask.shape != empty.shape:
-                raise VidmaskError(f"mask for object {obj_id} on frame {i} is {mask.shape[1]}x{mask.shape[0]}, "
-                                   f"the video is {info.width}x{info.height}")
-            score = score_of(i, obj_id) if score_of else float(mask.any())
-            objects.append(ObjectMask(int(obj_id), str(label), float(score), encode_rle(mask)))
-        frames.append(FrameMasks(i, info.pts[i], tuple(objects)))
-    objects = [TrackedObject(int(k), str(v), color_for(int(k))) for k, v in labels.items()]
-    return MaskStore.from_frames(VideoRef.of(info), objects, frames, key=key)

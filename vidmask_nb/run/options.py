@@ -1,5 +1,5 @@
-"""``RunOptions``: every stage's options in one flat record, as the CLI flags, batch rows,
-``settings.json`` and ``run.json`` name them. Each stage owns its part (``track.propagate.TrackOptions``,
+"""``RunOptions``: every stage's options in one flat record, as the CLI flags, batch rows
+and ``run.json`` name them. Each stage owns its part (``track.propagate.TrackOptions``,
 ``redact.render.RenderOptions``, ``detect.find.FindOptions``), its defaults and its one check."""
 from __future__ import annotations
 

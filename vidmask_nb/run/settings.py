@@ -26,9 +26,8 @@ from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.run.options import RunOptions
-from vidmask_nb.runfolder.state import STATE_FILE, RunLock, RunState, check_run_folder, run_key
+from vidmask_nb.runfolder.state import RUN_FILE, RunLock, RunState, check_run_folder, run_key
 
-SETTINGS_FILE = STATE_FILE  # the settings live in the run's state
 SETTINGS_VERSION = 2
 
 
@@ -82,7 +81,7 @@ class RunSettings:
 
     @property
     def path(self) -> Path:
-        return self.workdir / SETTINGS_FILE
+        return self.workdir / RUN_FILE
 
     def to_json(self) -> dict:
         return {"version": SETTINGS_VERSION, "video": str(self.video), "options": asdict(self.options)}
@@ -135,13 +134,13 @@ def hold_lock(workdir: Path, kind: str, say=print) -> RunLock:
 
 def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = None, save: bool = False,
                  say=print, caller: str = "cli", lock: str | None = None, **overrides) -> RunSettings:
-    """The run's settings for a notebook: ``workdir``'s ``settings.json`` with every override that is not None.
+    """The run's settings for a notebook: the options in ``workdir``'s ``run.json`` with every override that is not None.
 
     - ``workdir``: the run folder (relative: under the repository root).
     - ``video`` and ``overrides`` (``RunOptions`` field names): the notebook's parameters; None means
       "from the run's settings". Each one that differs from the saved value is said in one line.
     - ``save``: write the merged settings back (notebook 01, which starts the run); the options are
-      checked first. Without it, a folder with no ``settings.json`` is an error unless ``video`` is
+      checked first. Without it, a folder with no ``run.json`` is an error unless ``video`` is
       given (then the options are the defaults plus the overrides, and it says so).
     - ``caller``: ``"notebook"`` names options as parameters in errors (``image_size``), ``"cli"`` as flags.
     - ``lock``: take the folder's lock (``"notebook"`` or ``"run"``) before anything is written.
@@ -166,7 +165,7 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
             raise VidmaskError(f"video not found: {video_path} (from {saved.path}); set `video` in notebook 01 "
                                "and run it again")
     else:
-        raise VidmaskError(f"no run's settings in {workdir} (no {STATE_FILE}): run notebook 01 on this folder "
+        raise VidmaskError(f"no run's settings in {workdir} (no {RUN_FILE}): run notebook 01 on this folder "
                            "first (it starts the run), or set `video` here")
     base = saved.options if saved is not None else RunOptions()
     given = {k: v for k, v in overrides.items() if v is not None}

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable, Iterator
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.runfolder.folder import RunFolder, _pid_alive, partial_path, write_json
 
-STATE_FILE = "run.json"
+RUN_FILE = "run.json"
 LOCK_FILE = "run.lock"
 KIND = "vidmask-nb run folder"
 VERSION = 2
@@ -77,7 +77,7 @@ def _read(path: Path) -> dict | None:
 
 def is_run_folder(root: str | os.PathLike) -> bool:
     """True when ``root`` holds a ``run.json`` the kit wrote (recognised by the state, not by file names)."""
-    data = _read(Path(root) / STATE_FILE)
+    data = _read(Path(root) / RUN_FILE)
     return data is not None and (data.get("kind") == KIND or {"key", "status"} <= set(data))
 
 
@@ -94,7 +94,7 @@ def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs
         strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
         if strangers:
             shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
-            raise VidmaskError(f"{what} {root} holds files that are not a run's ({shown}) and no {STATE_FILE}: "
+            raise VidmaskError(f"{what} {root} holds files that are not a run's ({shown}) and no {RUN_FILE}: "
                                "give a new or empty folder, or an earlier run's folder")
     return root
 
@@ -132,11 +132,11 @@ class RunState:
 
     @property
     def path(self) -> Path:
-        return self.root / STATE_FILE
+        return self.root / RUN_FILE
 
     @classmethod
     def load(cls, root: str | os.PathLike) -> "RunState | None":
-        data = _read(Path(root) / STATE_FILE)
+        data = _read(Path(root) / RUN_FILE)
         if data is None:
             return None
         data.setdefault("stages", {})
@@ -271,10 +271,6 @@ class RunState:
         rec.update(status=status, finished=_now(), error=error)
         self.data["status"] = status
         self.save()
-
-    def output_of(self, stage: str, name: str) -> str | None:
-        """The recorded sha256 of output ``name`` of ``stage`` (None: the stage did not write it)."""
-        return self.data.get("stages", {}).get(stage, {}).get("outputs", {}).get(name)
 
     def has_output(self, name: str) -> bool:
         return any(name in s.get("outputs", {}) for s in self.data.get("stages", {}).values())

@@ -25,17 +25,13 @@ Example::
     store = propagate("clip.mp4", "runs/clip", model="tiny")     # -> masks.MaskStore
     store[0].masks()                                              # {obj_id: HxW bool}
 
-From a shell (tests use this to kill and resume a real process)::
-
-    python -m vidmask_nb.track.propagate clip.mp4 runs/clip --model tiny --chunk-seconds 10
+From a shell: ``vidmask-nb track clip.mp4 --prompts prompts.json --out runs/clip``.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -60,7 +56,7 @@ from vidmask_nb.media.video import VideoInfo, probe
 
 RUNNER_VERSION = 1  # bump when a change alters the masks: old mask files then stop matching
 DEFAULT_IMAGE_SIZE = 1024  # every SAM 2.1 config's input size
-STATE_FILE = "tracker_state.pt"
+TRACKER_STATE_FILE = "tracker_state.pt"
 # The parts of a SAM 2 inference state that tracking changes; the rest is rebuilt by init_state.
 SAVED_STATE_KEYS = ("point_inputs_per_obj", "mask_inputs_per_obj", "constants", "obj_id_to_idx",
                     "obj_idx_to_id", "obj_ids", "output_dict_per_obj", "temp_output_dict_per_obj",
@@ -275,7 +271,7 @@ def _remove_stale(masks_dir: Path, keep: set[str]) -> None:
     if not masks_dir.is_dir():
         return
     for p in masks_dir.iterdir():
-        if p.name not in keep and (p.name.startswith("seg_") and p.suffix == ".json" or p.name == STATE_FILE
+        if p.name not in keep and (p.name.startswith("seg_") and p.suffix == ".json" or p.name == TRACKER_STATE_FILE
                                    or p.name.startswith(FIX_PREFIX) or ".partial-" in p.name):
             p.unlink(missing_ok=True)
 
@@ -472,7 +468,7 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
             print(changes.summary(), flush=True)
             return result(0, changes, new_key)
 
-    state_path = masks_dir / STATE_FILE
+    state_path = masks_dir / TRACKER_STATE_FILE
 
     # What is already done: the checkpoint names the segments whose mask files are complete.
     masks_dir.mkdir(parents=True, exist_ok=True)
@@ -485,7 +481,7 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
             saved, done = None, 0
     elif not force and all(_read_segment(_segment_path(masks_dir, s), key) is not None for s in segments):
         done = len(segments)  # all segments done, only masks.json is missing
-    _remove_stale(masks_dir, {f"{s.name}.json" for s in segments[:done]} | ({STATE_FILE} if saved else set()))
+    _remove_stale(masks_dir, {f"{s.name}.json" for s in segments[:done]} | ({TRACKER_STATE_FILE} if saved else set()))
     if 0 < done < len(segments):
         print(f"resuming: {done} of {len(segments)} segments were already tracked "
               f"(up to {segments[done - 1].name}); continuing from there", flush=True)
@@ -573,7 +569,7 @@ def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, mode
     key = masks_key(expected_identity(model, checkpoint, weights, image_size, device, seed), prompts, info)
     segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks],
                              min(frame for frame, _ in prompts.merged()))
-    state_path = run.masks_dir / STATE_FILE
+    state_path = run.masks_dir / TRACKER_STATE_FILE
     if state_path.is_file():
         try:
             payload = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
@@ -621,7 +617,7 @@ def _track(predictor, info: VideoInfo, masks_dir: Path, merged: dict, pass_start
                 # only repeats this segment.
                 write_json(_segment_path(masks_dir, seg), {"key": key, "segment": asdict(seg),
                                                            "frames": [fm.to_json() for fm in writer.collect()]})
-                _save_tracker_state(masks_dir / STATE_FILE, key, segments, seg.order + 1, state)
+                _save_tracker_state(masks_dir / TRACKER_STATE_FILE, key, segments, seg.order + 1, state)
     finally:
         writer.close()
         frames.close()
@@ -643,44 +639,3 @@ def _assembled_frames(masks_dir: Path, segments: list[Segment], key: str, labels
             expected += 1
             yield FrameMasks(fm.frame, fm.pts, tuple(ObjectMask(o.obj_id, labels.get(o.obj_id, o.label), o.score, o.rle)
                                                      for o in fm.objects))
-
-
-# -- command line ----------------------------------------------------------------------------------
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m vidmask_nb.track.propagate VIDEO WORKDIR [options]``: run (or resume) the tracking on a
-    run folder that already holds ``prompts.json`` (the user-facing command is ``vidmask-nb track``;
-    this one also takes ``--chunk-frames``, which the resume-after-kill test needs)."""
-    d = TrackOptions()
-    ap = argparse.ArgumentParser(prog="python -m vidmask_nb.track.propagate", description=main.__doc__)
-    ap.add_argument("video")
-    ap.add_argument("workdir")
-    ap.add_argument("--model", default=d.model)
-    ap.add_argument("--checkpoint", default=d.checkpoint)
-    ap.add_argument("--weights", default=d.weights, choices=["trained", "random"])
-    ap.add_argument("--device", default=d.device)
-    ap.add_argument("--chunk-seconds", type=float, default=d.chunk_seconds)
-    ap.add_argument("--chunk-frames", type=int)
-    ap.add_argument("--image-size", type=int, default=d.image_size)
-    ap.add_argument("--vos-optimized", action="store_true")
-    ap.add_argument("--force", action="store_true")
-    ap.add_argument("--full", action="store_true")
-    ap.add_argument("--agree-iou", type=float, default=DEFAULT_AGREE_IOU)
-    ap.add_argument("--agree-frames", type=int, default=DEFAULT_AGREE_FRAMES)
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        store = propagate(args.video, args.workdir, model=args.model, checkpoint=args.checkpoint,
-                          weights=args.weights, device=args.device, chunk_seconds=args.chunk_seconds,
-                          chunk_frames=args.chunk_frames, image_size=args.image_size,
-                          vos_optimized=args.vos_optimized, force=args.force, progress=not args.no_progress,
-                          full=args.full, agree_iou=args.agree_iou, agree_frames=args.agree_frames)
-    except VidmaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {RunFolder(args.workdir).masks_json}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
