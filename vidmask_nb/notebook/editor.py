@@ -800,6 +800,11 @@ class PromptEditor(widgets.VBox):
         return self._source_reader[frame]
 
     # ------------------------------------------------------------------ preview
+    @property
+    def has_model(self) -> bool:
+        """True when the editor was given a model to preview with (loaded or not yet)."""
+        return self._predictor is not None or self._predictor_spec is not None
+
     def predictor(self):
         """The SAM 2 predictor for previews, loaded on first use."""
         if self._predictor is None:

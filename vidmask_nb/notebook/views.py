@@ -73,8 +73,10 @@ def show_preview(run, editor=None) -> None:
         return
     show_table(prompt_rows(prompts, run.info), title=f"{len(prompts.prompts)} prompt(s) in {run.folder.prompts_json}")
     predictor = None
-    if not run.options.no_track:
-        predictor = editor.predictor() if editor is not None else run.predictor()
+    if editor is not None and editor.has_model:  # the editor's model (none when 02's `preview` is off)
+        predictor = editor.predictor()
+    elif editor is None and not run.options.no_track:
+        predictor = run.predictor()
     display(preview_grid(predictor, run.info, prompts))
 
 

@@ -204,7 +204,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         state = RunState.open(workdir)
         state.start(video, info.fingerprint, asdict(opts), key, prompts=prompts, inputs=(prompts,) if prompts else (),
                     say=say, output=str(output), prompt_check=source.to_json())
-        run = Run(RunSettings(video, workdir, opts), say=say, caller="cli")
+        run = Run._made(RunSettings(video, workdir, opts), say, "cli")
         if opts.find is not None:  # the floor is made afresh for this run; drawn prompts stay
             (workdir / "floor.json").unlink(missing_ok=True)
         hook = (lambda r: before_tracking(r.video, r.workdir, r.options)) if before_tracking else None
@@ -255,7 +255,10 @@ def write_reports(workdir, nb_dir=None, say=print) -> list[Path]:
     folder.reports_dir.mkdir(parents=True, exist_ok=True)
     show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
     out = []
+    settings = RunSettings.load(workdir)
     for name in NOTEBOOKS:
+        if name == "03_propagate" and settings is not None and settings.options.no_track:
+            continue  # nothing was tracked: no timeline to show
         report = folder.reports_dir / f"{name}.ipynb"
         try:
             params = {"workdir": str(workdir), **({"video": None} if name == "01_extract" else {})}  # the run's own

@@ -105,13 +105,16 @@ def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, int
             out.append(to / f.name)
         summary = {k: mark.get(k) for k in ("objects", "options", "prompt_check", "uncovered_gaps", "long_gaps",
                                             "output_sha256", "floor")}
+        summary["audit"] = mark.get("audit")  # the pictures' audit (faces, text, pii, codes)
         summary["audits"] = {"pictures": mark.get("audit"), "speech": mark.get("speech_audit")}
         if mark.get("render_options"):
             summary["options"] = mark["render_options"]  # what 04 rendered with (a notebook may override)
         summary["video"] = output.name
         if summary.get("prompt_check"):  # where the person's files live is not for the viewer
             summary["prompt_check"] = {k: v for k, v in summary["prompt_check"].items() if k not in ("source", "path")}
-        summary["leaks_accepted"] = flagged_kinds(mark) if accept_leaks else {}
+        accepted = flagged_kinds(mark) if accept_leaks else {}
+        summary["leaks_accepted"] = bool(accepted)
+        summary["leaks_accepted_by_kind"] = accepted  # what the person chose to publish anyway, by kind
         if with_masks:
             summary["masks_sha256"] = mark["inputs"].get("masks.json")
         out.append(write_json(to / "summary.json", summary))

@@ -106,15 +106,21 @@ class Run:
 
     @classmethod
     def _made(cls, settings: RunSettings, say, caller: str) -> "Run":
-        if caller == "notebook":  # errors as one line; the random-weights banner (printed) not twice
-            import warnings
+        import warnings
 
+        from vidmask_nb.track.model import RandomWeightsWarning
+
+        warnings.filterwarnings("ignore", category=RandomWeightsWarning)  # its printed banner says it once
+        if caller == "notebook":  # a VidmaskError as its one line
             from vidmask_nb.errors import show_errors_as_one_line
-            from vidmask_nb.track.model import RandomWeightsWarning
 
             show_errors_as_one_line()
-            warnings.filterwarnings("ignore", category=RandomWeightsWarning)
         return cls(settings, say, caller)
+
+    @property
+    def progress(self) -> bool:
+        """Progress bars: always in a notebook; on the console only when it is a terminal."""
+        return self.caller == "notebook" or sys.stderr.isatty()
 
     # -- what a run is --------------------------------------------------------------------------
 
@@ -308,7 +314,7 @@ class Run:
         o = self.options
         store = propagate(self.video, self.workdir, model=o.model, checkpoint=o.checkpoint, weights=o.weights,
                           device=o.device, chunk_seconds=o.chunk_seconds, image_size=o.image_size,
-                          vos_optimized=vos_optimized, full=o.full, predictor=predictor)
+                          vos_optimized=vos_optimized, full=o.full, predictor=predictor, progress=self.progress)
         self._done("03_propagate", self.folder.masks_json, inputs=input_digests(self.workdir))
         return store
 
@@ -347,7 +353,7 @@ class Run:
         render(self.video, self.workdir, style=o.style, object_styles=object_styles, dilate=o.dilate,
                feather=o.feather, hold=self.hold_frames, cover_long_gaps=o.cover_long_gaps, output=out,
                crf=o.crf if o.crf is not None else DEFAULT_CRF, lossless=o.lossless, floor=self.floor_file,
-               audio=audio if audio.changes_audio else None)
+               audio=audio if audio.changes_audio else None, progress=self.progress)
         self._done("04_render", out, **record)
         self.object_styles = object_styles
         return out
