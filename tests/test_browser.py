@@ -55,8 +55,8 @@ def _prompts(path: Path) -> list[dict]:
 @contextmanager
 def notebook_in_lab(tmp_path: Path, notebook: str, video: Path, shots: str, viewport=(1400, 1100), **parameters):
     """``notebooks/<notebook>`` set to ``video`` (run folder ``lab/run``) opened in JupyterLab, Run All
-    done: yields (browser, prompts.json). ``video=None`` sets only ``workdir`` (the notebook reads the
-    rest from the run's settings, as after 01). Screenshots go to ``tests/artifacts/browser/<shots>``;
+    done: yields (browser, prompts.json). ``video`` starts the run's settings with it, as 01 would;
+    ``video=None`` leaves them as the test made them. The notebook gets only ``workdir`` (and ``parameters``). Screenshots go to ``tests/artifacts/browser/<shots>``;
     logs are printed on failure."""
     require_browser()
     from papermill.iorw import load_notebook_node
@@ -65,8 +65,12 @@ def notebook_in_lab(tmp_path: Path, notebook: str, video: Path, shots: str, view
     root, scratch = tmp_path / "lab", tmp_path / "scratch"
     root.mkdir(exist_ok=True)
     workdir = root / "run"
-    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOKS / notebook)), {
-        "workdir": str(workdir), **({"video": str(video)} if video is not None else {}), **parameters})
+    if video is not None:  # what notebook 01 leaves: the run's settings name the video (the notebooks after it
+        from vidmask_nb.run.pipeline import RunOptions  # take only `workdir`)
+        from vidmask_nb.run.settings import RunSettings
+
+        RunSettings(Path(video).resolve(), workdir, RunOptions(weights="random", image_size=128, device="cpu")).save()
+    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOKS / notebook)), {"workdir": str(workdir), **parameters})
     nbformat.write(nb, root / notebook)
     with JupyterLab(root, scratch) as lab, Browser(scratch, viewport) as browser:
         page = browser.page
@@ -288,8 +292,7 @@ def test_review_row_opens_the_editor_at_its_frame_with_masks_drawn(tmp_path, sam
         source = reader[frame]
     tint = np.array(store.objects[1]["color"], float)
 
-    with notebook_in_lab(tmp_path, "04_render.ipynb", sample_clip, "review", audit=None,
-                         overlay_preview=False) as (browser, _):
+    with notebook_in_lab(tmp_path, "04_render.ipynb", sample_clip, "review", overlay_preview=False) as (browser, _):
         page = browser.page
         # the redacted video plays in the page: JupyterLab serves it, the browser decodes it
         player = page.locator("video.vidmask-player").first

@@ -31,10 +31,19 @@ def test_side_by_side_and_the_compare_view(sample_clip, sample_clip_info, tmp_pa
     assert view.frame == frame_at(sample_clip_info, 0.5) and "frame 11" in view.caption.value
 
 
-def test_the_player_points_at_the_file_relative_to_the_notebook(sample_clip, tmp_path):
+def test_the_player_sends_the_file_through_the_kernel_and_links_only_a_huge_one(sample_clip, tmp_path, monkeypatch):
+    """Issue 30 item 3: with `jupyter lab notebooks/` the run folder is outside the served root, so a
+    link never played; the kernel now sends the bytes (the player works whatever the server's root)."""
+    from vidmask_nb.notebook import result
+
+    box = video_player(sample_clip, title="redacted")
+    player = box.children[1]
+    assert player.value == sample_clip.read_bytes() and player.format == "mp4" and player.controls
+    assert "vidmask-player" in player._dom_classes and player.width == "480"  # a 160 px clip is shown at 480 px
+    assert "redacted" in box.children[0].value
+    monkeypatch.setattr(result, "EMBED_MAX_BYTES", 0)  # a file too large to send: linked, relative to the notebook
     html = video_player(sample_clip, title="redacted", base=sample_clip.parent.parent).data
     rel = os.path.relpath(sample_clip, sample_clip.parent.parent)
     assert f"src='{rel}'" in html and "<video class='vidmask-player' controls" in html
-    assert "max-width:100%" in html and "width='480'" in html  # a 160 px clip is shown at 480 px at least
     with pytest.raises(VidmaskError, match="no video to play"):
         video_player(tmp_path / "none.mp4")

@@ -54,7 +54,7 @@ _API = {
     "audit_video": "review.audit",
     "review_frames": "review.qa",
     "RunOptions": "run.options", "run_video": "run.pipeline", "run_batch": "run.pipeline", "share": "run.share",
-    "Run": "run.stages", "Audit": "run.stages", "copy_notebooks": "run.pipeline",
+    "Run": "run.stages", "Audit": "run.stages", "copy_notebooks": "run.notebooks",
     "show_table": "notebook.views", "show_probe": "notebook.views", "show_thumbnails": "notebook.views",
     "show_chunks": "notebook.views", "show_found": "notebook.views", "editor": "notebook.views",
     "show_preview": "notebook.views", "show_tracking": "notebook.views", "show_plan": "notebook.views",

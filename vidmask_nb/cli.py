@@ -272,7 +272,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_notebooks(args) -> int:
-    from vidmask_nb.run.pipeline import copy_notebooks
+    from vidmask_nb.run.notebooks import copy_notebooks
 
     for path in copy_notebooks(args.folder, force=args.force):
         print(path)

@@ -1,9 +1,10 @@
 """04's result on screen: the redacted video playable in the notebook, and source | redacted at a
 time the person picks.
 
-- ``video_player(path)``: an HTML5 ``<video>`` (an IPython ``HTML`` display, so JupyterLab resolves
-  its relative address and serves the file: nothing is embedded in the notebook), at most as wide
-  as the cell and 70 % of the window's height.
+- ``video_player(path)``: an HTML5 ``<video>`` whose bytes the kernel sends (an ipywidgets ``Video``),
+  so it plays however JupyterLab was started, whatever folder its server serves; at most as wide as
+  the cell and 70 % of the window's height. A file over ``EMBED_MAX_BYTES`` is linked instead (the
+  server must serve its folder: start JupyterLab above the run folder).
 - ``CompareView(video, redacted)``: a time slider (seconds) and the source and redacted frames side
   by side at that time (``review.compare.side_by_side``); ``CompareView.show_at(seconds)`` moves it.
 
@@ -27,15 +28,18 @@ from vidmask_nb.review.compare import frame_at, side_by_side
 
 PLAYER_MAX_WIDTH = 960  # CSS pixels; a narrower cell shrinks it
 PLAYER_MIN_WIDTH = 480  # a small video is shown larger than its own size
+# Bytes the kernel sends to the page for one player: a redacted clip of minutes; longer ones are linked.
+EMBED_MAX_BYTES = 512 << 20
 
 
 def video_player(path: str | os.PathLike, title: str | None = None, base: str | os.PathLike | None = None,
                  info: VideoInfo | None = None):
-    """An HTML5 player for ``path`` (an IPython ``HTML`` object: display it, or make it a cell's value).
+    """A player for ``path``: a widget box with ``title`` above the ``<video>`` and its size below.
 
-    The address is relative to ``base`` (default: the kernel's folder, which is the notebook's in
-    JupyterLab), so JupyterLab serves the file from its own root; nothing is embedded. ``title``
-    goes above it. The file must exist.
+    The kernel sends the file's bytes to the page (an ipywidgets ``Video``; nothing is saved in the
+    notebook unless its widget state is), so it plays whichever folder JupyterLab serves. A file over
+    ``EMBED_MAX_BYTES`` is linked relative to ``base`` (default: the kernel's folder) and needs a
+    server whose root holds it. The file must exist.
     """
     from IPython.display import HTML
 
@@ -43,15 +47,22 @@ def video_player(path: str | os.PathLike, title: str | None = None, base: str | 
     if not path.is_file():
         raise VidmaskError(f"{path} does not exist: there is no video to play")
     info = info or probe(path)
-    rel = Path(os.path.relpath(path, Path(base or os.getcwd()).resolve())).as_posix()
     width = min(max(info.width, PLAYER_MIN_WIDTH), PLAYER_MAX_WIDTH)
-    src = "/".join(html.escape(part, quote=True) for part in rel.split("/"))
     head = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    about = (f"<div style='font-size:85%;color:#555'>{html.escape(str(path))} · {info.width}x{info.height} · "
+             f"{info.frame_count} frames</div>")
+    if path.stat().st_size <= EMBED_MAX_BYTES:
+        player = widgets.Video(value=path.read_bytes(), format="mp4", autoplay=False, loop=False, controls=True,
+                               width=str(width))
+        player.add_class("vidmask-player")
+        player.layout = widgets.Layout(max_width="100%", max_height="70vh")
+        return widgets.VBox([widgets.HTML(head), player, widgets.HTML(about)])
+    rel = Path(os.path.relpath(path, Path(base or os.getcwd()).resolve())).as_posix()
+    src = "/".join(html.escape(part, quote=True) for part in rel.split("/"))
     return HTML(f"{head}<video class='vidmask-player' controls preload='metadata' src='{src}' "
                 f"width='{width}' style='max-width:100%;max-height:70vh;height:auto;background:#000'></video>"
-                f"<div style='font-size:85%;color:#555'>{html.escape(str(path))} · {info.width}x{info.height} · "
-                f"{info.frame_count} frames (if the player stays blank, the file is outside the folder "
-                f"JupyterLab serves: open it from its file browser)</div>")
+                f"{about}<div style='font-size:85%;color:#555'>(too large to send through the kernel: if the player "
+                f"stays blank, start JupyterLab in a folder above {html.escape(str(path.parent))})</div>")
 
 
 class CompareView(widgets.VBox):

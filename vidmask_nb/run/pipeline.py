@@ -42,39 +42,7 @@ from vidmask_nb.runfolder.state import RunLock, RunState, check_run_folder
 from vidmask_nb.run.share import audit_flags, share  # noqa: F401  (share: the run's last step, here for callers)
 from vidmask_nb.run.settings import RunSettings, options_key, prompts_digest
 from vidmask_nb.media.video import VideoInfo, check_video_file, probe
-
-NOTEBOOKS = ("01_extract", "02_prompt", "03_propagate", "04_render")
-
-
-def notebooks_dir() -> Path:
-    """The numbered notebooks, shipped inside the package (``vidmask_nb/notebooks``)."""
-    d = Path(os.environ.get("VIDMASK_NOTEBOOKS", Path(__file__).resolve().parents[1] / "notebooks"))
-    missing = [n for n in NOTEBOOKS if not (d / f"{n}.ipynb").is_file()]
-    if missing:
-        raise VidmaskError(f"notebooks {', '.join(missing)} not found in {d}: the installed kit is incomplete; "
-                           "reinstall vidmask-nb")
-    return d
-
-
-def copy_notebooks(to, force: bool = False) -> list[Path]:
-    """Copy the four notebooks (without outputs, as shipped) into ``to`` for a person to open; an existing
-    notebook there is kept unless ``force`` (it may hold a person's work)."""
-    import shutil
-
-    to = Path(to)
-    if to.exists() and not to.is_dir():
-        raise VidmaskError(f"{to} is a file; give a folder for the notebooks")
-    to.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name in NOTEBOOKS:
-        dest = to / f"{name}.ipynb"
-        if dest.exists() and not force:
-            raise VidmaskError(f"{dest} exists (it may hold your work); give another folder, or --force")
-        with atomic_output(dest) as tmp:
-            shutil.copyfile(notebooks_dir() / f"{name}.ipynb", tmp)
-        out.append(dest)
-    return out
-
+from vidmask_nb.run.notebooks import NOTEBOOKS, notebooks_dir
 
 @dataclass
 class RunResult:
