@@ -55,6 +55,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -440,3 +441,54 @@ def write_labelme(path: Path, shapes, size=(64, 48)):
     path.write_text(json.dumps({"version": "5.5.0", "flags": {}, "shapes": shapes,
                                 "imagePath": path.with_suffix(".jpg").name, "imageData": None,
                                 "imageHeight": size[1], "imageWidth": size[0]}))
+
+
+# -- deface, the peer (the ground truth and the whole-run benchmarks) --------------------------------------------
+
+DEFACE = Path(sys.executable).parent / "deface"
+
+
+def deface_ffmpeg_config() -> str:
+    """deface encodes as the kit does (its crf, x264 preset and tuning), so both carry the same encoder noise."""
+    from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING
+
+    return json.dumps({"codec": "libx264", "quality": None, "output_params": [
+        "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET, "-x264-params", X264_TUNING.get(DEFAULT_PRESET, "")]})
+
+
+def timed_command(cmd: list[str], **kw) -> dict:
+    """Run ``cmd`` to the end; its wall and CPU seconds (the child's user + system time)."""
+    import resource
+    import subprocess
+    import time
+
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"s": time.perf_counter() - t0, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)}
+
+
+def run_deface(clip: Path, out: Path, solid: bool) -> dict:
+    """deface 1.5.0 on ``clip`` into ``out`` (blur, or ``--replacewith solid``): its wall and CPU seconds."""
+    out.unlink(missing_ok=True)
+    cmd = [str(DEFACE), str(clip), "-o", str(out), "--ffmpeg-config", deface_ffmpeg_config()]
+    return timed_command(cmd + (["--replacewith", "solid"] if solid else []))
+
+
+def cut_clip(src: Path, out: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``src`` re-encoded (H.264, crf 16, veryfast), without audio: short real
+    material for tests and benchmarks."""
+    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
+        s = inp.streams.video[0]
+        vs = dst.add_stream("libx264", rate=s.average_rate)
+        vs.width, vs.height, vs.pix_fmt = s.width, s.height, "yuv420p"
+        vs.options = {"crf": "16", "preset": "veryfast"}
+        for i, frame in zip(range(frames), inp.decode(s)):
+            frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            frame.pts, frame.time_base = i, 1 / Fraction(s.average_rate)
+            for packet in vs.encode(frame):
+                dst.mux(packet)
+        for packet in vs.encode():
+            dst.mux(packet)
+    return out

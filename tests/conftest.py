@@ -53,21 +53,10 @@ def sample_clip_info(sample_clip):
 @pytest.fixture(scope="session")
 def face_clip(shared_media, clip_dir) -> Path:
     """The first 30 frames (1 s) of ``bedroom.mp4`` (960x540, 30 fps, faces on every frame), re-encoded."""
-    import av
+    from common import cut_clip
 
     path = clip_dir / "bedroom_1s.mp4"
     if path.is_file():
         return path
-    with av.open(str(shared_media / "bedroom.mp4")) as inp, av.open(str(path), "w") as out:
-        src = inp.streams.video[0]
-        vs = out.add_stream("libx264", rate=src.average_rate)
-        vs.width, vs.height, vs.pix_fmt = src.width, src.height, "yuv420p"
-        vs.options = {"crf": "16", "preset": "veryfast"}
-        for i, frame in zip(range(30), inp.decode(src)):
-            frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
-            frame.pts, frame.time_base = i, 1 / Fraction(src.average_rate)
-            for packet in vs.encode(frame):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
+    cut_clip(shared_media / "bedroom.mp4", path, 30)
     return path

@@ -332,3 +332,60 @@ def test_a_missing_browser_skips_or_fails_as_asked(monkeypatch):
     monkeypatch.setenv("VIDMASK_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="VIDMASK_REQUIRE_BROWSER=1 but the browser test cannot run"):
         require_browser()
+
+
+def test_find_only_run_from_the_clones_notebooks_plays_saves_clean_and_shares(tmp_path, sample_clip, sample_clip_info):
+    """Issue 30 items 2-4, as the README says: `jupyter lab notebooks/` in the clone. A find-only, no-track
+    run steps 01 -> 04 in the browser (no SAM 2 checkpoint anywhere), 04's video plays although the run
+    folder is outside the served root, each notebook is saved (Ctrl+S) without outputs in the clone, and
+    `share` accepts the run."""
+    require_browser()
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    from vidmask_nb.cli import main
+
+    served = ROOT / "notebooks"  # the clone's notebooks (a link to the shipped ones)
+    workdir, scratch = tmp_path / "run", tmp_path / "scratch"
+    names = {n: f"zz_{tmp_path.name}_{n}.ipynb" for n in ("01_extract", "02_prompt", "03_propagate", "04_render")}
+    params = {"01_extract": {"video": str(sample_clip), "find": "faces", "no_track": True, "thumbnails": 2},
+              "04_render": {"overlay_preview": False, "contact_frames": 2}}
+    try:
+        for n, name in names.items():  # a person's copies with their parameters, in the clone's notebooks/
+            nb = parameterize_notebook(load_notebook_node(str(served / f"{n}.ipynb")),
+                                       {"workdir": str(workdir), **params.get(n, {})})
+            nbformat.write(nb, served / name)
+        with JupyterLab(served, scratch) as lab, Browser(scratch, (1280, 800)) as browser:
+            page = browser.page
+            try:
+                for n, name in names.items():
+                    open_notebook(page, lab, name)
+                    run_all_cells(page)
+                    wait_until_executed(page)
+                    assert not cell_errors(page), (n, cell_errors(page))
+                    browser.screenshot(n)
+                    if n == "04_render":
+                        player = page.locator("video.vidmask-player").first
+                        player.scroll_into_view_if_needed()
+                        playing = player.evaluate("""async v => { v.muted = true; await v.play();
+                            await new Promise(r => setTimeout(r, 700)); v.pause();
+                            return {time: v.currentTime, error: v.error && v.error.code}; }""")
+                        assert playing["error"] is None and playing["time"] > 0, playing
+                    before = (served / name).stat().st_mtime_ns
+                    page.locator(".jp-Notebook").first.click()
+                    page.keyboard.press("Control+s")
+                    wait_for(lambda: (served / name).stat().st_mtime_ns != before, what=f"{n} saved")
+            except Exception:
+                browser.screenshot("failure")
+                print("JupyterLab log:\n" + lab.log_tail())
+                raise
+            finally:
+                copy_artifacts(browser.shots, ARTIFACTS / "find_only")
+        for name in names.values():
+            saved = json.loads((served / name).read_text())
+            assert not [c for c in saved["cells"] if c["cell_type"] == "code" and c.get("outputs")], name
+        assert main(["share", str(workdir), "--to", str(tmp_path / "published")]) == 0
+        assert (tmp_path / "published" / "sample_redacted.mp4").is_file()
+    finally:
+        for name in names.values():
+            (served / name).unlink(missing_ok=True)

@@ -1,0 +1,72 @@
+"""The whole run against deface's whole run, back to back on the same clip (issue 27).
+
+``vidmask-nb run CLIP --find faces --no-track`` as a person runs it (every stage in one process, the audit
+of the output, the notebooks executed as its report) and with ``--no-reports``, against
+``deface --replacewith solid`` (and deface's default blur): wall and CPU seconds, frames per second, and the
+kit's frame rate as a multiple of deface's, the median of interleaved rounds. Also prints the kit's
+stage times from its ``run.json``, so what dominates is plain.
+
+    python benchmarks/bench_whole_run.py                     # bedroom.mp4's first 150 frames (../shared/media)
+    python benchmarks/bench_whole_run.py --clip my.mp4 --rounds 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from common import cut_clip, run_deface, timed_command
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+KIT = Path(sys.executable).parent / "vidmask-nb"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clip", type=Path, default=None, help="the clip (default: bedroom.mp4's first --frames frames)")
+    ap.add_argument("--frames", type=int, default=150, help="frames cut from bedroom.mp4 (default 150)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    args = ap.parse_args()
+    from vidmask_nb.media.video import probe
+
+    work = Path(tempfile.mkdtemp(prefix="whole_run_"))
+    clip = args.clip or cut_clip(MEDIA / "bedroom.mp4", work / "clip.mp4", args.frames)
+    n = probe(clip).frame_count
+    print(f"{clip} ({n} frames); load average at start {os.getloadavg()[0]:.2f}")
+    modes = {
+        "kit run": lambda: timed_command([str(KIT), "run", str(clip), "--find", "faces", "--no-track", "--out",
+                                          str(fresh(work / "kit"))]),
+        "kit run --no-reports": lambda: timed_command([str(KIT), "run", str(clip), "--find", "faces", "--no-track",
+                                                       "--no-reports", "--out", str(fresh(work / "kit_nr"))]),
+        "deface solid": lambda: run_deface(clip, work / "deface_solid.mp4", solid=True),
+        "deface blur": lambda: run_deface(clip, work / "deface_blur.mp4", solid=False),
+    }
+    times: dict[str, list[dict]] = {m: [] for m in modes}
+    for r in range(args.rounds):
+        for name, go in modes.items():
+            times[name].append(go())
+            print(f"round {r + 1} {name}: {times[name][-1]['s']:.1f} s, {times[name][-1]['cpu']:.1f} CPU s", flush=True)
+    stages = json.loads((work / "kit" / "run.json").read_text()).get("stage_seconds", {})
+    med = {m: statistics.median(t["s"] for t in ts) for m, ts in times.items()}
+    cpu = {m: statistics.median(t["cpu"] for t in ts) for m, ts in times.items()}
+    print(f"\n{'mode':24} {'s':>8} {'CPU s':>8} {'frames/s':>9} {'x deface solid':>15}")
+    for m in modes:
+        print(f"{m:24} {med[m]:8.1f} {cpu[m]:8.1f} {n / med[m]:9.2f} {med['deface solid'] / med[m]:15.2f}")
+    print(f"kit stages (last round, s): {stages}")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+if __name__ == "__main__":
+    main()

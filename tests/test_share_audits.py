@@ -1,0 +1,48 @@
+"""``share`` requires every audit the run asked for to be clean, and ``run`` says so by its exit code (issue 30
+item 1: a run whose speech audit heard a listed word was shared, its summary holding only the pictures' audit)."""
+from __future__ import annotations
+
+import json
+
+from vidmask_nb.cli import main
+from vidmask_nb.runfolder.state import RunState
+
+
+def test_run_exits_1_when_its_own_audit_finds_a_leak(tmp_path, capsys):
+    """Personal text covered only where the floor looked (every 6th frame, no hold): the audit reads it on
+    the frames between, the run exits 1 naming what, and share refuses the run."""
+    from pii_material import make_clip
+
+    material = make_clip(tmp_path / "source.mp4", n=8)
+    out = tmp_path / "run"
+    rc = main(["run", str(material.path), "--find", "pii", "--no-track", "--floor-every", "6", "--hold", "0",
+               "--out", str(out), "--no-reports"])
+    captured = capsys.readouterr()
+    assert rc == 1, captured.err
+    assert "FLAGGED" in captured.out and "pii still detectable" in captured.out
+    assert main(["share", str(out), "--to", str(tmp_path / "pub")]) == 2
+    assert "--accept-leaks" in capsys.readouterr().err
+
+
+def test_share_refuses_each_audit_that_found_something_and_records_what_was_accepted(tmp_path, sample_clip, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(sample_clip), "--find", "faces", "--no-track", "--out", str(out), "--no-reports"]) == 0
+    assert main(["share", str(out), "--to", str(tmp_path / "clean")]) == 0
+    summary = json.loads((tmp_path / "clean" / "summary.json").read_text())
+    assert summary["audits"]["pictures"]["clean"] and summary["leaks_accepted_by_kind"] == {}
+    capsys.readouterr()
+    clean = RunState.load(out).data
+
+    for kind, record in (("speech", {"speech_audit": {"clean": False, "heard": [{"track": 1, "start s": 0.2}]}}),
+                         ("codes", {"audit": dict(clean["audit"], clean=False, kinds=["codes"], leak_frames=[5])})):
+        state = RunState.load(out)
+        state.data.update(record)
+        state.save()
+        assert main(["share", str(out), "--to", str(tmp_path / f"no_{kind}")]) == 2
+        err = capsys.readouterr().err
+        assert "--accept-leaks" in err and err.count("\n") == 1, err
+        assert main(["share", str(out), "--to", str(tmp_path / kind), "--accept-leaks"]) == 0
+        accepted = json.loads((tmp_path / kind / "summary.json").read_text())["leaks_accepted_by_kind"]
+        assert kind in accepted, accepted
+        state.data.update({k: clean.get(k) for k in record})
+        state.save()
