@@ -51,14 +51,16 @@ def test_run_executes_every_notebook(tmp_path, sample_clip, capfd):
     out = tmp_path / "run"
     rc = main(["run", str(sample_clip), "--prompts", str(tmp_path / "prompts.json"), "--out", str(out),
                "--style", "pixelate:8", *FAST])
-    err = capfd.readouterr().err  # the kernels' own stderr too (capfd: file descriptor 2)
+    captured = capfd.readouterr()  # the kernels' own output too (capfd: file descriptors 1 and 2)
+    err = captured.err
     assert rc == 0, err
     # quiet: no kernel transport warning, no papermill parameter warnings, no progress bars off a terminal:
     # nothing but the stage lines and the random-weights banner (the stages run in this process)
     banner = [line for line in err.splitlines() if line.startswith("!!")]
     assert [line for line in err.splitlines() if line.strip() and not line.startswith("[sample.mp4")
             and line not in banner] == [], err
-    assert err.count("RANDOM WEIGHTS: this SAM 2 model is untrained") == 2, err  # the tracker (03), the render (04)
+    # once each: the model built for the tracker (03), the masks it made rendered (04)
+    assert (captured.out + err).count("RANDOM WEIGHTS: this SAM 2 model is untrained") == 2, captured
     assert_reports_clean(out)
     reports = "".join((out / "sensitive" / "reports" / f"{n}.ipynb").read_text() for n in NOTEBOOKS)
     assert "cannot import name '_C'" not in reports and "overrides the run's settings" not in reports

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from vidmask_nb.cli import main
 from vidmask_nb.runfolder.state import RunState
 
 
-def test_run_exits_1_when_its_own_audit_finds_a_leak(tmp_path, capsys):
-    """Personal text covered only where the floor looked (every 6th frame, no hold): the audit reads it on
-    the frames between, the run exits 1 naming what, and share refuses the run."""
-    from pii_material import make_clip
-
-    material = make_clip(tmp_path / "source.mp4", n=8)
+@pytest.mark.media
+def test_run_exits_1_when_its_own_audit_finds_a_leak(tmp_path, face_clip, capsys):
+    """Faces under a 2 px pixelation (a style too weak to hide them): the audit still finds them, the run
+    exits 1 naming what, and share refuses it."""
     out = tmp_path / "run"
-    rc = main(["run", str(material.path), "--find", "pii", "--no-track", "--floor-every", "6", "--hold", "0",
-               "--out", str(out), "--no-reports"])
+    rc = main(["run", str(face_clip), "--find", "faces", "--no-track", "--style", "pixelate:2", "--out", str(out),
+               "--no-reports"])
     captured = capsys.readouterr()
     assert rc == 1, captured.err
-    assert "FLAGGED" in captured.out and "pii still detectable" in captured.out
+    assert "FLAGGED" in captured.out and "face still detectable" in captured.out
     assert main(["share", str(out), "--to", str(tmp_path / "pub")]) == 2
     assert "--accept-leaks" in capsys.readouterr().err
 
