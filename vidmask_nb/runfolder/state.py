@@ -68,10 +68,22 @@ def run_key(fingerprint: str, options: dict, prompts_digest: str = "") -> str:
 
 
 def _read(path: Path) -> dict | None:
+    """A JSON object from a plain file (never blocking on a FIFO or reading a device), else None."""
+    import stat
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
     return data if isinstance(data, dict) else None
 
 
@@ -307,13 +319,90 @@ def _now() -> str:
 
 # -- the lock ----------------------------------------------------------------------------------
 
+# Tokens of the locks this process holds or joined (a notebook kernel sharing another kernel's lock):
+# anything this process then does in the folder (a render into it) is part of the same run.
+_JOINED: set[str] = set()
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as the kernel says (boot id and clock ticks since boot), or None where
+    there is no /proc: with the pid it names one process, so a pid reused by a later process is not taken
+    for the lock's holder."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip()
+    except (OSError, ValueError):
+        return None
+    # field 22 (starttime) counts after the command name, which may hold spaces and brackets
+    fields = stat.rpartition(")")[2].split()
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
+
+
+def _holder_alive(owner: dict) -> bool:
+    """Is the process a lock names still running? Another host's holder is taken as alive (nothing here
+    can show otherwise); a pid that is not a whole number shows no holder; a live pid whose start time
+    differs from the one recorded is a later process that reused the number."""
+    pid = owner.get("pid")
+    if owner.get("host") != socket.gethostname():
+        return True
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if not _pid_alive(pid):
+        return False
+    started = owner.get("pid_start")
+    return started is None or process_start(pid) in (None, started)
+
+
+def _open_lock(path: Path) -> int | None:
+    """A read-only descriptor of the lock file (never following a link, never blocking on a FIFO), or
+    None when there is none. Raises ``VidmaskError`` (one line) when ``run.lock`` is not a plain file:
+    a folder, a FIFO or a device is nothing the kit wrote, and is left for the person to remove."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        fd = None
+    except OSError as exc:
+        raise VidmaskError(f"cannot read the lock {path}: {exc.strerror or exc}; remove it if no run is "
+                           "writing into the folder") from None
+    if fd is not None:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            return fd
+        os.close(fd)
+    what = "a folder" if path.is_dir() else "not a plain file (a FIFO, a device or a link)"
+    raise VidmaskError(f"the lock {path} is {what}, not the kit's lock: remove it if no run is writing into "
+                       f"{path.parent}, then run again")
+
+
+def _read_lock(fd: int) -> dict | None:
+    """The lock's record, or None when it is not one (garbage, a pid that is not a number...)."""
+    try:
+        data = json.loads(os.pread(fd, 1 << 16, 0).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 class RunLock:
-    """One run per folder at a time: ``run.lock`` holds the owner's pid, host and token.
+    """One run per folder at a time: ``run.lock`` holds the owner's pid (and its start time), host and token.
 
     ``acquire(kind)``: ``"run"`` (a headless run: exclusive) or ``"notebook"`` (a kernel stepped by
     hand: shares the lock with other notebook kernels of the folder, never with a headless run).
-    A process started by the owner (``VIDMASK_RUN_LOCK`` = the owner's token) passes. The lock of a
-    dead process is taken over and said. Raises ``VidmaskError`` (one line) while a live owner holds it.
+    A process started by the owner (``VIDMASK_RUN_LOCK`` = the owner's token) passes, and so does a
+    process that already holds or joined it. The lock of a dead process (or one whose pid a later
+    process reuses, or that names no process at all) is taken over, and said. Raises ``VidmaskError``
+    (one line) while a live owner holds it, and when ``run.lock`` is not a plain file.
+
+    Taking the lock is atomic: a new lock is linked into place whole (``os.link`` fails when another
+    process made it first), and a takeover removes the stale lock only while holding ``flock`` on that
+    very file and after checking the name still points at it, so of several processes taking over
+    the same stale lock exactly one removes it, and every other one then meets the new holder.
     """
 
     def __init__(self, root: str | os.PathLike, say: Callable[[str], None] = print):
@@ -324,59 +413,97 @@ class RunLock:
         self.held = False
 
     def holder(self) -> dict | None:
-        return _read(self.path)
+        fd = _open_lock(self.path)
+        if fd is None:
+            return None
+        try:
+            return _read_lock(fd)
+        finally:
+            os.close(fd)
 
     def acquire(self, kind: str = "run") -> "RunLock":
-        mine = os.environ.get(LOCK_ENV)
-        for _ in range(3):
-            owner = self.holder()
-            if owner is None and self.path.exists():  # being written by another process this instant
-                time.sleep(0.05)
-                owner = self.holder()
-                if owner is None:  # unreadable: no process can be shown to hold it
-                    self.say(f"removed the unreadable lock {self.path}")
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(self.path)
-            if owner is not None:
-                pid = int(owner.get("pid", -1))
-                alive = owner.get("host") != socket.gethostname() or _pid_alive(pid)
-                if owner.get("token") == mine or pid == os.getpid():
-                    self.token = owner.get("token")
-                    return self  # our own run (its kernels), or this process again
-                if alive and kind == "notebook" and owner.get("kind") == "notebook":
-                    self.token = owner.get("token")
-                    return self  # another notebook of the same folder: the same person's run
-                if alive:
-                    who = "a notebook kernel" if owner.get("kind") == "notebook" else "process"
-                    raise VidmaskError(
-                        f"another run is writing into {self.root} ({who} {pid} on {owner.get('host')}, "
-                        f"since {owner.get('started')}); wait for it to end (or shut that kernel down), "
-                        "or use another run folder")
-                self.say(f"took over the lock of process {pid} (a {owner.get('kind', 'run')} started "
-                         f"{owner.get('started')}), which is gone")
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path)
-            token = uuid.uuid4().hex
-            RunFolder(self.root).create()
-            tmp = partial_path(self.path)
-            tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": token,
-                                       "kind": kind, "started": _now()}), encoding="utf-8")
+        for _ in range(20):
+            if self._create(kind):
+                return self
+            fd = _open_lock(self.path)
+            if fd is None:
+                continue  # released this instant: try to make it again
             try:
-                os.link(tmp, self.path)  # atomic: fails when another process made it first
-            except FileExistsError:
-                continue
+                if self._judge(fd, kind):
+                    return self
             finally:
-                tmp.unlink(missing_ok=True)
-            self.token, self.held = token, True
-            return self
+                os.close(fd)  # also lets the flock go
         raise VidmaskError(f"could not take the lock {self.path}: other processes keep taking it; try again")
+
+    def _create(self, kind: str) -> bool:
+        """Link a complete new lock into place; False when one is there already."""
+        token = uuid.uuid4().hex
+        RunFolder(self.root).create()
+        tmp = partial_path(self.path)
+        tmp.write_text(json.dumps({"pid": os.getpid(), "pid_start": process_start(os.getpid()),
+                                   "host": socket.gethostname(), "token": token, "kind": kind,
+                                   "started": _now()}), encoding="utf-8")
+        try:
+            os.link(tmp, self.path)  # atomic: fails when another process made it first
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.token, self.held = token, True
+        _JOINED.add(token)
+        return True
+
+    def _judge(self, fd: int, kind: str) -> bool:
+        """Meet the lock open at ``fd``: True when this process may go on under it; raise while a live
+        owner refuses; remove it when stale (False: try to make a new one)."""
+        import fcntl
+
+        owner = _read_lock(fd)
+        if owner is not None:
+            token = owner.get("token")
+            if isinstance(token, str) and (token == os.environ.get(LOCK_ENV) or token in _JOINED):
+                self.token = token
+                return True  # our own run (its kernels), or this process again
+            alive = _holder_alive(owner)
+            if alive and kind == "notebook" and owner.get("kind") == "notebook":
+                self.token = token if isinstance(token, str) else None
+                if self.token:
+                    _JOINED.add(self.token)
+                return True  # another notebook of the same folder: the same person's run
+            if alive:
+                who = "a notebook kernel" if owner.get("kind") == "notebook" else "process"
+                raise VidmaskError(
+                    f"another run is writing into {self.root} ({who} {owner.get('pid')} on {owner.get('host')}, "
+                    f"since {owner.get('started')}); wait for it to end (or shut that kernel down), "
+                    "or use another run folder")
+        fcntl.flock(fd, fcntl.LOCK_EX)  # one taker at a time; released when fd is closed
+        try:
+            now = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False  # another taker removed it first
+        mine = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+            return False  # another taker replaced it first: meet the new one
+        os.unlink(self.path)
+        if owner is None:
+            self.say(f"removed the unreadable lock {self.path} (it names no process)")
+        else:
+            self.say(f"took over the lock of process {owner.get('pid')} (a {owner.get('kind', 'run')} started "
+                     f"{owner.get('started')}), which is gone")
+        return False
 
     def release(self) -> None:
         if self.held:
-            owner = self.holder()
+            owner = self.holder_or_none()
             if owner is not None and owner.get("token") == self.token:
                 self.path.unlink(missing_ok=True)
+            _JOINED.discard(self.token)
             self.held = False
+
+    def holder_or_none(self) -> dict | None:
+        with contextlib.suppress(VidmaskError):
+            return self.holder()
+        return None
 
     @contextlib.contextmanager
     def held_for_children(self) -> Iterator[None]:
