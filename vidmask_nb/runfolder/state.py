@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.runfolder.folder import RunFolder, _pid_alive, partial_path, write_json
+from vidmask_nb.runfolder.folder import (RunFolder, _pid_alive, partial_path, sealed_sha256, sha256_file,
+                                         write_json)
 
 STATE_FILE = "run.json"
 LOCK_FILE = "run.lock"
@@ -48,17 +49,11 @@ KIND = "vidmask-nb run folder"
 VERSION = 2
 LOCK_ENV = "VIDMASK_RUN_LOCK"
 # Names the kit writes at a run folder's top level (the redacted video is recorded by name in "output").
-KIT_FILES = ("run.json", "run.lock", "settings.json", "manifest.json", "prompts.json", "masks", "masks.json",
+KIT_FILES = ("run.json", "run.key", "run.lock", "settings.json", "manifest.json", "prompts.json", "masks", "masks.json",
              "masks.json.idx", "floor.json", "masks_png", "sensitive", "stale")
+KEY_FILE = "run.key"  # the folder's own random key: run.json is signed with it (HMAC), so it is proof, not a guess
+SIGNATURE = "signature"
 STAGES = ("01_extract", "02_prompt", "03_propagate", "04_render")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_key(fingerprint: str, options: dict, prompts_digest: str = "") -> str:
@@ -87,10 +82,56 @@ def _read(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _folder_key(root: Path, create: bool = False) -> bytes | None:
+    """The run folder's key (``run.key``, random bytes only the kit writes), made when ``create`` and missing."""
+    import stat
+
+    path = root / KEY_FILE
+    if create:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(32).hex())
+                f.flush()
+                os.fsync(f.fileno())
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        key = os.read(fd, 256).strip()
+    finally:
+        os.close(fd)
+    return key if len(key) == 64 else None
+
+
+def _signature(key: bytes, data: dict) -> str:
+    import hmac
+
+    blob = json.dumps({k: v for k, v in data.items() if k != SIGNATURE}, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()
+
+
+def _signed(root: Path, data: dict | None) -> bool:
+    """Is ``data`` (a ``run.json``) signed with ``root``'s own key: written by the kit, unchanged since?"""
+    import hmac
+
+    if data is None or not isinstance(data.get(SIGNATURE), str):
+        return False
+    key = _folder_key(root)
+    return key is not None and hmac.compare_digest(data[SIGNATURE], _signature(key, data))
+
+
 def is_run_folder(root: str | os.PathLike) -> bool:
-    """True when ``root`` holds a ``run.json`` the kit wrote (recognised by the state, not by file names)."""
-    data = _read(Path(root) / STATE_FILE)
-    return data is not None and (data.get("kind") == KIND or {"key", "status"} <= set(data))
+    """True when ``root`` holds a ``run.json`` the kit wrote, by proof: signed with the folder's own key
+    (``run.key``, which only the kit writes), never by its field names. Another tool's ``run.json``, one
+    edited by hand, or one from a kit before the signature are not the kit's."""
+    return _signed(Path(root), _read(Path(root) / STATE_FILE))
 
 
 def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs: Iterable = ()) -> Path:
@@ -104,6 +145,10 @@ def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs
     root = Path(root).expanduser().resolve()
     if root.is_dir() and not is_run_folder(root):
         strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
+        if (root / STATE_FILE).exists():
+            raise VidmaskError(f"{what} {root} holds a {STATE_FILE} this kit did not sign (another tool's, one "
+                               "edited by hand, or an older kit's): nothing in it is touched; give a new or "
+                               "empty folder")
         if strangers:
             shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
             raise VidmaskError(f"{what} {root} holds files that are not a run's ({shown}) and no {STATE_FILE}: "
@@ -126,12 +171,40 @@ def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
                 continue
             if path.parent == root / "sensitive" / "reports" and name.endswith(".kernel.log"):
                 continue  # a kernel's log beside the report papermill is writing (pipeline.execute_notebook)
-            if path == root / "sensitive" / "README.txt" and path.read_text(errors="replace") == SENSITIVE_README:
+            if path == root / "sensitive" / "README.txt" and path.is_file() \
+                    and path.read_text(errors="replace") == SENSITIVE_README:
                 continue
+            if path == root / KEY_FILE:
+                continue  # the kit's key, made just before its first run.json
             found.append(str(path.relative_to(root)))
             if len(found) >= most:
                 return found
     return found
+
+
+# The type of each field of run.json a reader relies on (None allowed for all but these three).
+_FIELD_TYPES = {"kind": str, "version": int, "status": str, "key": str, "video": str, "video_fingerprint": str,
+                "options": dict, "prompts": str, "stages": dict, "files": list, "inputs": dict, "output": str,
+                "output_sha256": str, "audit": dict, "objects": list, "uncovered_gaps": list, "long_gaps": list,
+                "prompt_check": dict, "render_options": dict, "floor": dict, "tracking": dict}
+_REQUIRED = ("status", "stages", "files")
+
+
+def _check_fields(path: Path, data: dict) -> None:
+    """One line naming the first field of ``run.json`` whose type is not the one the kit writes."""
+    for name, kind in _FIELD_TYPES.items():
+        value = data.get(name)
+        if value is None and name not in _REQUIRED:
+            continue
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if ok and name == "stages":
+            ok = all(isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("outputs", {}), dict)
+                     for k, v in value.items())
+        if ok and name in ("files",):
+            ok = all(isinstance(v, str) for v in value)
+        if not ok:
+            raise VidmaskError(f"{path}: field {name!r} is {type(value).__name__}, not what this kit writes "
+                               f"({kind.__name__}); run again into a new folder")
 
 
 class RunState:
@@ -148,9 +221,22 @@ class RunState:
 
     @classmethod
     def load(cls, root: str | os.PathLike) -> "RunState | None":
-        data = _read(Path(root) / STATE_FILE)
+        """The folder's state, or None when it has no ``run.json``. Raises ``VidmaskError`` (one line) when
+        its ``run.json`` is not one the kit signed (another tool's, edited by hand) or a field has the wrong
+        type: nothing is read from, or written over, a record the kit cannot vouch for."""
+        root = Path(root)
+        path = root / STATE_FILE
+        data = _read(path)
         if data is None:
+            if path.exists() or path.is_symlink():
+                raise VidmaskError(f"{path} is not a run's state (not a JSON object in a plain file): this kit "
+                                   "did not write it; use a new run folder")
             return None
+        if not _signed(root, data):
+            raise VidmaskError(f"{path} is not signed by this kit (another tool's, changed by hand, or written by "
+                               "another version of the kit): its records cannot be trusted; run again into a new "
+                               "folder")
+        _check_fields(path, data)
         data.setdefault("stages", {})
         data.setdefault("files", [])
         return cls(root, data)
@@ -167,7 +253,14 @@ class RunState:
         return self.data.get("status", "new")
 
     def save(self) -> "RunState":
+        """Write ``run.json`` signed with the folder's key (made on the first save)."""
         RunFolder(self.root).create()
+        key = _folder_key(self.root, create=True)
+        if key is None:
+            raise VidmaskError(f"{self.root / KEY_FILE} is not the kit's key (not a plain file of 64 hex "
+                               "digits): remove it, or use a new run folder")
+        self.data.pop(SIGNATURE, None)
+        self.data[SIGNATURE] = _signature(key, self.data)
         write_json(self.path, self.data)
         return self
 
@@ -274,7 +367,7 @@ class RunState:
         rec = self.stage(name)
         rec.update(status="done", finished=_now(), error=None, **fields)
         files = [Path(p) for p in outputs if p is not None and Path(p).is_file()]
-        rec["outputs"] = {_rel(p, self.root): sha256_file(p) for p in files}
+        rec["outputs"] = {_rel(p, self.root): sealed_sha256(p) for p in files}  # a sealed file: its very bytes
         self.note_files(*files)
         self.save()
 
@@ -292,9 +385,13 @@ class RunState:
         return any(name in s.get("outputs", {}) for s in self.data.get("stages", {}).values())
 
     def complete(self, output: str | os.PathLike, inputs: dict, **fields) -> None:
-        """Mark the run complete: its output with its sha256, the digests of what it was made from."""
+        """Mark the run complete: its output with its sha256, the digests of what it was made from.
+
+        When this process rendered ``output`` (``render`` seals it), the sha256 recorded is that of the bytes
+        it wrote, after proving the file at the path is still that very file (``folder.Seal``): the digest of
+        what 04 audited, never of a file another process put there since (then ``VidmaskError``)."""
         output = Path(output)
-        self.data.update(status="complete", output=str(output), output_sha256=sha256_file(output),
+        self.data.update(status="complete", output=str(output), output_sha256=sealed_sha256(output),
                          inputs=dict(inputs), completed=_now(), **fields)
         self.note_files(output)
         self.save()
