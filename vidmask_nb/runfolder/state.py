@@ -53,6 +53,9 @@ KIT_FILES = ("run.json", "run.key", "run.lock", "settings.json", "manifest.json"
              "masks.json.idx", "floor.json", "masks_png", "sensitive", "stale")
 KEY_FILE = "run.key"  # the folder's own random key: run.json is signed with it (HMAC), so it is proof, not a guess
 SIGNATURE = "signature"
+# The files a run writes at the folder's top level: an input with one of these names there would be rewritten.
+WORKING_FILES = ("run.json", "settings.json", "manifest.json", "prompts.json", "masks.json", "masks.json.idx",
+                 "floor.json")
 STAGES = ("01_extract", "02_prompt", "03_propagate", "04_render")
 
 
@@ -143,6 +146,12 @@ def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs
     if root is None or not str(root).strip():
         raise VidmaskError(f"{what} is empty: give the run folder (a new or empty folder, or an earlier run's)")
     root = Path(root).expanduser().resolve()
+    for p in inputs:  # an input the run would write over: refused, never rewritten
+        p = Path(p).expanduser().resolve() if p else None
+        if p is not None and p.parent == root and (p.name in WORKING_FILES or p.name.endswith("_redacted.mp4")):
+            raise VidmaskError(f"{p} is the run folder's own {p.name}, which the run writes: an input is never "
+                               f"rewritten; copy it outside the folder (e.g. cp {p} {root.parent / ('my-' + p.name)}) "
+                               "and give that")
     if root.is_dir() and not is_run_folder(root):
         strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
         if (root / STATE_FILE).exists():
