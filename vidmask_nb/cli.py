@@ -12,7 +12,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.errors import VidmaskError, check_number, text_file_arg
 
 
 def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False) -> None:
@@ -76,7 +76,7 @@ def _audio_flags(g) -> None:
                    type=lambda v: str(Path(v).resolve()) if Path(v).is_file() else v,
                    help="seconds to mute or bleep on every track: 1.5-2.2,7-8.25, or a file of START END lines "
                         "(default: none)")
-    g.add_argument("--say-words", default=d.say_words, metavar="FILE", type=lambda v: str(Path(v).resolve()),
+    g.add_argument("--say-words", default=d.say_words, metavar="FILE", type=text_file_arg("--say-words"),
                    help="a file of words and phrases (one a line) muted or bleeped where keyword spotting hears "
                         "them (default: none)")
     g.add_argument("--say-margin", type=float, default=d.say_margin, metavar="S",
@@ -92,7 +92,7 @@ def _find_flags(g) -> None:
                         "text (every text region), pii (text read by OCR holding an e-mail, phone, card, IBAN, "
                         "plate or a --pii-words word), codes (QR codes and barcodes, always filled) "
                         "(default: none, only the prompts)")
-    g.add_argument("--pii-words", default=d.pii_words, metavar="FILE",
+    g.add_argument("--pii-words", default=d.pii_words, metavar="FILE", type=text_file_arg("--pii-words"),
                    help="with --find ...,pii: a UTF-8 text file of words and names, one a line, covered wherever "
                         "OCR reads them (default: none, the built-in patterns only)")
     g.add_argument("--find-every", type=float, default=d.find_every, metavar="S",
@@ -185,11 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--find", default="faces", metavar="KINDS",
                    help="faces, text, pii (personal text still readable), codes (codes that still decode), "
                         "comma-separated (default faces)")
-    s.add_argument("--pii-words", default=None, metavar="FILE",
+    s.add_argument("--pii-words", default=None, metavar="FILE", type=text_file_arg("--pii-words"),
                    help="with pii: a text file of words and names, one a line, reported wherever OCR reads them")
     s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
     s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
-    s.add_argument("--say-words", default=None, metavar="FILE",
+    s.add_argument("--say-words", default=None, metavar="FILE", type=text_file_arg("--say-words"),
                    help="also list where a word or phrase of FILE is still heard (keyword spotting, every audio "
                         "track; exit 1 when one is); --find none checks the audio alone (default: no audio check)")
 
@@ -219,8 +219,8 @@ def _render_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # a flag's type (a word list) may refuse in one line here
         return COMMANDS[args.command](args)
     except VidmaskError as exc:
         print(f"vidmask-nb: error: {exc}", file=sys.stderr)
@@ -314,7 +314,10 @@ def cmd_audit(args) -> int:
     from vidmask_nb.detect.detectors import parse_kinds
     from vidmask_nb.detect.pii import read_words
     from vidmask_nb.review.tables import format_table
+    from vidmask_nb.media.video import check_video_file
 
+    check_video_file(args.video)  # every up-front check before any detector loads
+    check_number(args.every, "--every", integer=True, minimum=1)
     if args.pii_words and "pii" not in parse_kinds(args.find):
         raise VidmaskError("--pii-words is read by the pii detector: add pii to --find (e.g. --find faces,pii)")
     speech = None
@@ -343,8 +346,16 @@ def cmd_audit(args) -> int:
     return 0 if clean else 1
 
 
+# A demo clip is generated in memory and rendered: minutes at most, never an absurd allocation.
+DEMO_MAX_SECONDS = 600
+
+
 def cmd_demo(args) -> int:
     from vidmask_nb.run.pipeline import demo
+
+    check_number(args.seconds, "--seconds", positive=True)  # nan, inf, 0: one line before any work
+    if args.seconds > DEMO_MAX_SECONDS:
+        raise VidmaskError(f"--seconds must be at most {DEMO_MAX_SECONDS} for the demo clip, not {args.seconds:g}")
 
     result = demo(args.out, _options(args), seconds=args.seconds)
     print(f"demo done in {result.seconds:.1f} s")
@@ -363,9 +374,13 @@ def cmd_share(args) -> int:
 
 
 def cmd_render(args) -> int:
+    from vidmask_nb.errors import check_input_file
     from vidmask_nb.media.encode import DEFAULT_CRF
+    from vidmask_nb.media.video import check_video_file
     from vidmask_nb.redact.render import render
 
+    check_video_file(args.video)  # up front: a folder, a FIFO, a missing file are one line, never a hang
+    check_input_file(args.masks, "--masks", "masks.json")
     object_styles = {}
     for item in args.object_style:
         label, sep, style = item.partition("=")

@@ -148,6 +148,9 @@ def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs
     root = Path(root).expanduser().resolve()
     for p in inputs:  # an input the run would write over: refused, never rewritten
         p = Path(p).expanduser().resolve() if p else None
+        if p is not None and p.is_dir() and (p == root or p in root.parents):
+            raise VidmaskError(f"{what} {root} is (or is inside) the input folder {p}: the run would write among "
+                               f"its files; give a run folder outside it")
         if p is not None and p.parent == root and (p.name in WORKING_FILES or p.name.endswith("_redacted.mp4")):
             raise VidmaskError(f"{p} is the run folder's own {p.name}, which the run writes: an input is never "
                                f"rewritten; copy it outside the folder (e.g. cp {p} {root.parent / ('my-' + p.name)}) "
