@@ -182,3 +182,19 @@ def test_drawn_prompts_survive_a_rerun_and_a_given_prompts_file_is_never_rewritt
     rc, err = _cli(capsys, "run", clip, "--prompts", run.prompts_json, "--out", run.root, "--weights", "random")
     assert rc == 2 and "an input is never rewritten" in err and len(err.splitlines()) == 1, err
     assert run.prompts_json.read_bytes() == before
+
+
+# -- harm 17: a fingerprint that catches an edit --------------------------------------------------
+
+def test_the_fingerprint_catches_an_edit_in_the_middle(tmp_path):
+    """Harm 17. The harm: changing 200 kB in the middle of an 11.8 MB source kept the same fingerprint
+    (first, middle and last MiB only), and `share` accepted the run."""
+    from vidmask_nb.media.video import fingerprint
+
+    path = tmp_path / "source.bin"
+    data = bytearray(np.random.default_rng(0).integers(0, 256, 11_800_000, dtype=np.uint8).tobytes())
+    path.write_bytes(data)
+    before = fingerprint(path)
+    data[3_000_000:3_200_000] = bytes(200_000)  # 200 kB between the sampled MiBs of the old fingerprint
+    path.write_bytes(data)
+    assert fingerprint(path) != before
