@@ -6,7 +6,9 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shlex
 import sys
 from dataclasses import fields
@@ -219,6 +221,11 @@ def _render_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with quiet_bars_off_terminal():  # before the parser imports the stages (tqdm reads it at its import)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)  # a flag's type (a word list) may refuse in one line here
         return COMMANDS[args.command](args)
@@ -232,6 +239,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vidmask-nb: interrupted; finished parts are kept and a rerun resumes", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def quiet_bars_off_terminal():
+    """Progress bars (every stage's ``tqdm``: frames done, rate, ETA) on a terminal; none when stderr is a
+    file or a pipe (a log gets the stage lines, not thousands of carriage returns). tqdm reads
+    ``TQDM_DISABLE`` when it is imported, here and in the processes started from here (notebook kernels);
+    a value the person set is kept."""
+    if sys.stderr.isatty() or "TQDM_DISABLE" in os.environ:
+        yield
+        return
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("TQDM_DISABLE", None)
 
 
 def cmd_probe(args) -> int:

@@ -503,8 +503,9 @@ def _render(video, info, masks_path, out_path, floor, style, object_styles, dila
             if progress:
                 print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
                       f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")
+            # TQDM_DISABLE (the CLI sets it off a terminal) holds here too: tqdm reads it only as a default
             bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
-                       disable=not progress)
+                       disable=not progress or bool(os.environ.get("TQDM_DISABLE")))
             # The decoder's planes, copied into a few reused frames (media.planes): covers convert only their boxes.
             pool = FramePool(info.width, info.height, writer.pix_fmt, info.sws_colorspace, info.sws_range,
                              size=3 * QUEUE_FRAMES, stop=stop)
