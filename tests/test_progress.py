@@ -8,6 +8,7 @@ import pty
 import struct
 import subprocess
 import sys
+import time
 import termios
 from fractions import Fraction
 from pathlib import Path
@@ -57,3 +58,34 @@ def test_render_prints_frame_progress_on_a_terminal_and_nothing_on_a_pipe(tmp_pa
                            timeout=120)
     assert piped.returncode == 0, piped.stderr
     assert "frame/s" not in piped.stderr + piped.stdout and "redacted video:" in piped.stdout
+
+
+KERNEL = r"""
+import time
+import vidmask_nb.runfolder  # what every stage imports: with VIDMASK_PROGRESS set, its bars are relayed
+from tqdm.auto import tqdm
+for _ in tqdm(range(40), desc="render clip.mp4", unit="frame", mininterval=0.05):
+    time.sleep(0.05)
+"""
+
+
+def test_a_stage_in_another_process_shows_its_frames_on_the_console(tmp_path):
+    """`vidmask-nb run` executes each stage in a notebook kernel: its bars reach the console through
+    ``runfolder.progress.relay`` (a real child process, as a kernel is)."""
+    import io
+
+    from vidmask_nb.runfolder import progress
+
+    shown = io.StringIO()
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    with progress.relay(tmp_path, stream=shown):
+        subprocess.run([sys.executable, "-c", KERNEL], env=dict(env, PYTHONPATH=str(ROOT),
+                                                                **{progress.PROGRESS_ENV: os.environ[progress.PROGRESS_ENV]}),
+                       check=True, capture_output=True, timeout=120)
+        time.sleep(2 * progress.EVERY)
+    text = shown.getvalue()
+    assert "render clip.mp4: " in text and "/40 frame, " in text and "frame/s" in text and "ETA" in text, text
+    assert text.rstrip().endswith("40/40 frame, " + text.rstrip().rsplit("40/40 frame, ", 1)[1]), text
+    assert "done" in text.splitlines()[-1] and text.endswith("\n")
+    with progress.relay(tmp_path, enabled=False):
+        assert progress.PROGRESS_ENV not in os.environ
