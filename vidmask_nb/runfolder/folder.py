@@ -8,6 +8,7 @@ Layout (``RunFolder(root)``)::
     masks.json             03: every frame and object
     <stem>_redacted.mp4    04: the redacted video
     run.json               the run's state (``state.RunState``): key, video, options, stages, digests, audit
+    run.key                the folder's own random key: run.json is signed with it (the folder is the kit's)
     run.lock               while a run writes here (``state.RunLock``)
     sensitive/             everything that shows SOURCE PIXELS (never share it; README.txt says so):
       qa/                  04: overlay video, contact sheets, QA pictures

@@ -13,14 +13,25 @@ was driven::
      "files": ["manifest.json", "prompts.json", ...],   # what the kit wrote here (never anything else)
      "inputs": {"prompts.json": "<sha256>", ...},       # at completion: what the output was made from
      "output": "/abs/clip_redacted.mp4", "output_sha256": "...",
-     "prompt_check": {...}, "uncovered_gaps": [...], "long_gaps": [...], "audit": {...}, "objects": [...]}
+     "prompt_check": {...}, "uncovered_gaps": [...], "long_gaps": [...], "audit": {...}, "objects": [...],
+     "signature": "<HMAC-SHA256 of the rest with run.key>"}
 
-- A run folder is a folder whose ``run.json`` says ``kind`` (or, from an older kit, carries ``key`` and
-  ``status``); ``check_run_folder`` refuses a non-empty folder that is not one, and an empty path.
-- ``RunLock``: one run per folder at a time (``run.lock``, the holder's pid). A live holder refuses a
-  second run with one line; the lock of a dead process is taken over, and said. Processes a run
-  starts (its notebook kernels) inherit its token (``VIDMASK_RUN_LOCK``) and pass. A notebook kernel
+- A run folder is a folder whose ``run.json`` is signed with the folder's own key (``run.key``: random
+  bytes only the kit writes, made with the first ``run.json``): proof, not field names. Another tool's
+  ``run.json``, one edited by hand, or a copy from another folder is not the kit's: ``load`` refuses it in
+  one line, ``check_run_folder`` refuses its folder, ``retire_stale`` touches nothing in it. ``load``
+  also checks each field's type (one line, never a traceback further on).
+- ``check_run_folder`` refuses a non-empty folder that is not a run folder, an empty path, an input
+  that is one of the files the run writes there (``WORKING_FILES``: never rewritten), and an input
+  folder that holds the run folder.
+- ``RunLock``: one run per folder at a time (``run.lock``: the holder's pid and its start time). A live
+  holder refuses a second run with one line; the lock of a dead process (or of a pid reused since) is
+  taken over atomically (under ``flock``), and said; a ``run.lock`` that is a folder or a FIFO is one
+  line, never a hang. Processes a run starts (its notebook kernels) inherit its token
+  (``VIDMASK_RUN_LOCK``) and pass, as does a process that holds or joined it. A notebook kernel
   stepped by hand takes the lock for itself and lets other notebook kernels of the folder share it.
+- ``stage_done`` and ``complete`` record a file this process wrote and sealed (``folder.seal_output``:
+  the render's output) by the digest of those very bytes, after proving the file is still that one.
 - ``retire_stale`` moves the outputs of an earlier run with other inputs off their final names:
   only files the kit writes (``KIT_FILES`` and the recorded output), never anything else.
 
