@@ -398,12 +398,11 @@ def cmd_share(args) -> int:
 
 def cmd_render(args) -> int:
     from vidmask_nb.errors import check_input_file
-    from vidmask_nb.media.encode import DEFAULT_CRF
+    from vidmask_nb.media.encode import DEFAULT_CRF, check_output_name
     from vidmask_nb.media.video import check_video_file
     from vidmask_nb.redact.render import render
 
     check_video_file(args.video)  # up front: a folder, a FIFO, a missing file are one line, never a hang
-    check_input_file(args.masks, "--masks", "masks.json")
     object_styles = {}
     for item in args.object_style:
         label, sep, style = item.partition("=")
@@ -412,6 +411,8 @@ def cmd_render(args) -> int:
         object_styles[label.strip()] = style.strip()
     opts = _options(args)  # the render flags only; the rest keep their defaults
     opts.render_options.checked()  # inf, nan, negative: one line before any work
+    check_output_name(Path(args.out), "--out", "give a shorter file name")
+    check_input_file(args.masks, "--masks", "masks.json")
     hold = opts.hold
     if hold is None:
         from vidmask_nb.redact.gaps import hold_frames_for
