@@ -558,7 +558,10 @@ class RunLock:
     def _create(self, kind: str) -> bool:
         """Link a complete new lock into place; False when one is there already."""
         token = uuid.uuid4().hex
-        RunFolder(self.root).create()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)  # nothing else: a lock adds no file but itself
+        except OSError as exc:
+            raise VidmaskError(f"cannot create the run folder {self.root}: {exc.strerror}") from exc
         tmp = partial_path(self.path)
         tmp.write_text(json.dumps({"pid": os.getpid(), "pid_start": process_start(os.getpid()),
                                    "host": socket.gethostname(), "token": token, "kind": kind,
