@@ -149,10 +149,13 @@ def is_run_folder(root: str | os.PathLike) -> bool:
 
 
 def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs: Iterable = ()) -> Path:
-    """``root`` as an absolute path, refusing an empty path and a non-empty folder that is not a run folder.
+    """``root`` as an absolute path, refusing an empty path and a non-empty folder that is not a run folder
+    (by proof: ``is_run_folder``).
 
-    ``inputs`` (the run's video or prompts file) may sit in the folder. ``what`` names the path for the
-    caller (``--out`` on the CLI, ``workdir`` in a notebook).
+    ``inputs`` (the run's video or prompts file) may sit in the folder, but never as one of the files the run
+    writes there (``WORKING_FILES``, the redacted video: an input is never rewritten), and an input folder
+    never holds the run folder. ``what`` names the path for the caller (``--out`` on the CLI, ``workdir`` in
+    a notebook).
     """
     if root is None or not str(root).strip():
         raise VidmaskError(f"{what} is empty: give the run folder (a new or empty folder, or an earlier run's)")
@@ -167,11 +170,11 @@ def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs
                                f"rewritten; copy it outside the folder (e.g. cp {p} {root.parent / ('my-' + p.name)}) "
                                "and give that")
     if root.is_dir() and not is_run_folder(root):
-        strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
-        if (root / STATE_FILE).exists():
+        if (root / STATE_FILE).exists() or (root / STATE_FILE).is_symlink():
             raise VidmaskError(f"{what} {root} holds a {STATE_FILE} this kit did not sign (another tool's, one "
                                "edited by hand, or an older kit's): nothing in it is touched; give a new or "
                                "empty folder")
+        strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
         if strangers:
             shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
             raise VidmaskError(f"{what} {root} holds files that are not a run's ({shown}) and no {STATE_FILE}: "
