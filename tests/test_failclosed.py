@@ -25,7 +25,7 @@ from vidmask_nb.errors import VidmaskError
 from vidmask_nb.redact.gaps import Gap, fill_gaps, find_gaps, hold_frames_for, mark_review, presence_of, store_masks
 from vidmask_nb.run.pipeline import BatchItem, RunOptions, read_run_mark, run_batch, share
 from vidmask_nb.run.stages import run_gaps
-from vidmask_nb.runfolder.state import RunState, check_run_folder
+from vidmask_nb.runfolder.state import RunState, check_run_folder, sha256_file
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from common import inject_masks
@@ -127,9 +127,8 @@ def fake_finished_run(root: Path, key: str) -> RunFolder:
         p.write_text("old")
     run.qa_dir.mkdir(parents=True, exist_ok=True)
     (run.qa_dir / "clip_overlay.mp4").write_text("old")
-    run.run_json.write_text(json.dumps({"kind": "vidmask-nb run folder", "key": key, "status": "complete",
-                                        "video": str(root.parent / "clip.mp4"),
-                                        "output": str(root / "clip_redacted.mp4")}))
+    RunState(root, {"kind": "vidmask-nb run folder", "key": key, "status": "complete", "stages": {}, "files": [],
+                    "video": str(root.parent / "clip.mp4"), "output": str(root / "clip_redacted.mp4")}).save()
     return run
 
 
@@ -219,13 +218,24 @@ def test_share_refuses_what_is_not_a_complete_current_run(tmp_path):
     with pytest.raises(VidmaskError, match="no run.json"):
         share(tmp_path, tmp_path / "out")
     run = fake_finished_run(tmp_path / "run", "k")
-    run.run_json.write_text(json.dumps({"kind": "vidmask-nb run folder", "key": "k", "status": "running"}))
+    state = RunState.load(run.root)
+    state.data.update(status="running")
+    state.save()
     with pytest.raises(VidmaskError, match="not complete"):
         share(run.root, tmp_path / "out")
-    run.run_json.write_text(json.dumps({"kind": "vidmask-nb run folder", "key": "k", "status": "complete",
-                                        "output": str(run.root / "clip_redacted.mp4"),
-                                        "output_sha256": "0" * 64, "video": "", "prompts": ""}))
+    state.data.update(status="complete", output=str(run.root / "clip_redacted.mp4"), output_sha256="0" * 64,
+                      video="", prompts="")
+    state.save()
     with pytest.raises(VidmaskError, match="not the file this run wrote"):
+        share(run.root, tmp_path / "out")
+    # A hand edit of the record (the audit dropped, a field of another type) is refused in one line.
+    for edit in ({"audit": None, "output_sha256": sha256_file(run.root / "clip_redacted.mp4")}, {"status": 3}):
+        run.run_json.write_text(json.dumps(dict(json.loads(run.run_json.read_text()), **edit)))
+        with pytest.raises(VidmaskError, match="not signed by this kit"):
+            share(run.root, tmp_path / "out")
+    state.data.update(stages=[])
+    state.save()
+    with pytest.raises(VidmaskError, match="field 'stages' is list"):
         share(run.root, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

@@ -171,6 +171,10 @@ def test_render_out_never_overwrites_an_input_or_a_strangers_file(tiny, tmp_path
     floor.write_text("{}\n")
     with pytest.raises(VidmaskError, match="would overwrite the floor"):
         render(clip, masks=masks, output=floor, floor=floor, progress=False)
+    # A floor.json beside the masks is rendered with them (issue 30, harm 9): one that is not a floor is refused.
+    code, err = _cli(capsys, "render", clip, "--masks", masks, "--out", tmp_path / "x.mp4", "--preset", "ultrafast")
+    assert code == 2 and "floor version" in err and not (tmp_path / "x.mp4").exists(), err
+    floor.unlink()
     # Its own earlier output (tagged when written) may be rendered again.
     own = tmp_path / "redacted.mp4"
     for _ in range(2):

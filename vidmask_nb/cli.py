@@ -6,13 +6,15 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
 
-from vidmask_nb.errors import VidmaskError
+from vidmask_nb.errors import VidmaskError, check_number, text_file_arg
 
 
 def _run_flags(p: argparse.ArgumentParser, defaults_from_manifest: bool = False) -> None:
@@ -76,7 +78,7 @@ def _audio_flags(g) -> None:
                    type=lambda v: str(Path(v).resolve()) if Path(v).is_file() else v,
                    help="seconds to mute or bleep on every track: 1.5-2.2,7-8.25, or a file of START END lines "
                         "(default: none)")
-    g.add_argument("--say-words", default=d.say_words, metavar="FILE", type=lambda v: str(Path(v).resolve()),
+    g.add_argument("--say-words", default=d.say_words, metavar="FILE", type=text_file_arg("--say-words"),
                    help="a file of words and phrases (one a line) muted or bleeped where keyword spotting hears "
                         "them (default: none)")
     g.add_argument("--say-margin", type=float, default=d.say_margin, metavar="S",
@@ -92,7 +94,7 @@ def _find_flags(g) -> None:
                         "text (every text region), pii (text read by OCR holding an e-mail, phone, card, IBAN, "
                         "plate or a --pii-words word), codes (QR codes and barcodes, always filled) "
                         "(default: none, only the prompts)")
-    g.add_argument("--pii-words", default=d.pii_words, metavar="FILE",
+    g.add_argument("--pii-words", default=d.pii_words, metavar="FILE", type=text_file_arg("--pii-words"),
                    help="with --find ...,pii: a UTF-8 text file of words and names, one a line, covered wherever "
                         "OCR reads them (default: none, the built-in patterns only)")
     g.add_argument("--find-every", type=float, default=d.find_every, metavar="S",
@@ -189,11 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--find", default="faces", metavar="KINDS",
                    help="faces, text, pii (personal text still readable), codes (codes that still decode), "
                         "comma-separated (default faces)")
-    s.add_argument("--pii-words", default=None, metavar="FILE",
+    s.add_argument("--pii-words", default=None, metavar="FILE", type=text_file_arg("--pii-words"),
                    help="with pii: a text file of words and names, one a line, reported wherever OCR reads them")
     s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
     s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
-    s.add_argument("--say-words", default=None, metavar="FILE",
+    s.add_argument("--say-words", default=None, metavar="FILE", type=text_file_arg("--say-words"),
                    help="also list where a word or phrase of FILE is still heard (keyword spotting, every audio "
                         "track; exit 1 when one is); --find none checks the audio alone (default: no audio check)")
 
@@ -229,8 +231,13 @@ def _render_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    with quiet_bars_off_terminal():  # before the parser imports the stages (tqdm reads it at its import)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
+        args = build_parser().parse_args(argv)  # a flag's type (a word list) may refuse in one line here
         return COMMANDS[args.command](args)
     except VidmaskError as exc:
         print(f"vidmask-nb: error: {exc}", file=sys.stderr)
@@ -242,6 +249,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vidmask-nb: interrupted; finished parts are kept and a rerun resumes", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def quiet_bars_off_terminal():
+    """Progress bars (every stage's ``tqdm``: frames done, rate, ETA) on a terminal; none when stderr is a
+    file or a pipe (a log gets the stage lines, not thousands of carriage returns). tqdm reads
+    ``TQDM_DISABLE`` when it is imported, here and in the processes started from here (notebook kernels);
+    a value the person set is kept."""
+    if sys.stderr.isatty() or "TQDM_DISABLE" in os.environ:
+        yield
+        return
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("TQDM_DISABLE", None)
 
 
 def cmd_probe(args) -> int:
@@ -336,7 +359,10 @@ def cmd_audit(args) -> int:
     from vidmask_nb.detect.detectors import parse_kinds
     from vidmask_nb.detect.pii import read_words
     from vidmask_nb.review.tables import format_table
+    from vidmask_nb.media.video import check_video_file
 
+    check_video_file(args.video)  # every up-front check before any detector loads
+    check_number(args.every, "--every", integer=True, minimum=1)
     if args.pii_words and "pii" not in parse_kinds(args.find):
         raise VidmaskError("--pii-words is read by the pii detector: add pii to --find (e.g. --find faces,pii)")
     speech = None
@@ -365,8 +391,16 @@ def cmd_audit(args) -> int:
     return 0 if clean else 1
 
 
+# A demo clip is generated in memory and rendered: minutes at most, never an absurd allocation.
+DEMO_MAX_SECONDS = 600
+
+
 def cmd_demo(args) -> int:
     from vidmask_nb.run.pipeline import demo
+
+    check_number(args.seconds, "--seconds", positive=True)  # nan, inf, 0: one line before any work
+    if args.seconds > DEMO_MAX_SECONDS:
+        raise VidmaskError(f"--seconds must be at most {DEMO_MAX_SECONDS} for the demo clip, not {args.seconds:g}")
 
     result = demo(args.out, _options(args), seconds=args.seconds)
     print(f"demo done in {result.seconds:.1f} s")
@@ -385,9 +419,12 @@ def cmd_share(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from vidmask_nb.media.encode import DEFAULT_CRF
+    from vidmask_nb.errors import check_input_file
+    from vidmask_nb.media.encode import DEFAULT_CRF, check_output_name
+    from vidmask_nb.media.video import check_video_file
     from vidmask_nb.redact.render import render
 
+    check_video_file(args.video)  # up front: a folder, a FIFO, a missing file are one line, never a hang
     object_styles = {}
     for item in args.object_style:
         label, sep, style = item.partition("=")
@@ -396,6 +433,8 @@ def cmd_render(args) -> int:
         object_styles[label.strip()] = style.strip()
     opts = _options(args)  # the render flags only; the rest keep their defaults
     opts.render_options.checked()  # inf, nan, negative: one line before any work
+    check_output_name(Path(args.out), "--out", "give a shorter file name")
+    check_input_file(args.masks, "--masks", "masks.json")
     hold = opts.hold
     if hold is None:
         from vidmask_nb.redact.gaps import hold_frames_for

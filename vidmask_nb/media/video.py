@@ -148,19 +148,27 @@ def fraction_str(f: Fraction) -> str:
     return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
 
 
-def fingerprint(path: str | os.PathLike, block: int = 1 << 20) -> str:
-    """A content fingerprint: sha256 of the size and the first, middle and last MiB.
+_FINGERPRINTS: dict[tuple, str] = {}
 
-    Cheap for hour-long files, and changes whenever the file is re-encoded or cut.
+
+def fingerprint(path: str | os.PathLike, block: int = 1 << 20) -> str:
+    """A content fingerprint: sha256 of the whole file (an edit anywhere in it changes it).
+
+    Remembered for this process by the file's identity (device, inode, size, modification and change
+    times; the change time cannot be set back), so the probes of one run read a file once: about 0.65 s
+    per GB here (``sha256_file``). ``block`` is the read size.
     """
-    path = Path(path)
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
+    st = os.stat(path)
+    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    known = _FINGERPRINTS.get(ident)
+    if known is not None:
+        return known
+    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for offset in sorted({0, max(0, size // 2 - block // 2), max(0, size - block)}):
-            f.seek(offset)
-            h.update(f.read(block))
-    return "sha256:" + h.hexdigest()[:32]
+        for chunk in iter(lambda: f.read(block), b""):
+            h.update(chunk)
+    value = _FINGERPRINTS[ident] = "sha256:" + h.hexdigest()[:32]
+    return value
 
 
 def check_video_file(path: str | os.PathLike) -> Path:

@@ -48,7 +48,7 @@ from vidmask_nb.errors import VidmaskError, check_number
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.prompts.records import TrackedObject
-from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.runfolder.folder import RunFolder, seal_output
 from vidmask_nb.media.video import VideoInfo, VideoReader, probe
 from vidmask_nb.media.planes import FramePool, YuvFrame
 from vidmask_nb.redact.planar import cover_planes
@@ -371,20 +371,37 @@ def check_render_output(out_path: Path, video, masks_path, floor=None, own: Path
     check_output_name(out_path, "--out", "give a shorter file name")
 
 
-def required_floor(folder: Path, floor):
-    """``floor``, or the run folder's ``floor.json`` when its state records one (02's find wrote it):
-    a run whose detectors found what to hide never renders without their floor; a recorded floor
-    that is gone is an error, never an uncovered render."""
+def required_floor(folder: Path, floor, masks_path: Path | None = None):
+    """``floor``, or the ``floor.json`` the masks need: a run whose detectors found what to hide never renders
+    without their floor. Needed when the run folder's state records one (02's find wrote it), or the masks'
+    header says it holds a detector floor (``--no-track``: ``find.write_untracked_masks``), and then taken from
+    beside the masks; a ``floor.json`` beside the masks is used in any case (what it covers stays covered).
+    A needed floor that is not there is an error (one line), never an uncovered render."""
     from vidmask_nb.runfolder.state import RunState
 
-    state = RunState.load(folder)
-    if floor is not None or state is None or not state.has_output("floor.json"):
+    if floor is not None:
         return floor
+    try:
+        state = RunState.load(folder)
+    except VidmaskError:  # masks in a folder whose run.json the kit cannot vouch for: judged by the masks alone
+        state = None
     path = Path(folder) / "floor.json"
-    if not path.is_file():
-        raise VidmaskError(f"{path} is missing, but this run's detectors wrote it (find): rendering without it "
-                           "would leave what they found uncovered; run notebook 02 (or vidmask-nb run) again")
-    return path
+    if state is not None and state.has_output("floor.json"):
+        if not path.is_file():
+            raise VidmaskError(f"{path} is missing, but this run's detectors wrote it (find): rendering without "
+                               "it would leave what they found uncovered; run notebook 02 (or vidmask-nb run) again")
+        return path
+    if masks_path is None:
+        return None
+    beside = Path(masks_path).parent / "floor.json"
+    if beside.is_file():
+        return beside
+    key = str(MaskStore.load(masks_path).header.get("key", ""))
+    if "detector floor" in key:
+        raise VidmaskError(f"{masks_path} says it holds a detector floor ({key.split(',')[0]}), but no floor.json "
+                           f"is beside it: rendering without it would leave what the detectors found uncovered; "
+                           "copy the run's floor.json beside the masks, or render from the run folder")
+    return None
 
 
 def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
@@ -420,8 +437,32 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
         raise VidmaskError("render needs an output path when there is no run folder")
     masks_path = Path(masks) if masks is not None else run.masks_json
     out_path = Path(output) if output is not None else run.redacted_video(video)
-    floor = required_floor(run.root if run is not None else masks_path.parent, floor)
+    floor = required_floor(run.root if run is not None else masks_path.parent, floor, masks_path)
     check_render_output(out_path, video, masks_path, floor, own=run.redacted_video(video) if run else None)
+    lock = run_folder_lock(out_path, run)  # one writer of a run folder's outputs at a time
+    try:
+        return _render(video, info, masks_path, out_path, floor, style, object_styles, dilate, feather, hold,
+                       hold_seconds, cover_long_gaps, crf, lossless, preset, progress, overlap, encoder, audio)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def run_folder_lock(out_path: Path, run: RunFolder | None = None):
+    """Take the lock of the run folder ``out_path`` is written into (``state.RunLock``), or None when it is not
+    in one. A notebook kernel or ``vidmask-nb run`` that holds the lock passes; anyone else is refused with
+    one line while it is held, so no render replaces a run's output while its notebook audits and records it."""
+    from vidmask_nb.runfolder.state import LOCK_FILE, RunLock, is_run_folder
+
+    folder = out_path.resolve().parent
+    if not ((run is not None and run.root.resolve() == folder) or is_run_folder(folder)
+            or (folder / LOCK_FILE).exists()):
+        return None
+    return RunLock(folder).acquire("run")
+
+
+def _render(video, info, masks_path, out_path, floor, style, object_styles, dilate, feather, hold, hold_seconds,
+            cover_long_gaps, crf, lossless, preset, progress, overlap, encoder, audio) -> Path:
     store = MaskStore.load(masks_path)
     store.check_video(info)
     if store.is_random:
@@ -455,8 +496,9 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
             if progress:
                 print(f"render {Path(video).name} -> {out_path} with {writer.encoder} "
                       f"({'lossless' if lossless else f'crf {crf}'}, {writer.pix_fmt}, {info.color_description()})")
+            # TQDM_DISABLE (the CLI sets it off a terminal) holds here too: tqdm reads it only as a default
             bar = tqdm(total=info.frame_count, desc=f"render {Path(video).name}", unit="frame",
-                       disable=not progress)
+                       disable=not progress or bool(os.environ.get("TQDM_DISABLE")))
             # The decoder's planes, copied into a few reused frames (media.planes): covers convert only their boxes.
             pool = FramePool(info.width, info.height, writer.pix_fmt, info.sws_colorspace, info.sws_range,
                              size=3 * QUEUE_FRAMES, stop=stop)
@@ -482,6 +524,7 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
             if close is not None:
                 close()  # joins a prefetch thread before its reader goes away
         reader.close()
+    seal_output(out_path)  # what the run records (state.complete) is these very bytes, or nothing
     return out_path
 
 

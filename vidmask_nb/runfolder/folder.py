@@ -8,6 +8,7 @@ Layout (``RunFolder(root)``)::
     masks.json             03: every frame and object
     <stem>_redacted.mp4    04: the redacted video
     run.json               the run's state (``state.RunState``): key, video, options, stages, digests, audit
+    run.key                the folder's own random key: run.json is signed with it (the folder is the kit's)
     run.lock               while a run writes here (``state.RunLock``)
     sensitive/             everything that shows SOURCE PIXELS (never share it; README.txt says so):
       qa/                  04: overlay video, contact sheets, QA pictures
@@ -23,6 +24,7 @@ beside it and ``os.replace`` it when complete, so a killed run leaves either the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -203,3 +205,66 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise VidmaskError(f"{what} file {path} is not valid JSON ({exc}); remove it and write it again") from exc
+
+
+# -- digests, and the seal of a file this process wrote ----------------------------------------
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _identity(st: os.stat_result) -> tuple:
+    # ctime changes on every write and rename and cannot be set back by a process: with the inode it
+    # names one unchanged file
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A file as this process wrote it: its sha256 and its identity (device, inode, size, times).
+
+    ``check()`` proves the file at ``path`` is still that very file, unchanged (the same identity and
+    digest): whatever read the path in between (an audit) read these bytes."""
+
+    path: Path
+    sha256: str
+    identity: tuple
+
+    def check(self) -> str:
+        """The sealed sha256; raises ``VidmaskError`` (one line) when the file was replaced or changed since."""
+        try:
+            now = _identity(os.stat(self.path))
+        except OSError:
+            now = None
+        if now != self.identity or sha256_file(self.path) != self.sha256:
+            raise VidmaskError(f"{self.path} was replaced or changed after this process wrote it (another "
+                               "process wrote there): what was audited is not what is there now; nothing is "
+                               "recorded. Render again (one writer at a time)")
+        return self.sha256
+
+
+_SEALS: dict[Path, Seal] = {}
+
+
+def seal_output(path: str | os.PathLike) -> Seal:
+    """Seal a file this process has just written (``render`` seals its output): the digest of its bytes
+    now and its identity, kept for this process so that ``sealed_sha256`` records exactly these bytes."""
+    path = Path(path).resolve()
+    before = _identity(os.stat(path))
+    digest = sha256_file(path)
+    if _identity(os.stat(path)) != before:
+        raise VidmaskError(f"{path} changed while it was being sealed: another process writes there; "
+                           "render again (one writer at a time)")
+    seal = _SEALS[path] = Seal(path, digest, before)
+    return seal
+
+
+def sealed_sha256(path: str | os.PathLike) -> str:
+    """The sha256 to record for ``path``: when this process sealed it, the sealed digest, after proving the
+    file is still that one (else ``VidmaskError``); otherwise the digest of the bytes there now."""
+    seal = _SEALS.get(Path(path).resolve())
+    return seal.check() if seal is not None else sha256_file(path)

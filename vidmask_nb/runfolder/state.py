@@ -13,14 +13,25 @@ was driven::
      "files": ["manifest.json", "prompts.json", ...],   # what the kit wrote here (never anything else)
      "inputs": {"prompts.json": "<sha256>", ...},       # at completion: what the output was made from
      "output": "/abs/clip_redacted.mp4", "output_sha256": "...",
-     "prompt_check": {...}, "uncovered_gaps": [...], "long_gaps": [...], "audit": {...}, "objects": [...]}
+     "prompt_check": {...}, "uncovered_gaps": [...], "long_gaps": [...], "audit": {...}, "objects": [...],
+     "signature": "<HMAC-SHA256 of the rest with run.key>"}
 
-- A run folder is a folder whose ``run.json`` says ``kind`` (or, from an older kit, carries ``key`` and
-  ``status``); ``check_run_folder`` refuses a non-empty folder that is not one, and an empty path.
-- ``RunLock``: one run per folder at a time (``run.lock``, the holder's pid). A live holder refuses a
-  second run with one line; the lock of a dead process is taken over, and said. Processes a run
-  starts (its notebook kernels) inherit its token (``VIDMASK_RUN_LOCK``) and pass. A notebook kernel
+- A run folder is a folder whose ``run.json`` is signed with the folder's own key (``run.key``: random
+  bytes only the kit writes, made with the first ``run.json``): proof, not field names. Another tool's
+  ``run.json``, one edited by hand, or a copy from another folder is not the kit's: ``load`` refuses it in
+  one line, ``check_run_folder`` refuses its folder, ``retire_stale`` touches nothing in it. ``load``
+  also checks each field's type (one line, never a traceback further on).
+- ``check_run_folder`` refuses a non-empty folder that is not a run folder, an empty path, an input
+  that is one of the files the run writes there (``WORKING_FILES``: never rewritten), and an input
+  folder that holds the run folder.
+- ``RunLock``: one run per folder at a time (``run.lock``: the holder's pid and its start time). A live
+  holder refuses a second run with one line; the lock of a dead process (or of a pid reused since) is
+  taken over atomically (under ``flock``), and said; a ``run.lock`` that is a folder or a FIFO is one
+  line, never a hang. Processes a run starts (its notebook kernels) inherit its token
+  (``VIDMASK_RUN_LOCK``) and pass, as does a process that holds or joined it. A notebook kernel
   stepped by hand takes the lock for itself and lets other notebook kernels of the folder share it.
+- ``stage_done`` and ``complete`` record a file this process wrote and sealed (``folder.seal_output``:
+  the render's output) by the digest of those very bytes, after proving the file is still that one.
 - ``retire_stale`` moves the outputs of an earlier run with other inputs off their final names:
   only files the kit writes (``KIT_FILES`` and the recorded output), never anything else.
 
@@ -40,7 +51,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.runfolder.folder import RunFolder, _pid_alive, partial_path, write_json
+from vidmask_nb.runfolder.folder import (RunFolder, _pid_alive, partial_path, sealed_sha256, sha256_file,
+                                         write_json)
 
 RUN_FILE = "run.json"
 LOCK_FILE = "run.lock"
@@ -48,17 +60,14 @@ KIND = "vidmask-nb run folder"
 VERSION = 2
 LOCK_ENV = "VIDMASK_RUN_LOCK"
 # Names the kit writes at a run folder's top level (the redacted video is recorded by name in "output").
-KIT_FILES = ("run.json", "run.lock", "settings.json", "manifest.json", "prompts.json", "masks", "masks.json",
+KIT_FILES = ("run.json", "run.key", "run.lock", "settings.json", "manifest.json", "prompts.json", "masks", "masks.json",
              "masks.json.idx", "floor.json", "masks_png", "sensitive", "stale")
+KEY_FILE = "run.key"  # the folder's own random key: run.json is signed with it (HMAC), so it is proof, not a guess
+SIGNATURE = "signature"
+# The files a run writes at the folder's top level: an input with one of these names there would be rewritten.
+WORKING_FILES = ("run.json", "settings.json", "manifest.json", "prompts.json", "masks.json", "masks.json.idx",
+                 "floor.json")
 STAGES = ("01_extract", "02_prompt", "03_propagate", "04_render")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_key(fingerprint: str, options: dict, prompts_digest: str = "") -> str:
@@ -68,29 +77,103 @@ def run_key(fingerprint: str, options: dict, prompts_digest: str = "") -> str:
 
 
 def _read(path: Path) -> dict | None:
+    """A JSON object from a plain file (never blocking on a FIFO or reading a device), else None."""
+    import stat
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
     return data if isinstance(data, dict) else None
 
 
+def _folder_key(root: Path, create: bool = False) -> bytes | None:
+    """The run folder's key (``run.key``, random bytes only the kit writes), made when ``create`` and missing."""
+    import stat
+
+    path = root / KEY_FILE
+    if create:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(32).hex())
+                f.flush()
+                os.fsync(f.fileno())
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        key = os.read(fd, 256).strip()
+    finally:
+        os.close(fd)
+    return key if len(key) == 64 else None
+
+
+def _signature(key: bytes, data: dict) -> str:
+    import hmac
+
+    blob = json.dumps({k: v for k, v in data.items() if k != SIGNATURE}, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()
+
+
+def _signed(root: Path, data: dict | None) -> bool:
+    """Is ``data`` (a ``run.json``) signed with ``root``'s own key: written by the kit, unchanged since?"""
+    import hmac
+
+    if data is None or not isinstance(data.get(SIGNATURE), str):
+        return False
+    key = _folder_key(root)
+    return key is not None and hmac.compare_digest(data[SIGNATURE], _signature(key, data))
+
+
 def is_run_folder(root: str | os.PathLike) -> bool:
-    """True when ``root`` holds a ``run.json`` the kit wrote (recognised by the state, not by file names)."""
-    data = _read(Path(root) / RUN_FILE)
-    return data is not None and (data.get("kind") == KIND or {"key", "status"} <= set(data))
+    """True when ``root`` holds a ``run.json`` the kit wrote, by proof: signed with the folder's own key
+    (``run.key``, which only the kit writes), never by its field names. Another tool's ``run.json``, one
+    edited by hand, or one from a kit before the signature are not the kit's."""
+    return _signed(Path(root), _read(Path(root) / RUN_FILE))
 
 
 def check_run_folder(root: str | os.PathLike | None, what: str = "--out", inputs: Iterable = ()) -> Path:
-    """``root`` as an absolute path, refusing an empty path and a non-empty folder that is not a run folder.
+    """``root`` as an absolute path, refusing an empty path and a non-empty folder that is not a run folder
+    (by proof: ``is_run_folder``).
 
-    ``inputs`` (the run's video or prompts file) may sit in the folder. ``what`` names the path for the
-    caller (``--out`` on the CLI, ``workdir`` in a notebook).
+    ``inputs`` (the run's video or prompts file) may sit in the folder, but never as one of the files the run
+    writes there (``WORKING_FILES``, the redacted video: an input is never rewritten), and an input folder
+    never holds the run folder. ``what`` names the path for the caller (``--out`` on the CLI, ``workdir`` in
+    a notebook).
     """
     if root is None or not str(root).strip():
         raise VidmaskError(f"{what} is empty: give the run folder (a new or empty folder, or an earlier run's)")
     root = Path(root).expanduser().resolve()
+    for p in inputs:  # an input the run would write over: refused, never rewritten
+        p = Path(p).expanduser().resolve() if p else None
+        if p is not None and p.is_dir() and (p == root or p in root.parents):
+            raise VidmaskError(f"{what} {root} is (or is inside) the input folder {p}: the run would write among "
+                               f"its files; give a run folder outside it")
+        if p is not None and p.parent == root and (p.name in WORKING_FILES or p.name.endswith("_redacted.mp4")):
+            raise VidmaskError(f"{p} is the run folder's own {p.name}, which the run writes: an input is never "
+                               f"rewritten; copy it outside the folder (e.g. cp {p} {root.parent / ('my-' + p.name)}) "
+                               "and give that")
     if root.is_dir() and not is_run_folder(root):
+        if (root / RUN_FILE).exists() or (root / RUN_FILE).is_symlink():
+            raise VidmaskError(f"{what} {root} holds a {RUN_FILE} this kit did not sign (another tool's, one "
+                               "edited by hand, or an older kit's): nothing in it is touched; give a new or "
+                               "empty folder")
         strangers = _strangers(root, {Path(p).resolve() for p in inputs if p})
         if strangers:
             shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
@@ -114,12 +197,40 @@ def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
                 continue
             if path.parent == root / "sensitive" / "reports" and name.endswith(".kernel.log"):
                 continue  # a kernel's log beside the report papermill is writing (pipeline.execute_notebook)
-            if path == root / "sensitive" / "README.txt" and path.read_text(errors="replace") == SENSITIVE_README:
+            if path == root / "sensitive" / "README.txt" and path.is_file() \
+                    and path.read_text(errors="replace") == SENSITIVE_README:
                 continue
+            if path == root / KEY_FILE:
+                continue  # the kit's key, made just before its first run.json
             found.append(str(path.relative_to(root)))
             if len(found) >= most:
                 return found
     return found
+
+
+# The type of each field of run.json a reader relies on (None allowed for all but these three).
+_FIELD_TYPES = {"kind": str, "version": int, "status": str, "key": str, "video": str, "video_fingerprint": str,
+                "options": dict, "prompts": str, "stages": dict, "files": list, "inputs": dict, "output": str,
+                "output_sha256": str, "audit": dict, "objects": list, "uncovered_gaps": list, "long_gaps": list,
+                "prompt_check": dict, "render_options": dict, "floor": dict, "tracking": dict}
+_REQUIRED = ("status", "stages", "files")
+
+
+def _check_fields(path: Path, data: dict) -> None:
+    """One line naming the first field of ``run.json`` whose type is not the one the kit writes."""
+    for name, kind in _FIELD_TYPES.items():
+        value = data.get(name)
+        if value is None and name not in _REQUIRED:
+            continue
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if ok and name == "stages":
+            ok = all(isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("outputs", {}), dict)
+                     for k, v in value.items())
+        if ok and name in ("files",):
+            ok = all(isinstance(v, str) for v in value)
+        if not ok:
+            raise VidmaskError(f"{path}: field {name!r} is {type(value).__name__}, not what this kit writes "
+                               f"({kind.__name__}); run again into a new folder")
 
 
 class RunState:
@@ -136,9 +247,22 @@ class RunState:
 
     @classmethod
     def load(cls, root: str | os.PathLike) -> "RunState | None":
-        data = _read(Path(root) / RUN_FILE)
+        """The folder's state, or None when it has no ``run.json``. Raises ``VidmaskError`` (one line) when
+        its ``run.json`` is not one the kit signed (another tool's, edited by hand) or a field has the wrong
+        type: nothing is read from, or written over, a record the kit cannot vouch for."""
+        root = Path(root)
+        path = root / RUN_FILE
+        data = _read(path)
         if data is None:
+            if path.exists() or path.is_symlink():
+                raise VidmaskError(f"{path} is not a run's state (not a JSON object in a plain file): this kit "
+                                   "did not write it; use a new run folder")
             return None
+        if not _signed(root, data):
+            raise VidmaskError(f"{path} is not signed by this kit (another tool's, changed by hand, or written by "
+                               "another version of the kit): its records cannot be trusted; run again into a new "
+                               "folder")
+        _check_fields(path, data)
         data.setdefault("stages", {})
         data.setdefault("files", [])
         return cls(root, data)
@@ -155,7 +279,14 @@ class RunState:
         return self.data.get("status", "new")
 
     def save(self) -> "RunState":
+        """Write ``run.json`` signed with the folder's key (made on the first save)."""
         RunFolder(self.root).create()
+        key = _folder_key(self.root, create=True)
+        if key is None:
+            raise VidmaskError(f"{self.root / KEY_FILE} is not the kit's key (not a plain file of 64 hex "
+                               "digits): remove it, or use a new run folder")
+        self.data.pop(SIGNATURE, None)
+        self.data[SIGNATURE] = _signature(key, self.data)
         write_json(self.path, self.data)
         return self
 
@@ -262,7 +393,7 @@ class RunState:
         rec = self.stage(name)
         rec.update(status="done", finished=_now(), error=None, **fields)
         files = [Path(p) for p in outputs if p is not None and Path(p).is_file()]
-        rec["outputs"] = {_rel(p, self.root): sha256_file(p) for p in files}
+        rec["outputs"] = {_rel(p, self.root): sealed_sha256(p) for p in files}  # a sealed file: its very bytes
         self.note_files(*files)
         self.save()
 
@@ -276,10 +407,17 @@ class RunState:
         return any(name in s.get("outputs", {}) for s in self.data.get("stages", {}).values())
 
     def complete(self, output: str | os.PathLike, inputs: dict, output_sha256: str | None = None, **fields) -> None:
-        """Mark the run complete: its output with its sha256 (``output_sha256``: the digest of the bytes that
-        were audited), the digests of what it was made from."""
+        """Mark the run complete: its output with its sha256, the digests of what it was made from.
+
+        When this process rendered ``output`` (``render`` seals it), the sha256 recorded is that of the bytes
+        it wrote, after proving the file at the path is still that very file (``folder.Seal``): never of a file
+        another process put there since (then ``VidmaskError``). ``output_sha256``, when given, is the digest
+        the audit read: a file other than the audited one is refused too."""
         output = Path(output)
-        self.data.update(status="complete", output=str(output), output_sha256=output_sha256 or sha256_file(output),
+        digest = sealed_sha256(output)
+        if output_sha256 is not None and output_sha256 != digest:
+            raise VidmaskError(f"{output} is not the file its audit read; run 04 again")
+        self.data.update(status="complete", output=str(output), output_sha256=digest,
                          inputs=dict(inputs), completed=_now(), **fields)
         self.note_files(output)
         self.save()
@@ -304,13 +442,90 @@ def _now() -> str:
 
 # -- the lock ----------------------------------------------------------------------------------
 
+# Tokens of the locks this process holds or joined (a notebook kernel sharing another kernel's lock):
+# anything this process then does in the folder (a render into it) is part of the same run.
+_JOINED: set[str] = set()
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as the kernel says (boot id and clock ticks since boot), or None where
+    there is no /proc: with the pid it names one process, so a pid reused by a later process is not taken
+    for the lock's holder."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip()
+    except (OSError, ValueError):
+        return None
+    # field 22 (starttime) counts after the command name, which may hold spaces and brackets
+    fields = stat.rpartition(")")[2].split()
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
+
+
+def _holder_alive(owner: dict) -> bool:
+    """Is the process a lock names still running? Another host's holder is taken as alive (nothing here
+    can show otherwise); a pid that is not a whole number shows no holder; a live pid whose start time
+    differs from the one recorded is a later process that reused the number."""
+    pid = owner.get("pid")
+    if owner.get("host") != socket.gethostname():
+        return True
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if not _pid_alive(pid):
+        return False
+    started = owner.get("pid_start")
+    return started is None or process_start(pid) in (None, started)
+
+
+def _open_lock(path: Path) -> int | None:
+    """A read-only descriptor of the lock file (never following a link, never blocking on a FIFO), or
+    None when there is none. Raises ``VidmaskError`` (one line) when ``run.lock`` is not a plain file:
+    a folder, a FIFO or a device is nothing the kit wrote, and is left for the person to remove."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        fd = None
+    except OSError as exc:
+        raise VidmaskError(f"cannot read the lock {path}: {exc.strerror or exc}; remove it if no run is "
+                           "writing into the folder") from None
+    if fd is not None:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            return fd
+        os.close(fd)
+    what = "a folder" if path.is_dir() else "not a plain file (a FIFO, a device or a link)"
+    raise VidmaskError(f"the lock {path} is {what}, not the kit's lock: remove it if no run is writing into "
+                       f"{path.parent}, then run again")
+
+
+def _read_lock(fd: int) -> dict | None:
+    """The lock's record, or None when it is not one (garbage, a pid that is not a number...)."""
+    try:
+        data = json.loads(os.pread(fd, 1 << 16, 0).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 class RunLock:
-    """One run per folder at a time: ``run.lock`` holds the owner's pid, host and token.
+    """One run per folder at a time: ``run.lock`` holds the owner's pid (and its start time), host and token.
 
     ``acquire(kind)``: ``"run"`` (a headless run: exclusive) or ``"notebook"`` (a kernel stepped by
     hand: shares the lock with other notebook kernels of the folder, never with a headless run).
-    A process started by the owner (``VIDMASK_RUN_LOCK`` = the owner's token) passes. The lock of a
-    dead process is taken over and said. Raises ``VidmaskError`` (one line) while a live owner holds it.
+    A process started by the owner (``VIDMASK_RUN_LOCK`` = the owner's token) passes, and so does a
+    process that already holds or joined it. The lock of a dead process (or one whose pid a later
+    process reuses, or that names no process at all) is taken over, and said. Raises ``VidmaskError``
+    (one line) while a live owner holds it, and when ``run.lock`` is not a plain file.
+
+    Taking the lock is atomic: a new lock is linked into place whole (``os.link`` fails when another
+    process made it first), and a takeover removes the stale lock only while holding ``flock`` on that
+    very file and after checking the name still points at it, so of several processes taking over
+    the same stale lock exactly one removes it, and every other one then meets the new holder.
     """
 
     def __init__(self, root: str | os.PathLike, say: Callable[[str], None] = print):
@@ -321,59 +536,100 @@ class RunLock:
         self.held = False
 
     def holder(self) -> dict | None:
-        return _read(self.path)
+        fd = _open_lock(self.path)
+        if fd is None:
+            return None
+        try:
+            return _read_lock(fd)
+        finally:
+            os.close(fd)
 
     def acquire(self, kind: str = "run") -> "RunLock":
-        mine = os.environ.get(LOCK_ENV)
-        for _ in range(3):
-            owner = self.holder()
-            if owner is None and self.path.exists():  # being written by another process this instant
-                time.sleep(0.05)
-                owner = self.holder()
-                if owner is None:  # unreadable: no process can be shown to hold it
-                    self.say(f"removed the unreadable lock {self.path}")
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(self.path)
-            if owner is not None:
-                pid = int(owner.get("pid", -1))
-                alive = owner.get("host") != socket.gethostname() or _pid_alive(pid)
-                if owner.get("token") == mine or pid == os.getpid():
-                    self.token = owner.get("token")
-                    return self  # our own run (its kernels), or this process again
-                if alive and kind == "notebook" and owner.get("kind") == "notebook":
-                    self.token = owner.get("token")
-                    return self  # another notebook of the same folder: the same person's run
-                if alive:
-                    who = "a notebook kernel" if owner.get("kind") == "notebook" else "process"
-                    raise VidmaskError(
-                        f"another run is writing into {self.root} ({who} {pid} on {owner.get('host')}, "
-                        f"since {owner.get('started')}); wait for it to end (or shut that kernel down), "
-                        "or use another run folder")
-                self.say(f"took over the lock of process {pid} (a {owner.get('kind', 'run')} started "
-                         f"{owner.get('started')}), which is gone")
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path)
-            token = uuid.uuid4().hex
-            RunFolder(self.root).create()
-            tmp = partial_path(self.path)
-            tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": token,
-                                       "kind": kind, "started": _now()}), encoding="utf-8")
+        for _ in range(20):
+            if self._create(kind):
+                return self
+            fd = _open_lock(self.path)
+            if fd is None:
+                continue  # released this instant: try to make it again
             try:
-                os.link(tmp, self.path)  # atomic: fails when another process made it first
-            except FileExistsError:
-                continue
+                if self._judge(fd, kind):
+                    return self
             finally:
-                tmp.unlink(missing_ok=True)
-            self.token, self.held = token, True
-            return self
+                os.close(fd)  # also lets the flock go
         raise VidmaskError(f"could not take the lock {self.path}: other processes keep taking it; try again")
+
+    def _create(self, kind: str) -> bool:
+        """Link a complete new lock into place; False when one is there already."""
+        token = uuid.uuid4().hex
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)  # nothing else: a lock adds no file but itself
+        except OSError as exc:
+            raise VidmaskError(f"cannot create the run folder {self.root}: {exc.strerror}") from exc
+        tmp = partial_path(self.path)
+        tmp.write_text(json.dumps({"pid": os.getpid(), "pid_start": process_start(os.getpid()),
+                                   "host": socket.gethostname(), "token": token, "kind": kind,
+                                   "started": _now()}), encoding="utf-8")
+        try:
+            os.link(tmp, self.path)  # atomic: fails when another process made it first
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.token, self.held = token, True
+        _JOINED.add(token)
+        return True
+
+    def _judge(self, fd: int, kind: str) -> bool:
+        """Meet the lock open at ``fd``: True when this process may go on under it; raise while a live
+        owner refuses; remove it when stale (False: try to make a new one)."""
+        import fcntl
+
+        owner = _read_lock(fd)
+        if owner is not None:
+            token = owner.get("token")
+            if isinstance(token, str) and (token == os.environ.get(LOCK_ENV) or token in _JOINED):
+                self.token = token
+                return True  # our own run (its kernels), or this process again
+            alive = _holder_alive(owner)
+            if alive and kind == "notebook" and owner.get("kind") == "notebook":
+                self.token = token if isinstance(token, str) else None
+                if self.token:
+                    _JOINED.add(self.token)
+                return True  # another notebook of the same folder: the same person's run
+            if alive:
+                who = "a notebook kernel" if owner.get("kind") == "notebook" else "process"
+                raise VidmaskError(
+                    f"another run is writing into {self.root} ({who} {owner.get('pid')} on {owner.get('host')}, "
+                    f"since {owner.get('started')}); wait for it to end (or shut that kernel down), "
+                    "or use another run folder")
+        fcntl.flock(fd, fcntl.LOCK_EX)  # one taker at a time; released when fd is closed
+        try:
+            now = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False  # another taker removed it first
+        mine = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+            return False  # another taker replaced it first: meet the new one
+        os.unlink(self.path)
+        if owner is None:
+            self.say(f"removed the unreadable lock {self.path} (it names no process)")
+        else:
+            self.say(f"took over the lock of process {owner.get('pid')} (a {owner.get('kind', 'run')} started "
+                     f"{owner.get('started')}), which is gone")
+        return False
 
     def release(self) -> None:
         if self.held:
-            owner = self.holder()
+            owner = self.holder_or_none()
             if owner is not None and owner.get("token") == self.token:
                 self.path.unlink(missing_ok=True)
+            _JOINED.discard(self.token)
             self.held = False
+
+    def holder_or_none(self) -> dict | None:
+        with contextlib.suppress(VidmaskError):
+            return self.holder()
+        return None
 
     @contextlib.contextmanager
     def held_for_children(self) -> Iterator[None]:
