@@ -171,8 +171,11 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
     given = {k: v for k, v in overrides.items() if v is not None}
     if given.get("checkpoint") is not None:
         given["checkpoint"] = str(resolve_path(given["checkpoint"], "checkpoint", workdir))
-    if given.get("pii_words") is not None:
-        given["pii_words"] = str(resolve_path(given["pii_words"], "pii_words file", workdir))
+    for words in ("pii_words", "say_words"):  # a word list: a small UTF-8 text file, checked before anything runs
+        if given.get(words) is not None:
+            from vidmask_nb.errors import check_text_file
+
+            given[words] = str(check_text_file(resolve_path(given[words], f"{words} file", workdir), words))
     options = replace(base, **given)
     if save:  # every check before anything is written or said to be saved
         from vidmask_nb.media.video import probe

@@ -212,7 +212,8 @@ def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
 _FIELD_TYPES = {"kind": str, "version": int, "status": str, "key": str, "video": str, "video_fingerprint": str,
                 "options": dict, "prompts": str, "stages": dict, "files": list, "inputs": dict, "output": str,
                 "output_sha256": str, "audit": dict, "objects": list, "uncovered_gaps": list, "long_gaps": list,
-                "prompt_check": dict, "render_options": dict, "floor": dict, "tracking": dict}
+                "prompt_check": dict, "render_options": dict, "floor": dict, "tracking": dict,
+                "speech_audit": dict, "stage_seconds": dict}
 _REQUIRED = ("status", "stages", "files")
 
 
