@@ -67,7 +67,7 @@ def people(judge):
 def gallery(judge, rec, people):
     embs, labels = [], []
     for name, (rgb, box) in people.items():
-        embs.append(rec.embed([rgb], [rec.shape(rgb, box)]))
+        embs.append(rec.embed([rgb], [rec.shape(rgb, box)], [box]))
         labels.append(name)
     return judge.Gallery(np.concatenate(embs), labels)
 
@@ -160,3 +160,20 @@ def test_clip_with_failing_control_is_refused(judge, rec, gallery, people, tmp_p
     assert "not graded" in g.refusal() and "control" in g.refusal()
     with pytest.raises(ValueError, match="not graded"):
         g.rate("black")
+
+
+def test_default_pixelate_block_scales_with_the_box():
+    """The sweep's default (vidmask_nb.redact.effects.PIXELATE_SHARE): a close-up gets blocks a fifth of
+    its size, a small face keeps the 16 px minimum, and a block given in px stays that many px."""
+    from vidmask_nb.redact.effects import PixelateEffect, parse_style
+
+    assert PixelateEffect().block_for((0, 0, 240, 300)) == 64
+    assert PixelateEffect().block_for((0, 0, 30, 40)) == 16
+    assert PixelateEffect(block=12).block_for((0, 0, 240, 300)) == 12
+    assert parse_style("pixelate") == PixelateEffect() and parse_style("pixelate").name == "pixelate"
+    img = np.random.default_rng(1).integers(0, 255, (400, 400, 3), dtype=np.uint8)
+    mask = np.zeros((400, 400), bool)
+    mask[64:364, 64:304] = True  # 240 x 300 px, on the 64 px grid
+    out = PixelateEffect().annotate(img, mask)
+    assert len(np.unique(out[64:128, 64:128].reshape(-1, 3), axis=0)) == 1
+    assert len(np.unique(out[64:128, 64:192].reshape(-1, 3), axis=0)) == 2
