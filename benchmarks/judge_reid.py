@@ -481,8 +481,10 @@ def plot_sweep(table, defaults: dict[str, float | None], chance: float, path: Pa
                 ax.plot(*zip(*pts), marker="o", lw=2.5 if key == "all" else 1, label=key)
         ax.axhline(chance, color="grey", ls=":", lw=1, label=f"chance {chance:.0%}")
         if defaults.get(kind):
-            ax.axvline(defaults[kind], color="k", ls="--", lw=1, label="kit default")
+            ax.axvline(defaults[kind], color="k", ls="--", lw=1, label="kit default (x the cover's side)")
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(rs, [f"{r:g}" for r in rs], fontsize=7)
         ax.set_xlabel(xlabel)
         ax.set_title(f"{kind}: re-identified (dlib, < {THRESHOLD})", fontsize=9)
     axes[0].set_ylabel("share of faces re-identified")
@@ -524,7 +526,13 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/vidmask_judge_reid")
     ap.add_argument("--plot", default=str(HERE / "results" / "reid_sweep.png"))
     ap.add_argument("--json", default=None, help="write every figure here too")
+    ap.add_argument("--replot", default=None, metavar="JSON", help="only draw the plot again from a run's --json")
     a = ap.parse_args()
+    if a.replot:
+        z = json.loads(Path(a.replot).read_text())
+        table = {k: {float(r): v for r, v in t.items()} for k, t in z["sweep"].items()}
+        plot_sweep(table, kit_defaults(), z["chance"], Path(a.plot))
+        return
     if a.quick:
         a.real, a.step, a.no_mtcnn = "", 6, True
     if not MEDIA.is_dir():
