@@ -270,43 +270,80 @@ def embed_output(rec: Recogniser, video: Path, probes: Sequence[Probe], shapes: 
 
 @dataclass
 class ClipGrade:
-    """One clip's figures: the control, and per style (re-identified flags, own-identity distances)."""
+    """One clip's figures: the controls, and per style (re-identified flags, own-identity distances).
+
+    Two controls. Positive: the unredacted faces must be re-identified at ``CONTROL_MIN`` or more,
+    else the clip is not graded. Negative: the face box painted flat grey (no face left at all) must
+    not be re-identified; a face where it is (the recogniser names a blurry, generic-looking person
+    from an empty box: bedroom's child, in this material) cannot show what a redaction leaves, so it
+    is left out of the grading and counted."""
 
     clip: str
     probes: list[Probe]
     control: np.ndarray  # bool, one a probe
     control_dist: np.ndarray
+    empty: np.ndarray  # bool, one a probe: its empty (flat grey) box re-identified
     styles: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
+    def valid(self) -> np.ndarray:
+        return ~self.empty
+
+    @property
+    def faces(self) -> list[Probe]:
+        """The probes graded: those whose empty box is not re-identified."""
+        return [p for p, v in zip(self.probes, self.valid) if v]
+
+    def hits(self, style: str) -> np.ndarray:
+        return self.styles[style][0][self.valid]
+
+    def dists(self, style: str) -> np.ndarray:
+        return self.styles[style][1][self.valid]
+
+    @property
     def control_rate(self) -> float:
-        return float(self.control.mean()) if len(self.control) else 0.0
+        c = self.control[self.valid]
+        return float(c.mean()) if len(c) else 0.0
 
     @property
     def graded(self) -> bool:
-        return len(self.probes) > 0 and self.control_rate >= CONTROL_MIN
+        return bool(self.valid.any()) and self.control_rate >= CONTROL_MIN
 
     def refusal(self) -> str | None:
         if self.graded:
             return None
         if not self.probes:
             return f"{self.clip}: not graded: no face to attack"
-        return (f"{self.clip}: not graded: its control re-identified {int(self.control.sum())}/{len(self.control)} "
+        if not self.valid.any():
+            return (f"{self.clip}: not graded: its negative control failed on every face (an empty grey box "
+                    f"is re-identified as the person), so no output can be told from an empty box")
+        c = self.control[self.valid]
+        return (f"{self.clip}: not graded: its control re-identified {int(c.sum())}/{len(c)} "
                 f"unredacted faces ({self.control_rate:.0%} < {CONTROL_MIN:.0%}): the recogniser cannot see these "
                 f"faces, so a 0 here would prove nothing")
 
     def rate(self, style: str) -> float:
-        """The share of probes re-identified in ``style``; raises for a clip that is not graded."""
+        """The share of graded faces re-identified in ``style``; raises for a clip that is not graded."""
         if not self.graded:
             raise ValueError(self.refusal())
-        return float(self.styles[style][0].mean())
+        return float(self.hits(style).mean())
+
+
+def empty_box(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """The negative control: the face box flat grey, no trace of the face."""
+    out = rgb.copy()
+    x0, y0, x1, y1 = box
+    out[y0:y1, x0:x1] = 128
+    return out
 
 
 def grade(clip: str, gallery: Gallery, probes: Sequence[Probe], embeddings: dict[str, np.ndarray]) -> ClipGrade:
-    """Match every style's embeddings (``embeddings["control"]``: the unredacted source) against the gallery."""
+    """Match every style's embeddings (``embeddings["control"]``: the unredacted source; ``"empty"``:
+    the negative control) against the gallery."""
     truth = [p.identity for p in probes]
     hit, dist = gallery.match(embeddings["control"], truth)
-    g = ClipGrade(clip, list(probes), hit, dist)
+    empty, _ = gallery.match(embeddings["empty"], truth)
+    g = ClipGrade(clip, list(probes), hit, dist, empty)
     for style, emb in embeddings.items():
         g.styles[style] = gallery.match(emb, truth)
     return g
@@ -314,8 +351,8 @@ def grade(clip: str, gallery: Gallery, probes: Sequence[Probe], embeddings: dict
 
 def judge_output(rec: Recogniser, gallery: Gallery, clip: str, source: Path, probes: Sequence[Probe],
                  outputs: dict[str, Path], variants=None) -> ClipGrade:
-    """Everything for one clip: the control and variants on ``source``, then each output."""
-    shapes, embs = embed_source(rec, source, probes, variants)
+    """Everything for one clip: the controls and variants on ``source``, then each output."""
+    shapes, embs = embed_source(rec, source, probes, {"empty": empty_box, **(variants or {})})
     for style, path in outputs.items():
         embs[style] = embed_output(rec, path, probes, shapes)
     return grade(clip, gallery, probes, embs)
@@ -456,7 +493,7 @@ def sweep_table(grades: list[ClipGrade]) -> dict[str, dict[float, dict[str, list
                 continue
             _, kind, r = style.split()
             cells = out[kind].setdefault(float(r), {})
-            for p, h in zip(g.probes, hit):
+            for p, h in zip(g.faces, g.hits(style)):
                 for key in (size_bin(p.height), "all"):
                     c = cells.setdefault(key, [0, 0])
                     c[0] += int(h)
@@ -585,30 +622,37 @@ def main() -> None:
         print(f"{name}: {len(probes)} faces, control {fmt_cell(grades[-1].control)}", flush=True)
 
     cols = ["control", "light blur", *KIT_STYLES, *DEFACE_MODES]
-    print(f"\nRe-identified faces (of the clip's faces; dlib ResNet, gallery {len(ids)} identities, chance {chance:.0%}); "
-          f"a clip is graded when its control reaches {CONTROL_MIN:.0%}:\n")
+    print(f"\nRe-identified faces (of the clip's graded faces; dlib ResNet, gallery {len(ids)} identities, chance "
+          f"{chance:.0%}); a clip is graded when its control reaches {CONTROL_MIN:.0%}; a face is graded when its "
+          f"empty grey box is not re-identified:\n")
     print("| clip | faces | sizes px | " + " | ".join(cols) + " |")
     print("|---|---|---|" + "---|" * len(cols))
     totals = {c: [0, 0] for c in cols}
     dists: dict[str, list[float]] = {c: [] for c in cols}
     for g in grades:
-        hs = [p.height for p in g.probes]
+        hs = [p.height for p in g.faces]
         sizes = f"{min(hs)}-{max(hs)}" if hs else "-"
+        faces = f"{len(g.faces)} ({len(g.probes) - len(g.faces)} out)" if len(g.faces) < len(g.probes) else len(g.probes)
         if not g.graded:
-            print(f"| {g.clip} | {len(g.probes)} | {sizes} | {fmt_cell(g.control)} | **not graded** (control under "
-                  f"{CONTROL_MIN:.0%}) |" + " |" * (len(cols) - 2))
+            print(f"| {g.clip} | {faces} | {sizes} | {fmt_cell(g.control[g.valid])} | **not graded** |"
+                  + " |" * (len(cols) - 2))
             continue
-        print(f"| {g.clip} | {len(g.probes)} | {sizes} | " + " | ".join(fmt_cell(g.styles[c][0]) for c in cols) + " |")
+        print(f"| {g.clip} | {faces} | {sizes} | " + " | ".join(fmt_cell(g.hits(c)) for c in cols) + " |")
         for c in cols:
-            totals[c][0] += int(g.styles[c][0].sum())
-            totals[c][1] += len(g.probes)
-            dists[c] += list(g.styles[c][1])
+            totals[c][0] += int(g.hits(c).sum())
+            totals[c][1] += len(g.faces)
+            dists[c] += list(g.dists(c))
     print("| **all graded** | | | " + " | ".join(f"**{k}/{n}**" for k, n in totals.values()) + " |")
     print("| median distance to own identity | | | " + " | ".join(
         f"{np.median(v):.2f}" if v else "-" for v in dists.values()) + " |")
     refused = [g.refusal() for g in grades if not g.graded]
     for r in refused:
         print(r)
+    out_n = sum(len(g.probes) - len(g.faces) for g in grades)
+    if out_n:
+        print(f"faces out: {out_n} whose empty grey box is re-identified as the person (the negative control: "
+              + ", ".join(f"{g.clip} {len(g.probes) - len(g.faces)}" for g in grades if len(g.faces) < len(g.probes))
+              + "): a blank is matched to them, so no output can be told from a blank there")
 
     # by size, over graded clips
     print("\nBy face size (graded clips):\n")
@@ -620,9 +664,9 @@ def main() -> None:
         for g in grades:
             if not g.graded:
                 continue
-            sel = np.array([size_bin(p.height) == b for p in g.probes], bool)
+            sel = np.array([size_bin(p.height) == b for p in g.faces], bool)
             for c in cols:
-                cells[c][0] += int(g.styles[c][0][sel].sum())
+                cells[c][0] += int(g.hits(c)[sel].sum())
                 cells[c][1] += int(sel.sum())
         if cells["control"][1]:
             print(f"| {b} | {cells['control'][1]} | " + " | ".join(f"{k}/{n}" for k, n in cells.values()) + " |")
@@ -680,10 +724,11 @@ def main() -> None:
     if a.json:
         Path(a.json).write_text(json.dumps({
             "gallery": {i: gallery.labels.count(i) for i in ids}, "chance": chance,
-            "clips": [{"clip": g.clip, "faces": len(g.probes), "graded": g.graded,
-                       "control": [int(g.control.sum()), len(g.control)],
-                       "styles": {s: [int(h.sum()), len(h), float(np.median(d)) if len(d) else None]
-                                  for s, (h, d) in g.styles.items()}} for g in grades],
+            "clips": [{"clip": g.clip, "probes": len(g.probes), "faces": len(g.faces), "graded": g.graded,
+                       "control": [int(g.control[g.valid].sum()), len(g.faces)],
+                       "styles": {s: [int(g.hits(s).sum()), len(g.faces),
+                                      float(np.median(g.dists(s))) if len(g.faces) else None]
+                                  for s in g.styles}} for g in grades],
             "sweep": {k: {str(r): v for r, v in t.items()} for k, t in table.items()}}, indent=1))
 
 
