@@ -538,9 +538,50 @@ def kit_defaults() -> dict[str, float | None]:
     from vidmask_nb.redact import effects
 
     px = effects.PixelateEffect()
-    return {"blur": effects.BlurEffect().strength,
+    return {"blur": effects.BlurEffect().strength, "blur min_sigma": effects.BlurEffect().min_sigma,
             "pixelate": getattr(effects, "PIXELATE_SHARE", None) if px.block is None else None,
             "pixelate block px": px.block if px.block is not None else getattr(effects, "PIXELATE_MIN_BLOCK", None)}
+
+
+def default_ratio(kind: str, defaults: dict, height: float) -> float:
+    """The kit's default strength for a face ``height`` px high, in the sweep's units (x the face's
+    height), at its weakest: the cover's larger side taken as the face's height (it is larger)."""
+    if kind == "blur":
+        return max(defaults["blur min_sigma"] / height, defaults["blur"])
+    if defaults["pixelate"] is None:
+        return defaults["pixelate block px"] / height
+    return max(defaults["pixelate block px"] / height, defaults["pixelate"])
+
+
+def print_sweep(table, defaults: dict) -> None:
+    """The sweep's table, and for each size its safe point and the default's margin over it."""
+    print("\nSweep (the kit's effects on each true face box; strength relative to the face's height):\n")
+    keys = [size_bin(lo) for lo, _ in SIZE_BINS] + ["all"]
+    for kind in ("blur", "pixelate"):
+        rs = sorted(table[kind])
+        print(f"| {kind} / face height | " + " | ".join(keys) + " |")
+        print("|---|" + "---|" * len(keys))
+        for r in rs:
+            print(f"| {r:g} | " + " | ".join(
+                f"{table[kind][r][k][0]}/{table[kind][r][k][1]}" if k in table[kind][r] else "-" for k in keys) + " |")
+        print()
+        for (lo, hi), key in zip(SIZE_BINS, keys):
+            rates = {r: table[kind][r][key][0] / table[kind][r][key][1] for r in rs if key in table[kind][r]}
+            if not rates:
+                continue
+            safe = safe_point(rates)
+            # the weakest default in the bin: its largest face (the open bin: the share alone)
+            d = default_ratio(kind, defaults, hi if hi < 10_000 else float("inf"))
+            if safe is None:
+                print(f"{kind}, faces {key}: re-identified at every strength swept; the default is {d:.2g}")
+                continue
+            m = d / safe
+            print(f"{kind}, faces {key}: none re-identified from {safe:g} x face height on; the default is at least "
+                  f"{d:.2g} there, {m:.1f}x ({'margin kept' if m >= MIN_MARGIN else f'UNDER the {MIN_MARGIN:g}x margin'})")
+    px = (f"{defaults['pixelate']:g} x the cover's larger side, at least {defaults['pixelate block px']} px"
+          if defaults["pixelate"] else f"a fixed {defaults['pixelate block px']} px")
+    print(f"defaults: blur sigma {defaults['blur']:g} x the cover's larger side (at least {defaults['blur min_sigma']:g} px); "
+          f"pixelate block {px}")
 
 
 def fmt_cell(hit: np.ndarray) -> str:
@@ -569,6 +610,8 @@ def main() -> None:
         z = json.loads(Path(a.replot).read_text())
         table = {k: {float(r): v for r, v in t.items()} for k, t in z["sweep"].items()}
         plot_sweep(table, kit_defaults(), z["chance"], Path(a.plot))
+        print_sweep(table, kit_defaults())
+        print(f"plot: {a.plot}")
         return
     if a.quick:
         a.real, a.step, a.no_mtcnn = "", 6, True
@@ -673,40 +716,8 @@ def main() -> None:
 
     table = sweep_table(grades)
     defaults = kit_defaults()
-    print("\nSweep (the kit's effects on each true face box; strength relative to the face's height):\n")
-    safe = {}
-    for kind in ("blur", "pixelate"):
-        rs = sorted(table[kind])
-        keys = [size_bin(lo) for lo, _ in SIZE_BINS] + ["all"]
-        print(f"| {kind} / face height | " + " | ".join(keys) + " |")
-        print("|---|" + "---|" * len(keys))
-        for r in rs:
-            print(f"| {r:g} | " + " | ".join(
-                f"{table[kind][r][k][0]}/{table[kind][r][k][1]}" if k in table[kind][r] else "-" for k in keys) + " |")
-        safe[kind] = safe_point({r: table[kind][r]["all"][0] / table[kind][r]["all"][1] for r in rs if "all" in table[kind][r]})
-        print()
-    sb = safe["blur"]
     plot_sweep(table, defaults, chance, Path(a.plot))
-    if sb:
-        m = defaults["blur"] / sb
-        print(f"blur: nothing re-identified from sigma = {sb:g} x face height on; the default {defaults['blur']:g} "
-              f"(x the cover's larger side, >= the face's height) is {m:.1f}x that "
-              f"({'margin kept' if m >= MIN_MARGIN else f'UNDER the {MIN_MARGIN:g}x margin'})")
-    else:
-        print("blur: re-identified at every strength swept")
-    sp = safe["pixelate"]
-    if not sp:
-        print("pixelate: re-identified at every block size swept")
-    elif defaults["pixelate"]:
-        m = defaults["pixelate"] / sp
-        print(f"pixelate: nothing re-identified from block = {sp:g} x face height on; the default block "
-              f"{defaults['pixelate']:g} x the cover's larger side (at least {defaults['pixelate block px']} px) is "
-              f"{m:.1f}x that ({'margin kept' if m >= MIN_MARGIN else f'UNDER the {MIN_MARGIN:g}x margin'})")
-    else:
-        print(f"pixelate: nothing re-identified from block = {sp:g} x face height on; the default fixed "
-              f"{defaults['pixelate block px']} px block reaches that for faces up to "
-              f"{defaults['pixelate block px'] / sp:.0f} px high, and with a {MIN_MARGIN:g}x margin up to "
-              f"{defaults['pixelate block px'] / sp / MIN_MARGIN:.0f} px")
+    print_sweep(table, defaults)
     print(f"plot: {a.plot}")
 
     if not a.no_mtcnn and mt_inputs:
