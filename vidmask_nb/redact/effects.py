@@ -308,9 +308,10 @@ class BlurEffect:
 
 
 # The default pixelate's block grows with each object: at least this share of its box's larger side
-# (a face box is about the face's height). benchmarks/judge_reid.py's sweep: dlib's recogniser
-# re-identifies no face from blocks of 0.1 x its height on; 0.2 keeps a margin of 2. A fixed 16 px
-# block is 0.05 of a 300 px close-up, where it re-identified faces.
+# (a face's cover is at least the face's height). benchmarks/judge_reid.py's sweep with dlib's
+# recogniser: blocks of 0.05 x the face's height let it re-identify every close-up (>= 96 px), and
+# none of 24 px or more from 0.1 on; 0.2 keeps a margin of 2 (a fixed 16 px block is 0.05 of a 300 px
+# face). Faces under 24 px get the 16 px minimum, two thirds of their height or more.
 PIXELATE_SHARE = 0.2
 PIXELATE_MIN_BLOCK = 16  # the smallest default block (the former fixed default), for small objects
 
