@@ -48,7 +48,6 @@ import argparse
 import importlib.util
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +56,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
 THRESHOLD = 0.6  # dlib's own: same person below it (99.38 % on LFW)
 CONTROL_MIN = 0.8  # a clip whose unredacted faces are re-identified less often is not graded

@@ -9,7 +9,6 @@ absence fails.
 from __future__ import annotations
 
 import os
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def need_dlib() -> None:
@@ -74,7 +72,7 @@ def gallery(judge, rec, people):
 
 def _scene(people, face_px: float, frames: int = 6):
     """Grace Hopper's face walking across a 320x240 textured background, ``face_px`` high."""
-    from vidmask_nb.media.truthclip import Actor, Sprite, TruthScene
+    from common import Actor, Sprite, TruthScene
 
     rgb, (x0, y0, x1, y1) = people["hopper"]
     h, w = rgb.shape[:2]
@@ -99,7 +97,7 @@ def _background() -> list[np.ndarray]:
 
 
 def _clip(tmp_path, people, face_px: float) -> tuple[Path, object]:
-    from vidmask_nb.media.truthclip import write_truth_clip
+    from common import write_truth_clip
 
     scene = _scene(people, face_px)
     path = tmp_path / f"face_{face_px:g}.mp4"
