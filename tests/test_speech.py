@@ -183,8 +183,14 @@ def test_audio_options_fail_closed(tmp_path):
             opts.checked()
     words = tmp_path / "words.txt"
     words.write_text("boston\nqzxvbnq\n")
-    with pytest.raises(VidmaskError, match="qzxvbnq"):  # a word the spotter cannot know is named, not skipped
-        AudioOptions(say_words=str(words)).checked()
+    AudioOptions(say_words=str(words)).checked()  # Whisper writes any word: nothing to refuse
+    with pytest.raises(VidmaskError, match="qzxvbnq"):  # a word pocketsphinx cannot know is named, not skipped
+        AudioOptions(say_words=str(words), asr="pocketsphinx").checked()
+    for opts, flag in ((AudioOptions(say_pii=True, asr="pocketsphinx"), "needs a transcript"),
+                       (AudioOptions(say_pii=True, asr=str(tmp_path)), "no model.bin"),
+                       (AudioOptions(audio="keep", say_pii=True), "choose mute or bleep")):
+        with pytest.raises(VidmaskError, match=flag):
+            opts.checked()
 
 
 def test_speech_tests_skip_without_espeak_unless_ci_requires_it(monkeypatch):
