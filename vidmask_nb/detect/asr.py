@@ -188,27 +188,67 @@ class Recogniser:
         self.english_only = bool(getattr(self.model.model, "is_multilingual", True) is False)
 
     def words(self, pcm: np.ndarray, hotwords: Sequence[str] = (), start: float = 0.0) -> list[Word]:
-        """Every word in ``pcm`` (float32 or int16, 16 kHz mono; its first sample at ``start`` s)."""
+        """Every word in ``pcm`` (float32 or int16, 16 kHz mono; its first sample at ``start`` s).
+
+        The audio is cut at the VAD's pauses into chunks of at most ``CHUNK`` s, each transcribed on its
+        own: Whisper's long-form decoding skips the rest of a 30 s window when one stretch goes wrong
+        (tiny.en on a card number read aloud lost the sentences after it), and a chunk bounds the damage.
+        """
         x = np.asarray(pcm)
         if x.dtype == np.int16:
             x = x.astype(np.float32) / 32768
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if not len(x):
-            return []
-        # hotwords: the listed names steer the spelling (tiny.en wrote "Merck" for "Marek" without them).
-        # Greedy decoding (beam 1) keeps the cost within the benchmark's real-time budget; the VAD
-        # skips music and silence before decoding; no conditioning on the previous text, so one
-        # misheard segment does not derail the next.
-        segments, _ = self.model.transcribe(
-            x, language="en", beam_size=1, word_timestamps=True, vad_filter=True,
-            vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
-            condition_on_previous_text=False, temperature=0.0,
-            hotwords=", ".join(hotwords) if hotwords else None)
-        out = []
-        for seg in segments:
-            for w in seg.words or ():
-                out.append(Word(w.word, round(start + w.start, 3), round(start + w.end, 3), round(w.probability, 3)))
+        out: list[Word] = []
+        regions = speech_regions(x, pause=0.3, pad=0.2)
+        for a, b in _chunks(regions, len(x) / RATE):
+            said = self._decode(x, a, b, hotwords, start)
+            # Whisper may end a window early (tiny.en stopped after a phone number read aloud, and the
+            # name said after it was never written): the speech after the last word is decoded again,
+            # from the next pause, up to twice.
+            for _ in range(2):
+                last = said[-1].end - start if said else a
+                rest = [r for r in regions if r[0] >= last - 0.05 and a <= r[0] < b]
+                if b - last < 1.0 or not rest:
+                    break
+                more = self._decode(x, rest[0][0], b, hotwords, start)
+                if not more:
+                    break
+                said += more
+            out += said
         return out
+
+    def _decode(self, x: np.ndarray, a: float, b: float, hotwords: Sequence[str], start: float) -> list[Word]:
+        piece = x[int(a * RATE):int(b * RATE)]
+        # hotwords: the listed names steer the spelling (tiny.en wrote "Merck" for "Marek" without them).
+        # Greedy decoding at temperature 0 keeps the cost within the real-time budget (the fallback's
+        # resampling of a repeated "one one one" cost 4x); no segment is dropped as "no speech" (the
+        # VAD heard speech there); no conditioning on the previous text, so one error does not spread.
+        segments, _ = self.model.transcribe(
+            piece, language="en", beam_size=1, temperature=0.0, word_timestamps=True, vad_filter=False,
+            condition_on_previous_text=False, no_speech_threshold=None, log_prob_threshold=None,
+            compression_ratio_threshold=None, max_new_tokens=MAX_TOKENS,
+            hotwords=", ".join(hotwords) if hotwords else None)
+        return [Word(w.word, round(start + a + w.start, 3), round(start + a + w.end, 3), round(w.probability, 3))
+                for seg in segments for w in (seg.words or ())]
+
+
+CHUNK = 10.0  # s of audio transcribed at once: with a long hot-word list, tiny.en stopped early in longer windows (bench_speech.py)
+MAX_TOKENS = 96  # per window: a 10 s chunk's words fit; a repetition loop ("1-1-1-...") stops here instead of at 448
+
+
+def _chunks(regions: list[tuple[float, float]], total: float) -> list[tuple[float, float]]:
+    """Speech regions grouped into chunks of at most ``CHUNK`` s (a longer region cut into pieces)."""
+    out: list[list[float]] = []
+    for a, b in regions:
+        a, b = max(0.0, a), min(total, b)
+        while b - a > CHUNK:
+            out.append([a, a + CHUNK])
+            a += CHUNK
+        if out and b - out[-1][0] <= CHUNK:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out if b > a]
 
 
 @lru_cache(maxsize=4)
@@ -217,12 +257,13 @@ def load_model(spec: str = WORK_MODEL) -> Recogniser:
     return Recogniser(spec)
 
 
-def speech_regions(pcm: np.ndarray, start: float = 0.0) -> list[tuple[float, float]]:
+def speech_regions(pcm: np.ndarray, start: float = 0.0, pause: float = 0.1, pad: float = 0.03
+                   ) -> list[tuple[float, float]]:
     """Where ``pcm`` (16 kHz mono) holds speech, by faster-whisper's Silero VAD, in seconds from ``start``.
 
     Whisper stretches a word over the pause before it (a name after a silence starts where the previous
     word ended); clipping a hit to these regions keeps the silenced span on the voice. Short pauses
-    split regions (``min_silence_duration_ms``); the pad is small because the caller adds its margin.
+    (``pause`` s) split regions; ``pad`` s is added each side (small: the caller adds its margin).
     """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -230,6 +271,6 @@ def speech_regions(pcm: np.ndarray, start: float = 0.0) -> list[tuple[float, flo
     if x.dtype == np.int16:
         x = x.astype(np.float32) / 32768
     regions = get_speech_timestamps(np.ascontiguousarray(x, dtype=np.float32),
-                                    VadOptions(min_silence_duration_ms=100, speech_pad_ms=30,
+                                    VadOptions(min_silence_duration_ms=int(pause * 1000), speech_pad_ms=int(pad * 1000),
                                                min_speech_duration_ms=50))
     return [(start + r["start"] / RATE, start + r["end"] / RATE) for r in regions]

@@ -44,6 +44,8 @@ PIECE = RATE // 10  # fed to pocketsphinx 0.1 s at a time, as its own examples d
 DEFAULT_THRESHOLD = 1e-40  # pocketsphinx: 1e-20 missed names that 1e-40 found on espeak-ng speech, with no false alarm
 DEFAULT_SIMILARITY = 0.8  # a near miss's similarity that still counts as the listed name (bench_speech.py)
 POCKETSPHINX = "pocketsphinx"
+PART_LETTERS = 4  # a part of a name this long or longer stands for the whole ("Van", "Al" do not)
+PART_SIMILARITY = 0.85  # and must be heard this alike
 REACH = 0.4  # s a hit may widen towards the words beside it (Whisper's word edges, bench_speech.py)
 _LINE = re.compile(r"^(?P<phrase>[^/]+?)\s*(?:/(?P<th>[0-9.eE+-]+)/)?\s*$")
 
@@ -219,6 +221,19 @@ def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAUL
                 score = similarity(joined, phrase)
                 if score >= threshold:
                     found.append((phrase, i, i + size - 1, score))
+        if n < 2:
+            continue
+        # One part of a longer name heard well ("Sofia" of "Sofia Hernández", tiny.en wrote "Sofia O'Brien";
+        # "Petrov" of "Aleksandr Petrov", written "Alexa Petrov") silences the whole name's place: the
+        # words beside it, as many as the name has, on the side the part says.
+        for j, part in enumerate(phrase.split()):
+            if len(_letters(part)) < PART_LETTERS:
+                continue
+            for i in range(len(texts)):
+                score = similarity(letters[i], part) if letters[i] else 0.0
+                if score >= max(threshold, PART_SIMILARITY):
+                    first, last = max(0, i - j), min(len(texts) - 1, i + n - 1 - j)
+                    found.append((phrase, first, last, round(score * 0.99, 3)))
     found.sort(key=lambda h: (-h[3], h[2] - h[1]))
     taken: list[tuple[str, int, int, float]] = []
     for hit in found:
@@ -227,11 +242,27 @@ def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAUL
     return sorted(taken, key=lambda h: h[1])
 
 
+def join_pieces(said: Sequence) -> list:
+    """Whisper's words with the pieces of one word joined: a piece without a leading space continues the
+    word before (``O`` + ``'Brien,``, ``Kowal`` + ``ski``, ``555`` + ``-1234``)."""
+    from vidmask_nb.detect.asr import Word
+
+    out: list = []
+    for w in said:
+        if out and w.text and not w.text[0].isspace():
+            p = out[-1]
+            out[-1] = Word(p.text + w.text, p.start, max(p.end, w.end), min(p.probability, w.probability))
+        else:
+            out.append(w)
+    return out
+
+
 def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream: int = -1,
              asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY,
-             transcript: list | None = None) -> list[HeardWord]:
+             transcript: list | None = None, said: Sequence | None = None) -> list[HeardWord]:
     """The hits in 16 kHz mono ``pcm`` whose first sample is at ``start`` s (``transcript``: a list the
-    recogniser's words are appended to, for review)."""
+    recogniser's words are appended to, for review; ``said``: such words from an earlier call, matched
+    again without transcribing, as the benchmark's threshold sweep does)."""
     from vidmask_nb.detect.asr import WORK_MODEL, load_model, speech_regions
     from vidmask_nb.detect.spoken import spoken_pii
 
@@ -240,13 +271,15 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
         if say_pii:
             raise VidmaskError("--say-pii needs a transcript: use Whisper (--asr tiny.en), not pocketsphinx")
         return spot_pcm(pcm, words, start, stream) if words is not None else []
-    said = load_model(asr).words(pcm, hotwords=words.spoken if words is not None else (), start=start)
+    if said is None:
+        said = load_model(asr).words(pcm, hotwords=words.spoken if words is not None else (), start=start)
     if transcript is not None:
         transcript += said
+    said = join_pieces(said)
     texts = [w.text for w in said]
     regions = speech_regions(pcm, start) if said else []
 
-    def on_voice(first: int, last: int) -> tuple[float, float]:
+    def on_voice(first: int, last: int, number: bool = False) -> tuple[float, float]:
         """The span of words ``first..last``, widened towards its neighbours and clipped to the voice.
 
         Whisper's word times are rough: tiny.en put a name's start 0.3 s late, or stretched it over the
@@ -256,6 +289,8 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
         """
         a, b = said[first].start, said[last].end
         lo = said[first - 1].end if first > 0 else a - REACH
+        if number and first > 0:  # a number's first digit hides in the word before ("is 4..."): from its middle
+            lo = min(lo, (said[first - 1].start + said[first - 1].end) / 2)
         hi = said[last + 1].start if last + 1 < len(said) else b + REACH
         a, b = max(min(a, lo), a - REACH), min(max(b, hi), b + REACH)
         # a region the span only grazes (the end of the word before, the VAD's hangover) does not count
@@ -271,7 +306,7 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
                                   " ".join(t.strip() for t in texts[a:b + 1]), score))
     if say_pii:
         for kind, a, b in spoken_pii(texts):
-            hits.append(HeardWord(stream, kind, *on_voice(a, b), kind,
+            hits.append(HeardWord(stream, kind, *on_voice(a, b, True), kind,
                                   " ".join(t.strip() for t in texts[a:b + 1])))
     return sorted(hits, key=lambda h: h.start)
 

@@ -125,6 +125,8 @@ def _email_spans(clean: list[str]) -> list[tuple[int, int]]:
                            else "@" if x in AT_WORDS else x for x in clean[a:b + 1])
             if "email" in match_pii(text):
                 spans.append((a, b))
+        elif any(a <= k <= b for a, b in spans):
+            continue  # the ending of an address already found at its "at"
         elif (w in TLDS and k >= 2 and (clean[k - 1] in DOT_WORDS or clean[k].startswith("."))) or \
                 re.fullmatch(r"[\w-]+\.(?:" + "|".join(TLDS) + r")", w):
             # an address whose "at" was misheard ("john dot smith and m p dot com"): from the ending back
@@ -146,7 +148,8 @@ def spoken_pii(words: Sequence[str]) -> list[tuple[str, int, int]]:
     clean = [_clean(w) for w in words]
     hits = []
     for a, b in _number_runs(clean):
-        while a < b and _digits_of(clean[a]) is None and clean[a] not in TENS and clean[a] not in SOUNDALIKE:
+        while a < b and _digits_of(clean[a]) is None and clean[a] not in TENS and clean[a] not in SOUNDALIKE \
+            and clean[a] not in ("double", "triple"):
             a += 1
         parts = [_run_digits([w]) if w not in TENS and w not in ("double", "triple") else None for w in clean[a:b + 1]]
         digits = _run_digits(clean[a:b + 1])
