@@ -202,19 +202,13 @@ class Recogniser:
         regions = speech_regions(x, pause=0.3, pad=0.2)
         for a, b in _chunks(regions, len(x) / RATE):
             said = self._decode(x, a, b, hotwords, start)
-            # Whisper may end a window early (tiny.en stopped after a phone number read aloud, and the
-            # name said after it was never written): the speech after the last word is decoded again,
-            # from the next pause, up to twice.
-            for _ in range(2):
-                last = said[-1].end - start if said else a
-                rest = [r for r in regions if r[0] >= last - 0.05 and a <= r[0] < b]
-                if b - last < 1.0 or not rest:
-                    break
-                more = self._decode(x, rest[0][0], b, hotwords, start)
-                if not more:
-                    break
+            # Whisper may end a window early or skip a stretch (tiny.en stopped after a phone number read
+            # aloud; with the hot words it once wrote nothing for 8 s of speech): each stretch of speech
+            # the VAD heard that no word covers is decoded again on its own, then without the hot words.
+            for u0, u1 in _holes([r for r in regions if a <= r[0] < b], said, start):
+                more = self._decode(x, u0, u1, hotwords, start) or self._decode(x, u0, u1, (), start)
                 said += more
-            out += said
+            out += sorted(said, key=lambda w: w.start)
         return out
 
     def _decode(self, x: np.ndarray, a: float, b: float, hotwords: Sequence[str], start: float) -> list[Word]:
@@ -234,6 +228,26 @@ class Recogniser:
 
 CHUNK = 10.0  # s of audio transcribed at once: with a long hot-word list, tiny.en stopped early in longer windows (bench_speech.py)
 MAX_TOKENS = 96  # per window: a 10 s chunk's words fit; a repetition loop ("1-1-1-...") stops here instead of at 448
+
+
+HOLE = 0.6  # s of speech without a word that is decoded again
+
+
+def _holes(regions: list[tuple[float, float]], said: list[Word], start: float) -> list[tuple[float, float]]:
+    """The stretches of ``regions`` (seconds from the audio's start) that no word of ``said`` covers."""
+    spans = sorted((w.start - start - 0.1, w.end - start + 0.1) for w in said)
+    holes = []
+    for r0, r1 in regions:
+        t = r0
+        for w0, w1 in spans:
+            if w1 <= t or w0 >= r1:
+                continue
+            if w0 - t >= HOLE:
+                holes.append((max(r0, t - 0.1), min(r1, w0 + 0.1)))
+            t = max(t, w1)
+        if r1 - t >= HOLE:
+            holes.append((max(r0, t - 0.1), r1))
+    return holes
 
 
 def _chunks(regions: list[tuple[float, float]], total: float) -> list[tuple[float, float]]:

@@ -46,7 +46,14 @@ DEFAULT_SIMILARITY = 0.8  # a near miss's similarity that still counts as the li
 POCKETSPHINX = "pocketsphinx"
 PART_LETTERS = 4  # a part of a name this long or longer stands for the whole ("Van", "Al" do not)
 PART_SIMILARITY = 0.85  # and must be heard this alike
-REACH = 0.4  # s a hit may widen towards the words beside it (Whisper's word edges, bench_speech.py)
+# words that are never the rest of a name: a part heard alone ("Jürgen", a hot word Whisper wrote in a
+# pause) does not spread over them
+COMMON = frozenset("a an and any are as at be but by for from he her his i in is it its me my no not of on or "
+                   "our she so that the their then there they this to was we were what when who will with you "
+                   "your thank thanks please".split())
+REACH = 0.15  # s a hit's edge may move outwards to the pause before or after it (swept in bench_speech.py)
+INWARDS = 0.1  # s it may move inwards
+STRETCH = 0.3  # s of silence inside a hit, by the VAD, that is trimmed off its edge
 _LINE = re.compile(r"^(?P<phrase>[^/]+?)\s*(?:/(?P<th>[0-9.eE+-]+)/)?\s*$")
 
 
@@ -232,7 +239,12 @@ def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAUL
             for i in range(len(texts)):
                 score = similarity(letters[i], part) if letters[i] else 0.0
                 if score >= max(threshold, PART_SIMILARITY):
-                    first, last = max(0, i - j), min(len(texts) - 1, i + n - 1 - j)
+                    first, last = i, i
+                    # the words beside it that could be the rest of the name: not "the", "and", "with"...
+                    while first > max(0, i - j) and letters[first - 1] not in COMMON:
+                        first -= 1
+                    while last < min(len(texts) - 1, i + n - 1 - j) and letters[last + 1] not in COMMON:
+                        last += 1
                     found.append((phrase, first, last, round(score * 0.99, 3)))
     found.sort(key=lambda h: (-h[3], h[2] - h[1]))
     taken: list[tuple[str, int, int, float]] = []
@@ -257,6 +269,31 @@ def join_pieces(said: Sequence) -> list:
     return out
 
 
+_CUE = re.compile(r"(?:(?:number|card|phone|mobile|iban|account)(?: number)?(?: is| was)?|"
+                  r"(?:call|reach|text|ring) (?:me|us) (?:on|at))$")
+CUE_SECONDS = 7.0  # the longest number said after a cue (a card read in four groups of four)
+
+
+def after_cue(said: Sequence) -> list[tuple[int, int]]:
+    """(first, last) word index of what is said right after "my number is", "card number", "call me on"...,
+    up to the next pause or plain word ("and", "for", ``COMMON``): the number itself when the recogniser garbled its digits ("pre-neero" for
+    "three zero", under noise), silenced whatever it wrote (fail closed)."""
+    from vidmask_nb.detect.pii import fold
+
+    clean = [re.sub(r"[^a-z0-9 ]", "", fold(w.text)).strip() for w in said]
+    out = []
+    for i in range(len(said) - 1):
+        tail = " ".join(w for w in clean[max(0, i - 3):i + 1] if w)
+        if not _CUE.search(tail):
+            continue
+        j = i + 1
+        while (j + 1 < len(said) and said[j + 1].start - said[j].end < 0.35 and clean[j + 1] not in COMMON
+               and said[j + 1].end - said[i + 1].start <= CUE_SECONDS):
+            j += 1
+        out.append((i + 1, j))
+    return out
+
+
 def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream: int = -1,
              asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY,
              transcript: list | None = None, said: Sequence | None = None) -> list[HeardWord]:
@@ -277,34 +314,68 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
         transcript += said
     said = join_pieces(said)
     texts = [w.text for w in said]
-    regions = speech_regions(pcm, start) if said else []
+
+    x = np.asarray(pcm, dtype=np.float32) / (32768 if np.asarray(pcm).dtype == np.int16 else 1)
+    n10 = len(x) // (RATE // 100)
+    energy = (x[:n10 * (RATE // 100)].reshape(n10, -1) ** 2).mean(axis=1) if n10 else np.zeros(1)
+
+    def valley(t: float, back: float, ahead: float, last: bool) -> float:
+        """The pause between two words near ``t``: the 10 ms frames between ``t - back`` and ``t + ahead`` s
+        within 3 dB of the quietest; the end of its last one (``last``) or the start of its first."""
+        i0 = int(max(0.0, t - back - start) * 100)
+        i1 = int(max(0.0, t + ahead - start) * 100) + 1
+        if i1 <= i0 or i0 >= len(energy):
+            return t
+        e = energy[i0:i1]
+        quiet = np.flatnonzero(e <= 2 * e.min() + 1e-12)
+        return start + (i0 + int(quiet[-1] if last else quiet[0])) / 100 + (0.01 if last else 0.0)
 
     def on_voice(first: int, last: int, number: bool = False) -> tuple[float, float]:
-        """The span of words ``first..last``, widened towards its neighbours and clipped to the voice.
+        """The span of words ``first..last``, its edges moved to the pauses around it.
 
         Whisper's word times are rough: tiny.en put a name's start 0.3 s late, or stretched it over the
-        pause before it. So the span first reaches back to where the word before ends and on to where
-        the word after begins (at most ``REACH`` s each way: the name lies between its neighbours), then
-        is clipped to the speech regions the VAD heard in it. Unclipped where the VAD heard nothing.
+        pause before it. Each edge moves to the quietest moment near it (up to ``REACH`` s outwards,
+        ``INWARDS`` s inwards: a name's own stop consonants are short pauses too), never past the
+        middle of the word beside it.
         """
         a, b = said[first].start, said[last].end
-        lo = said[first - 1].end if first > 0 else a - REACH
-        if number and first > 0:  # a number's first digit hides in the word before ("is 4..."): from its middle
-            lo = min(lo, (said[first - 1].start + said[first - 1].end) / 2)
-        hi = said[last + 1].start if last + 1 < len(said) else b + REACH
-        a, b = max(min(a, lo), a - REACH), min(max(b, hi), b + REACH)
-        # a region the span only grazes (the end of the word before, the VAD's hangover) does not count
-        inside = [(x, y) for x, y in regions if min(b, y) - max(a, x) >= min(0.08, (b - a) / 2)]
-        if inside:
-            a, b = max(a, inside[0][0]), min(b, inside[-1][1])
-        return round(float(a), 3), round(float(b), 3)
+        back = REACH + (0.2 if number else 0.0)  # a number's first digit hides in the word before ("is 4...")
+        if first > 0:
+            back = min(back, max(0.0, a - (said[first - 1].start + said[first - 1].end) / 2))
+        ahead = REACH
+        if last + 1 < len(said):
+            ahead = min(ahead, max(0.0, (said[last + 1].start + said[last + 1].end) / 2 - b))
+        # the start takes the pause's first quiet frame and the end its last: a dip inside a word ("fi-ve")
+        # is as quiet as the pause, and the safe error is the wider one (the VAD clip below trims silence)
+        a2, b2 = valley(a, back, INWARDS, False), valley(b, INWARDS, ahead, True)
+        if b2 <= a2:
+            a2, b2 = a, b
+        # and clipped to the stretches of speech the VAD heard in it: tiny.en stretched a name said after
+        # a silence over the whole silence before it
+        inside = [(x, y) for x, y in voiced if min(b2, y) - max(a2, x) >= min(0.08, (b2 - a2) / 2)]
+        if inside:  # only a long silence is trimmed: Silero hears a soft onset ("f") late
+            a2 = inside[0][0] if inside[0][0] - a2 > STRETCH else a2
+            b2 = inside[-1][1] if b2 - inside[-1][1] > STRETCH else b2
+        return round(float(a2), 3), round(float(b2), 3)
 
     hits = []
+    voiced = speech_regions(pcm, start, pad=0.15) if said else []  # padded: Silero hears a soft "f" late
+
+    def heard_in_voice(a: float, b: float) -> bool:
+        # a hot word Whisper wrote in the pause after a chunk's last word ("Jürgen" with nobody saying it)
+        # lies outside every stretch of speech the VAD heard: nothing there to silence
+        return sum(max(0.0, min(b, y) - max(a, x)) for x, y in voiced) >= 0.05
+
     if words is not None:
         for phrase, a, b, score in match_words(texts, words, threshold):
+            if not heard_in_voice(said[a].start, said[b].end):
+                continue
             hits.append(HeardWord(stream, phrase, *on_voice(a, b), "word",
                                   " ".join(t.strip() for t in texts[a:b + 1]), score))
     if say_pii:
+        for a, b in after_cue(said):
+            hits.append(HeardWord(stream, "number", *on_voice(a, b, True), "number",
+                                  " ".join(t.strip() for t in texts[a:b + 1])))
         for kind, a, b in spoken_pii(texts):
             hits.append(HeardWord(stream, kind, *on_voice(a, b, True), kind,
                                   " ".join(t.strip() for t in texts[a:b + 1])))
