@@ -82,8 +82,8 @@ def _audio_flags(g) -> None:
     g.add_argument("--say-pii", action="store_true", default=d.say_pii,
                    help="also mute or bleep phone, card and IBAN numbers read aloud and e-mail addresses spelled out")
     g.add_argument("--asr", default=d.asr, metavar="MODEL",
-                   help="the speech recogniser: a Whisper model name (tiny.en, base: from their wheels), a model "
-                        "folder, or pocketsphinx (default: tiny.en)")
+                   help="the speech recogniser: a Whisper model name (tiny.en, base: from their wheels) or a "
+                        "model folder (default: tiny.en)")
     g.add_argument("--say-margin", type=float, default=d.say_margin, metavar="S",
                    help=f"seconds muted before and after each word heard (default {d.say_margin})")
 

@@ -4,7 +4,7 @@
 ``"1.5-2.2,7-8.25"``, or a file with one ``START END`` or ``START-END`` a line, or pairs from a
 notebook), ``say_words`` (a word list for ``detect.speech``), ``say_pii`` (also phone, card and
 IBAN numbers read aloud and e-mail addresses spelled out), ``asr`` (the recogniser: a Whisper model
-name, a model folder, or ``pocketsphinx``; default ``detect.asr.WORK_MODEL``) and ``say_margin``
+name or a model folder; default ``detect.asr.WORK_MODEL``) and ``say_margin``
 (seconds added before and after each word heard; default ``DEFAULT_MARGIN``). With neither spans nor words,
 ``mute``/``bleep`` apply to the whole of every audio track; with them, to those spans only, and
 ``audio`` unset means mute (a listed word is never kept). Spans apply to every audio track; a word
@@ -86,9 +86,11 @@ class AudioOptions:
             raise VidmaskError(f"--say-margin must be 0 s or more, not {self.say_margin}")
         if self.audio == "keep" and (self.audio_spans or self.say_words or self.say_pii):
             raise VidmaskError("--audio keep with --audio-spans, --say-words or --say-pii: choose mute or bleep")
-        if self.say_pii and self.asr == "pocketsphinx":
-            raise VidmaskError("--say-pii needs a transcript: use Whisper (--asr tiny.en), not pocketsphinx")
-        if self.asr is not None and self.asr != "pocketsphinx" and (self.say_words or self.say_pii):
+        if self.asr == "pocketsphinx":
+            from vidmask_nb.detect.speech import RETIRED
+
+            raise VidmaskError(RETIRED)
+        if self.asr is not None and (self.say_words or self.say_pii):
             from vidmask_nb.detect.asr import resolve
 
             resolve(self.asr)

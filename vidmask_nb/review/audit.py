@@ -345,8 +345,11 @@ def audit_speech(video: str | os.PathLike, say_words: str | os.PathLike | None =
     if not say_words and not say_pii:
         raise VidmaskError("audit: give --say-words FILE or --say-pii to check the audio")
     asr = asr or AUDIT_MODEL
+    if asr == POCKETSPHINX:
+        from vidmask_nb.detect.speech import RETIRED
+
+        raise VidmaskError(RETIRED)
     words = SayWords.load(say_words, asr=asr) if say_words else None
     tracks = tuple(s.index for s in probe(video).audio)
     heard = spot_words(video, words, tracks, asr, say_pii)
-    source = "pocketsphinx 5.1.1 keyword spotting" if asr == POCKETSPHINX else load_model(asr).source
-    return SpeechAudit(str(video), str(say_words or ""), tracks, heard, source, say_pii)
+    return SpeechAudit(str(video), str(say_words or ""), tracks, heard, load_model(asr).source, say_pii)
