@@ -12,15 +12,17 @@ Measured in one run, per recogniser:
 - the independent audit: the output (rendered through the kit, spans muted) transcribed by another
   model (Whisper base), every listed name or spoken number it still hears; and what it hears in
   the source (that it can hear them at all);
-- time as a multiple of real time (decode + VAD + transcription + matching; the model's load apart);
-- tiny.en's name-matching threshold swept on the same transcripts (recall against speech silenced).
+- time as a multiple of real time (decode + VAD + transcription + matching; the model's load apart),
+  wall clock: on a shared machine it is pessimistic (the load average is printed);
+- tiny.en's margin and name-matching threshold swept on the same transcripts (recall against speech
+  silenced).
 
 pocketsphinx spots only names whose words are in its dictionary (the others count as missed) and
 cannot read numbers. Prints the load average: the machine is shared, so times are pessimistic.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_speech.py            # ~2.5 minutes of audio, a few minutes to run
+    .venv/bin/python benchmarks/bench_speech.py            # ~5 minutes of audio; 8 minutes to run at load 10
     .venv/bin/python benchmarks/bench_speech.py --quick    # one clip (speech alone)
 """
 from __future__ import annotations
