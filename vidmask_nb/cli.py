@@ -79,8 +79,13 @@ def _audio_flags(g) -> None:
                    help="seconds to mute or bleep on every track: 1.5-2.2,7-8.25, or a file of START END lines "
                         "(default: none)")
     g.add_argument("--say-words", default=d.say_words, metavar="FILE", type=text_file_arg("--say-words"),
-                   help="a file of words and phrases (one a line) muted or bleeped where keyword spotting hears "
-                        "them (default: none)")
+                   help="a file of words and phrases (one a line) muted or bleeped where the speech recogniser "
+                        "hears them, near misses included (default: none)")
+    g.add_argument("--say-pii", action="store_true", default=d.say_pii,
+                   help="also mute or bleep phone, card and IBAN numbers read aloud and e-mail addresses spelled out")
+    g.add_argument("--asr", default=d.asr, metavar="MODEL",
+                   help="the speech recogniser: a Whisper model name (tiny.en, base: from their wheels) or a "
+                        "model folder (default: tiny.en)")
     g.add_argument("--say-margin", type=float, default=d.say_margin, metavar="S",
                    help=f"seconds muted before and after each word heard (default {d.say_margin})")
 
@@ -196,8 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
     s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
     s.add_argument("--say-words", default=None, metavar="FILE", type=text_file_arg("--say-words"),
-                   help="also list where a word or phrase of FILE is still heard (keyword spotting, every audio "
-                        "track; exit 1 when one is); --find none checks the audio alone (default: no audio check)")
+                   help="also list where a word or phrase of FILE is still heard (every audio track; exit 1 when "
+                        "one is); --find none checks the audio alone (default: no audio check)")
+    s.add_argument("--say-pii", action="store_true",
+                   help="also list phone, card and IBAN numbers and e-mail addresses still heard (exit 1 when one is)")
+    s.add_argument("--asr", default=None, metavar="MODEL",
+                   help="the recogniser that listens: another model than the one that did the work (default: base)")
 
     _render_parser(sub)
 
@@ -366,10 +375,10 @@ def cmd_audit(args) -> int:
     if args.pii_words and "pii" not in parse_kinds(args.find):
         raise VidmaskError("--pii-words is read by the pii detector: add pii to --find (e.g. --find faces,pii)")
     speech = None
-    if args.say_words:
+    if args.say_words or args.say_pii:
         from vidmask_nb.review.audit import audit_speech
 
-        speech = audit_speech(args.video, args.say_words)
+        speech = audit_speech(args.video, args.say_words, args.say_pii, args.asr)
     if speech is not None and args.find.strip().lower() == "none":
         report = None
     else:
@@ -385,7 +394,7 @@ def cmd_audit(args) -> int:
             print(report.summary())
         if speech is not None:
             if speech.heard:
-                print(format_table(speech.rows(), title="listed words still heard"))
+                print(format_table(speech.rows(), title="listed words or spoken numbers still heard"))
             print(speech.summary())
     clean = (report is None or report.clean) and (speech is None or speech.clean)
     return 0 if clean else 1

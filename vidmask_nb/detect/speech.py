@@ -1,21 +1,27 @@
-"""Names said aloud: keyword spotting of a person's word list in each audio stream (pocketsphinx).
+"""Names said aloud and spoken personal data: what a speech recogniser hears in each audio stream.
 
-``SayWords.load(path)`` reads the list: one word or phrase a line (``#`` starts a comment), each
-optionally followed by its own spotting threshold as pocketsphinx writes it (``boston /1e-30/``;
-lower finds more, and more false alarms). ``spot_words(video, words)`` decodes every audio stream
-to 16 kHz mono, runs pocketsphinx 5's keyword search (its US-English acoustic model and dictionary
-ship in the wheel: no download) and returns each hit as a ``HeardWord`` (stream, phrase, start and
-end in seconds on the file's clock). A false alarm costs a short muted span; a miss leaks a name,
-so the default threshold (``DEFAULT_THRESHOLD``) leans to finding.
+``SayWords.load(path)`` reads the list: one word or phrase a line (``#`` starts a comment); a
+``/threshold/`` after a phrase is pocketsphinx's spotting threshold and only matters to
+``asr="pocketsphinx"``. ``spot_words(video, words, say_pii=True)`` decodes every audio stream to 16
+kHz mono, transcribes it with Whisper (``detect.asr``: tiny.en from its wheel by default; a model
+name or folder otherwise), with the listed phrases given to it as hot words, and returns each hit as
+a ``HeardWord`` (stream, phrase or kind, start and end in seconds on the file's clock, what the
+transcript wrote).
 
-Words that are not in pocketsphinx's dictionary cannot be spotted: loading names each one (spell it
-as it sounds, in dictionary words). What is spotted is only as good as the model: keyword spotting
-is a help, not a proof; ``--audio mute`` over the whole track is the sure way.
+A listed phrase matches the transcript tolerantly (``match_words``): case, accents and punctuation
+do not count; a multi-word name matches across the words the recogniser split or joined it into;
+a near miss that sounds alike (``Merck`` for ``Marek``) matches when its ``similarity`` reaches
+``DEFAULT_SIMILARITY`` (measured in ``benchmarks/bench_speech.py``). ``say_pii``: phone, card and
+IBAN numbers read aloud and e-mail addresses spelled out (``detect.spoken``, the text layer's own
+matchers). A false alarm costs a short silenced span; a miss leaks a name, so both lean to finding.
+
+``asr="pocketsphinx"`` is the older keyword spotter, kept only so that ``benchmarks/bench_speech.py``
+measures it beside Whisper: it found 9 of 36 names there, so the kit's flags no longer offer it.
 
 Example::
 
     words = SayWords.load("names.txt")
-    for hit in spot_words("clip.mp4", words):
+    for hit in spot_words("clip.mp4", words, say_pii=True):
         print(hit.stream, hit.phrase, hit.start, hit.end)
 """
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -32,30 +39,48 @@ import numpy as np
 
 from vidmask_nb.errors import VidmaskError
 
-RATE = 16000  # what the acoustic model was trained on
-PIECE = RATE // 10  # fed 0.1 s at a time, as pocketsphinx's own examples do
-DEFAULT_THRESHOLD = 1e-40  # measured on espeak-ng speech: 1e-20 missed names that 1e-40 found, with no false alarm
+RATE = 16000  # what both recognisers were trained on
+PIECE = RATE // 10  # fed to pocketsphinx 0.1 s at a time, as its own examples do
+DEFAULT_THRESHOLD = 1e-40  # pocketsphinx: 1e-20 missed names that 1e-40 found on espeak-ng speech, with no false alarm
+DEFAULT_SIMILARITY = 0.8  # a near miss's similarity that still counts as the listed name (bench_speech.py)
+POCKETSPHINX = "pocketsphinx"
+PART_LETTERS = 4  # a part of a name this long or longer stands for the whole ("Van", "Al" do not)
+PART_SIMILARITY = 0.85  # and must be heard this alike
+# words that are never the rest of a name: a part heard alone ("Jürgen", a hot word Whisper wrote in a
+# pause) does not spread over them
+COMMON = frozenset("a an and any are as at be but by for from he her his i in is it its me my no not of on or "
+                   "our she so that the their then there they this to was we were what when who will with you "
+                   "your thank thanks please".split())
+RETIRED = ("--asr pocketsphinx was retired: on bench_speech.py it silenced 9 of 36 listed names (Whisper tiny.en "
+           "31) and no spoken number; use a Whisper model (tiny.en, base) or a model folder")
+REACH = 0.15  # s a hit's edge may move outwards to the pause before or after it (swept in bench_speech.py)
+INWARDS = 0.1  # s it may move inwards
+STRETCH = 0.3  # s of silence inside a hit, by the VAD, that is trimmed off its edge
 _LINE = re.compile(r"^(?P<phrase>[^/]+?)\s*(?:/(?P<th>[0-9.eE+-]+)/)?\s*$")
 
 
 @dataclass(frozen=True)
 class SayWords:
-    """The words and phrases to mute, each with its spotting threshold; ``source`` names the file."""
+    """The words and phrases to silence (folded: lower case, no accents), as written (``spoken``, for the
+    recogniser's hot words), each with its pocketsphinx threshold; ``source`` names the file."""
 
     phrases: tuple[str, ...]
     thresholds: tuple[float, ...]
     source: str = ""
+    spoken: tuple[str, ...] = ()
 
     @classmethod
-    def load(cls, path: str | os.PathLike, flag: str = "--say-words") -> "SayWords":
+    def load(cls, path: str | os.PathLike, flag: str = "--say-words", asr: str | None = None) -> "SayWords":
         path = Path(path)
         if not path.is_file():
             raise VidmaskError(f"{flag} {path}: no such file (one word or phrase a line)")
-        return cls.parse(path.read_text(encoding="utf-8"), str(path), flag)
+        return cls.parse(path.read_text(encoding="utf-8"), str(path), flag, asr)
 
     @classmethod
-    def parse(cls, text: str, source: str = "", flag: str = "--say-words") -> "SayWords":
-        phrases, thresholds = [], []
+    def parse(cls, text: str, source: str = "", flag: str = "--say-words", asr: str | None = None) -> "SayWords":
+        from vidmask_nb.detect.pii import fold
+
+        phrases, thresholds, spoken = [], [], []
         for n, raw in enumerate(text.splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -63,18 +88,20 @@ class SayWords:
             m = _LINE.match(line)
             if m is None:
                 raise VidmaskError(f"{flag} {source} line {n}: {raw.strip()!r} is not a phrase (optionally /threshold/)")
-            phrase = " ".join(re.sub(r"[^\w' ]", " ", m["phrase"].lower()).split())
+            phrase = " ".join(re.sub(r"[^\w' ]", " ", fold(m["phrase"])).split())
             if not phrase:
                 raise VidmaskError(f"{flag} {source} line {n}: no word in {raw.strip()!r}")
             phrases.append(phrase)
+            spoken.append(" ".join(m["phrase"].split()))
             thresholds.append(float(m["th"]) if m["th"] else DEFAULT_THRESHOLD)
         if not phrases:
             raise VidmaskError(f"{flag} {source}: no word or phrase in the file")
-        unknown = sorted({w for p in phrases for w in p.split() if _dictionary_lookup(w) is None})
-        if unknown:
-            raise VidmaskError(f"{flag} {source}: not in pocketsphinx's English dictionary, so it cannot be "
-                               f"spotted: {', '.join(unknown)}; spell each as it sounds in dictionary words")
-        return cls(tuple(phrases), tuple(thresholds), source)
+        if asr == POCKETSPHINX:
+            unknown = sorted({w for p in phrases for w in p.split() if _dictionary_lookup(w) is None})
+            if unknown:
+                raise VidmaskError(f"{flag} {source}: not in pocketsphinx's English dictionary, so it cannot be "
+                                   f"spotted: {', '.join(unknown)}; spell each as it sounds, or use Whisper (--asr tiny.en)")
+        return cls(tuple(phrases), tuple(thresholds), source, tuple(spoken))
 
     def kws_text(self) -> str:
         """pocketsphinx's keyphrase list: ``phrase /threshold/`` a line."""
@@ -83,12 +110,17 @@ class SayWords:
 
 @dataclass(frozen=True)
 class HeardWord:
-    """One keyword hit: the phrase, on which audio stream, from ``start`` to ``end`` seconds."""
+    """One hit: the listed phrase (or the kind of spoken data: ``phone``, ``card``, ``iban``, ``email``,
+    ``number``), on which audio stream, from ``start`` to ``end`` seconds; ``kind`` is ``word`` for a
+    listed phrase; ``text`` what the transcript wrote (sensitive, like the phrase)."""
 
     stream: int
     phrase: str
     start: float
     end: float
+    kind: str = "word"
+    text: str = ""
+    score: float = 1.0
 
 
 def _decoder_class():
@@ -139,8 +171,224 @@ def spot_pcm(pcm: np.ndarray, words: SayWords, start: float = 0.0, stream: int =
     return hits
 
 
-def spot_words(video: str | os.PathLike, words: SayWords, streams: Sequence[int] | None = None) -> list[HeardWord]:
-    """Every hit of ``words`` in each audio stream of ``video`` (``streams``: stream indices; None: all)."""
+
+def _letters(text: str) -> str:
+    from vidmask_nb.detect.pii import fold
+
+    return re.sub(r"[^a-z0-9]", "", fold(text))
+
+
+def sound_key(text: str) -> str:
+    """A rough key of how a word sounds: consonants only after the first letter, alike ones merged
+    (``marek`` and ``merck`` both ``mrk``), so a recogniser's near miss still matches."""
+    s = _letters(text)
+    if not s:
+        return ""
+    for a, b in (("ph", "f"), ("ck", "k"), ("ch", "x"), ("sh", "x"), ("sch", "x"), ("th", "t"), ("dh", "d"),
+                 ("ce", "se"), ("ci", "si"), ("cy", "sy"), ("c", "k"), ("q", "k"), ("x", "ks"), ("z", "s"),
+                 ("w", "v"), ("j", "y"), ("gh", "g"), ("dz", "s"), ("ts", "s")):
+        s = s.replace(a, b)
+    head, rest = s[0], re.sub(r"[aeiouyh]", "", s[1:])
+    key = head + rest
+    return re.sub(r"(.)\1+", r"\1", key)
+
+
+def similarity(heard: str, phrase: str) -> float:
+    """How alike a stretch of the transcript and a listed phrase are, 0..1 (1: the same letters)."""
+    a, b = _letters(heard), _letters(phrase)
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    spelled = SequenceMatcher(None, a, b).ratio()
+    ka, kb = sound_key(heard), sound_key(phrase)
+    # the sound key only vouches for names long enough to have 3 consonant sounds: "mrk", not "al"
+    sounded = SequenceMatcher(None, ka, kb).ratio() if min(len(ka), len(kb)) >= 3 else 0.0
+    return round(max(spelled, (spelled + sounded) / 2), 3)
+
+
+def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAULT_SIMILARITY
+                ) -> list[tuple[str, int, int, float]]:
+    """(phrase, first, last word index, similarity) of each listed phrase in a transcript's ``texts``.
+
+    Windows of as many words as the phrase, one fewer and one more (a recogniser splits ``Kowalski``
+    in two, or joins a name into one word) are compared with ``similarity``; of overlapping windows
+    the most alike wins, so a hit does not spread over the words beside it.
+    """
+    letters = [_letters(t) for t in texts]
+    found = []
+    for phrase in words.phrases:
+        n = len(phrase.split())
+        target = _letters(phrase)
+        for size in sorted({max(1, n - 1), n, n + 1}):
+            for i in range(len(texts) - size + 1):
+                joined = "".join(letters[i:i + size])
+                if not joined or not letters[i] or not letters[i + size - 1]:
+                    continue
+                if not 0.5 <= len(joined) / len(target) <= 2.0:
+                    continue
+                score = similarity(joined, phrase)
+                if score >= threshold:
+                    found.append((phrase, i, i + size - 1, score))
+        if n < 2:
+            continue
+        # One part of a longer name heard well ("Sofia" of "Sofia Hernández", tiny.en wrote "Sofia O'Brien";
+        # "Petrov" of "Aleksandr Petrov", written "Alexa Petrov") silences the whole name's place: the
+        # words beside it, as many as the name has, on the side the part says.
+        for j, part in enumerate(phrase.split()):
+            if len(_letters(part)) < PART_LETTERS:
+                continue
+            for i in range(len(texts)):
+                score = similarity(letters[i], part) if letters[i] else 0.0
+                if score >= max(threshold, PART_SIMILARITY):
+                    first, last = i, i
+                    # the words beside it that could be the rest of the name: not "the", "and", "with"...
+                    while first > max(0, i - j) and letters[first - 1] not in COMMON:
+                        first -= 1
+                    while last < min(len(texts) - 1, i + n - 1 - j) and letters[last + 1] not in COMMON:
+                        last += 1
+                    found.append((phrase, first, last, round(score * 0.99, 3)))
+    found.sort(key=lambda h: (-h[3], h[2] - h[1]))
+    taken: list[tuple[str, int, int, float]] = []
+    for hit in found:
+        if not any(hit[1] <= t[2] and t[1] <= hit[2] for t in taken):
+            taken.append(hit)
+    return sorted(taken, key=lambda h: h[1])
+
+
+def join_pieces(said: Sequence) -> list:
+    """Whisper's words with the pieces of one word joined: a piece without a leading space continues the
+    word before (``O`` + ``'Brien,``, ``Kowal`` + ``ski``, ``555`` + ``-1234``)."""
+    from vidmask_nb.detect.asr import Word
+
+    out: list = []
+    for w in said:
+        if out and w.text and not w.text[0].isspace():
+            p = out[-1]
+            out[-1] = Word(p.text + w.text, p.start, max(p.end, w.end), min(p.probability, w.probability))
+        else:
+            out.append(w)
+    return out
+
+
+_CUE = re.compile(r"(?:(?:number|card|phone|mobile|iban|account)(?: number)?(?: is| was)?|"
+                  r"(?:call|reach|text|ring) (?:me|us) (?:on|at))$")
+CUE_SECONDS = 7.0  # the longest number said after a cue (a card read in four groups of four)
+
+
+def after_cue(said: Sequence) -> list[tuple[int, int]]:
+    """(first, last) word index of what is said right after "my number is", "card number", "call me on"...,
+    up to the next pause or plain word ("and", "for", ``COMMON``): the number itself when the recogniser garbled its digits ("pre-neero" for
+    "three zero", under noise), silenced whatever it wrote (fail closed)."""
+    from vidmask_nb.detect.pii import fold
+
+    clean = [re.sub(r"[^a-z0-9 ]", "", fold(w.text)).strip() for w in said]
+    out = []
+    for i in range(len(said) - 1):
+        tail = " ".join(w for w in clean[max(0, i - 3):i + 1] if w)
+        if not _CUE.search(tail):
+            continue
+        j = i + 1
+        while (j + 1 < len(said) and said[j + 1].start - said[j].end < 0.35 and clean[j + 1] not in COMMON
+               and said[j + 1].end - said[i + 1].start <= CUE_SECONDS):
+            j += 1
+        out.append((i + 1, j))
+    return out
+
+
+def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream: int = -1,
+             asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY,
+             transcript: list | None = None, said: Sequence | None = None) -> list[HeardWord]:
+    """The hits in 16 kHz mono ``pcm`` whose first sample is at ``start`` s (``transcript``: a list the
+    recogniser's words are appended to, for review; ``said``: such words from an earlier call, matched
+    again without transcribing, as the benchmark's threshold sweep does)."""
+    from vidmask_nb.detect.asr import WORK_MODEL, load_model, speech_regions
+    from vidmask_nb.detect.spoken import spoken_pii
+
+    asr = asr or WORK_MODEL
+    if asr == POCKETSPHINX:
+        if say_pii:
+            raise VidmaskError("--say-pii needs a transcript: use Whisper (--asr tiny.en), not pocketsphinx")
+        return spot_pcm(pcm, words, start, stream) if words is not None else []
+    if said is None:
+        said = load_model(asr).words(pcm, hotwords=words.spoken if words is not None else (), start=start)
+    if transcript is not None:
+        transcript += said
+    said = join_pieces(said)
+    texts = [w.text for w in said]
+
+    x = np.asarray(pcm, dtype=np.float32) / (32768 if np.asarray(pcm).dtype == np.int16 else 1)
+    n10 = len(x) // (RATE // 100)
+    energy = (x[:n10 * (RATE // 100)].reshape(n10, -1) ** 2).mean(axis=1) if n10 else np.zeros(1)
+
+    def valley(t: float, back: float, ahead: float, last: bool) -> float:
+        """The pause between two words near ``t``: the 10 ms frames between ``t - back`` and ``t + ahead`` s
+        within 3 dB of the quietest; the end of its last one (``last``) or the start of its first."""
+        i0 = int(max(0.0, t - back - start) * 100)
+        i1 = int(max(0.0, t + ahead - start) * 100) + 1
+        if i1 <= i0 or i0 >= len(energy):
+            return t
+        e = energy[i0:i1]
+        quiet = np.flatnonzero(e <= 2 * e.min() + 1e-12)
+        return start + (i0 + int(quiet[-1] if last else quiet[0])) / 100 + (0.01 if last else 0.0)
+
+    def on_voice(first: int, last: int, number: bool = False) -> tuple[float, float]:
+        """The span of words ``first..last``, its edges moved to the pauses around it.
+
+        Whisper's word times are rough: tiny.en put a name's start 0.3 s late, or stretched it over the
+        pause before it. Each edge moves to the quietest moment near it (up to ``REACH`` s outwards,
+        ``INWARDS`` s inwards: a name's own stop consonants are short pauses too), never past the
+        middle of the word beside it.
+        """
+        a, b = said[first].start, said[last].end
+        back = REACH + (0.2 if number else 0.0)  # a number's first digit hides in the word before ("is 4...")
+        if first > 0:
+            back = min(back, max(0.0, a - (said[first - 1].start + said[first - 1].end) / 2))
+        ahead = REACH
+        if last + 1 < len(said):
+            ahead = min(ahead, max(0.0, (said[last + 1].start + said[last + 1].end) / 2 - b))
+        # the start takes the pause's first quiet frame and the end its last: a dip inside a word ("fi-ve")
+        # is as quiet as the pause, and the safe error is the wider one (the VAD clip below trims silence)
+        a2, b2 = valley(a, back, INWARDS, False), valley(b, INWARDS, ahead, True)
+        if b2 <= a2:
+            a2, b2 = a, b
+        # and clipped to the stretches of speech the VAD heard in it: tiny.en stretched a name said after
+        # a silence over the whole silence before it
+        inside = [(x, y) for x, y in voiced if min(b2, y) - max(a2, x) >= min(0.08, (b2 - a2) / 2)]
+        if inside:  # only a long silence is trimmed: Silero hears a soft onset ("f") late
+            a2 = inside[0][0] if inside[0][0] - a2 > STRETCH else a2
+            b2 = inside[-1][1] if b2 - inside[-1][1] > STRETCH else b2
+        return round(float(a2), 3), round(float(b2), 3)
+
+    hits = []
+    voiced = speech_regions(pcm, start, pad=0.15) if said else []  # padded: Silero hears a soft "f" late
+
+    def heard_in_voice(a: float, b: float) -> bool:
+        # a hot word Whisper wrote in the pause after a chunk's last word ("Jürgen" with nobody saying it)
+        # lies outside every stretch of speech the VAD heard: nothing there to silence
+        return sum(max(0.0, min(b, y) - max(a, x)) for x, y in voiced) >= 0.05
+
+    if words is not None:
+        for phrase, a, b, score in match_words(texts, words, threshold):
+            if not heard_in_voice(said[a].start, said[b].end):
+                continue
+            hits.append(HeardWord(stream, phrase, *on_voice(a, b), "word",
+                                  " ".join(t.strip() for t in texts[a:b + 1]), score))
+    if say_pii:
+        for a, b in after_cue(said):
+            hits.append(HeardWord(stream, "number", *on_voice(a, b, True), "number",
+                                  " ".join(t.strip() for t in texts[a:b + 1])))
+        for kind, a, b in spoken_pii(texts):
+            hits.append(HeardWord(stream, kind, *on_voice(a, b, True), kind,
+                                  " ".join(t.strip() for t in texts[a:b + 1])))
+    return sorted(hits, key=lambda h: h.start)
+
+
+def spot_words(video: str | os.PathLike, words: SayWords | None, streams: Sequence[int] | None = None,
+               asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY
+               ) -> list[HeardWord]:
+    """Every hit of ``words`` (and with ``say_pii`` every spoken number or address) in each audio stream of
+    ``video`` (``streams``: stream indices; None: all), heard by ``asr`` (default: Whisper tiny.en)."""
     from vidmask_nb.media.audio import read_pcm
     from vidmask_nb.media.video import probe
 
@@ -148,5 +396,5 @@ def spot_words(video: str | os.PathLike, words: SayWords, streams: Sequence[int]
     hits: list[HeardWord] = []
     for index in indices:
         pcm, start = read_pcm(video, index, RATE)
-        hits += spot_pcm(pcm, words, start, index)
+        hits += hear_pcm(pcm, words, start, index, asr, say_pii, threshold)
     return sorted(hits, key=lambda h: (h.stream, h.start))

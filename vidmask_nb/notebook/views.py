@@ -111,8 +111,12 @@ def show_plan(run, object_styles=None) -> None:
     show_table(gaps or [{"gaps": "none longer than the hold"}],
                title=f"Gaps in the tracks longer than {run.hold_frames} frame(s)")
     audio = run.audio_plan()
-    if audio.spans:  # SENSITIVE: the "why" column names the words heard
+    if audio.spans:  # SENSITIVE: the "why" column names the words heard, the strip marks them on the source
+        from vidmask_nb.review.sound import heard_strip
+
         show_table(audio.rows(), title=f"audio spans to {audio.mode}")
+        if audio.heard:
+            display(heard_strip(run.video, audio.heard, out_path=run.folder.qa_dir / f"{run.video.stem}_heard.png"))
     else:
         print(audio.summary())
 

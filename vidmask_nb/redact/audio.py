@@ -2,8 +2,10 @@
 
 ``AudioOptions`` are the flags: ``audio`` (keep, mute or bleep), ``audio_spans`` (seconds,
 ``"1.5-2.2,7-8.25"``, or a file with one ``START END`` or ``START-END`` a line, or pairs from a
-notebook), ``say_words`` (a word list for ``detect.speech``) and ``say_margin`` (seconds added
-before and after each word heard; default ``DEFAULT_MARGIN``). With neither spans nor words,
+notebook), ``say_words`` (a word list for ``detect.speech``), ``say_pii`` (also phone, card and
+IBAN numbers read aloud and e-mail addresses spelled out), ``asr`` (the recogniser: a Whisper model
+name or a model folder; default ``detect.asr.WORK_MODEL``) and ``say_margin``
+(seconds added before and after each word heard; default ``DEFAULT_MARGIN``). With neither spans nor words,
 ``mute``/``bleep`` apply to the whole of every audio track; with them, to those spans only, and
 ``audio`` unset means mute (a listed word is never kept). Spans apply to every audio track; a word
 is muted on the track it was heard on. ``plan_audio`` spots the words and lists every span
@@ -25,7 +27,7 @@ from typing import Sequence
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.media.audio import MODES, WHOLE, AudioEdit, EditedStream, edit_stream, merge_spans
 
-DEFAULT_MARGIN = 0.25  # s before and after a word heard: the spotter ended words up to 0.17 s early (measured)
+DEFAULT_MARGIN = 0.15  # s before and after a hit: Whisper's word edges against the truth, swept in bench_speech.py
 
 
 def parse_spans(value, flag: str = "--audio-spans") -> tuple[tuple[float, float], ...]:
@@ -60,18 +62,21 @@ def parse_spans(value, flag: str = "--audio-spans") -> tuple[tuple[float, float]
 
 @dataclass(frozen=True)
 class AudioOptions:
-    """The render stage's audio settings (flags ``--audio``, ``--audio-spans``, ``--say-words``, ``--say-margin``)."""
+    """The render stage's audio settings (flags ``--audio``, ``--audio-spans``, ``--say-words``, ``--say-pii``,
+    ``--asr``, ``--say-margin``)."""
 
     audio: str | None = None  # keep | mute | bleep; None: keep, or mute when spans or words are given
     audio_spans: str | Sequence[tuple[float, float]] | None = None
     say_words: str | None = None
     say_margin: float = DEFAULT_MARGIN
+    say_pii: bool = False
+    asr: str | None = None  # None: detect.asr.WORK_MODEL (Whisper tiny.en from its wheel)
 
     @property
     def mode(self) -> str:
         if self.audio is not None:
             return self.audio
-        return "mute" if (self.audio_spans or self.say_words) else "keep"
+        return "mute" if (self.audio_spans or self.say_words or self.say_pii) else "keep"
 
     def checked(self) -> "AudioOptions":
         """Raise ``VidmaskError`` naming the flag for a bad setting; returns the options."""
@@ -79,8 +84,16 @@ class AudioOptions:
             raise VidmaskError(f"--audio must be one of {', '.join(MODES)}, not {self.audio!r}")
         if not self.say_margin >= 0:
             raise VidmaskError(f"--say-margin must be 0 s or more, not {self.say_margin}")
-        if self.audio == "keep" and (self.audio_spans or self.say_words):
-            raise VidmaskError("--audio keep with --audio-spans or --say-words: choose mute or bleep")
+        if self.audio == "keep" and (self.audio_spans or self.say_words or self.say_pii):
+            raise VidmaskError("--audio keep with --audio-spans, --say-words or --say-pii: choose mute or bleep")
+        if self.asr == "pocketsphinx":
+            from vidmask_nb.detect.speech import RETIRED
+
+            raise VidmaskError(RETIRED)
+        if self.asr is not None and (self.say_words or self.say_pii):
+            from vidmask_nb.detect.asr import resolve
+
+            resolve(self.asr)
         parse_spans(self.audio_spans)
         if self.say_words:
             self.words()
@@ -89,7 +102,7 @@ class AudioOptions:
     def words(self):
         from vidmask_nb.detect.speech import SayWords
 
-        return SayWords.load(self.say_words) if self.say_words else None
+        return SayWords.load(self.say_words, asr=self.asr) if self.say_words else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,7 @@ class AudioSpan:
     stream: int
     start: float
     end: float
-    why: str  # "span", "whole track", "said: <phrase>" (the phrase is sensitive: a name)
+    why: str  # "span", "whole track", "said: <phrase>" (the phrase is sensitive: a name), "spoken <kind>"
 
 
 @dataclass
@@ -110,6 +123,8 @@ class AudioPlan:
     spans: list[AudioSpan] = field(default_factory=list)
     streams: tuple[int, ...] = ()
     edited: dict[int, EditedStream] = field(default_factory=dict)  # filled by ``edit_audio``
+    heard: list = field(default_factory=list)  # detect.speech.HeardWord: what the recogniser heard (sensitive)
+    asr: str = ""  # which recogniser and model heard it (detect.asr.Recogniser.source)
 
     @property
     def changes_audio(self) -> bool:
@@ -127,13 +142,15 @@ class AudioPlan:
         """One row per span (``with_words=False``: the phrase left out, for anything shareable)."""
         return [{"track": s.stream, "start s": round(s.start, 3) if s.start > -1e300 else "start",
                  "end s": round(s.end, 3) if s.end < 1e300 else "end", "effect": self.mode,
-                 "why": s.why if with_words or not s.why.startswith("said") else "said: a listed word"}
+                 "why": s.why if with_words or not s.why.startswith("said: ") else "said: a listed word"}
                 for s in self.spans]
 
     def summary(self) -> str:
         if not self.changes_audio:
             return "audio: kept as the source's (every packet copied)"
         lines = [f"audio: {self.mode} over {len(self.spans)} span(s) on {len(self.edits())} track(s)"]
+        if self.asr:
+            lines.append(f"speech heard by {self.asr}")
         lines += [e.summary() for e in self.edited.values()]
         return "\n".join(lines)
 
@@ -149,17 +166,27 @@ def plan_audio(video: str | os.PathLike, options: AudioOptions) -> AudioPlan:
         return plan
     spans = parse_spans(options.audio_spans)
     words = options.words()
-    if not spans and words is None:
+    if not spans and words is None and not options.say_pii:
         plan.spans = [AudioSpan(i, *WHOLE, "whole track") for i in streams]
         return plan
     for i in streams:
         plan.spans += [AudioSpan(i, a, b, "span") for a, b in spans]
-    if words is not None:
-        from vidmask_nb.detect.speech import spot_words
+    if words is not None or options.say_pii:
+        from vidmask_nb.detect.asr import WORK_MODEL
+        from vidmask_nb.detect.speech import POCKETSPHINX, spot_words
 
+        asr = options.asr or WORK_MODEL
         m = options.say_margin
-        plan.spans += [AudioSpan(h.stream, max(0.0, h.start - m), h.end + m, f"said: {h.phrase}")
-                       for h in spot_words(video, words, streams)]
+        plan.heard = spot_words(video, words, streams, asr, options.say_pii)
+        if asr == POCKETSPHINX:
+            plan.asr = "pocketsphinx 5.1.1 keyword spotting"
+        else:
+            from vidmask_nb.detect.asr import load_model
+
+            plan.asr = load_model(asr).source
+        plan.spans += [AudioSpan(h.stream, max(0.0, h.start - m), h.end + m,
+                                 f"said: {h.phrase}" if h.kind == "word" else f"spoken {h.kind}")
+                       for h in plan.heard]
     plan.spans.sort(key=lambda s: (s.stream, s.start))
     return plan
 

@@ -308,38 +308,57 @@ def leak_sheet(report: AuditReport, n: int = 8, out_path=None):
 
 @dataclass
 class SpeechAudit:
-    """Listed words still heard in a video's audio (``audit --say-words``): one ``HeardWord`` each."""
+    """Listed words and spoken numbers still heard in a video's audio (``audit --say-words``/``--say-pii``),
+    transcribed by ``asr`` (by default another model than the one that did the work): one ``HeardWord`` each."""
 
     video: str
-    source: str  # the word list's file
+    source: str  # the word list's file ("" with --say-pii alone)
     tracks: tuple[int, ...]
     heard: list = field(default_factory=list)
+    asr: str = ""  # which recogniser listened (detect.asr.Recogniser.source)
+    say_pii: bool = False
 
     @property
     def clean(self) -> bool:
         return not self.heard
 
     def summary(self) -> str:
+        what = "listed word" + (" or spoken number" if self.say_pii else "") if self.source else "spoken number"
+        by = f" (heard by {self.asr})" if self.asr else ""
         if self.clean:
-            return (f"audit {Path(self.video).name}: no listed word heard on {len(self.tracks)} audio track(s)")
-        return (f"audit {Path(self.video).name}: {len(self.heard)} listed word(s) still heard on "
-                f"{len({h.stream for h in self.heard})} of {len(self.tracks)} audio track(s)")
+            return f"audit {Path(self.video).name}: no {what} heard on {len(self.tracks)} audio track(s){by}"
+        return (f"audit {Path(self.video).name}: {len(self.heard)} {what}(s) still heard on "
+                f"{len({h.stream for h in self.heard})} of {len(self.tracks)} audio track(s){by}")
 
     def rows(self, with_words: bool = False) -> list[dict]:
-        """One row per word heard: track and time span (the word itself only ``with_words``: it is a name)."""
-        return [{"track": h.stream, "start s": h.start, "end s": h.end, "finding": "LEAK",
-                 **({"word": h.phrase} if with_words else {})} for h in self.heard]
+        """One row per hit: track, time span and kind (the word itself only ``with_words``: it is a name)."""
+        return [{"track": h.stream, "start s": h.start, "end s": h.end, "kind": getattr(h, "kind", "word"),
+                 "finding": "LEAK", **({"word": h.phrase, "heard": getattr(h, "text", "")} if with_words else {})}
+                for h in self.heard]
 
     def to_json(self) -> dict:
-        return {"video": str(self.video), "say_words": self.source, "tracks": list(self.tracks),
-                "clean": self.clean, "heard": self.rows()}
+        return {"video": str(self.video), "say_words": self.source, "say_pii": self.say_pii, "asr": self.asr,
+                "tracks": list(self.tracks), "clean": self.clean, "heard": self.rows()}
 
 
-def audit_speech(video: str | os.PathLike, say_words: str | os.PathLike) -> SpeechAudit:
-    """Keyword spotting of ``say_words`` on every audio track of ``video`` (``detect.speech``)."""
-    from vidmask_nb.detect.speech import SayWords, spot_words
+def audit_speech(video: str | os.PathLike, say_words: str | os.PathLike | None = None, say_pii: bool = False,
+                 asr: str | None = None) -> SpeechAudit:
+    """Transcribe every audio track of ``video`` and list each ``say_words`` phrase and (``say_pii``) each
+    spoken number or address still heard. ``asr`` None: ``detect.asr.AUDIT_MODEL`` (Whisper base), a
+    different model from the one that did the work (tiny.en), so the audit does not share its blind spots."""
+    from vidmask_nb.detect.asr import AUDIT_MODEL, load_model
+    from vidmask_nb.detect.speech import POCKETSPHINX, SayWords, spot_words
+    from vidmask_nb.errors import VidmaskError
     from vidmask_nb.media.video import probe
 
-    words = SayWords.load(say_words)
+    if not say_words and not say_pii:
+        raise VidmaskError("audit: give --say-words FILE or --say-pii to check the audio")
+    asr = asr or AUDIT_MODEL
+    if asr == POCKETSPHINX:
+        from vidmask_nb.detect.speech import RETIRED
+
+        raise VidmaskError(RETIRED)
+    words = SayWords.load(say_words, asr=asr) if say_words else None
     tracks = tuple(s.index for s in probe(video).audio)
-    return SpeechAudit(str(video), str(say_words), tracks, spot_words(video, words, tracks))
+    heard = spot_words(video, words, tracks, asr, say_pii)
+    return SpeechAudit(str(video), str(say_words or ""), tracks, heard, load_model(asr).source, say_pii)

@@ -43,6 +43,8 @@ class RunOptions:
     audio_spans: str | None = AudioOptions.audio_spans
     say_words: str | None = AudioOptions.say_words
     say_margin: float = AudioOptions.say_margin
+    say_pii: bool = AudioOptions.say_pii
+    asr: str | None = AudioOptions.asr
     pii_words: str | None = FindOptions.pii_words
     exact_floor: bool = FindOptions.exact_floor
     full: bool = False  # after a prompt change, re-track every object over every frame (else only what changed)

@@ -80,6 +80,7 @@ class Run:
     found_log: list = field(default_factory=list, repr=False)  # the prompts find added (02's table)
     object_styles: dict | None = field(default=None, repr=False)  # what the last render styled per object
     last_audit: Audit | None = field(default=None, repr=False)
+    _audio_plans: dict = field(default_factory=dict, repr=False)
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -325,8 +326,18 @@ class Run:
         from vidmask_nb.redact import audio as audio_redact
 
         o = self.options
+        key = (o.audio, o.audio_spans, o.say_words, o.say_margin, o.say_pii, o.asr, tuple(map(tuple, spans)))
+        if key not in self._audio_plans:  # the recogniser runs once a run: 04's table, render and strip share it
+            self._audio_plans[key] = self._plan_audio(spans)
+        return self._audio_plans[key]
+
+    def _plan_audio(self, spans):
+        from vidmask_nb.redact import audio as audio_redact
+
+        o = self.options
         return audio_redact.plan_audio(self.video, audio_redact.AudioOptions(
-            o.audio, list(audio_redact.parse_spans(o.audio_spans)) + list(spans), o.say_words, o.say_margin))
+            audio=o.audio, audio_spans=list(audio_redact.parse_spans(o.audio_spans)) + list(spans),
+            say_words=o.say_words, say_margin=o.say_margin, say_pii=o.say_pii, asr=o.asr))
 
     def render_plan(self, object_styles=None):
         from vidmask_nb.redact.render import plan_render
@@ -379,14 +390,14 @@ class Run:
         saved = self.state.get("stages", {}).get("04_render", {}).get("audit") or {}
         report_file = self.folder.qa_dir / f"{self.video.stem}_audit.json"
         if all(saved.get(k) == v for k, v in record.items()) and report_file.is_file():
-            speech = auditing.audit_speech(out, o.say_words) if o.say_words else None
+            speech = self._speech_audit(out)
             self.last_audit = Audit(auditing.AuditReport.load(report_file), speech, digest)
             return self.last_audit
         pictures = auditing.audit_run(self.video, self.workdir, out, self.audit_kinds(), every, styles, o.style,
                                       o.dilate, feather=o.feather, hold=self.hold_frames,
                                       cover_long_gaps=o.cover_long_gaps, floor=self.floor_file or False,
                                       pii_words=o.pii_words)
-        speech = auditing.audit_speech(out, o.say_words) if o.say_words else None
+        speech = self._speech_audit(out)
         result = Audit(pictures, speech, digest)
         state = self.state
         state.stage("04_render")["audit"] = {**record, "clean": result.clean,
@@ -394,6 +405,14 @@ class Run:
         state.save()
         self.last_audit = result
         return result
+
+    def _speech_audit(self, out: Path):
+        """What is still heard in ``out``: the listed words and (``say_pii``) spoken numbers, by another model
+        than the one that did the work (``review.audit.audit_speech``); None when neither is asked for."""
+        from vidmask_nb.review.audit import audit_speech
+
+        o = self.options
+        return audit_speech(out, o.say_words, o.say_pii) if (o.say_words or o.say_pii) else None
 
     def review(self):
         """04: spans to check (an object vanishes, shrinks or jumps, a low score, an implausible mask),
