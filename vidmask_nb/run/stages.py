@@ -323,7 +323,6 @@ class Run:
 
     def audio_plan(self, spans=()):
         """04: the audio's plan (``--audio``, ``--audio-spans``, ``--say-words``, and ``spans`` added here)."""
-        from vidmask_nb.redact import audio as audio_redact
 
         o = self.options
         key = (o.audio, o.audio_spans, o.say_words, o.say_margin, o.say_pii, o.asr, tuple(map(tuple, spans)))
