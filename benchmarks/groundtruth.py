@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING  # noqa: E402
-from vidmask_nb.detect import find  # noqa: E402
+from vidmask_nb.detect import floor, floorfile, untracked  # noqa: E402
 from vidmask_nb.media.truthclip import Actor, Occluder, Sprite, TruthScene, write_truth_clip  # noqa: E402
 from vidmask_nb.media.video import VideoReader, probe  # noqa: E402
 from vidmask_nb.review.score import LeakScorer  # noqa: E402
@@ -216,10 +216,10 @@ def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
     info = probe(clip)
     t0, c0 = time.perf_counter(), time.process_time()
     RunFolder(w).create()
-    find.compute_floor(clip, w, kinds, info=info, **KIT_MODES[mode])  # find_and_floor's, not tracking
+    floor.compute_floor(clip, w, kinds, info=info, **KIT_MODES[mode])  # find_and_floor's, not tracking
     t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
-    find.write_untracked_masks(clip, w, info)
-    out = render.render(clip, w, floor=find.floor_path(w), progress=False,
+    untracked.write_untracked_masks(clip, w, info)
+    out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False,
                         hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
     return out, {"s": time.perf_counter() - t0, "cpu": time.process_time() - c0, "floor_s": t_floor,
                  "floor_cpu": c_floor}

@@ -8,7 +8,7 @@ where the output still shows one at the same place (IoU >= 0.3 with a source fac
 
 The judge is CenterFace at an input size the floor never uses (``JUDGE_SCALE`` 0.75: 960 px long
 side on 720p, 720 px on 540p; the floor sees 640 px, ``detect.AUTO_LONG_SIDE``) with its own
-threshold (``JUDGE_THRESHOLD`` 0.3 against the floor's 0.25, ``find.FLOOR_THRESHOLD``), and it
+threshold (``JUDGE_THRESHOLD`` 0.3 against the floor's 0.25, ``floor.FLOOR_THRESHOLD``), and it
 judges the source's faces itself: a face it sees is not merely the floor's own detection seen
 again (at 960 px it finds faces on 37 of the first 60 frames of 19_cyclist). Each leak frame is listed with the judge's box and score, the
 floor's boxes on that frame, and how much of the judge's box the floor covered.
@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vidmask_nb.detect import find; from vidmask_nb.redact import render  # noqa: E402
+from vidmask_nb.detect import find, floor, floorfile, hold, untracked; from vidmask_nb.redact import render  # noqa: E402
 from vidmask_nb.detect.detectors import Detections, boxes_mask, get_detector, iou_matrix  # noqa: E402
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for  # noqa: E402
 from vidmask_nb.media.video import probe  # noqa: E402
@@ -84,7 +84,7 @@ def judge_source(src: Path) -> list[Detections]:
 def independent_check(src: Path, out: Path, floor: Path) -> dict:
     judge = get_detector("face", scale=JUDGE_SCALE, threshold=JUDGE_THRESHOLD)
     source_dets = judge_source(src)
-    floor_dets = dict(find.floor_boxes(floor))
+    floor_dets = dict(floorfile.floor_boxes(floor))
     face_frames, leaks, changed = 0, [], []
     for i, (a, b, da) in enumerate(zip(frames(src), frames(out), source_dets)):
         face_frames += bool(len(da))
@@ -96,7 +96,7 @@ def independent_check(src: Path, out: Path, floor: Path) -> dict:
                 h, w = a.shape[:2]
                 area = boxes_mask(box, h, w)
                 fl = floor_dets.get(i, Detections.empty())
-                cover = find.floor_cover(fl, h, w)
+                cover = hold.floor_cover(fl, h, w)
                 leaks.append({"frame": i, "judge box": [round(float(v)) for v in box],
                               "judge score out/src": (round(float(db.scores[j]), 2),
                                                       round(float(da.scores[iou[:, j].argmax()]), 2)),
@@ -128,7 +128,7 @@ def main() -> None:
             info = probe(clip)
             t0 = time.perf_counter()
             if track and (w / "masks.json").is_file():  # SAM 2's masks are kept: the floor only
-                find.compute_floor(clip, w, "faces", info=info)
+                floor.compute_floor(clip, w, "faces", info=info)
             else:
                 find.find_and_floor(clip, w, "faces", info=info, track=track)
             t_floor = time.perf_counter() - t0
@@ -137,12 +137,12 @@ def main() -> None:
 
                 propagate(clip, w, weights="random", image_size=256, device="cpu", progress=False)
             else:
-                find.write_untracked_masks(clip, w, info)
+                untracked.write_untracked_masks(clip, w, info)
             t_track = time.perf_counter() - t0 - t_floor
-            out = render.render(clip, w, floor=find.floor_path(w), progress=False,
+            out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False,
                                 hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
             secs = time.perf_counter() - t0
-            r = independent_check(clip, out, find.floor_path(w))
+            r = independent_check(clip, out, floorfile.floor_path(w))
             rows.append(f"| {name} | {variant} | {n} | {r['face_frames']} | {r['leak_frames']} | "
                         f"{r['changed_mean']:.1%} / {r['changed_max']:.1%} | {secs:.0f} "
                         f"(floor {t_floor:.0f}{f', SAM 2 {t_track:.0f}' if track else ''}) |")

