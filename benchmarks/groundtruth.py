@@ -31,10 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,20 +39,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING  # noqa: E402
-from vidmask_nb.detect import floor, floorfile, untracked  # noqa: E402
+from modes import MEDIA, run_mode  # noqa: E402  (how each mode redacts a clip: shared with judge_mtcnn)
+
 from vidmask_nb.media.truthclip import Actor, Occluder, Sprite, TruthScene, write_truth_clip  # noqa: E402
 from vidmask_nb.media.video import VideoReader, probe  # noqa: E402
 from vidmask_nb.review.score import LeakScorer  # noqa: E402
 
-MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
-DEFACE = Path(sys.executable).parent / "deface"
 F24, F60 = Fraction(24000, 1001), Fraction(60000, 1001)
 W, H = 1280, 720
-# deface encodes as the kit does (its crf, x264 preset and tuning), so both carry the same encoder noise
-DEFACE_FFMPEG = json.dumps({"codec": "libx264", "quality": None, "output_params": [
-    "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET, "-x264-params", X264_TUNING.get(DEFAULT_PRESET, "")]})
 
 
 def decode(path, n=None, step=1):
@@ -197,54 +190,6 @@ def score(src: Path, out: Path, scene: TruthScene) -> dict:
         for fa, fb in zip(a, b):
             sc.add(fa.rgb, fb.rgb, scene.truth(fa.index))
     return sc.result().to_json()
-
-
-KIT_MODES = {"kit fast": {"fine_model": "int8"}, "kit fast fp32": {"fine_model": "fp32"}, "kit exact": {"exact": True}}
-
-
-def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
-    from vidmask_nb.redact import render
-    from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
-    from vidmask_nb.runfolder.folder import RunFolder
-
-    w = work / mode.replace(" ", "_")
-    if w.exists():
-        import shutil
-
-        shutil.rmtree(w)
-    w.mkdir(parents=True)
-    info = probe(clip)
-    t0, c0 = time.perf_counter(), time.process_time()
-    RunFolder(w).create()
-    floor.compute_floor(clip, w, kinds, info=info, **KIT_MODES[mode])  # find_and_floor's, not tracking
-    t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
-    untracked.write_untracked_masks(clip, w, info)
-    out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False,
-                        hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
-    return out, {"s": time.perf_counter() - t0, "cpu": time.process_time() - c0, "floor_s": t_floor,
-                 "floor_cpu": c_floor}
-
-
-def run_mode(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
-    """The output of one mode (a key of KIT_MODES, or deface blur / deface solid) and its seconds."""
-    if mode in KIT_MODES:
-        return run_kit(clip, work, kinds, mode)
-    if mode not in ("deface blur", "deface solid"):
-        raise SystemExit(f"unknown mode {mode!r}: one of {', '.join(KIT_MODES)}, deface blur, deface solid")
-    return run_deface(clip, work, solid=mode == "deface solid")
-
-
-def run_deface(clip: Path, work: Path, solid: bool) -> tuple[Path, dict]:
-    out = work / f"deface_{'solid' if solid else 'blur'}.mp4"
-    out.unlink(missing_ok=True)
-    cmd = [str(DEFACE), str(clip), "-o", str(out), "--ffmpeg-config", DEFACE_FFMPEG]
-    if solid:
-        cmd += ["--replacewith", "solid"]
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return out, {"s": time.perf_counter() - t0, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)}
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ import argparse
 import json
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -38,30 +37,13 @@ from vidmask_nb.detect.detectors import Detections, boxes_mask, get_detector, io
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for  # noqa: E402
 from vidmask_nb.media.video import probe  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from modes import cut  # noqa: E402,F401  (judge_mtcnn and this file cut the same way)
+
 MEDIA = ROOT.parent / "shared" / "media"
 JUDGE_SCALE = 0.75  # 960 px on 720p: between the floor's 640 px and 1280 px inputs
 JUDGE_THRESHOLD = 0.3
 SAME_PLACE_IOU = 0.3
-
-
-def cut(src: Path, dst: Path, n: int) -> Path:
-    if dst.is_file():
-        return dst
-    tmp = dst.with_suffix(".part.mp4")
-    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
-        vs = inp.streams.video[0]
-        os_ = out.add_stream("libx264", rate=vs.average_rate)
-        os_.width, os_.height, os_.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
-        os_.options = {"crf": "12", "preset": "veryfast"}
-        for i, f in zip(range(n), inp.decode(vs)):
-            g = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
-            g.pts, g.time_base = i, Fraction(1) / vs.average_rate
-            for p in os_.encode(g):
-                out.mux(p)
-        for p in os_.encode():
-            out.mux(p)
-    tmp.rename(dst)
-    return dst
 
 
 def frames(path):
