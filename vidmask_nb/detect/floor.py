@@ -5,7 +5,11 @@ Personal text (kind ``pii``) is read on every floor frame; a text region that ma
 before and overlaps a region found now stays personal (``sticky_pii``) even when OCR misreads it
 there, so a name read once is covered as long as its text is seen. Codes: every code that decodes
 and every QR code located is covered; a barcode only located, where a code was covered on the frame
-before (``sticky_codes``: OpenCV's barcode locator also fires on stripes).
+before. Codes: every code that decodes and every code located with a code's geometry
+(``detectors.code_geometry``) is covered; a pattern only located, without it (OpenCV's locators also
+fire on wallpaper stripes), only near a code that decoded on this frame or up to ``CODE_NEAR_FRAMES``
+before (``sticky_codes``), at about that code's size; any other is left visible and counted in
+``floor.json`` for review (``"unsure_codes"``, ``floorfile.floor_summary``).
 """
 from __future__ import annotations
 
@@ -30,7 +34,10 @@ from vidmask_nb.errors import VidmaskError
 # closed: on bedroom.mp4 a face half turned away scores 0.33-0.5 at full size and below 0.4 at 640 px;
 # a false alarm costs only a small covered box. Find keeps detections at or above DEFAULT_THRESHOLD.
 # Codes: every code located, decoded or not (CODE_LOCATED is 0.5).
-FLOOR_THRESHOLD = {"face": 0.25, "text": 0.4, "pii": 0.4, "code": 0.3}
+FLOOR_THRESHOLD = {"face": 0.25, "text": 0.4, "pii": 0.4, "code": 0.1}
+# A pattern only located, with no code's geometry, is covered where a code decoded at its place on one
+# of this many frames before (a code moving or blurred for a moment); a second at 30 fps.
+CODE_NEAR_FRAMES = 30
 # The floor's checkpoint: the frames detected so far are marked complete at least this often (a killed
 # run resumes from the last mark; a mark is a small atomic write after an fsync).
 FLOOR_CHECKPOINT_SECONDS = 1.0
@@ -99,6 +106,8 @@ class FrameDetector:
         self.detectors = [get_detector(k, scale, threshold.get(k) if isinstance(threshold, Mapping) else threshold,
                                        words=words) for k in kinds if not (k == "face" and self.face_pass)]
         self.last: dict[str, Detections] = {}
+        self.code_ages: list[int] = []  # frames since each of last["code"] (decoded codes) decoded
+        self.unsure = Detections.empty()  # this frame's located patterns left visible (for review)
 
     def __call__(self, rgb: np.ndarray) -> Detections:
         parts = [self.face_pass(rgb)] if self.face_pass is not None else []
@@ -108,18 +117,37 @@ class FrameDetector:
                 self.last["pii"] = sticky_pii(lines, self.last.get("pii", Detections.empty()))
                 parts.append(self.last["pii"])
             elif self.sticky and d.kind == "code":
-                self.last["code"] = sticky_codes(d.detect(rgb), self.last.get("code", Detections.empty()))
-                parts.append(self.last["code"])
+                codes = d.detect(rgb)
+                kept = sticky_codes(codes, self.last.get("code", Detections.empty()))
+                self.unsure = codes[~_kept_mask(codes, kept)] if len(codes) else codes
+                self._remember_decoded(codes)
+                parts.append(kept)
             else:
                 parts.append(d.detect(rgb))
         return Detections.merge(parts)
 
+    def _remember_decoded(self, codes: Detections) -> None:
+        """The codes that decoded here, and those that decoded up to ``CODE_NEAR_FRAMES`` before and
+        none of these replaces (one at its place)."""
+        from vidmask_nb.detect.detectors import CODE_DECODED
+
+        now = codes[codes.scores >= CODE_DECODED] if len(codes) else codes
+        old = self.last.get("code", Detections.empty())
+        ages = [a + 1 for a in self.code_ages]
+        stay = np.array([a < CODE_NEAR_FRAMES for a in ages], bool)
+        if len(old) and len(now):
+            stay &= iou_matrix(old.boxes, now.boxes).max(axis=1) < HOLD_MATCH_IOU
+        old = old[stay] if len(old) else old
+        self.last["code"] = Detections.merge([now, old]) if len(old) else now
+        self.code_ages = [0] * len(now) + [a for a, k in zip(ages, stay) if k]
+
     def state(self) -> dict:
-        return {"last": {k: v.to_json() for k, v in self.last.items()},
+        return {"last": {k: v.to_json() for k, v in self.last.items()}, "code_ages": list(self.code_ages),
                 "faces": self.face_pass.state() if self.face_pass is not None else None}
 
     def restore(self, state: dict) -> None:
         self.last = {k: Detections.from_json(v) for k, v in state.get("last", {}).items()}
+        self.code_ages = [int(a) for a in state.get("code_ages", [])]
         if self.face_pass is not None and state.get("faces") is not None:
             self.face_pass.restore(state["faces"])
 
@@ -155,18 +183,49 @@ def sticky_pii(lines: Detections, before: Detections) -> Detections:
     return Detections(lines.boxes, lines.scores, lines.kinds, what)[keep]
 
 
-def sticky_codes(codes: Detections, before: Detections) -> Detections:
-    """The codes the floor covers on a frame: every code that decodes, every QR code located (three
-    finder patterns are rarely a false alarm), and a barcode only located where a code was covered
-    on the frame ``before`` (OpenCV's barcode locator also fires on stripes: wallpaper, a bedspread).
-    A code found late is covered before it too, by the floor's hold."""
-    from vidmask_nb.detect.detectors import CODE_DECODED
+def sticky_codes(codes: Detections, decoded: Detections) -> Detections:
+    """The codes the floor covers on a frame: every code that decodes, every code located with a
+    code's geometry (``CODE_LOCATED``: a QR code's square and finder patterns, a barcode's regular
+    bars), and a pattern only located (``CODE_UNSURE``) near one of ``decoded`` (codes that decoded
+    on this frame or shortly before; ``near_decoded``). OpenCV's locators also fire on stripes
+    (wallpaper, a bedspread): alone, such a pattern is not covered. A code found late is covered
+    before it too, by the floor's hold."""
+    from vidmask_nb.detect.detectors import CODE_DECODED, CODE_LOCATED
 
     if not len(codes):
         return codes
-    alone = (codes.scores >= CODE_DECODED) | (codes.what == "qr")
-    keep, _ = _carried(codes, before, alone)
+    sure = codes.scores >= CODE_LOCATED
+    refs = Detections.merge([decoded, codes[codes.scores >= CODE_DECODED]])
+    keep = sure | near_decoded(codes.boxes, refs.boxes)
     return codes[keep]
+
+
+def near_decoded(boxes: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+    """(N,) bool: is each box at the place of one of ``decoded`` and about its size (the sides'
+    longest within 1.5x): overlapping it (IoU >= ``HOLD_MATCH_IOU``) or centred inside it grown by
+    half its size? A band located across a wall beside a code is many times the code's size."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    decoded = np.asarray(decoded, np.float32).reshape(-1, 4)
+    if not len(boxes) or not len(decoded):
+        return np.zeros(len(boxes), bool)
+    size = lambda b: np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]).clip(1)  # noqa: E731
+    ratio = size(boxes)[:, None] / size(decoded)[None]
+    similar = (ratio <= 1.5) & (ratio >= 1 / 1.5)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    g = size(decoded) / 2
+    inside = ((decoded[None, :, 0] - g <= cx[:, None]) & (cx[:, None] <= decoded[None, :, 2] + g) &
+              (decoded[None, :, 1] - g <= cy[:, None]) & (cy[:, None] <= decoded[None, :, 3] + g))
+    return (similar & ((iou_matrix(boxes, decoded) >= HOLD_MATCH_IOU) | inside)).any(axis=1)
+
+
+def _kept_mask(codes: Detections, kept: Detections) -> np.ndarray:
+    """Which of ``codes`` are in ``kept`` (a subset of them, in order)."""
+    out = np.zeros(len(codes), bool)
+    j = 0
+    for i in range(len(codes)):
+        if j < len(kept) and np.array_equal(codes.boxes[i], kept.boxes[j]):
+            out[i], j = True, j + 1
+    return out
 
 
 def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int = DEFAULT_FLOOR_EVERY,
@@ -230,7 +289,10 @@ def compute_floor(video, workdir, kinds: Sequence[str] = ("face",), every: int =
         for index, rgb in _frames_rgb(video, info, None if header.every == 1 else _sampled(info, header.every),
                                       "floor", start):
             dets = detector(rgb)
-            f.write((json.dumps({"frame": index, "detections": dets.to_json()}, separators=(",", ":")) + "\n").encode())
+            line = {"frame": index, "detections": dets.to_json()}
+            if len(detector.unsure):  # located, not covered: for the review (``floor_summary``)
+                line["unsure_codes"] = [[round(float(v), 1) for v in b] for b in detector.unsure.boxes]
+            f.write((json.dumps(line, separators=(",", ":")) + "\n").encode())
             frames, last = frames + 1, index
             if time.monotonic() - since >= FLOOR_CHECKPOINT_SECONDS:
                 commit(last)

@@ -123,9 +123,22 @@ def floor_boxes(path, info=None) -> Iterator[tuple[int, Detections]]:
 
 
 
+def unsure_code_frames(path) -> list[int]:
+    """The frames where a pattern was located like a code, with no code's geometry and no decoded code
+    near it, and left visible (``floor.sticky_codes``): for a person to look at."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        f.readline()
+        for line in f:
+            if '"unsure_codes"' in line:
+                out.append(int(json.loads(line)["frame"]))
+    return out
+
+
 def floor_summary(path) -> dict:
     """Frames with floor boxes, boxes per kind and per what matched (``{"email": 12, "qr": 10}``: the
-    kind of personal text or code, never the text), for ``run.json`` and the notebooks."""
+    kind of personal text or code, never the text), for ``run.json`` and the notebooks; and the frames
+    with a located pattern left visible (``"unsure_codes"``, up to 20 listed), for the review."""
     header, sampled = read_floor(path)
     frames, per_kind, per_what = 0, {k: 0 for k in header.kinds}, {}
     for _, dets in sampled:
@@ -134,5 +147,7 @@ def floor_summary(path) -> dict:
             per_kind[str(k)] = per_kind.get(str(k), 0) + 1
             for part in str(w).split("+") if w else ():
                 per_what[part] = per_what.get(part, 0) + 1
+    unsure = unsure_code_frames(path) if "code" in header.kinds else []
     return {"kinds": list(header.kinds), "every": header.every, "margin": header.margin,
-            "frames_with_boxes": frames, "boxes": per_kind, **({"matched": per_what} if per_what else {})}
+            "frames_with_boxes": frames, "boxes": per_kind, **({"matched": per_what} if per_what else {}),
+            **({"unsure_codes": {"frames": len(unsure), "at": unsure[:20]}} if unsure else {})}
