@@ -27,9 +27,38 @@ CODES_FLOOR_LABEL = "codes floor"
 HOLD_MATCH_IOU = 0.2
 
 
+# The floor's margin for what is not a face: a text line's box grows by this share of the line's
+# height on every side (OCR's box is the glyphs; a share of its width would add a word's length on each
+# side of a long line); a code's box by this share of its size (the box is the code's own outline).
+TEXT_MARGIN = 0.3
+CODE_MARGIN = 0.1
+
+
+def grown_by_kind(dets: Detections, margin: float, width: int, height: int) -> Detections:
+    """Each floor box grown for its kind: a face by ``margin`` of its width and height (hair, ears,
+    forehead), text by ``TEXT_MARGIN`` of its height, a code by ``CODE_MARGIN`` of its size."""
+    if not len(dets):
+        return dets
+    b = dets.boxes.astype(np.float32).copy()
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    kinds = dets.kinds.astype(str)
+    text = (kinds == "text") | (kinds == "pii")
+    code = kinds == "code"
+    dw = np.where(text, TEXT_MARGIN * h, np.where(code, CODE_MARGIN * np.maximum(w, h), margin * w))
+    dh = np.where(text, TEXT_MARGIN * h, np.where(code, CODE_MARGIN * np.maximum(w, h), margin * h))
+    b[:, 0] -= dw
+    b[:, 2] += dw
+    b[:, 1] -= dh
+    b[:, 3] += dh
+    b[:, 0::2] = b[:, 0::2].clip(0, width)
+    b[:, 1::2] = b[:, 1::2].clip(0, height)
+    return Detections(b, dets.scores, dets.kinds, dets.what)
+
+
 def floor_cover(dets: Detections, height: int, width: int, margin: float = FLOOR_MARGIN,
                 keep: np.ndarray | None = None) -> np.ndarray:
-    """One frame's floor as a (H, W) bool mask: every box grown by ``margin`` of its size.
+    """One frame's floor as a (H, W) bool mask: every box grown for its kind (``grown_by_kind``; a
+    face by ``margin`` of its size).
 
     Boxes centred inside ``keep`` (the union of the masks of objects styled ``keep``) are left out.
     """
@@ -37,7 +66,7 @@ def floor_cover(dets: Detections, height: int, width: int, margin: float = FLOOR
         cx = ((dets.boxes[:, 0] + dets.boxes[:, 2]) / 2).astype(int).clip(0, width - 1)
         cy = ((dets.boxes[:, 1] + dets.boxes[:, 3]) / 2).astype(int).clip(0, height - 1)
         dets = dets[~keep[cy, cx]]
-    return boxes_mask(dets.grown(margin, width, height).boxes, height, width)
+    return boxes_mask(grown_by_kind(dets, margin, width, height).boxes, height, width)
 
 
 def _found_near(place: np.ndarray, box: np.ndarray, kind: str, dets: Detections) -> bool:
@@ -75,22 +104,31 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
     carried: list[_LostBox] = []  # boxes no longer found, held forward
     fresh: list[_FreshBox] = []  # boxes found late, followed a few frames before they are held back
     prev, prev_motion = Detections.empty(), np.zeros((0, 4), np.float32)
+    prev_confirmed = np.zeros(0, bool)
+    prev_run = np.zeros(0, int)
+    short = unconfirmed_hold(hold)
     for index, dets in stream:
         match = associate(prev, prev_motion, dets)
         motion = np.zeros((len(dets), 4), np.float32)  # each box's movement since the frame before (edges)
+        run = np.ones(len(dets), int)  # frames in a row each box has been found
+        confirmed = _sure(dets)
         for j, i in enumerate(match):
             if i >= 0:
                 motion[j] = dets.boxes[j] - prev.boxes[i]
+                run[j] = prev_run[i] + 1
+                confirmed[j] |= prev_confirmed[i]
+        confirmed |= run >= CONFIRM_FRAMES
         continued = set(int(i) for i in match if i >= 0)
         extra, kept = [], []
-        lost_now = [_LostBox(prev.boxes[i], float(prev.scores[i]), str(prev.kinds[i]), prev_motion[i])
+        lost_now = [_LostBox(prev.boxes[i], float(prev.scores[i]), str(prev.kinds[i]), prev_motion[i],
+                             limit=hold if prev_confirmed[i] else short)
                     for i in range(len(prev)) if i not in continued]
         for lost in carried + lost_now:
             lost.frames += 1
             if lost.found_in(dets):
                 continue  # found again here: this frame's own box covers it
             extra += [(box, lost.score, lost.kind) for box in lost.places()]
-            if lost.frames < hold:
+            if lost.frames < lost.limit:
                 kept.append(lost)
         carried = kept
         still = []
@@ -99,30 +137,48 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
             if j >= 0 and len(track.boxes) < BACK_TRACK_FRAMES:
                 track.boxes.append(np.asarray(dets.boxes[j], np.float32))
                 track.last = j
+                track.sure |= bool(confirmed[j])
                 still.append(track)
             else:
                 if j >= 0:
                     track.boxes.append(np.asarray(dets.boxes[j], np.float32))
-                track.hold_back(pending, hold)
+                    track.sure |= bool(confirmed[j])
+                track.hold_back(pending, hold if track.sure else short)
         fresh = still
         for j in np.flatnonzero(match < 0):
             fresh.append(_FreshBox([np.asarray(dets.boxes[j], np.float32)], float(dets.scores[j]),
-                                   str(dets.kinds[j]), len(pending), int(j)))
+                                   str(dets.kinds[j]), len(pending), int(j), bool(confirmed[j])))
         pending.append((index, dets, extra))
-        prev, prev_motion = dets, motion
+        prev, prev_motion, prev_run, prev_confirmed = dets, motion, run, confirmed
         while len(pending) > hold + BACK_TRACK_FRAMES:
             leaving = pending.popleft()
             for track in fresh:  # places count from the oldest pending frame
                 track.at -= 1
             yield _with_held(*leaving)
     for track in fresh:
-        track.hold_back(pending, hold)
+        track.hold_back(pending, hold if track.sure else short)
     while pending:
         yield _with_held(*pending.popleft())
 
 
 # Frames a box found late is followed (its motion measured) before it is held back along that motion.
 BACK_TRACK_FRAMES = 6
+# A box is confirmed once it scored at least its kind's find threshold (``detectors.DEFAULT_THRESHOLD``)
+# or was found on this many frames in a row at a consistent place and size (``associate``). A box never
+# confirmed (a background detection scoring 0.26-0.46 on one frame) is held for this share of the hold.
+CONFIRM_FRAMES = 3
+UNCONFIRMED_HOLD_SHARE = 0.25
+
+
+def unconfirmed_hold(hold: int) -> int:
+    """Frames an unconfirmed box is held (at least 1 where there is a hold)."""
+    return min(hold, max(1, round(hold * UNCONFIRMED_HOLD_SHARE))) if hold > 0 else 0
+
+
+def _sure(dets: Detections) -> np.ndarray:
+    from vidmask_nb.detect.detectors import DEFAULT_THRESHOLD
+
+    return np.array([s >= DEFAULT_THRESHOLD.get(str(k), 0.0) for s, k in zip(dets.scores, dets.kinds)], bool)
 # A box whose motion is not known yet continues one of the frame before within this many of its sizes.
 CONTINUE_REACH = 1.5
 
@@ -165,6 +221,7 @@ class _LostBox:
     kind: str
     motion: np.ndarray  # its edges' movement a frame when it was last found
     frames: int = 0  # frames since it was last found
+    limit: int = 0  # frames it is held
 
     def places(self) -> list[np.ndarray]:
         size = float(max(self.box[2] - self.box[0], self.box[3] - self.box[1], 1))
@@ -188,6 +245,7 @@ class _FreshBox:
     kind: str
     at: int  # its frame's place in ``hold_boxes``' pending frames
     last: int  # its box's index in the latest frame
+    sure: bool = False  # confirmed (``CONFIRM_FRAMES``): held back the whole hold
 
     def hold_back(self, pending, hold: int) -> None:
         """Hold the box on up to ``hold`` frames before it was found, back along its motion, until a
