@@ -96,6 +96,21 @@ def test_hold_boxes_holds_each_lost_box_before_and_after():
     assert list(hold.hold_boxes(enumerate(seq), 0)) == list(enumerate(seq))
 
 
+def test_an_unconfirmed_box_is_held_a_frame_and_a_confirmed_one_the_whole_hold():
+    """A low-score box seen on one frame only (a background detection) is held one frame either side;
+    the same box seen 3 frames in a row, or once above the find threshold, is held the whole hold."""
+    low, high = Detections([[10, 10, 30, 30]], [0.3], ["face"]), Detections([[10, 10, 30, 30]], [0.9], ["face"])
+    empty = Detections.empty()
+
+    def covered(seq):
+        return [i for i, d in hold.hold_boxes(enumerate(seq), 4) if len(d)]
+
+    assert covered([empty] * 6 + [low] + [empty] * 6) == [5, 6, 7]
+    assert covered([empty] * 6 + [high] + [empty] * 6) == list(range(2, 11))
+    assert covered([empty] * 6 + [low] * 3 + [empty] * 6) == list(range(2, 13))  # confirmed: held both ways
+    assert hold.unconfirmed_hold(30) == 1 and hold.unconfirmed_hold(0) == 0
+
+
 def test_hold_boxes_holds_a_late_box_back_along_its_motion():
     """A small face walking 6 px a frame, found only from frame 5: the frames before are covered
     where it was, not where it was found (a box left at frame 5's place misses it by frame 2)."""
