@@ -211,3 +211,18 @@ def test_the_codes_floor_covers_no_wallpaper_on_the_shared_clips(shared_media):
                     assert not (found.scores >= CODE_LOCATED).any(), (name, i, found.boxes)
                     assert not len(floor.sticky_codes(found, Detections.empty())), (name, i)
     assert located  # the locators do fire there: the geometry is what keeps them uncovered
+
+
+def test_a_pattern_left_visible_is_listed_for_review(tmp_path):
+    """``floor.json`` lists the patterns located without a code's geometry and left visible; the
+    floor's summary names their frames for the review."""
+    from vidmask_nb.detect.floorfile import FloorHeader, floor_summary
+
+    header = FloorHeader(("code",), 1, 0.2, 3, "sha256:x", {"code": 0.1})
+    lines = [json.dumps(header.to_json()), json.dumps({"frame": 0, "detections": []}),
+             json.dumps({"frame": 1, "detections": [], "unsure_codes": [[0, 0, 300, 90]]}),
+             json.dumps({"frame": 2, "detections": [{"kind": "code", "box": [5, 5, 40, 40], "score": 1.0,
+                                                     "what": "qr"}]})]
+    (tmp_path / "floor.json").write_text("\n".join(lines) + "\n")
+    summary = floor_summary(tmp_path / "floor.json")
+    assert summary["unsure_codes"] == {"frames": 1, "at": [1]} and summary["boxes"] == {"code": 1}
