@@ -111,6 +111,14 @@ def test_an_unconfirmed_box_is_held_a_frame_and_a_confirmed_one_the_whole_hold()
     assert hold.unconfirmed_hold(30) == 1 and hold.unconfirmed_hold(0) == 0
 
 
+def test_a_box_that_shrinks_all_at_once_is_covered_where_it_was_for_that_frame():
+    """The fast pass at times boxes half a face: the frame keeps the box of the frame before too."""
+    whole, half = Detections([[10, 10, 50, 60]], [0.8], ["face"]), Detections([[30, 20, 50, 45]], [0.8], ["face"])
+    held = dict(hold.hold_boxes(enumerate([whole, whole, half, whole]), 4))
+    assert sorted(map(tuple, held[2].boxes.tolist())) == [(10, 10, 50, 60), (30, 20, 50, 45)]
+    assert len(held[1]) == 1 and len(held[3]) == 1
+
+
 def test_hold_boxes_holds_a_late_box_back_along_its_motion():
     """A small face walking 6 px a frame, found only from frame 5: the frames before are covered
     where it was, not where it was found (a box left at frame 5's place misses it by frame 2)."""
