@@ -76,10 +76,18 @@ def _found_near(place: np.ndarray, box: np.ndarray, kind: str, dets: Detections)
     of about ``box``'s size (within 1.5x) centred inside it? The second, because a held place grows
     with the distance a moving face may have gone: a small face found inside a grown place overlaps
     it too little to count, and the hold would grow on over it for the whole hold."""
-    same = dets.boxes[dets.kinds == kind]
+    return bool(_near_where(place, box, kind, dets).any())
+
+
+def _near_where(place: np.ndarray, box: np.ndarray, kind: str, dets: Detections) -> np.ndarray:
+    """(N,) bool over ``dets``: the boxes that hold ``box`` at ``place`` (``_found_near``)."""
+    out = np.zeros(len(dets), bool)
+    same = np.flatnonzero(dets.kinds == kind)
     if not len(same):
-        return False
-    return float(iou_matrix(place, same).max()) >= HOLD_MATCH_IOU or bool(centred_inside(place, same, box).any())
+        return out
+    boxes = dets.boxes[same]
+    out[same] = (iou_matrix(place, boxes)[0] >= HOLD_MATCH_IOU) | np.asarray(centred_inside(place, boxes, box), bool)
+    return out
 
 
 def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[tuple[int, Detections]]:
@@ -131,8 +139,13 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
                     for i in range(len(prev)) if i not in continued]
         for lost in carried + lost_now:
             lost.frames += 1
-            if lost.found_in(dets):
-                continue  # found again here: this frame's own box covers it
+            again = lost.found_where(dets)
+            if again.any():
+                # found again here: this frame's own box covers it, and takes over a confirmed box's
+                # standing (a face half hidden behind an occluder scores low, but it is the same face)
+                if lost.limit >= hold:
+                    confirmed |= again
+                continue
             extra += [(box, lost.score, lost.kind) for box in lost.places()]
             if lost.frames < lost.limit:
                 kept.append(lost)
@@ -250,7 +263,14 @@ class _LostBox:
 
     def found_in(self, dets: Detections) -> bool:
         """Is it found again in ``dets``, at one of its places (``_found_near``)?"""
-        return any(_found_near(place, self.box, self.kind, dets) for place in self.places())
+        return bool(self.found_where(dets).any())
+
+    def found_where(self, dets: Detections) -> np.ndarray:
+        """(N,) bool over ``dets``: the boxes that find it again, at one of its places."""
+        out = np.zeros(len(dets), bool)
+        for place in self.places():
+            out |= _near_where(place, self.box, self.kind, dets)
+        return out
 
 
 @dataclass
