@@ -116,13 +116,18 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
     fresh: list[_FreshBox] = []  # boxes found late, followed a few frames before they are held back
     prev, prev_motion = Detections.empty(), np.zeros((0, 4), np.float32)
     prev_confirmed = np.zeros(0, bool)
+    prev_scored = np.zeros(0, bool)  # the box, or one it continues, scored at least the find threshold
     prev_run = np.zeros(0, int)
     short = unconfirmed_hold(hold)
     for index, dets in stream:
         match = associate(prev, prev_motion, dets)
         motion = np.zeros((len(dets), 4), np.float32)  # each box's movement since the frame before (edges)
         run = np.ones(len(dets), int)  # frames in a row each box has been found
-        confirmed = _sure(dets)
+        scored = _sure(dets)
+        for j, i in enumerate(match):
+            if i >= 0:
+                scored[j] |= prev_scored[i]
+        confirmed = scored.copy()
         for j, i in enumerate(match):
             if i >= 0:
                 motion[j] = dets.boxes[j] - prev.boxes[i]
@@ -135,16 +140,19 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
             if i >= 0 and _area(dets.boxes[j]) < SUDDEN_SHRINK * _area(prev.boxes[i]):
                 extra.append((prev.boxes[i] + prev_motion[i], float(prev.scores[i]), str(prev.kinds[i])))
         lost_now = [_LostBox(prev.boxes[i], float(prev.scores[i]), str(prev.kinds[i]), prev_motion[i],
-                             limit=hold if prev_confirmed[i] else short)
+                             limit=hold if prev_confirmed[i] else short, scored=bool(prev_scored[i]))
                     for i in range(len(prev)) if i not in continued]
         for lost in carried + lost_now:
             lost.frames += 1
             again = lost.found_where(dets)
             if again.any():
-                # found again here: this frame's own box covers it, and takes over a confirmed box's
-                # standing (a face half hidden behind an occluder scores low, but it is the same face)
-                if lost.limit >= hold:
+                # found again here: this frame's own box covers it, and takes over the standing of a
+                # box that once scored as a face (one half hidden behind an occluder scores low, but it
+                # is the same face); not of one confirmed only by repeating at low scores (in the
+                # harness, a background detection on turn-away took a whole hold from it)
+                if lost.scored:
                     confirmed |= again
+                    scored |= again
                 continue
             extra += [(box, lost.score, lost.kind) for box in lost.places()]
             if lost.frames < lost.limit:
@@ -168,7 +176,7 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
             fresh.append(_FreshBox([np.asarray(dets.boxes[j], np.float32)], float(dets.scores[j]),
                                    str(dets.kinds[j]), len(pending), int(j), bool(confirmed[j])))
         pending.append((index, dets, extra))
-        prev, prev_motion, prev_run, prev_confirmed = dets, motion, run, confirmed
+        prev, prev_motion, prev_run, prev_confirmed, prev_scored = dets, motion, run, confirmed, scored
         while len(pending) > hold + BACK_TRACK_FRAMES:
             leaving = pending.popleft()
             for track in fresh:  # places count from the oldest pending frame
@@ -252,6 +260,7 @@ class _LostBox:
     motion: np.ndarray  # its edges' movement a frame when it was last found
     frames: int = 0  # frames since it was last found
     limit: int = 0  # frames it is held
+    scored: bool = False  # it, or a box it continued, scored at least its kind's find threshold
 
     def places(self) -> list[np.ndarray]:
         size = float(max(self.box[2] - self.box[0], self.box[3] - self.box[1], 1))
