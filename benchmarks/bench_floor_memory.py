@@ -3,7 +3,7 @@
 Generates clips of each length (``--minutes``, default 2 and 20) at ``--size`` (default 256x144, to
 keep a 20-minute run within reach of a 2-core machine: the pass holds no more per frame at 720p),
 a real face (cropped from bedroom.mp4) walking back and forth over real frames of 02_hummingbird;
-then runs ``find.compute_floor`` (fast pass, faces) on each in a fresh process and prints its peak
+then runs ``floor.compute_floor`` (fast pass, faces) on each in a fresh process and prints its peak
 RSS, its CPU seconds and the share of frames with a face found.
 
     PYTHONPATH=. python benchmarks/bench_floor_memory.py --minutes 2,20
@@ -45,10 +45,10 @@ def make_clip(path: Path, minutes: float, size: tuple[int, int]) -> Path:
 
 
 def floor_child(clip: str, work: str) -> None:
-    from vidmask_nb.detect import find
+    from vidmask_nb.detect import floor
 
     c0 = time.process_time()
-    path = find.compute_floor(clip, work, "faces")
+    path = floor.compute_floor(clip, work, "faces")
     found = frames = 0
     with open(path) as f:
         f.readline()

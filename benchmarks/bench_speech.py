@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,8 +36,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 NAMES = ("Alice Cooper", "Marek Kowalski", "Priya Raman", "Jennifer", "Elizabeth", "Margaret Thompson",
          "Siobhan O'Brien", "Giulia Bianchi", "José García", "François Dubois", "Jürgen Müller", "Zofia Nowak",

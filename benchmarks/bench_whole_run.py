@@ -20,10 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import cut_clip, run_deface, timed_command
+from common import MEDIA, cut, run_deface, timed_command
 
-ROOT = Path(__file__).resolve().parents[1]
-MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
 KIT = Path(sys.executable).parent / "vidmask-nb"
 
 
@@ -36,7 +34,7 @@ def main() -> None:
     from vidmask_nb.media.video import probe
 
     work = Path(tempfile.mkdtemp(prefix="whole_run_"))
-    clip = args.clip or cut_clip(MEDIA / "bedroom.mp4", work / "clip.mp4", args.frames)
+    clip = args.clip or cut(MEDIA / "bedroom.mp4", work / "clip.mp4", args.frames)
     n = probe(clip).frame_count
     print(f"{clip} ({n} frames); load average at start {os.getloadavg()[0]:.2f}")
     modes = {
@@ -44,8 +42,8 @@ def main() -> None:
                                           str(fresh(work / "kit"))]),
         "kit run --no-reports": lambda: timed_command([str(KIT), "run", str(clip), "--find", "faces", "--no-track",
                                                        "--no-reports", "--out", str(fresh(work / "kit_nr"))]),
-        "deface solid": lambda: run_deface(clip, work / "deface_solid.mp4", solid=True),
-        "deface blur": lambda: run_deface(clip, work / "deface_blur.mp4", solid=False),
+        "deface solid": lambda: run_deface(clip, work, solid=True)[1],
+        "deface blur": lambda: run_deface(clip, work, solid=False)[1],
     }
     times: dict[str, list[dict]] = {m: [] for m in modes}
     for r in range(args.rounds):

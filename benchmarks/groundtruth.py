@@ -1,7 +1,7 @@
 """Ground truth, side by side with deface: leak frames, leak runs, recall, over-redaction and seconds.
 
 Clips are generated from the real footage in ../shared/media with exact per-frame truth
-(``vidmask_nb.media.truthclip``): real faces, cropped from frames of bedroom/01_dog/19_cyclist
+(``common.TruthScene``): real faces, cropped from frames of bedroom/01_dog/19_cyclist
 where CenterFace finds them sharp (full size, score >= 0.8, Laplacian variance), moved over the
 real frames of 02_hummingbird (no people) along known paths: walking across, growing and shrinking,
 turning edge-on and back (squashed to 5 % of their width), occluded by a passing patch, leaving
@@ -15,7 +15,7 @@ Each clip is redacted by:
   (640 px every frame);
 - deface 1.5.0 with its defaults (blur) and with `--replacewith solid`, both encoding with libx264
   the kit's crf, preset and x264 tuning (`--ffmpeg-config`), so both outputs carry the same encoder noise;
-and each output is scored with ``vidmask_nb.review.score`` (the README defines the figures).
+and each output is scored with ``common.LeakScorer`` (``benchmarks/RESULTS.md`` defines the figures).
 The tracked mode (SAM 2) is not run: with random weights on this CPU it costs ~4 s a frame at
 256 px and its masks cover most of the frame, so it shows nothing about leaks the floor under it
 does not already show (``benchmarks/measure_find.py`` runs it on real clips).
@@ -23,39 +23,33 @@ does not already show (``benchmarks/measure_find.py`` runs it on real clips).
 Seconds are wall time in this one run; CPU seconds (this process for the kit, the child process for
 deface) are printed beside them, and the load average at the start and end.
 
+Over-redaction is also given frame by frame (mean, worst frame, worst second), and ``--real-kinds``
+runs each kind on the shared clips, whose truth for it is empty (every change is over-redaction); the
+made clip ``bedroom + pii, QR`` draws an e-mail, a phone number and a QR code onto bedroom's striped
+wallpaper.
+
     PYTHONPATH=. python benchmarks/groundtruth.py --quick          # 1 s clips, 4 of them: a few minutes on 2 cores
     PYTHONPATH=. python benchmarks/groundtruth.py --seconds 2      # the README's table
+    PYTHONPATH=. python benchmarks/groundtruth.py --seconds 2 --modes "kit fast,deface solid" \
+        --real-kinds "codes,pii,text,faces,faces+pii+codes" --real-seconds 1   # precision on real footage
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import (MEDIA, Actor, LeakScorer, Occluder, Sprite, TruthScene, changed_pixels, cut, run_mode,
+                    write_truth_clip)
 
-from vidmask_nb.media.encode import DEFAULT_CRF, DEFAULT_PRESET, X264_TUNING  # noqa: E402
-from vidmask_nb.detect import find  # noqa: E402
-from vidmask_nb.media.truthclip import Actor, Occluder, Sprite, TruthScene, write_truth_clip  # noqa: E402
-from vidmask_nb.media.video import VideoReader, probe  # noqa: E402
-from vidmask_nb.review.score import LeakScorer  # noqa: E402
+from vidmask_nb.media.video import VideoReader, probe
 
-MEDIA = Path(os.environ.get("VIDMASK_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
-DEFACE = Path(sys.executable).parent / "deface"
 F24, F60 = Fraction(24000, 1001), Fraction(60000, 1001)
 W, H = 1280, 720
-# deface encodes as the kit does (its crf, x264 preset and tuning), so both carry the same encoder noise
-DEFACE_FFMPEG = json.dumps({"codec": "libx264", "quality": None, "output_params": [
-    "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET, "-x264-params", X264_TUNING.get(DEFAULT_PRESET, "")]})
 
 
 def decode(path, n=None, step=1):
@@ -180,6 +174,7 @@ def scenes(faces: list[Sprite], seconds: float, occluder: np.ndarray) -> dict[st
             Actor("text", text_sprite(), [(0, 600, 200, 44, 1), (T, 680, 520, 44, 1)])]), "text"),
         "code (QR) 23.976": (TruthScene((W, H), F24, n24, [
             Actor("qr", code_sprite(), [(0, 420, 360, 200, 1), (T, 560, 330, 200, 1)])]), "codes"),
+        "bedroom + pii, QR 30": (bedroom_scene(T), "pii,codes"),
     }
     return out
 
@@ -188,63 +183,79 @@ def backgrounds(n: int = 48) -> list[np.ndarray]:
     return list(decode(MEDIA / "02_hummingbird.mp4", n=n))
 
 
-def score(src: Path, out: Path, scene: TruthScene) -> dict:
+def score(src: Path, out: Path, scene: TruthScene | None) -> dict:
+    """The scorer's figures, and over-redaction frame by frame: the share of each frame's pixels outside
+    every true region that the output changed (``score.changed_pixels``), its mean over the frames,
+    the worst frame and the worst second (the mean over each run of one second's frames). ``scene``
+    None: real footage whose truth for the kinds run is empty, where every change is over-redaction."""
+
     sc = LeakScorer()
     info_s, info_o = probe(src), probe(out)
     if info_o.frame_count != info_s.frame_count:
         return {"error": f"{info_o.frame_count} frames out of {info_s.frame_count}"}
+    per_frame = []
     with VideoReader(src, info=info_s) as a, VideoReader(out, info=info_o) as b:
         for fa, fb in zip(a, b):
-            sc.add(fa.rgb, fb.rgb, scene.truth(fa.index))
-    return sc.result().to_json()
+            truth = scene.truth(fa.index) if scene is not None else {}
+            h, w = fa.rgb.shape[:2]
+            out_rgb = fb.rgb[:h, :w]  # deface's encoder pads 540 to 544 rows: the picture is the top left
+            sc.add(fa.rgb, out_rgb, truth)
+            outside = ~np.logical_or.reduce(list(truth.values())) if truth else np.ones(fa.rgb.shape[:2], bool)
+            per_frame.append(float((changed_pixels(fa.rgb, out_rgb) & outside).sum()) / max(int(outside.sum()), 1))
+    return {**sc.result().to_json(), **frame_shares(per_frame, info_s.fps)}
 
 
-KIT_MODES = {"kit fast": {"fine_model": "int8"}, "kit fast fp32": {"fine_model": "fp32"}, "kit exact": {"exact": True}}
+def frame_shares(per_frame: list[float], fps) -> dict:
+    """Mean, worst frame (and which), worst second of a clip's per-frame over-redaction."""
+    x = np.asarray(per_frame, float)
+    n = max(1, min(len(x), round(float(fps))))
+    seconds = np.convolve(x, np.ones(n) / n, mode="valid") if len(x) else x
+    return {"over_mean": float(x.mean()) if len(x) else 0.0, "over_worst": float(x.max()) if len(x) else 0.0,
+            "worst_frame": int(x.argmax()) if len(x) else -1,
+            "over_worst_second": float(seconds.max()) if len(seconds) else 0.0}
 
 
-def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
-    from vidmask_nb.redact import render
-    from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
-    from vidmask_nb.runfolder.folder import RunFolder
-
-    w = work / mode.replace(" ", "_")
-    if w.exists():
-        import shutil
-
-        shutil.rmtree(w)
-    w.mkdir(parents=True)
-    info = probe(clip)
-    t0, c0 = time.perf_counter(), time.process_time()
-    RunFolder(w).create()
-    find.compute_floor(clip, w, kinds, info=info, **KIT_MODES[mode])  # find_and_floor's, not tracking
-    t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
-    find.write_untracked_masks(clip, w, info)
-    out = render.render(clip, w, floor=find.floor_path(w), progress=False,
-                        hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
-    return out, {"s": time.perf_counter() - t0, "cpu": time.process_time() - c0, "floor_s": t_floor,
-                 "floor_cpu": c_floor}
+# Made truth on real footage with stripes (bedroom's wallpaper): personal text and a QR code drawn in,
+# where the issue's run put them (the code at (774,64)-(905,195)); the kit finds pii and codes.
+def bedroom_scene(seconds: float) -> TruthScene:
+    fps = Fraction(30)
+    n = max(2, round(seconds * fps))
+    return TruthScene((960, 540), fps, n, [
+        Actor("text", text_sprite(), [(0, 330, 470, 34, 1), (seconds, 360, 460, 34, 1)]),
+        Actor("qr", code_sprite(), [(0, 840, 130, 150, 1), (seconds, 820, 140, 150, 1)])])
 
 
-def run_mode(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
-    """The output of one mode (a key of KIT_MODES, or deface blur / deface solid) and its seconds."""
-    if mode in KIT_MODES:
-        return run_kit(clip, work, kinds, mode)
-    if mode not in ("deface blur", "deface solid"):
-        raise SystemExit(f"unknown mode {mode!r}: one of {', '.join(KIT_MODES)}, deface blur, deface solid")
-    return run_deface(clip, work, solid=mode == "deface solid")
+def bedroom_backgrounds(n: int) -> list[np.ndarray]:
+    return list(decode(MEDIA / "bedroom.mp4", n=n))
 
 
-def run_deface(clip: Path, work: Path, solid: bool) -> tuple[Path, dict]:
-    out = work / f"deface_{'solid' if solid else 'blur'}.mp4"
-    out.unlink(missing_ok=True)
-    cmd = [str(DEFACE), str(clip), "-o", str(out), "--ffmpeg-config", DEFACE_FFMPEG]
-    if solid:
-        cmd += ["--replacewith", "solid"]
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return out, {"s": time.perf_counter() - t0, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)}
+NO_PEOPLE = ("02_hummingbird",)  # shared clips with no face in them
+
+
+def real_footage(a, work: Path, modes: list[str]) -> list[str]:
+    """Rows of over-redaction on the shared clips for kinds whose truth there is empty."""
+
+    rows = []
+    names = a.real_clips.split(",") if a.real_clips else sorted(p.stem for p in MEDIA.glob("*.mp4"))
+    kinds = [k.strip() for k in a.real_kinds.split(",") if k.strip()]
+    for name in names:
+        src = MEDIA / f"{name}.mp4"
+        n = max(2, round(a.real_seconds * float(probe(src).fps)))
+        cw = work / "real_empty" / name
+        cw.mkdir(parents=True, exist_ok=True)
+        clip = cut(src, cw / f"{name}_{n}.mp4", n)
+        deface = [m for m in modes if m.startswith("deface")]
+        for kind in kinds:
+            if kind == "faces" and name not in NO_PEOPLE:
+                continue
+            for mode in ["kit fast"] + (deface if kind == kinds[0] else []):
+                out, t = run_mode(clip, cw / kind.replace("+", "_"), kind.replace("+", ","), mode)
+                s = score(clip, out, None)
+                label = kind if mode.startswith("kit") else "faces (deface)"
+                rows.append(f"| {name} | {label} | {mode} | {n} | {s['over_mean']:.2%} | {s['over_worst']:.2%} "
+                            f"(frame {s['worst_frame']}) | {s['over_worst_second']:.2%} | {t['s']:.1f} |")
+                print(rows[-1], flush=True)
+    return rows
 
 
 def main() -> None:
@@ -260,6 +271,13 @@ def main() -> None:
     ap.add_argument("--real", type=int, default=0, metavar="FRAMES",
                     help="also judge the first FRAMES frames of every shared clip with MTCNN, same modes, in this "
                          "run (benchmarks/judge_mtcnn.py; default 0: not)")
+    ap.add_argument("--real-kinds", default="", metavar="KINDS",
+                    help="also run each of these kinds (e.g. codes,pii,text,faces,faces+pii+codes) on the first "
+                         "--real-seconds of every shared clip, whose truth for them is empty: every change is "
+                         "over-redaction (faces only on 02_hummingbird, which has no people; faces+pii+codes "
+                         "everywhere: the issue's run, the faces it covers counted too)")
+    ap.add_argument("--real-seconds", type=float, default=1.0)
+    ap.add_argument("--real-clips", default=None, help="only these shared clips (comma-separated stems)")
     a = ap.parse_args()
     seconds = 1.0 if a.quick else a.seconds
     if a.quick and not a.clips:
@@ -278,7 +296,7 @@ def main() -> None:
         cw = work / name.replace(" ", "_").replace("/", "-")
         cw.mkdir(exist_ok=True)
         clip = cw / "clip.mp4"
-        write_truth_clip(clip, scene, bgs)
+        write_truth_clip(clip, scene, bedroom_backgrounds(scene.frame_count) if name.startswith("bedroom") else bgs)
         for mode in modes:
             out, t = run_mode(clip, cw, kinds, mode)
             s = score(clip, out, scene)
@@ -294,22 +312,31 @@ def main() -> None:
                 tot[4] = max(tot[4], s["leak_frames"])
                 floor = f" (floor {t['floor_s']:.1f})" if "floor_s" in t else ""
                 rows.append(f"| {name} | {mode} | {scene.frame_count} | {s['leak_frames']} | {s['leak_runs']} | "
-                            f"{s['recall']:.3f} | {s['over_redaction']:.2%} | {t['s']:.1f}{floor} | {t['cpu']:.1f} |")
+                            f"{s['recall']:.3f} | {s['over_redaction']:.2%} | {s['over_worst']:.2%} (frame "
+                            f"{s['worst_frame']}) | {s['over_worst_second']:.2%} | {t['s']:.1f}{floor} | {t['cpu']:.1f} |")
             print(rows[-1], f"leaks at {s.get('leaks')}" if s.get("leaks") else "", flush=True)
+    empty_rows = real_footage(a, work, modes) if a.real_kinds else []
     real_rows = []
     if a.real:
         from judge_mtcnn import judge_clips
 
         real_rows = judge_clips(sorted(p.stem for p in MEDIA.glob("*.mp4")), a.real, modes, work / "real")
     load1 = os.getloadavg()
-    print("\n| clip | mode | frames | leak frames | leak runs | recall | over-redaction | s | CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| clip | mode | frames | leak frames | leak runs | recall | over-redaction | worst frame | worst second "
+          "| s | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print("\n| mode | frames | leak frames (all clips) | worst clip | detector frames/s (wall) | CPU s a frame |")
     print("|---|---|---|---|---|---|")
     for m, (n, s, c, lk, worst) in totals.items():
         what = "floor pass" if m.startswith("kit") else "whole CLI run"
         print(f"| {m} | {n} | {lk} | {worst} | {n / max(s, 1e-9):.2f} ({what}) | {c / max(n, 1):.3f} |")
+    if empty_rows:
+        print("\nReal footage, truth empty for the kind run: every change is over-redaction "
+              "(deface runs faces whatever the kind: its row is the same for every kind)")
+        print("| clip | kind | mode | frames | changed, mean | worst frame | worst second | s |")
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(empty_rows))
     if real_rows:
         from judge_mtcnn import print_table
 

@@ -16,18 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
-from groundtruth import MEDIA, run_mode  # noqa: E402
-from measure_find import cut  # noqa: E402
+from common import MEDIA, cut, run_mode  # noqa: E402
 
 from vidmask_nb.detect.detectors import iou_matrix  # noqa: E402
 from vidmask_nb.media.video import VideoReader  # noqa: E402

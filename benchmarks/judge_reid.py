@@ -428,7 +428,7 @@ def kit_outputs(clip: Path, work: Path) -> dict[str, Path]:
     """The kit's fast pass (the floor, as groundtruth.run_kit) rendered once a style at its default."""
     from groundtruth import run_kit
 
-    from vidmask_nb.detect import find
+    from vidmask_nb.detect.floorfile import floor_path
     from vidmask_nb.redact import render
     from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
     from vidmask_nb.media.video import probe
@@ -438,7 +438,7 @@ def kit_outputs(clip: Path, work: Path) -> dict[str, Path]:
     out = {"fill": fill}
     hold = hold_frames_for(DEFAULT_HOLD_SECONDS, probe(clip).fps)
     for style in KIT_STYLES[1:]:
-        out[style] = render.render(clip, w, style=style, floor=find.floor_path(w), progress=False, hold=hold,
+        out[style] = render.render(clip, w, style=style, floor=floor_path(w), progress=False, hold=hold,
                                    output=w / f"{style}.mp4")
     return out
 

@@ -8,7 +8,7 @@ where the output still shows one at the same place (IoU >= 0.3 with a source fac
 
 The judge is CenterFace at an input size the floor never uses (``JUDGE_SCALE`` 0.75: 960 px long
 side on 720p, 720 px on 540p; the floor sees 640 px, ``detect.AUTO_LONG_SIDE``) with its own
-threshold (``JUDGE_THRESHOLD`` 0.3 against the floor's 0.25, ``find.FLOOR_THRESHOLD``), and it
+threshold (``JUDGE_THRESHOLD`` 0.3 against the floor's 0.25, ``floor.FLOOR_THRESHOLD``), and it
 judges the source's faces itself: a face it sees is not merely the floor's own detection seen
 again (at 960 px it finds faces on 37 of the first 60 frames of 19_cyclist). Each leak frame is listed with the judge's box and score, the
 floor's boxes on that frame, and how much of the judge's box the floor covered.
@@ -22,46 +22,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from vidmask_nb.detect import find; from vidmask_nb.redact import render  # noqa: E402
+from vidmask_nb.detect import find, floor, floorfile, hold, untracked; from vidmask_nb.redact import render  # noqa: E402
 from vidmask_nb.detect.detectors import Detections, boxes_mask, get_detector, iou_matrix  # noqa: E402
 from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for  # noqa: E402
 from vidmask_nb.media.video import probe  # noqa: E402
+
+from common import cut  # noqa: E402,F401  (judge_mtcnn and this file cut the same way)
 
 MEDIA = ROOT.parent / "shared" / "media"
 JUDGE_SCALE = 0.75  # 960 px on 720p: between the floor's 640 px and 1280 px inputs
 JUDGE_THRESHOLD = 0.3
 SAME_PLACE_IOU = 0.3
-
-
-def cut(src: Path, dst: Path, n: int) -> Path:
-    if dst.is_file():
-        return dst
-    tmp = dst.with_suffix(".part.mp4")
-    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
-        vs = inp.streams.video[0]
-        os_ = out.add_stream("libx264", rate=vs.average_rate)
-        os_.width, os_.height, os_.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
-        os_.options = {"crf": "12", "preset": "veryfast"}
-        for i, f in zip(range(n), inp.decode(vs)):
-            g = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
-            g.pts, g.time_base = i, Fraction(1) / vs.average_rate
-            for p in os_.encode(g):
-                out.mux(p)
-        for p in os_.encode():
-            out.mux(p)
-    tmp.rename(dst)
-    return dst
 
 
 def frames(path):
@@ -84,7 +63,7 @@ def judge_source(src: Path) -> list[Detections]:
 def independent_check(src: Path, out: Path, floor: Path) -> dict:
     judge = get_detector("face", scale=JUDGE_SCALE, threshold=JUDGE_THRESHOLD)
     source_dets = judge_source(src)
-    floor_dets = dict(find.floor_boxes(floor))
+    floor_dets = dict(floorfile.floor_boxes(floor))
     face_frames, leaks, changed = 0, [], []
     for i, (a, b, da) in enumerate(zip(frames(src), frames(out), source_dets)):
         face_frames += bool(len(da))
@@ -96,7 +75,7 @@ def independent_check(src: Path, out: Path, floor: Path) -> dict:
                 h, w = a.shape[:2]
                 area = boxes_mask(box, h, w)
                 fl = floor_dets.get(i, Detections.empty())
-                cover = find.floor_cover(fl, h, w)
+                cover = hold.floor_cover(fl, h, w)
                 leaks.append({"frame": i, "judge box": [round(float(v)) for v in box],
                               "judge score out/src": (round(float(db.scores[j]), 2),
                                                       round(float(da.scores[iou[:, j].argmax()]), 2)),
@@ -128,7 +107,7 @@ def main() -> None:
             info = probe(clip)
             t0 = time.perf_counter()
             if track and (w / "masks.json").is_file():  # SAM 2's masks are kept: the floor only
-                find.compute_floor(clip, w, "faces", info=info)
+                floor.compute_floor(clip, w, "faces", info=info)
             else:
                 find.find_and_floor(clip, w, "faces", info=info, track=track)
             t_floor = time.perf_counter() - t0
@@ -137,12 +116,12 @@ def main() -> None:
 
                 propagate(clip, w, weights="random", image_size=256, device="cpu", progress=False)
             else:
-                find.write_untracked_masks(clip, w, info)
+                untracked.write_untracked_masks(clip, w, info)
             t_track = time.perf_counter() - t0 - t_floor
-            out = render.render(clip, w, floor=find.floor_path(w), progress=False,
+            out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False,
                                 hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
             secs = time.perf_counter() - t0
-            r = independent_check(clip, out, find.floor_path(w))
+            r = independent_check(clip, out, floorfile.floor_path(w))
             rows.append(f"| {name} | {variant} | {n} | {r['face_frames']} | {r['leak_frames']} | "
                         f"{r['changed_mean']:.1%} / {r['changed_max']:.1%} | {secs:.0f} "
                         f"(floor {t_floor:.0f}{f', SAM 2 {t_track:.0f}' if track else ''}) |")

@@ -53,10 +53,10 @@ def sample_clip_info(sample_clip):
 @pytest.fixture(scope="session")
 def face_clip(shared_media, clip_dir) -> Path:
     """The first 30 frames (1 s) of ``bedroom.mp4`` (960x540, 30 fps, faces on every frame), re-encoded."""
-    from common import cut_clip
+    from common import cut
 
     path = clip_dir / "bedroom_1s.mp4"
     if path.is_file():
         return path
-    cut_clip(shared_media / "bedroom.mp4", path, 30)
+    cut(shared_media / "bedroom.mp4", path, 30, crf=16)
     return path

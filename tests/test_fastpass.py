@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vidmask_nb.detect import find
+from vidmask_nb.detect import find, floorfile, untracked
 from vidmask_nb.detect.fastpass import FastPassOptions
 from vidmask_nb.errors import VidmaskError
 
@@ -78,9 +78,9 @@ def test_fast_pass_covers_a_moving_real_face_with_no_leak_frame(shared_media, tm
     info = probe(clip)
     work = tmp_path / "run"
     find.find_and_floor(clip, work, "faces", info=info, track=False)
-    assert find.read_floor_header(find.floor_path(work)).detector["pass"] == "fast"
-    find.write_untracked_masks(clip, work, info)
-    out = render(clip, work, floor=find.floor_path(work), progress=False, hold=hold)  # 0: the pass alone
+    assert floorfile.read_floor_header(floorfile.floor_path(work)).detector["pass"] == "fast"
+    untracked.write_untracked_masks(clip, work, info)
+    out = render(clip, work, floor=floorfile.floor_path(work), progress=False, hold=hold)  # 0: the pass alone
     scorer = LeakScorer()
     with VideoReader(clip) as a, VideoReader(out) as b:
         for fa, fb in zip(a, b):

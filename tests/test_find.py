@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from clip_helpers import write_clip
-from vidmask_nb.detect import find
+from vidmask_nb.detect import find, floor, floorfile, hold, untracked
 from vidmask_nb.review.audit import audit_video
 from vidmask_nb.detect.detectors import Detections
 from vidmask_nb.errors import VidmaskError
@@ -52,11 +52,11 @@ def test_find_text_objects_and_floor_cover(text_clip, tmp_path):
     assert json.loads((tmp_path / "prompts.json").read_text())["objects"][0]["label"] == "text 1"
     lines = (tmp_path / "floor.json").read_text().splitlines()
     assert len(lines) == 1 + info.frame_count  # header + one line per frame
-    summary = find.floor_summary(find.floor_path(tmp_path))
+    summary = floorfile.floor_summary(floorfile.floor_path(tmp_path))
     assert summary["frames_with_boxes"] == 20
     # --no-track: the floor alone hides the text on every frame where the source shows it
-    find.write_untracked_masks(text_clip, tmp_path, info)
-    out = render.render(text_clip, tmp_path, floor=find.floor_path(tmp_path), progress=False)
+    untracked.write_untracked_masks(text_clip, tmp_path, info)
+    out = render.render(text_clip, tmp_path, floor=floorfile.floor_path(tmp_path), progress=False)
     before, after = audit_video(text_clip, "text"), audit_video(out, "text")
     assert before.leak_frames == list(range(10)) + list(range(20, 30))
     assert after.clean, after.rows()
@@ -89,11 +89,34 @@ def test_hold_boxes_holds_each_lost_box_before_and_after():
     moved = Detections([[12, 11, 32, 31]], [0.9], ["face"])  # a found again one frame on: not held as well
     empty = Detections.empty()
     seq = [empty, empty, empty, a, Detections.merge([a, b]), moved, a, empty, empty, empty, empty, a]
-    held = {i: sorted(map(tuple, d.boxes.tolist())) for i, d in find.hold_boxes(enumerate(seq), 2)}
+    held = {i: sorted(map(tuple, d.boxes.tolist())) for i, d in hold.hold_boxes(enumerate(seq), 2)}
     A, B, M = (10, 10, 30, 30), (50, 50, 70, 70), (12, 11, 32, 31)
     assert held == {0: [], 1: [A], 2: [A, B], 3: [A, B], 4: [A, B], 5: [M, B], 6: [A, B],
                     7: [A], 8: [A], 9: [A], 10: [A], 11: [A]}
-    assert list(find.hold_boxes(enumerate(seq), 0)) == list(enumerate(seq))
+    assert list(hold.hold_boxes(enumerate(seq), 0)) == list(enumerate(seq))
+
+
+def test_an_unconfirmed_box_is_held_a_frame_and_a_confirmed_one_the_whole_hold():
+    """A low-score box seen on one frame only (a background detection) is held one frame either side;
+    the same box seen 3 frames in a row, or once above the find threshold, is held the whole hold."""
+    low, high = Detections([[10, 10, 30, 30]], [0.3], ["face"]), Detections([[10, 10, 30, 30]], [0.9], ["face"])
+    empty = Detections.empty()
+
+    def covered(seq):
+        return [i for i, d in hold.hold_boxes(enumerate(seq), 4) if len(d)]
+
+    assert covered([empty] * 6 + [low] + [empty] * 6) == [5, 6, 7]
+    assert covered([empty] * 6 + [high] + [empty] * 6) == list(range(2, 11))
+    assert covered([empty] * 6 + [low] * 3 + [empty] * 6) == list(range(2, 13))  # confirmed: held both ways
+    assert hold.unconfirmed_hold(30) == 1 and hold.unconfirmed_hold(0) == 0
+
+
+def test_a_box_that_shrinks_all_at_once_is_covered_where_it_was_for_that_frame():
+    """The fast pass at times boxes half a face: the frame keeps the box of the frame before too."""
+    whole, half = Detections([[10, 10, 50, 60]], [0.8], ["face"]), Detections([[30, 20, 50, 45]], [0.8], ["face"])
+    held = dict(hold.hold_boxes(enumerate([whole, whole, half, whole]), 4))
+    assert sorted(map(tuple, held[2].boxes.tolist())) == [(10, 10, 50, 60), (30, 20, 50, 45)]
+    assert len(held[1]) == 1 and len(held[3]) == 1
 
 
 def test_hold_boxes_holds_a_late_box_back_along_its_motion():
@@ -103,7 +126,7 @@ def test_hold_boxes_holds_a_late_box_back_along_its_motion():
         return [100 + 6 * i, 50, 116 + 6 * i, 66]
 
     seq = [Detections.empty()] * 5 + [Detections([at(i)], [0.9], ["face"]) for i in range(5, 12)]
-    held = dict(find.hold_boxes(enumerate(seq), 24))
+    held = dict(hold.hold_boxes(enumerate(seq), 24))
     for i in range(5):
         truth = np.array(at(i), np.float32)
         boxes = held[i].boxes
@@ -123,7 +146,7 @@ def test_hold_boxes_stops_holding_a_fast_face_found_again_on_its_way(missed):
         return [100 + 30 * i, 300, 120 + 30 * i, 320]
 
     seq = [Detections.empty() if i in missed else Detections([at(i)], [0.9], ["face"]) for i in range(24)]
-    held = dict(find.hold_boxes(enumerate(seq), 24))
+    held = dict(hold.hold_boxes(enumerate(seq), 24))
     for i in missed:
         truth, boxes = np.array(at(i), np.float32), held[i].boxes
         assert ((boxes[:, :2] <= truth[:2]).all(axis=1) & (boxes[:, 2:] >= truth[2:]).all(axis=1)).any()
@@ -141,15 +164,15 @@ def test_floor_holds_a_face_lost_beside_another(shared_media, tmp_path):
 
     clip = cut_clip(shared_media / "bedroom.mp4", tmp_path / "bed13.mp4", 13)
     info = probe(clip)
-    find.compute_floor(clip, tmp_path, "faces", info=info, exact=True)  # the 640 px pass, which loses her
-    find.write_untracked_masks(clip, tmp_path, info)
+    floor.compute_floor(clip, tmp_path, "faces", info=info, exact=True)  # the 640 px pass, which loses her
+    untracked.write_untracked_masks(clip, tmp_path, info)
     judge = get_detector("face", scale=0.75, threshold=0.3)
     with VideoReader(clip, info=info) as reader:
         source = {i: judge.detect(rgb) for i, rgb in zip((8, 10), reader.frames_at([8, 10]))}
     assert all(len(d) for d in source.values())
 
     def still_showing(hold):
-        out = render.render(clip, tmp_path, floor=find.floor_path(tmp_path), hold=hold, progress=False,
+        out = render.render(clip, tmp_path, floor=floorfile.floor_path(tmp_path), hold=hold, progress=False,
                             output=tmp_path / f"hold{hold}.mp4")
         with VideoReader(out) as reader:
             return [i for i, rgb in zip((8, 10), reader.frames_at([8, 10]))
@@ -168,11 +191,11 @@ def test_keep_style_leaves_an_object_and_audit_calls_it_kept(text_clip, tmp_path
 
     assert parse_style("keep").name == "keep"
     info = probe(text_clip)
-    find.compute_floor(text_clip, tmp_path, "text", info=info)
+    floor.compute_floor(text_clip, tmp_path, "text", info=info)
     whole = np.ones((info.height, info.width), bool)
     store = inject_masks(info, {1: "sign"}, lambda i, k: whole)
     store.save(tmp_path / "masks.json")
-    out = render(text_clip, tmp_path, style="keep", floor=find.floor_path(tmp_path), progress=False,
+    out = render(text_clip, tmp_path, style="keep", floor=floorfile.floor_path(tmp_path), progress=False,
                  output=tmp_path / "kept.mp4")
     report = audit_video(out, "text", keep_masks=kept_masks(MaskStore.load(tmp_path / "masks.json"), [1]))
     assert report.clean and len(report.kept_frames) == 20

@@ -74,7 +74,8 @@ def _box_prompts(info, frame: int, box, label="ball") -> PromptSet:
 # -- 1. every object a person named is covered, or the run stops --------------------------------
 
 def test_no_track_covers_every_drawn_box_or_refuses(tiny, tmp_path, capsys):
-    from vidmask_nb.detect.find import compute_floor, write_untracked_masks
+    from vidmask_nb.detect.floor import compute_floor
+    from vidmask_nb.detect.untracked import write_untracked_masks
 
     clip, info = tiny
     scene = SampleScene((info.width, info.height), info.fps)
@@ -126,7 +127,8 @@ def test_no_track_covers_every_drawn_box_or_refuses(tiny, tmp_path, capsys):
 def test_a_drawn_box_moves_with_the_floor_box_of_the_same_object(tiny, tmp_path):
     """Where the floor finds the drawn object, the cover is carried with it (a floor box moving 4 px a
     frame), held where the floor loses it, and ends at the hold."""
-    from vidmask_nb.detect.find import FloorHeader, untracked_covers
+    from vidmask_nb.detect.floorfile import FloorHeader
+    from vidmask_nb.detect.untracked import untracked_covers
 
     _, info = tiny
     header = FloorHeader(("face",), 1, 0.2, info.frame_count, info.fingerprint, {"face": 0.25})
@@ -293,7 +295,8 @@ def test_long_names_and_non_finite_options_fail_before_any_work(tiny, tmp_path, 
 
 @pytest.mark.slow
 def test_a_killed_floor_resumes_where_it_stopped_to_the_same_bytes(tmp_path):
-    from vidmask_nb.detect.find import compute_floor, floor_progress_paths
+    from vidmask_nb.detect.floor import compute_floor
+    from vidmask_nb.detect.floorfile import floor_progress_paths
 
     # Long enough that the pass is still running after its first checkpoint (1 s) on a fast machine:
     # the fast pass reads a faceless clip at about 55 frames/s, so 24 frames ended before any mark.
@@ -301,7 +304,7 @@ def test_a_killed_floor_resumes_where_it_stopped_to_the_same_bytes(tmp_path):
         make_sample_clip(tmp_path / "faces.mp4", seconds=8.0, size=(320, 180), audio=False)
     total = probe(clip).frame_count
     reference = compute_floor(clip, tmp_path / "whole", "faces").read_bytes()
-    code = "import sys; from vidmask_nb.detect.find import compute_floor; compute_floor(sys.argv[1], sys.argv[2], 'faces')"
+    code = "import sys; from vidmask_nb.detect.floor import compute_floor; compute_floor(sys.argv[1], sys.argv[2], 'faces')"
     env = dict(os.environ, PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
     work = tmp_path / "killed"
     lines, mark = floor_progress_paths(work)
@@ -345,7 +348,7 @@ def test_an_mkv_at_30000_1001_comes_out_at_30000_1001(tmp_path):
 
 
 def test_the_audit_judges_a_finding_against_the_runs_covers(tmp_path):
-    from vidmask_nb.detect.find import compute_floor, detect_video
+    from vidmask_nb.detect.floor import compute_floor, detect_video
     from vidmask_nb.review.audit import audit_run, audit_video
 
     clip = _face_clip(tmp_path / "two_faces.mp4", 4, (480, 270))

@@ -6,7 +6,7 @@ from dataclasses import asdict, fields
 import pytest
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.detect.find import FindOptions
+from vidmask_nb.detect.options import FindOptions
 from vidmask_nb.run.pipeline import RunOptions
 from vidmask_nb.track.propagate import TrackOptions
 from vidmask_nb.redact.render import RenderOptions

@@ -15,7 +15,7 @@ import pytest
 
 from vidmask_nb.cli import main
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.detect.find import FLOOR_VERSION
+from vidmask_nb.detect.floorfile import FLOOR_VERSION
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import VideoReader, probe
 from vidmask_nb.prompts.sources import sample_prompts

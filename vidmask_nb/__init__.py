@@ -47,7 +47,7 @@ _API = {
     "load_predictor": "track.model",
     "TrackOptions": "track.propagate", "propagate": "track.propagate",
     "MaskStore": "track.masks",
-    "FindOptions": "detect.find", "find_and_floor": "detect.find",
+    "FindOptions": "detect.options", "find_and_floor": "detect.find",
     "SayWords": "detect.speech", "spot_words": "detect.speech",
     "AudioOptions": "redact.audio", "plan_audio": "redact.audio", "audit_speech": "review.audit",
     "RenderOptions": "redact.render", "plan_render": "redact.render", "render": "redact.render",

@@ -91,7 +91,7 @@ def _audio_flags(g) -> None:
 
 
 def _find_flags(g) -> None:
-    from vidmask_nb.detect.find import FindOptions
+    from vidmask_nb.detect.options import FindOptions
 
     d = FindOptions()  # the detectors' defaults, one place
     g.add_argument("--find", default=d.find, metavar="KINDS",

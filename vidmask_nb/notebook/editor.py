@@ -724,7 +724,8 @@ class PromptEditor(widgets.VBox):
         one proposal labelled with its group (``face 2``); accepted proposals of a group join one
         object. Replaces all pending proposals. The progress bar beside the button counts frames.
         """
-        from vidmask_nb.detect.find import detect_video, find_objects
+        from vidmask_nb.detect.find import find_objects
+        from vidmask_nb.detect.floor import detect_video
 
         kinds = parse_kinds(kinds)
         if not every or every <= 0:

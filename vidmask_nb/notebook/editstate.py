@@ -390,7 +390,7 @@ class EditState:
     # ------------------------------------------------------------------ proposals (from the detectors)
     def _detections(self, frame: int, dets: Detections) -> list[Proposal]:
         """Every detection as a proposal, best first; one on a box prompt there has ``boxed_by`` set."""
-        from vidmask_nb.detect.find import MATCH_IOU
+        from vidmask_nb.detect.options import MATCH_IOU
 
         boxed = [p for p in self.prompts_on_frame(frame) if p.box is not None]
         boxes = np.array([p.box for p in boxed], np.float64).reshape(-1, 4)

@@ -328,9 +328,9 @@ def cover_stream(store: MaskStore, info: VideoInfo, plan: RenderPlan, floor=None
     object ``FLOOR_ID``. The render draws it; the audit judges its findings against it."""
     masks = plan.margins.hold(mask_stream(store, info), store=store)
     if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
-        from vidmask_nb.detect.find import CODES_FLOOR_ID, FLOOR_ID, with_floor
+        from vidmask_nb.detect.hold import CODES_FLOOR_ID, FLOOR_ID, with_floor
 
-        # held box by box (find.hold_boxes): a face lost beside one still found stays covered too
+        # held box by box (hold.hold_boxes): a face lost beside one still found stays covered too
         masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
         plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style),
                                       CODES_FLOOR_ID: opaque_effect(style)})
@@ -374,7 +374,7 @@ def check_render_output(out_path: Path, video, masks_path, floor=None, own: Path
 def required_floor(folder: Path, floor, masks_path: Path | None = None):
     """``floor``, or the ``floor.json`` the masks need: a run whose detectors found what to hide never renders
     without their floor. Needed when the run folder's state records one (02's find wrote it), or the masks'
-    header says it holds a detector floor (``--no-track``: ``find.write_untracked_masks``), and then taken from
+    header says it holds a detector floor (``--no-track``: ``untracked.write_untracked_masks``), and then taken from
     beside the masks; a ``floor.json`` beside the masks is used in any case (what it covers stays covered).
     A needed floor that is not there is an error (one line), never an uncovered render."""
     from vidmask_nb.runfolder.state import RunState
@@ -422,9 +422,9 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     better), ``preset`` x264's speed (default veryfast), ``lossless=True`` keeps every unmasked
     pixel exact (large files). ``encoder`` None picks h264_nvenc when usable, else libx264.
     Gaps longer than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.redact.gaps``).
-    ``floor``: a ``floor.json`` (``find.compute_floor``) whose detector boxes are covered too, with
+    ``floor``: a ``floor.json`` (``floor.compute_floor``) whose detector boxes are covered too, with
     ``style`` and the same margins; each box held up to ``hold`` frames after and before the
-    detector loses it (``find.hold_boxes``). Codes (the floor's and objects labelled as codes,
+    detector loses it (``hold.hold_boxes``). Codes (the floor's and objects labelled as codes,
     ``is_code_label``) are filled opaquely whatever the style (``opaque_effect``).
     ``audio``: an ``audio.AudioOptions`` or ``audio.AudioPlan`` (mute or bleep the whole track, spans, listed
     words heard); None copies every audio packet. Only the packets under its spans are re-encoded.

@@ -161,7 +161,7 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
     ``pii`` kind's word list (``pii.read_words``). Codes count only when they decode (``detect.DEFAULT_THRESHOLD``).
     """
     from vidmask_nb.errors import VidmaskError
-    from vidmask_nb.detect.find import detect_video
+    from vidmask_nb.detect.floor import detect_video
     from vidmask_nb.media.video import probe
 
     if every < 1:
@@ -207,7 +207,7 @@ def run_covers(video, workdir, style="fill", object_styles=None, dilate: int | N
     """(frame, the opaque covers the render drew) for every frame of a run (``render.cover_stream``: its
     masks and floor, grown and held as the render grows and holds them). ``floor`` None: the run
     folder's ``floor.json`` when there is one (as notebook 04 renders); False: none."""
-    from vidmask_nb.detect.find import floor_path
+    from vidmask_nb.detect.floorfile import floor_path
     from vidmask_nb.media.encode import output_pix_fmt
     from vidmask_nb.media.video import probe
     from vidmask_nb.redact.gaps import hold_frames_for

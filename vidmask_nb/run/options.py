@@ -1,12 +1,12 @@
 """``RunOptions``: every stage's options in one flat record, as the CLI flags, batch rows
 and ``run.json`` name them. Each stage owns its part (``track.propagate.TrackOptions``,
-``redact.render.RenderOptions``, ``detect.find.FindOptions``), its defaults and its one check."""
+``redact.render.RenderOptions``, ``detect.options.FindOptions``), its defaults and its one check."""
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, fields, replace
 
-from vidmask_nb.detect.find import FindOptions
+from vidmask_nb.detect.options import FindOptions
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.redact.audio import AudioOptions
 from vidmask_nb.redact.render import RenderOptions
@@ -17,7 +17,7 @@ from vidmask_nb.track.propagate import TrackOptions
 class RunOptions:
     """The settings of a headless run (the CLI flags of ``vidmask-nb run``), flat as ``run.json`` and
     batch rows name them. Each stage owns its part, its defaults and its checks:
-    ``propagate.TrackOptions``, ``render.RenderOptions`` and ``find.FindOptions`` (``track_options``,
+    ``propagate.TrackOptions``, ``render.RenderOptions`` and ``options.FindOptions`` (``track_options``,
     ``render_options``, ``find_options`` give them); ``checked()`` runs each stage's check once."""
 
     model: str = TrackOptions.model

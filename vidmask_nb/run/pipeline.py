@@ -151,7 +151,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     info = probe(video)  # a bad video fails here, before anything is written
     source = check_prompts(prompts, info, opts.drop_unusable_prompts, required=opts.find is None)
     if opts.no_track:  # no SAM 2: only drawn boxes become covers; an object with none is refused here
-        from vidmask_nb.detect.find import check_untracked_prompts
+        from vidmask_nb.detect.untracked import check_untracked_prompts
 
         check_untracked_prompts(source.prompts)
     check_output_names(folder, video)

@@ -165,7 +165,7 @@ class Run:
 
     @property
     def floor_file(self) -> Path | None:
-        from vidmask_nb.detect.find import floor_path
+        from vidmask_nb.detect.floorfile import floor_path
 
         path = floor_path(self.workdir)
         return path if path.is_file() else None
@@ -248,30 +248,32 @@ class Run:
         tracking, the objects they find as box prompts; with ``no_track``, the untracked masks. Returns
         the floor's summary (boxes per kind, what matched); None when ``find`` is not set. Done again only
         when the options or 02's files changed."""
-        from vidmask_nb.detect import find as finder
+        from vidmask_nb.detect.find import find_and_floor
+        from vidmask_nb.detect.floorfile import floor_path, floor_summary
+        from vidmask_nb.detect.untracked import write_untracked_masks
 
         o = self.options
         if not o.find:
             return None
         if not self._stage_current("02_prompt", options=asdict(o)) or self.floor_file is None:
             self._running("02_prompt")
-            found, self.found_log = finder.find_and_floor(self.video, self.workdir, o.find, o.find_every,
+            found, self.found_log = find_and_floor(self.video, self.workdir, o.find, o.find_every,
                                                           o.floor_every, info=self.info, track=not o.no_track,
                                                           pii_words=o.pii_words, exact=o.exact_floor)
             if o.no_track:
-                finder.write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
-        return finder.floor_summary(finder.floor_path(self.workdir))
+                write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
+        return floor_summary(floor_path(self.workdir))
 
     def prompts_done(self) -> None:
         """02 is done: the prompts (and the floor and masks ``find`` wrote) recorded with their sha256. With
-        ``no_track`` the drawn boxes are made covers here (``detect.find.write_untracked_masks``)."""
-        from vidmask_nb.detect import find as finder
+        ``no_track`` the drawn boxes are made covers here (``detect.untracked.write_untracked_masks``)."""
+        from vidmask_nb.detect.untracked import write_untracked_masks
 
         f = self.folder
         if self._stage_current("02_prompt", options=asdict(self.options)):
             return
         if self.options.no_track:
-            finder.write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
+            write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
         if self.state.get("stages", {}).get("02_prompt", {}).get("status") != "running":
             self._running("02_prompt")
         self._done("02_prompt", f.prompts_json, self.floor_file, f.masks_json if self.options.no_track else None)
@@ -561,8 +563,8 @@ def _objects(run: RunFolder) -> list[dict]:
 
 
 def _floor(run: RunFolder) -> dict | None:
-    """What the detector floor covered (``find.floor_summary``: boxes per kind, what matched), or None."""
-    from vidmask_nb.detect.find import floor_path, floor_summary
+    """What the detector floor covered (``floorfile.floor_summary``: boxes per kind, what matched), or None."""
+    from vidmask_nb.detect.floorfile import floor_path, floor_summary
 
     path = floor_path(run.root)
     return floor_summary(path) if path.is_file() else None

@@ -1,0 +1,151 @@
+"""How much of each frame a run's render covers, from the covers the render itself makes: the masks of
+the tracked (or drawn) objects, the detector floor and the codes' floor together, grown, held and
+snapped as the render grows, holds and snaps them (``render.cover_stream``, ``render.frame_covers``).
+
+The review's question is "what did the redaction hide that a viewer wanted to see?": a frame mostly
+black is worth a look whatever made it, and the floor's boxes and the codes are not masks, so a review
+of the masks alone misses them. ``cover_shares`` gives, per frame, the covered share of the picture,
+the frames over a set share, and the largest single cover (one connected region) of each kind:
+
+- ``masks``: the objects of ``masks.json`` (tracked, or drawn for ``--no-track``);
+- ``floor``: the detector floor's boxes (faces, text, personal text);
+- ``codes``: the codes' floor (always opaque).
+
+Example::
+
+    report = cover_shares("clip.mp4", "run", over=0.5)
+    report.over            # [(frame, share), ...] frames whose covers exceed half the picture
+    report.largest["floor"]  # {"frame": 41, "share": 0.12, "box": [x0, y0, x1, y1]}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# The review's default: a frame more than this share covered is listed for a person to look at.
+DEFAULT_OVER_SHARE = 0.5
+COVER_KINDS = ("masks", "floor", "codes")
+
+
+@dataclass
+class CoverReport:
+    """A run's covers, frame by frame (see the module's docstring)."""
+
+    frames: int
+    over_share: float
+    shares: np.ndarray  # (frames,) the covered share of each frame's pixels, every kind together
+    over: list[tuple[int, float]] = field(default_factory=list)  # frames whose share exceeds over_share
+    largest: dict[str, dict] = field(default_factory=dict)  # kind -> {"frame", "share", "box"}
+
+    @property
+    def mean(self) -> float:
+        return float(self.shares.mean()) if len(self.shares) else 0.0
+
+    @property
+    def worst(self) -> tuple[int, float]:
+        """(frame, share) of the most covered frame ((-1, 0.0) for none)."""
+        if not len(self.shares):
+            return -1, 0.0
+        i = int(self.shares.argmax())
+        return i, float(self.shares[i])
+
+    def to_json(self) -> dict:
+        frame, share = self.worst
+        return {"frames": self.frames, "over_share": self.over_share, "mean_share": round(self.mean, 5),
+                "worst": {"frame": frame, "share": round(share, 5)},
+                "over": [{"frame": f, "share": round(s, 5)} for f, s in self.over],
+                "largest": self.largest}
+
+
+def cover_kind(obj_id: int) -> str:
+    """Which kind of cover an object id of the render's stream is."""
+    from vidmask_nb.detect.hold import CODES_FLOOR_ID, FLOOR_ID
+
+    return "floor" if obj_id == FLOOR_ID else "codes" if obj_id == CODES_FLOOR_ID else "masks"
+
+
+def _largest_region(region: np.ndarray) -> tuple[int, list[int]]:
+    """(pixels, [x0, y0, x1, y1]) of the largest connected part of a bool region."""
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(region.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0, [0, 0, 0, 0]
+    k = 1 + int(stats[1:, cv2.CC_STAT_AREA].argmax())
+    x, y, w, h, area = (int(v) for v in stats[k])
+    return area, [x, y, x + w, y + h]
+
+
+def frame_cover_shares(masks, plan, shape: tuple[int, int]) -> tuple[float, dict[str, tuple[int, list[int]]]]:
+    """One frame of the render's stream: (the covered share, kind -> (pixels, box) of its largest
+    single cover). Covers are the render's own (``render.frame_covers``): grown and snapped."""
+    from vidmask_nb.redact.render import frame_covers
+
+    union = np.zeros(shape, bool)
+    largest: dict[str, tuple[int, list[int]]] = {}
+    by_kind: dict[str, dict[int, np.ndarray]] = {}
+    for obj_id, mask in masks.items():
+        by_kind.setdefault(cover_kind(obj_id), {})[obj_id] = mask
+    for kind, kind_masks in by_kind.items():
+        region = np.zeros(shape, bool)
+        for cover in frame_covers(kind_masks, plan):
+            region |= cover.region > 0
+        if region.any():
+            union |= region
+            largest[kind] = _largest_region(region)
+    return float(union.mean()), largest
+
+
+def run_cover_stream(video, workdir, style="fill", object_styles=None, dilate: int | None = None, feather: int = 0,
+                     hold: int | None = None, cover_long_gaps: bool = True, floor=None):
+    """(info, plan, stream of (frame, {object id: mask})) as a run's render covers it: its masks and
+    floor (the run folder's ``floor.json`` when ``floor`` is None; False: none), with the render's
+    defaults for what is not given (``RenderOptions``)."""
+    from vidmask_nb.detect.floorfile import floor_path
+    from vidmask_nb.media.encode import output_pix_fmt
+    from vidmask_nb.media.video import probe
+    from vidmask_nb.redact.gaps import hold_frames_for
+    from vidmask_nb.redact.render import RenderOptions, chroma_of, cover_stream, plan_render
+    from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.track.masks import MaskStore
+
+    info = probe(video)
+    store = MaskStore.load(RunFolder(workdir).masks_json)
+    store.check_video(info)
+    if floor is None and floor_path(workdir).is_file():
+        floor = floor_path(workdir)
+    floor = floor or None
+    hold = hold_frames_for(RenderOptions.hold_seconds, info.fps) if hold is None else hold
+    plan = plan_render(store, style, object_styles, RenderOptions.dilate if dilate is None else dilate, feather,
+                       hold, cover_long_gaps, chroma=chroma_of(output_pix_fmt(info)))
+    plan, masks = cover_stream(store, info, plan, floor, style)
+    return info, plan, masks
+
+
+def cover_shares(video, workdir, over: float = DEFAULT_OVER_SHARE, **render_options) -> CoverReport:
+    """The covers a run's render makes (``run_cover_stream``; ``render_options`` as ``render``'s:
+    ``style``, ``object_styles``, ``dilate``, ``feather``, ``hold``, ``cover_long_gaps``, ``floor``),
+    frame by frame: the covered share, the frames over ``over`` (a share of the picture, 0..1), and
+    the largest single cover of each kind (``COVER_KINDS``) over the whole run."""
+    from vidmask_nb.errors import VidmaskError, check_number
+
+    check_number(over, "the covered share", minimum=0)
+    if over > 1:
+        raise VidmaskError(f"the covered share is a fraction of the frame, 0..1, not {over}")
+    info, plan, masks = run_cover_stream(video, workdir, **render_options)
+    shape = (info.height, info.width)
+    shares = np.zeros(info.frame_count, np.float64)
+    report = CoverReport(info.frame_count, float(over), shares)
+    best: dict[str, tuple[int, int, list[int]]] = {}  # kind -> (pixels, frame, box)
+    for index, frame_masks in masks:
+        share, largest = frame_cover_shares(frame_masks, plan, shape)
+        shares[index] = share
+        if share > over:
+            report.over.append((index, share))
+        for kind, (pixels, box) in largest.items():
+            if pixels > best.get(kind, (0,))[0]:
+                best[kind] = (pixels, index, box)
+    total = float(info.width * info.height)
+    report.largest = {k: {"frame": f, "share": round(p / total, 5), "box": b} for k, (p, f, b) in best.items()}
+    return report
