@@ -337,7 +337,7 @@ def test_a_missing_browser_skips_or_fails_as_asked(monkeypatch):
 def test_find_only_run_from_the_clones_notebooks_plays_saves_clean_and_shares(tmp_path, sample_clip, sample_clip_info):
     """Issue 30 items 2-4, as the README says: `jupyter lab notebooks/` in the clone. A find-only, no-track
     run steps 01 -> 04 in the browser (no SAM 2 checkpoint anywhere), 04's video plays although the run
-    folder is outside the served root, each notebook is saved (Ctrl+S) without outputs in the clone, and
+    folder is outside the served root, each notebook is saved (File > Save Notebook) without outputs in the clone, and
     `share` accepts the run."""
     require_browser()
     from papermill.iorw import load_notebook_node
@@ -372,8 +372,8 @@ def test_find_only_run_from_the_clones_notebooks_plays_saves_clean_and_shares(tm
                             return {time: v.currentTime, error: v.error && v.error.code}; }""")
                         assert playing["error"] is None and playing["time"] > 0, playing
                     before = (served / name).stat().st_mtime_ns
-                    page.locator(".jp-Notebook").first.click()
-                    page.keyboard.press("Control+s")
+                    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()  # as a person saves
+                    page.locator(".lm-Menu-itemLabel", has_text="Save Notebook").first.click()
                     wait_for(lambda: (served / name).stat().st_mtime_ns != before, what=f"{n} saved")
             except Exception:
                 browser.screenshot("failure")

@@ -46,3 +46,28 @@ def test_share_refuses_each_audit_that_found_something_and_records_what_was_acce
         assert kind in accepted, accepted
         state.data.update({k: clean.get(k) for k in record})
         state.save()
+
+
+def test_the_review_lists_frames_whose_covers_exceed_the_share_and_share_states_it(tmp_path, sample_clip, capsys):
+    """Issue 29: the review sees the covers (masks, floor and codes together), not only the masks. A drawn box
+    over most of the picture (no tracking: the box is the cover) is listed, and share says what covers cost."""
+    import vidmask_nb as vm
+    from vidmask_nb.prompts.records import FramePrompt
+
+    info = vm.probe(sample_clip)
+    prompts = vm.PromptSet.for_video(info)
+    wall = prompts.add_object("wall")
+    prompts.prompts.append(FramePrompt(frame=10, obj_id=wall.id, box=(0, 0, info.width - 8, info.height - 8),
+                                       pts=info.pts[10]))
+    prompts.save(tmp_path / "prompts.json")
+    out = tmp_path / "run"
+    assert main(["run", str(sample_clip), "--prompts", str(tmp_path / "prompts.json"), "--find", "faces",
+                 "--no-track", "--out", str(out), "--no-reports"]) == 0
+    review = json.loads((out / "sensitive" / "qa" / "sample_review.json").read_text())
+    rows = [r for r in review["rows"] if r["reason"] == "covers frame"]
+    assert rows and rows[0]["first"] <= 10 <= rows[0]["last"], review["rows"]
+    covers = RunState.load(out).get("covers")
+    assert covers["worst"]["share"] > 0.5 and any(o["frame"] == 10 for o in covers["over"])
+    capsys.readouterr()
+    assert main(["share", str(out), "--to", str(tmp_path / "pub")]) == 0
+    assert "frame(s) over 50%" in capsys.readouterr().out

@@ -419,11 +419,13 @@ def cmd_demo(args) -> int:
 
 
 def cmd_share(args) -> int:
-    from vidmask_nb.run.share import share
+    from vidmask_nb.run.share import covers_line, share
 
-    for path in share(args.workdir, args.to, with_masks=args.with_masks, accept_leaks=args.accept_leaks,
-                      into_non_empty=args.into_non_empty):
+    files = share(args.workdir, args.to, with_masks=args.with_masks, accept_leaks=args.accept_leaks,
+                  into_non_empty=args.into_non_empty)
+    for path in files:
         print(path)
+    print(covers_line(json.loads(files[-1].read_text(encoding="utf-8")).get("covers")))
     return 0
 
 

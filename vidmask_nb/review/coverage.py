@@ -149,3 +149,23 @@ def cover_shares(video, workdir, over: float = DEFAULT_OVER_SHARE, **render_opti
     total = float(info.width * info.height)
     report.largest = {k: {"frame": f, "share": round(p / total, 5), "box": b} for k, (p, f, b) in best.items()}
     return report
+
+
+def with_cover_rows(table, report: CoverReport, fps=None):
+    """``table`` (a ``qa.ReviewTable``) with one row per run of consecutive frames whose covers, every kind
+    together, exceed the report's share: the review sees what the floor and the codes cover, not only the
+    masks. The "fix" button opens the editor at the row's first frame, as for a mask's row."""
+    from vidmask_nb.review.qa import ReviewRow, ReviewTable, _clock
+
+    rows, run = [], []
+    for frame, share in report.over + [(-2, 0.0)]:  # a sentinel closes the last run
+        if run and frame != run[-1][0] + 1:
+            first, last = run[0][0], run[-1][0]
+            worst = max(s for _, s in run)
+            rows.append(ReviewRow(0, "covers", first, last, "covers frame",
+                                  f"masks, floor and codes together cover up to {worst:.0%} of the frame "
+                                  f"(over {report.over_share:.0%}): is that what must be hidden?", _clock(first, fps)))
+            run = []
+        run.append((frame, share))
+    settings = dict(table.settings, cover_share=report.over_share)
+    return ReviewTable(sorted(list(table.rows) + rows, key=lambda r: (r.first, r.obj_id)), settings)

@@ -25,6 +25,16 @@ def flagged_kinds(mark: dict) -> dict:
     return out
 
 
+def covers_line(covers: dict | None) -> str:
+    """What the covers cost the viewer, in one line (from ``review.coverage.CoverReport.to_json``)."""
+    if not isinstance(covers, dict):
+        return "covers: not measured (a run from before the review measured them)"
+    worst = covers.get("worst") or {}
+    return (f"covers: {covers.get('mean_share', 0):.1%} of the picture on average, at most "
+            f"{worst.get('share', 0):.1%} (frame {worst.get('frame')}); {len(covers.get('over') or [])} frame(s) "
+            f"over {covers.get('over_share', 0.5):.0%}")
+
+
 def audit_flags(mark: dict) -> list[str]:
     """One line per audit of the run's record that still found something."""
     lines = []
@@ -107,6 +117,7 @@ def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, int
                                             "output_sha256", "floor")}
         summary["audit"] = mark.get("audit")  # the pictures' audit (faces, text, pii, codes)
         summary["audits"] = {"pictures": mark.get("audit"), "speech": mark.get("speech_audit")}
+        summary["covers"] = mark.get("covers")  # how much of the picture the covers take: mean, worst, over the share
         if mark.get("render_options"):
             summary["options"] = mark["render_options"]  # what 04 rendered with (a notebook may override)
         summary["video"] = output.name

@@ -81,6 +81,7 @@ class Run:
     object_styles: dict | None = field(default=None, repr=False)  # what the last render styled per object
     last_audit: Audit | None = field(default=None, repr=False)
     _audio_plans: dict = field(default_factory=dict, repr=False)
+    covers: object | None = field(default=None, repr=False)  # review.coverage.CoverReport of the last review
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -415,17 +416,29 @@ class Run:
         o = self.options
         return audit_speech(out, o.say_words, o.say_pii) if (o.say_words or o.say_pii) else None
 
-    def review(self):
-        """04: spans to check (an object vanishes, shrinks or jumps, a low score, an implausible mask),
-        marked with the gaps the render covered; saved as ``sensitive/qa/<stem>_review.json``."""
+    def review(self, cover_share: float | None = None):
+        """04: spans to check (an object vanishes, shrinks or jumps, a low score, an implausible mask), marked
+        with the gaps the render covered, and the frames whose covers (masks, floor and codes together)
+        exceed ``cover_share`` of the picture (``review.coverage``; default half). Saved as
+        ``sensitive/qa/<stem>_review.json``; the covers' figures go in the run's state and ``summary.json``."""
         from vidmask_nb.redact.gaps import mark_review
         from vidmask_nb.review import qa
+        from vidmask_nb.review.coverage import DEFAULT_OVER_SHARE, cover_shares, with_cover_rows
 
+        o = self.options
         plan = self.render_plan()
         prompts = self.prompts if self.folder.prompts_json.is_file() else None
         with self.masks() as store:
             table = mark_review(qa.review_frames(store, hold=self.hold_frames, prompts=prompts), plan.margins.gaps(store))
+        covers = cover_shares(self.video, self.workdir, DEFAULT_OVER_SHARE if cover_share is None else cover_share,
+                              style=o.style, object_styles=self.object_styles, dilate=o.dilate, feather=o.feather,
+                              hold=self.hold_frames, cover_long_gaps=o.cover_long_gaps, floor=self.floor_file or False)
+        table = with_cover_rows(table, covers, self.info.fps)
         table.save(self.folder.qa_dir / f"{self.video.stem}_review.json")
+        state = self.state
+        state.stage("04_render")["covers"] = covers.to_json()
+        state.save()
+        self.covers = covers
         return table
 
     def finish(self) -> bool:
@@ -529,7 +542,7 @@ def finish_run(workdir, output, say=print) -> bool:
     changes = tracking_changes(workdir)  # what 03's tracking did: full, or which objects and frames it re-tracked
     speech = (stages["04_render"].get("audit") or {}).get("speech")
     state.complete(output, inputs=input_digests(workdir), audit=_output_audit(run, settings.video),
-                   speech_audit=speech, objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
+                   speech_audit=speech, covers=stages["04_render"].get("covers"), objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
                    long_gaps=[g.to_json() for g in gaps if g.long], render_options=used,
                    tracking=changes.to_json() if changes else None, floor=_floor(run), output_sha256=digest)
     return True

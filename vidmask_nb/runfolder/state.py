@@ -213,7 +213,7 @@ _FIELD_TYPES = {"kind": str, "version": int, "status": str, "key": str, "video":
                 "options": dict, "prompts": str, "stages": dict, "files": list, "inputs": dict, "output": str,
                 "output_sha256": str, "audit": dict, "objects": list, "uncovered_gaps": list, "long_gaps": list,
                 "prompt_check": dict, "render_options": dict, "floor": dict, "tracking": dict,
-                "speech_audit": dict, "stage_seconds": dict}
+                "speech_audit": dict, "stage_seconds": dict, "covers": dict}
 _REQUIRED = ("status", "stages", "files")
 
 
