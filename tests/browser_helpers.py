@@ -182,9 +182,10 @@ class Browser:
 
 # -- JupyterLab page actions (class names and menu labels of jupyterlab 4.x) --------------------------
 
-def open_notebook(page, lab: JupyterLab, name: str, timeout_ms: int = 120_000) -> None:
-    """Open a notebook and wait until its kernel really exists and is idle (not just the toolbar)."""
-    page.goto(lab.notebook_url(name), wait_until="domcontentloaded", timeout=timeout_ms)
+def open_notebook(page, lab: JupyterLab, name: str, timeout_ms: int = 120_000, alone: bool = False) -> None:
+    """Open a notebook and wait until its kernel really exists and is idle (not just the toolbar). ``alone``:
+    JupyterLab's workspace is reset first, so the notebooks opened before are not open beside it."""
+    page.goto(lab.notebook_url(name) + ("&reset" if alone else ""), wait_until="domcontentloaded", timeout=timeout_ms)
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
     page.get_by_text(KERNEL_IDLE_TEXT).first.wait_for(timeout=timeout_ms)
 

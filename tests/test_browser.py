@@ -359,7 +359,7 @@ def test_find_only_run_from_the_clones_notebooks_plays_saves_clean_and_shares(tm
             page = browser.page
             try:
                 for n, name in names.items():
-                    open_notebook(page, lab, name)
+                    open_notebook(page, lab, name, alone=True)
                     run_all_cells(page)
                     wait_until_executed(page)
                     assert not cell_errors(page), (n, cell_errors(page))
