@@ -37,13 +37,19 @@ def test_jupyterlab_saves_the_clones_notebooks_without_outputs(tmp_path):
     installed = [Path(d) / "jupyter_server_config.d" / "vidmask-nb.json" for d in jupyter_config_path()]
     config = next((p for p in installed if p.is_file()), None)
     assert config is not None, f"scripts/setup.sh installs the pre-save hook into one of {installed}"
-    hook = json.loads(config.read_text())["ContentsManager"]["pre_save_hook"]
+    extensions = json.loads(config.read_text())["ServerApp"]["jpserver_extensions"]
+    assert extensions == {"vidmask_nb.run.notebooks": True}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("frame", execution_count=3, outputs=[
         nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})])])
     model = {"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(nb))}
 
     async def save(root: Path, path: str) -> dict:
-        manager = AsyncLargeFileManager(root_dir=str(root), pre_save_hook=hook)
+        from types import SimpleNamespace
+
+        from vidmask_nb.run import notebooks
+
+        manager = AsyncLargeFileManager(root_dir=str(root))
+        notebooks._load_jupyter_server_extension(SimpleNamespace(contents_manager=manager))  # as the server loads it
         await manager.save(json.loads(json.dumps(model)), path)
         return json.loads((root / path).read_text())
 

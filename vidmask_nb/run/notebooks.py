@@ -57,3 +57,13 @@ def strip_outputs_where_shipped(model: dict, path: str, contents_manager=None, *
     for cell in model["content"].get("cells", []):
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    """A Jupyter server extension (enabled by ``etc/jupyter/jupyter_server_config.d/vidmask-nb.json``, which the
+    kit installs): it registers ``strip_outputs_where_shipped`` as a pre-save hook of the server's contents."""
+    return [{"module": "vidmask_nb.run.notebooks"}]
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    serverapp.contents_manager.register_pre_save_hook(strip_outputs_where_shipped)
