@@ -359,7 +359,7 @@ class Run:
         record = {"inputs": input_digests(self.workdir), "render_options": asdict(o), "object_styles": styles,
                   "audio_spans": [list(s) for s in audio_spans]}
         out = Path(output).resolve() if output else self.output
-        self._output = out
+        self._output, self.object_styles = out, object_styles
         if output is None and self._stage_current("04_render", **record):
             return out
         self._running("04_render")
@@ -368,7 +368,6 @@ class Run:
                crf=o.crf if o.crf is not None else DEFAULT_CRF, lossless=o.lossless, floor=self.floor_file,
                audio=audio if audio.changes_audio else None, progress=self.progress)
         self._done("04_render", out, **record)
-        self.object_styles = object_styles
         return out
 
     def audit_kinds(self) -> str | None:
