@@ -355,7 +355,6 @@ class Run:
 
         o = self.options
         styles = {str(k): v for k, v in (object_styles or {}).items()}
-        audio = self.audio_plan(audio_spans)
         record = {"inputs": input_digests(self.workdir), "render_options": asdict(o), "object_styles": styles,
                   "audio_spans": [list(s) for s in audio_spans]}
         out = Path(output).resolve() if output else self.output
@@ -363,6 +362,7 @@ class Run:
         if output is None and self._stage_current("04_render", **record):
             return out
         self._running("04_render")
+        audio = self.audio_plan(audio_spans)
         render(self.video, self.workdir, style=o.style, object_styles=object_styles, dilate=o.dilate,
                feather=o.feather, hold=self.hold_frames, cover_long_gaps=o.cover_long_gaps, output=out,
                crf=o.crf if o.crf is not None else DEFAULT_CRF, lossless=o.lossless, floor=self.floor_file,
