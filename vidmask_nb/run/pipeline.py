@@ -136,13 +136,14 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     from vidmask_nb.run.stages import Run, say_on_stderr
 
     opts = opts or RunOptions()
-    if not checked:
-        opts = opts.checked()
     if prompts is None and opts.find is None:
         raise VidmaskError("nothing to hide: give --prompts (a prompts.json or LabelMe folder) or --find faces")
     if not str(workdir).strip():  # an empty --out is an error, not the current directory
         check_run_folder(workdir)
     check_video_file(video)  # a symlink loop, a folder, an empty file: one line, before resolving it
+    probe(video)  # a file that is not a video says so before anything about the model (its checkpoint)
+    if not checked:
+        opts = opts.checked()
     video, workdir = _resolved(video, "the video"), _resolved(workdir, "--out")
     prompts = _resolved(prompts, "--prompts") if prompts is not None else None
     folder = RunFolder(workdir)

@@ -180,8 +180,8 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
     if save:  # every check before anything is written or said to be saved
         from vidmask_nb.media.video import probe
 
+        probe(video_path)  # a file that is not a video fails here first (before the model's checkpoint is looked for)
         options = options.checked(caller=caller)
-        probe(video_path)  # a file that is not a video fails here, before the run folder is touched
         check_run_folder(workdir, "workdir" if caller == "notebook" else "--out", inputs=(video_path,))
     if lock is not None:
         hold_lock(workdir, lock, say)
