@@ -47,8 +47,8 @@ def min_box_px(width: int, height: int) -> int:
 
 
 def _count(n: int, kind: str) -> str:
-    noun = {"face": "face", "text": "text box"}.get(kind, kind)
-    return f"{n} {noun}" + ("" if n == 1 else ("es" if noun.endswith("x") else "s"))
+    noun = {"face": "face", "text": "text box", "pii": "personal text box", "code": "code"}.get(kind, kind)
+    return f"{n} {noun}" + ("" if n == 1 else ("es" if noun.endswith("x") else "s"))  # "2 personal text boxes", not "2 piis"
 
 
 @dataclass(frozen=True)
