@@ -25,3 +25,13 @@ def write_clip(path: Path, frames: Iterable[np.ndarray], fps=Fraction(10)) -> Pa
         for p in vs.encode():
             out.mux(p)
     return Path(path)
+
+
+def start_run(workdir: Path, video: Path, **options) -> Path:
+    """What notebook 01 leaves in ``workdir``: the run's settings naming ``video`` (absolute) and ``options``
+    (``RunOptions`` fields), so notebooks 02-04 run with only ``workdir``."""
+    from vidmask_nb.run.options import RunOptions
+    from vidmask_nb.run.settings import RunSettings
+
+    RunSettings(Path(video).resolve(), Path(workdir), RunOptions(**options)).save(say=lambda line: None)
+    return Path(workdir)

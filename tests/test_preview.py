@@ -108,8 +108,8 @@ def test_notebook_is_commit_ready():
     assert nb.metadata.kernelspec.name == "python3"
     params = {}
     exec(code[0].source, params)
-    assert {"video", "workdir", "labelme_dir", "prompts_file", "model", "checkpoint", "weights", "device",
-            "image_size", "preview"} <= set(params)
+    # the model and the rest of the run's settings are 01's (the run's state); 02 imports, finds, draws, previews
+    assert {"workdir", "labelme_dir", "prompts_file", "preview"} <= set(params)
 
 
 @pytest.mark.slow
@@ -119,12 +119,13 @@ def test_notebook_02_runs_headless_with_labelme_import(tmp_path, sample_clip, sa
 
     from vidmask_nb.prompts.labelme import export_labelme
 
+    from clip_helpers import start_run
+
     export_labelme(prompts, tmp_path / "labelme")
-    workdir = tmp_path / "run"
+    workdir = start_run(tmp_path / "run", sample_clip, **MODEL_ARGS)  # what 01 leaves
     out = tmp_path / "02_out.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), cwd=str(tmp_path), progress_bar=False, kernel_name="python3",
-                               parameters=dict(video=str(sample_clip), workdir=str(workdir),
-                                               labelme_dir=str(tmp_path / "labelme"), **MODEL_ARGS))
+                               parameters=dict(workdir=str(workdir), labelme_dir=str(tmp_path / "labelme")))
     saved = json.loads((workdir / "prompts.json").read_text())
     # each LabelMe shape is one prompt: the two points of 'patch' come back as two (merged for SAM 2)
     assert [(p["frame"], p["box"] is not None, len(p["points"])) for p in saved["prompts"]] == [

@@ -370,13 +370,14 @@ def test_notebook_runs_under_papermill(tmp_path):
 
     clip = make_sample_clip(tmp_path / "clip.mp4", seconds=1.0, fps=Fraction(24000, 1001), size=(160, 120))
     info = probe(clip)
-    work = _run_folder(tmp_path / "run", info)
+    from clip_helpers import start_run
+
+    work = _run_folder(start_run(tmp_path / "run", clip, weights="random", device="cpu", image_size=IMAGE_SIZE,
+                                 chunk_seconds=0.5), info)  # what 01 and 02 leave
     prepare(clip, work, chunk_seconds=0.5)  # 01's chunk plan: 03 tracks with it
     out = tmp_path / "03_out.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / "03_propagate.ipynb"), str(out), kernel_name="python3",
-                        cwd=str(tmp_path), progress_bar=False,
-                        parameters=dict(video=str(clip), workdir=str(work), weights="random", device="cpu",
-                                        image_size=IMAGE_SIZE, overlay_count=4))
+                        cwd=str(tmp_path), progress_bar=False, parameters=dict(workdir=str(work), overlay_count=4))
     nb = nbformat.read(out, as_version=4)
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "RANDOM WEIGHTS" in text
@@ -394,7 +395,7 @@ def test_notebook_is_committed_clean():
     nbformat.validate(nb)
     assert nb.cells[1].metadata.get("tags") == ["parameters"]
     params = nb.cells[1].source
-    for name in ("video", "workdir", "model", "checkpoint", "weights", "device", "image_size"):
+    for name in ("workdir", "vos_optimized", "overlay_count"):  # the model is the run's setting (01)
         assert f"\n{name} = " in "\n" + params, name
     assert "\nchunk_seconds = " not in "\n" + params  # one chunk plan: 01's, read from the run's settings
     for c in nb.cells:

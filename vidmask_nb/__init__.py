@@ -60,6 +60,7 @@ _API = {
     "show_preview": "notebook.views", "show_tracking": "notebook.views", "show_plan": "notebook.views",
     "show_output": "notebook.views", "show_audit": "notebook.views", "show_review": "notebook.views",
     "show_contact_sheets": "notebook.views", "show_overlay": "notebook.views",
+    "export_palette_pngs": "notebook.views",
     "PromptEditor": "notebook.editor", "open_editor": "notebook.editor", "review_fixer": "notebook.editor",
     "EditState": "notebook.editstate",
 }

@@ -40,7 +40,13 @@ def show_chunks(manifest) -> None:
 
 
 def show_found(run, floor: dict | None) -> None:
-    """02: what ``find`` covered (boxes per kind, what matched: never the text) and the prompts it added."""
+    """02: the prompts the run was given that could not be used or were clipped (in red), what ``find``
+    covered (boxes per kind, what matched: never the text) and the prompts it added."""
+    from vidmask_nb.prompts.sources import PromptSource
+
+    check = run.state.get("prompt_check")
+    if isinstance(check, dict):  # what `vidmask-nb run` dropped and clipped from its --prompts
+        PromptSource.from_json(check, run.prompts).show()
     if floor is None:
         print("find is not set for this run (01's `find`): only the prompts drawn here are hidden")
         return
@@ -190,3 +196,13 @@ def show_overlay(run, enabled: bool = True) -> None:
         return
     overlay = qa.overlay_video(run.video, run.workdir)
     display(video_player(overlay, title="overlay preview (SENSITIVE: shows the source, never share)"))
+
+
+def export_palette_pngs(run, enabled: bool = True) -> None:
+    """04: the masks as palette PNGs, one a frame, into ``<workdir>/masks_png`` (for other tools); nothing
+    unless ``enabled``."""
+    from vidmask_nb.review import qa
+
+    if enabled:
+        with run.masks() as store:
+            print("palette PNGs:", qa.export_palette_pngs(store, run.workdir / "masks_png"))

@@ -74,6 +74,13 @@ class PromptSource:
     def to_json(self) -> dict:
         return {"source": self.source, "dropped": [u.to_json() for u in self.unusable], "clipped": list(self.clipped)}
 
+    @classmethod
+    def from_json(cls, data: dict, prompts: PromptSet) -> "PromptSource":
+        """What ``to_json`` recorded (the run's ``prompt_check``), over ``prompts``: a notebook shows what a
+        headless run dropped and clipped."""
+        return cls(str(data.get("source", "")), prompts, [UnusablePrompt(**u) for u in data.get("dropped", [])],
+                   list(data.get("clipped", [])))
+
     def show(self) -> None:
         """Print the dropped and clipped prompts; in a notebook, also show them in red."""
         lines = ([self.summary] if self.summary else []) + self.lines() + [f"note: {n}" for n in self.notes]

@@ -133,7 +133,10 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     ``prompts`` may be None when ``opts.find`` is set (the detectors find what to hide); with
     ``opts.no_track`` SAM 2 is never loaded and the detector floor alone is rendered.
     """
+    import warnings
+
     from vidmask_nb.run.stages import Run, say_on_stderr
+    from vidmask_nb.track.model import RandomWeightsWarning
 
     opts = opts or RunOptions()
     if prompts is None and opts.find is None:
@@ -180,7 +183,9 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         if not opts.no_track:
             _say_resume(say, video, workdir, opts)
         try:
-            run.run_all(prompts, before_tracking=hook, timings=result.stage_seconds)
+            with warnings.catch_warnings():  # the random-weights banner is printed; its warning twin is not
+                warnings.simplefilter("ignore", RandomWeightsWarning)
+                run.run_all(prompts, before_tracking=hook, timings=result.stage_seconds)
         except KeyboardInterrupt:
             running = [n for n, rec in RunState.open(workdir).get("stages", {}).items() if rec.get("status") == "running"]
             RunState.open(workdir).stage_failed(running[-1] if running else "run", "interrupted (Ctrl-C)",

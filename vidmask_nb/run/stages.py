@@ -108,15 +108,14 @@ class Run:
 
     @classmethod
     def _made(cls, settings: RunSettings, say, caller: str) -> "Run":
-        import warnings
+        if caller == "notebook":  # in a kernel: a VidmaskError as its one line, the random-weights banner not twice
+            import warnings
 
-        from vidmask_nb.track.model import RandomWeightsWarning
-
-        warnings.filterwarnings("ignore", category=RandomWeightsWarning)  # its printed banner says it once
-        if caller == "notebook":  # a VidmaskError as its one line
             from vidmask_nb.errors import show_errors_as_one_line
+            from vidmask_nb.track.model import RandomWeightsWarning
 
             show_errors_as_one_line()
+            warnings.filterwarnings("ignore", category=RandomWeightsWarning)
         return cls(settings, say, caller)
 
     @property

@@ -375,7 +375,10 @@ def load_predictor(model: str = "tiny", checkpoint: str | os.PathLike | None = N
     if key not in _BUILT:  # one model a process: the preview (02), the editor and the tracker (03) share it
         _BUILT.clear()  # the last one only: a model holds hundreds of MB
         _BUILT[key] = _build_model(spec, path, weights, dev, image_size, vos_optimized, seed)
-    return _BUILT[key]
+    predictor = _BUILT[key]
+    if weights == "random":  # said at every load, built or not: whoever asked for it hears it
+        announce_random_weights(f"{spec.name}, image size {predictor.image_size}")
+    return predictor
 
 
 # The model load_predictor built last, by what it was built from. SAM 2's predictor keeps no state of
@@ -407,7 +410,6 @@ def _build_model(spec, path, weights: str, dev, image_size, vos_optimized: bool,
         weights_id = _checkpoint_id(path)
     else:
         weights_id = f"random-seed{seed}"
-        announce_random_weights(f"{spec.name}, image size {predictor.image_size}")
     predictor = predictor.to(dev).eval()
     if dev.type != "cuda":
         predictor.memory_attention.register_forward_pre_hook(_memory_in_compute_dtype, with_kwargs=True)
