@@ -85,6 +85,20 @@ class RunOptions:
             raise
         return replace(self, **asdict(track), pii_words=find.pii_words)
 
+    def checked_parts(self, names, caller: str = "cli") -> None:
+        """Check only the stages that own the options ``names`` (an override in a later notebook): a
+        render option needs no SAM 2 checkpoint. Errors name the flag, or the parameter (``caller``)."""
+        names = set(names)
+        try:
+            for part in (TrackOptions, RenderOptions, FindOptions, AudioOptions):
+                if names & {f.name for f in fields(part)}:
+                    options = self._part(part)
+                    options.checked(resolve_checkpoint=not self.no_track) if part is TrackOptions else options.checked()
+        except VidmaskError as exc:
+            if caller == "notebook":
+                raise VidmaskError(in_notebook_terms(str(exc))) from None
+            raise
+
     @classmethod
     def from_mapping(cls, values: dict, base: "RunOptions | None" = None) -> "RunOptions":
         """Options from a batch row or CLI dict: names like the flags (``image-size`` or ``image_size``)."""

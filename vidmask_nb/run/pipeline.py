@@ -179,9 +179,11 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         run = Run._made(RunSettings(video, workdir, opts), say, "cli")
         if opts.find is not None:  # the floor is made afresh for this run; drawn prompts stay
             (workdir / "floor.json").unlink(missing_ok=True)
-        hook = (lambda r: before_tracking(r.video, r.workdir, r.options)) if before_tracking else None
-        if not opts.no_track:
+        def hook(r) -> None:  # between 02 and 03: where tracking starts, then the cluster's groups (--ray)
             _say_resume(say, video, workdir, opts)
+            if before_tracking is not None:
+                before_tracking(r.video, r.workdir, r.options)
+
         try:
             with warnings.catch_warnings():  # the random-weights banner is printed; its warning twin is not
                 warnings.simplefilter("ignore", RandomWeightsWarning)
@@ -275,7 +277,10 @@ def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = Fa
             return started
 
     config = Config({"KernelManager": {"transport_encryption": "auto"},
-                     "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}})
+                     "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"],
+                                        # a report keeps what cells print and draw, not the widgets' state:
+                                        # the player's video bytes, the editor's frames
+                                        "store_widget_state": False}})
     with atomic_output(report) as tmp:  # a full disk never leaves a truncated report under its final name
         try:
             pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name="python3",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -102,8 +102,9 @@ class Run:
         """The run in ``workdir`` as it was started; a keyword that is not None overrides one setting here."""
         settings = run_settings(workdir, video, save=False, say=say, caller=caller,
                                 lock=lock or ("notebook" if caller == "notebook" else None), **overrides)
-        if overrides:
-            settings = replace(settings, options=settings.options.checked(caller=caller))
+        given = {k for k, v in overrides.items() if v is not None}
+        if given:  # each overridden stage's own check (04's render options need no SAM 2 checkpoint)
+            settings.options.checked_parts(given, caller=caller)
         return cls._made(settings, say, caller)
 
     @classmethod
