@@ -121,8 +121,12 @@ class Detections:
         """Each box grown by ``margin`` of its own size on every side (0.1 = 10 %), clipped to the frame."""
         if not len(self):
             return self
+        b = self.boxes
+        return self.grown_by((b[:, 2] - b[:, 0]) * margin, (b[:, 3] - b[:, 1]) * margin, width, height)
+
+    def grown_by(self, dw: np.ndarray, dh: np.ndarray, width: int, height: int) -> "Detections":
+        """Each box grown by its own ``dw`` px left and right and ``dh`` px above and below, clipped to the frame."""
         b = self.boxes.copy()
-        dw, dh = (b[:, 2] - b[:, 0]) * margin, (b[:, 3] - b[:, 1]) * margin
         b[:, 0] -= dw
         b[:, 2] += dw
         b[:, 1] -= dh

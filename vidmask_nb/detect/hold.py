@@ -40,20 +40,14 @@ def grown_by_kind(dets: Detections, margin: float, width: int, height: int) -> D
     forehead), text by ``TEXT_MARGIN`` of its height, a code by ``CODE_MARGIN`` of its size."""
     if not len(dets):
         return dets
-    b = dets.boxes.astype(np.float32).copy()
+    b = dets.boxes.astype(np.float32)
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
     kinds = dets.kinds.astype(str)
     text = (kinds == "text") | (kinds == "pii")
     code = kinds == "code"
     dw = np.where(text, TEXT_MARGIN * h, np.where(code, CODE_MARGIN * np.maximum(w, h), margin * w))
     dh = np.where(text, TEXT_MARGIN * h, np.where(code, CODE_MARGIN * np.maximum(w, h), margin * h))
-    b[:, 0] -= dw
-    b[:, 2] += dw
-    b[:, 1] -= dh
-    b[:, 3] += dh
-    b[:, 0::2] = b[:, 0::2].clip(0, width)
-    b[:, 1::2] = b[:, 1::2].clip(0, height)
-    return Detections(b, dets.scores, dets.kinds, dets.what)
+    return Detections(b, dets.scores, dets.kinds, dets.what).grown_by(dw, dh, width, height)
 
 
 def floor_cover(dets: Detections, height: int, width: int, margin: float = FLOOR_MARGIN,
