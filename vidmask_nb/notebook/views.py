@@ -52,7 +52,7 @@ def show_found(run, floor: dict | None) -> None:
         return
     show_table([{"kind": k, **v} if isinstance(v, dict) else {"kind": k, "value": v} for k, v in floor.items()],
                title="The detector floor (floor.json): covered on every frame it was found, fail closed")
-    log = getattr(run, "found_log", [])
+    log = run.found_log
     show_table(log[:40] or [{"prompts added": "none" if run.options.no_track else "none found"}],
                title=f"{len(log)} prompt(s) added by find")
 

@@ -39,9 +39,6 @@ from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.runfolder.state import RunState, input_digests, sha256_file
 from vidmask_nb.run.share import audit_flags
 
-STAGE_NAMES = ("01_extract", "02_prompt", "03_propagate", "04_render")
-
-
 @dataclass
 class Audit:
     """Every audit of one rendered output: pictures (faces, text, pii, codes) and speech."""
@@ -53,15 +50,6 @@ class Audit:
     @property
     def clean(self) -> bool:
         return all(a is None or a.clean for a in (self.pictures, self.speech))
-
-    def flagged(self) -> list[str]:
-        """One line per audit that found something, by kind."""
-        lines = []
-        if self.pictures is not None and not self.pictures.clean:
-            lines.append(f"{'/'.join(self.pictures.kinds)} still detectable on frames {self.pictures.leak_frames[:10]}")
-        if self.speech is not None and not self.speech.clean:
-            lines.append(self.speech.summary())
-        return lines
 
     def summary(self) -> str:
         parts = [a.summary() for a in (self.pictures, self.speech) if a is not None]
@@ -385,7 +373,7 @@ class Run:
         if not out.is_file():
             raise VidmaskError(f"{out} is not rendered yet: run render() first")
         digest = sha256_file(out)
-        styles = object_styles if object_styles is not None else getattr(self, "object_styles", None)
+        styles = object_styles if object_styles is not None else self.object_styles
         record = {"output_sha256": digest, "kinds": self.audit_kinds(), "every": every,
                   "object_styles": {str(k): v for k, v in (styles or {}).items()}}
         saved = self.state.get("stages", {}).get("04_render", {}).get("audit") or {}
@@ -465,9 +453,14 @@ class Run:
         ``before_tracking(run)`` runs between 02 and 03; ``timings`` gets each stage's seconds."""
         import time
 
+        def track() -> None:
+            if before_tracking is not None:
+                before_tracking(self)
+            self.track()
+
         stages = [("01_extract", self.extract), ("02_prompt", lambda: self.prompt(prompts))]
         if not self.options.no_track:
-            stages.append(("03_propagate", lambda: (before_tracking and before_tracking(self), self.track())))
+            stages.append(("03_propagate", track))
         stages.append(("04_render", self._render_and_audit))
         for n, (name, step) in enumerate(stages, start=1):
             self.say(f"{n}/{len(stages)} {name}")
