@@ -1087,7 +1087,10 @@ class ReviewFixer(widgets.VBox):
         if not 0 <= int(index) < len(self.rows):
             raise VidmaskError(f"there is no review row {index}; there are {len(self.rows)}")
         if self.editor is None:
-            self.editor = PromptEditor(self.video, self.workdir, review=self.table, **self._kwargs)
+            # opened at the row's frame: its first picture is that frame (a picture of another frame sent just
+            # before it could be decoded after it in the page, and stay shown)
+            self.editor = PromptEditor(self.video, self.workdir, review=self.table,
+                                       **{"frame": self.rows[int(index)].first, **self._kwargs})
             self._slot.children = [self.editor]
         self.editor.goto_review(int(index))
         return self.editor
