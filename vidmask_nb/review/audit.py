@@ -340,6 +340,16 @@ class SpeechAudit:
         return {"video": str(self.video), "say_words": self.source, "say_pii": self.say_pii, "asr": self.asr,
                 "tracks": list(self.tracks), "clean": self.clean, "heard": self.rows()}
 
+    @classmethod
+    def from_json(cls, data: dict) -> "SpeechAudit":
+        """What ``to_json`` recorded: every hit's track, span and kind (never the word, which is not kept)."""
+        from vidmask_nb.detect.speech import HeardWord
+
+        heard = [HeardWord(int(r["track"]), "", float(r["start s"]), float(r["end s"]), str(r.get("kind", "word")))
+                 for r in data.get("heard", [])]
+        return cls(str(data.get("video", "")), str(data.get("say_words") or ""), tuple(data.get("tracks", ())), heard,
+                   str(data.get("asr", "")), bool(data.get("say_pii")))
+
 
 def audit_speech(video: str | os.PathLike, say_words: str | os.PathLike | None = None, say_pii: bool = False,
                  asr: str | None = None) -> SpeechAudit:

@@ -234,23 +234,20 @@ class Run:
 
     def find(self):
         """02: with ``find`` set, the detectors' floor over every frame (``floor.json``, resumable) and, when
-        tracking, the objects they find as box prompts; with ``no_track``, the untracked masks. Returns
+        tracking, the objects they find as box prompts (``no_track``: ``prompts_done`` makes the covers). Returns
         the floor's summary (boxes per kind, what matched); None when ``find`` is not set. Done again only
         when the options or 02's files changed."""
         from vidmask_nb.detect.find import find_and_floor
         from vidmask_nb.detect.floorfile import floor_path, floor_summary
-        from vidmask_nb.detect.untracked import write_untracked_masks
 
         o = self.options
         if not o.find:
             return None
         if not self._stage_current("02_prompt", options=asdict(o)) or self.floor_file is None:
-            self._running("02_prompt")
-            found, self.found_log = find_and_floor(self.video, self.workdir, o.find, o.find_every,
-                                                          o.floor_every, info=self.info, track=not o.no_track,
-                                                          pii_words=o.pii_words, exact=o.exact_floor)
-            if o.no_track:
-                write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
+            self._running("02_prompt")  # the untracked masks follow in prompts_done, after any drawing
+            _, self.found_log = find_and_floor(self.video, self.workdir, o.find, o.find_every, o.floor_every,
+                                               info=self.info, track=not o.no_track, pii_words=o.pii_words,
+                                               exact=o.exact_floor)
         return floor_summary(floor_path(self.workdir))
 
     def prompts_done(self) -> None:
@@ -375,11 +372,12 @@ class Run:
         digest = sha256_file(out)
         styles = object_styles if object_styles is not None else self.object_styles
         record = {"output_sha256": digest, "kinds": self.audit_kinds(), "every": every,
+                  "listened_for": [o.say_words, o.say_pii],
                   "object_styles": {str(k): v for k, v in (styles or {}).items()}}
         saved = self.state.get("stages", {}).get("04_render", {}).get("audit") or {}
         report_file = self.folder.qa_dir / f"{self.video.stem}_audit.json"
-        if all(saved.get(k) == v for k, v in record.items()) and report_file.is_file():
-            speech = self._speech_audit(out)
+        if all(saved.get(k) == v for k, v in record.items()) and report_file.is_file():  # this very file, audited
+            speech = auditing.SpeechAudit.from_json(saved["speech"]) if saved.get("speech") else None
             self.last_audit = Audit(auditing.AuditReport.load(report_file), speech, digest)
             return self.last_audit
         pictures = auditing.audit_run(self.video, self.workdir, out, self.audit_kinds(), every, styles, o.style,
