@@ -222,6 +222,17 @@ def test_no_track_run_on_a_real_cut(shared_media, tmp_path):
     assert (np.abs(fa - fb).max(axis=2) > 40).mean() < 0.1
 
 
+@pytest.mark.media
+def test_audit_looks_with_the_fast_pass_and_sees_what_the_exact_one_sees(shared_media, tmp_path):
+    """The audit's default face pass (the fast pass, scanning every frame) flags every unredacted frame of a
+    real cut with faces that the exact pass flags, and says which pass it was."""
+    clip = cut_clip(shared_media / "bedroom.mp4", tmp_path / "bed12.mp4", 12)
+    fast, exact = audit_video(clip, "faces"), audit_video(clip, "faces", exact=True)
+    assert (fast.face_pass, exact.face_pass) == ("fast", "exact")
+    assert exact.leak_frames and set(exact.leak_frames) <= set(fast.leak_frames)
+    assert audit_video(clip, "faces", every=3).face_pass == "exact"  # the fast pass follows faces frame by frame
+
+
 def test_cli_errors(tmp_path, sample_clip):
     from vidmask_nb.cli import main
 

@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pii-words", default=None, metavar="FILE", type=text_file_arg("--pii-words"),
                    help="with pii: a text file of words and names, one a line, reported wherever OCR reads them")
     s.add_argument("--every", type=int, default=1, metavar="N", help="check every N-th frame (default 1: every frame)")
+    s.add_argument("--exact", action="store_true",
+                   help="faces by CenterFace at 640 px on every frame checked (default: the fast pass, scanning "
+                        "every frame, which sees more faces under 40 px; benchmarks/bench_audit.py)")
     s.add_argument("--json", action="store_true", help="print the full report as JSON (default: a table)")
     s.add_argument("--say-words", default=None, metavar="FILE", type=text_file_arg("--say-words"),
                    help="also list where a word or phrase of FILE is still heard (every audio track; exit 1 when "
@@ -383,7 +386,7 @@ def cmd_audit(args) -> int:
         report = None
     else:
         report = audit_video(args.video, args.find, args.every,
-                             words=read_words(args.pii_words) if args.pii_words else ())
+                             words=read_words(args.pii_words) if args.pii_words else (), exact=args.exact)
     if args.json:
         print(json.dumps({**(report.to_json() if report else {}),
                           **({"speech": speech.to_json()} if speech else {})}, indent=1))

@@ -63,9 +63,11 @@ def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "
 
 def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: float | None = None,
                  threshold: float | Mapping[str, float] | None = None, desc: str = "detect",
-                 words: Sequence[str] = (), sticky: bool = False, start: int = 0) -> Iterator[tuple[int, Detections]]:
+                 words: Sequence[str] = (), sticky: bool = False, start: int = 0,
+                 fast=None) -> Iterator[tuple[int, Detections]]:
     """(frame, detections) for every ``every``-th frame of ``video`` (always including the last), from
     frame ``start`` on (a resumed floor decodes from the keyframe before it, the same pixels).
+    ``fast``: faces by the fast pass with these ``fastpass.FastPassOptions`` (every frame only).
 
     ``words``: the ``pii`` detector's word list; ``sticky``: personal text stays personal on the
     next frame where OCR misreads it (``sticky_pii``; the floor's way, not the audit's).
@@ -76,7 +78,9 @@ def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: 
     info = info or probe(video)
     if every < 1:
         raise VidmaskError(f"detection interval must be 1 frame or more, not {every}")
-    detector = FrameDetector(kinds, scale, threshold, words, sticky)
+    if fast is not None and every != 1:
+        raise VidmaskError(f"the fast face pass follows faces from frame to frame: it looks at every frame, not every {every}th")
+    detector = FrameDetector(kinds, scale, threshold, words, sticky, fast)
     for index, rgb in _frames_rgb(video, info, None if every == 1 else _sampled(info, every), desc, start):
         yield index, detector(rgb)
 

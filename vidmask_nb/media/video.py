@@ -479,10 +479,25 @@ class VideoReader:
         return self._cache[index]
 
     def frames_at(self, indices) -> list[np.ndarray]:
-        """Several frames by index (sorted internally so each GOP is decoded once)."""
-        out = {}
-        for i in sorted(set(indices)):
-            out[i] = self[i]
+        """Several frames by index, each GOP decoded once and only the frames asked for converted (a
+        contact sheet's eight frames; ``__getitem__`` converts and caches the frames before one too, for
+        an editor stepping back)."""
+        n = self.info.frame_count
+        indices = [i + n if i < 0 else i for i in indices]
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            raise IndexError(f"frames {bad} are outside the video (0..{n - 1})")
+        out = {i: self._cache[i] for i in set(indices) if i in self._cache}
+        todo = sorted(set(indices) - set(out))
+        with self._lock:
+            for i in todo:
+                if i in out:
+                    continue
+                key = self.keyframe_before(i)
+                continuing = self._next_index is not None and key <= self._next_index <= i
+                for idx, frame in self.decoded(self._next_index if continuing else key, i + 1):
+                    if idx in todo and idx not in out:
+                        out[idx] = self._convert(frame)
         return [out[i] for i in indices]
 
 
