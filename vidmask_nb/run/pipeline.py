@@ -225,67 +225,97 @@ def write_reports(workdir, nb_dir=None, say=print) -> list[Path]:
     """Execute the four notebooks on the finished run in ``workdir`` (papermill) as its report, into
     ``sensitive/reports/``: they show what the stages made (nothing is done again)."""
     import papermill as pm
+    from jupyter_core.utils import run_sync
 
     nb_dir = nb_dir or notebooks_dir()
     folder = RunFolder(workdir)
     folder.reports_dir.mkdir(parents=True, exist_ok=True)
+
     show_cells = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
     out = []
     settings = RunSettings.load(workdir)
-    for name in NOTEBOOKS:
-        if name == "03_propagate" and settings is not None and settings.options.no_track:
-            continue  # nothing was tracked: no timeline to show
-        report = folder.reports_dir / f"{name}.ipynb"
-        try:
-            params = {"workdir": str(workdir), **({"video": None} if name == "01_extract" else {})}  # the run's own
-            execute_notebook(nb_dir / f"{name}.ipynb", report, params, progress_bar=show_cells)
-        except pm.PapermillExecutionError as exc:
-            raise VidmaskError(f"the report {name} failed at cell {exc.exec_count}: {exc.ename}: "
-                               f"{_first_line(exc.evalue)} (report: {report})") from None
-        except Exception as exc:  # kernel died, notebook unreadable...
-            raise VidmaskError(f"the report {name} could not run: {type(exc).__name__}: {_first_line(str(exc))} "
-                               f"(report: {report})") from None
-        out.append(report)
+    # One kernel for the whole report: each notebook's parameters cell and first calls set everything it
+    # uses (tests run each notebook in a kernel of its own), and a kernel's start costs more than a
+    # notebook's cells on a short clip.
+    kernel = _kernel_manager(folder.reports_dir / "reports.kernel.log")
+    try:
+        for name in NOTEBOOKS:
+            if name == "03_propagate" and settings is not None and settings.options.no_track:
+                continue  # nothing was tracked: no timeline to show
+            report = folder.reports_dir / f"{name}.ipynb"
+            try:
+                params = {"workdir": str(workdir), **({"video": None} if name == "01_extract" else {})}  # the run's own
+                execute_notebook(nb_dir / f"{name}.ipynb", report, params, progress_bar=show_cells, kernel=kernel)
+            except pm.PapermillExecutionError as exc:
+                raise VidmaskError(f"the report {name} failed at cell {exc.exec_count}: {exc.ename}: "
+                                   f"{_first_line(exc.evalue)} (report: {report})") from None
+            except Exception as exc:  # kernel died, notebook unreadable...
+                raise VidmaskError(f"the report {name} could not run: {type(exc).__name__}: "
+                                   f"{_first_line(str(exc))} (report: {report})") from None
+            out.append(report)
+    finally:
+        if kernel.has_kernel:
+            run_sync(kernel.shutdown_kernel)(now=False)
     say(f"reports (SENSITIVE, they show the source): {folder.reports_dir}")
     return out
 
 
-def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = False) -> None:
+_REPORT_CONFIG = {"KernelManager": {"transport_encryption": "auto"},
+                  "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"],
+                                     # a report keeps what cells print and draw, not the widgets' state:
+                                     # the player's video bytes, the editor's frames
+                                     "store_widget_state": False}}
+
+
+def _kernel_manager(kernel_log: Path):
+    """A kernel manager (``_kernel_class``) for several notebooks: its kernel starts with the first one."""
+    from traitlets.config import Config
+
+    return _kernel_class(kernel_log)(kernel_name="python3", config=Config(_REPORT_CONFIG))
+
+
+def _kernel_class(kernel_log: Path):
+    """Kernel managers whose kernel writes what it prints to stderr (a C library's message at shutdown,
+    for one) into ``kernel_log``, not the console."""
+    from jupyter_client import AsyncKernelManager
+
+    class KernelWithLog(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kernel_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(kernel_log, "ab") as log:  # the kernel keeps its own copy of the descriptor
+                started = await super().start_kernel(**dict(kw, stderr=log))
+            return started
+
+    return KernelWithLog
+
+
+def execute_notebook(notebook, report, parameters: dict, progress_bar: bool = False, kernel=None) -> None:
     """papermill with the kernel's working directory ``notebooks/`` (as in JupyterLab), quietly.
 
+    ``kernel``: a kernel manager (``_kernel_manager``) whose kernel runs this notebook and is kept for the
+    next; None: a kernel of its own, shut down after, with its log at ``<report>.kernel.log``.
     The kernel gets CurveZMQ keys from its manager (``transport_encryption='auto'``, for kernelspecs
     that declare support, as ipykernel's does), so its traffic is encrypted and ipykernel has no
     reason to warn that it "is running over TCP without encryption" on the console. The kernel
     process's own log (not the notebook's output) is kept to critical messages: at shutdown
     jupyter_client interrupts the kernel before asking it to stop, and a kernel still finishing a
     message logs "KeyboardInterrupt caught in kernel" to the console. Errors in cells still reach
-    the report and stop the run. Whatever the kernel process itself writes to stderr (a C library's
-    message at shutdown, for one) goes to ``<report>.kernel.log`` beside the report, not the console.
+    the report and stop the run.
     """
     import papermill as pm
-    from jupyter_client import AsyncKernelManager
     from traitlets.config import Config
 
     report = Path(report)
     report.parent.mkdir(parents=True, exist_ok=True)
-    kernel_log = report.with_suffix(".kernel.log")
-
-    class KernelWithLog(AsyncKernelManager):
-        async def start_kernel(self, **kw):
-            with open(kernel_log, "ab") as log:  # the kernel keeps its own copy of the descriptor
-                started = await super().start_kernel(**dict(kw, stderr=log))
-            return started
-
-    config = Config({"KernelManager": {"transport_encryption": "auto"},
-                     "NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"],
-                                        # a report keeps what cells print and draw, not the widgets' state:
-                                        # the player's video bytes, the editor's frames
-                                        "store_widget_state": False}})
+    if kernel is None:
+        shared = {"kernel_manager_class": _kernel_class(report.with_suffix(".kernel.log"))}
+    else:
+        shared = {"km": kernel}
     with atomic_output(report) as tmp:  # a full disk never leaves a truncated report under its final name
         try:
             pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name="python3",
                                 cwd=str(Path(notebook).parent), progress_bar=progress_bar, log_output=False,
-                                config=config, kernel_manager_class=KernelWithLog)
+                                config=Config(_REPORT_CONFIG), **shared)
         except pm.PapermillExecutionError:
             if tmp.is_file():  # the failed notebook is the report of the failure: keep it, whole
                 os.replace(tmp, report)
