@@ -506,7 +506,7 @@ def test_review_fixer_opens_the_editor_at_a_rows_frame(tracked_run, sample_clip)
     assert ed.review_rows == table.rows and "covered by hold=3" in ed.status
     assert fixer.children[-1].children == (ed,)
     fixer.buttons[0].click()  # the same editor moves
-    assert fixer.editor is ed and ed.frame == fixer.rows[0].first
+    assert fixer.editor is ed and ed.frame == fixer.rows[0].at  # the frame the row names (its worst)
     fixer.close()
     empty = qa.ReviewTable([], table.settings)
     assert "nothing to fix" in review_fixer(sample_clip, run, empty).value
@@ -558,3 +558,25 @@ def test_a_drag_over_the_objects_box_waits_for_replace_and_the_label_box_follows
     editor._preview_frame = 1
     editor.step_frame(1)
     assert editor.preview_image.layout.display == "none"  # the preview of another frame does not linger
+
+
+def test_fix_opens_the_frame_its_row_names_not_the_spans_first(tmp_path, sample_clip, sample_clip_info):
+    """Issue 30: a row "low score ... at frame 32" over frames 30-33 opened frame 30."""
+    from common import inject_masks
+    from vidmask_nb.media.sample import SampleScene
+    from vidmask_nb.notebook.editor import ReviewFixer
+    from vidmask_nb.review import qa
+    from vidmask_nb.runfolder.folder import RunFolder
+
+    info = sample_clip_info
+    scene = SampleScene((info.width, info.height), info.fps)
+    low = {30: 0.3, 31: 0.3, 32: 0.1, 33: 0.3}
+    store = inject_masks(info, {1: "ball"}, lambda i, k: scene.object_mask(i, k), lambda i, k: low.get(i, 1.0))
+    store.save(RunFolder(tmp_path / "run").create().masks_json)
+    table = qa.review_frames(store, hold=3)
+    index = next(i for i, r in enumerate(table) if r.reason == "low score")
+    assert (table.rows[index].first, table.rows[index].last) == (30, 33) and "at frame 32" in table.rows[index].detail
+    fixer = ReviewFixer(sample_clip, tmp_path / "run", table)
+    fixer.buttons[index].click()
+    assert fixer.editor.frame == 32 and "editing at frame 32" in fixer._status.value
+    fixer.close()

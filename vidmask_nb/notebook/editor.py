@@ -529,7 +529,8 @@ class PromptEditor(widgets.VBox):
         self._draw_frame()
 
     def goto_review(self, index: int | None) -> None:
-        """Show review span ``index`` (of ``review_rows``): its first frame, its object picked."""
+        """Show review span ``index`` (of ``review_rows``): the frame it names (``ReviewRow.at``: its worst,
+        else its first), its object picked."""
         if index is None:
             return
         index = int(index)
@@ -538,7 +539,7 @@ class PromptEditor(widgets.VBox):
         row = self.review_rows[index]
         if any(o.id == row.obj_id for o in self.prompts.objects):
             self.obj_id = row.obj_id
-        self.set_frame(row.first)
+        self.set_frame(getattr(row, "at", row.first))
         self.set_status(f"review: {self._describe_review(row)} · {row.detail}")
 
     def masks_on_frame(self, frame: int | None = None) -> dict[int, np.ndarray]:
@@ -1050,7 +1051,7 @@ def open_editor(video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike
 
 class ReviewFixer(widgets.VBox):
     """A review table with a "fix" button per row: it opens the prompt editor (below the table) at
-    the row's first frame with its object picked and the tracked masks drawn; a second "fix" moves
+    the frame the row names (its worst, else its first) with its object picked and the tracked masks drawn; a second "fix" moves
     the same editor. Draw the correction there, then run 03 and 04 again.
 
     ``table``: a ``qa.ReviewTable`` (04's, with its settings); ``max_rows``: rows listed (the rest
@@ -1066,7 +1067,7 @@ class ReviewFixer(widgets.VBox):
         lines = []
         for i, row in enumerate(self.rows[:max_rows]):
             button = widgets.Button(description="fix", icon="pencil", layout=widgets.Layout(width="70px"),
-                                    tooltip=f"open the prompt editor at frame {row.first}")
+                                    tooltip=f"open the prompt editor at frame {row.at}")
             button.on_click(lambda _, i=i: self._click(i))
             button.add_class("vidmask-fix")
             self.buttons.append(button)
@@ -1090,7 +1091,7 @@ class ReviewFixer(widgets.VBox):
             # opened at the row's frame: its first picture is that frame (a picture of another frame sent just
             # before it could be decoded after it in the page, and stay shown)
             self.editor = PromptEditor(self.video, self.workdir, review=self.table,
-                                       **{"frame": self.rows[int(index)].first, **self._kwargs})
+                                       **{"frame": self.rows[int(index)].at, **self._kwargs})
             self._slot.children = [self.editor]
         self.editor.goto_review(int(index))
         return self.editor
@@ -1098,7 +1099,7 @@ class ReviewFixer(widgets.VBox):
     def _click(self, index: int) -> None:
         try:
             self.fix(index)
-            self._status.value = html.escape(f"editing at frame {self.rows[index].first}: draw the fix below, "
+            self._status.value = html.escape(f"editing at frame {self.rows[index].at}: draw the fix below, "
                                              "then run 03 and 04 again")
         except Exception as exc:  # noqa: BLE001 - shown here, not lost in the log console
             self._status.value = f"<span style='color:#b00020'>{html.escape(str(exc))}</span>"
