@@ -580,3 +580,34 @@ def test_fix_opens_the_frame_its_row_names_not_the_spans_first(tmp_path, sample_
     fixer.buttons[index].click()
     assert fixer.editor.frame == 32 and "editing at frame 32" in fixer._status.value
     fixer.close()
+
+
+@pytest.mark.media
+def test_find_in_whole_video_leaves_out_people_already_boxed_and_says_so(tmp_path, face_clip, face_frames):
+    """Issue 30: the whole-video find proposed a face inside a drawn person as a new object, without a word.
+    A face inside the person's box (frame 0) or its tracked mask (frame 15) is that person's: not proposed."""
+    from common import inject_masks
+    from vidmask_nb.detect.detectors import detect_frame
+    from vidmask_nb.media.video import VideoReader
+    from vidmask_nb.runfolder.folder import RunFolder
+
+    with VideoReader(face_clip) as reader:
+        later = detect_frame(reader[15], "faces")
+    first, then = (d.boxes[int(np.argmax(d.scores))] for d in (face_frames[0], later))
+    ed = PromptEditor(face_clip, tmp_path / "run")
+    w, h = first[2] - first[0], first[3] - first[1]
+    ed.add_box(max(0, first[0] - w), max(0, first[1] - h / 2), first[2] + w, min(ed.info.height - 1, first[3] + 3 * h))
+    person = ed.rename_object(ed.obj_id, "person").id
+    body = np.zeros((ed.info.height, ed.info.width), bool)
+    body[int(then[1]) - 10:int(then[3]) + 60, int(then[0]) - 20:int(then[2]) + 20] = True
+    inject_masks(ed.info, {person: "person"}, lambda i, k: body if i == 15 else None).save(RunFolder(tmp_path / "run").masks_json)
+    proposals = ed.find_video("faces", every=0.5)  # frames 0, 15 and 29
+    from vidmask_nb.detect.detectors import iou_matrix
+
+    iou = lambda a, b: float(iou_matrix(np.array(a), np.array(b))[0, 0])  # noqa: E731
+    assert not any(p.frame == 0 and iou(p.box, first) > 0.5 or p.frame == 15 and iou(p.box, then) > 0.5
+                   for p in proposals), [p.describe() for p in proposals]
+    assert len([p for p in proposals if p.frame == 0]) == len(face_frames[0]) - 1
+    assert "2 detection(s) already boxed (person), not proposed" in ed.status
+    assert {(m.frame, m.boxed_by) for m in ed.state.matched} == {(0, person), (15, person)}
+    ed.close()

@@ -715,7 +715,8 @@ class PromptEditor(widgets.VBox):
         frame = self.state.check_frame(frame)
         with self._busy(f"finding {' and '.join(kinds)} on frame {frame}"):
             dets = self._detect_one(frame, kinds)
-        return self._edit(self.state.propose_on_frame, frame, kinds, dets, redraw=True)
+        masks = self.masks_on_frame(frame) if self.reload_masks() else None
+        return self._edit(self.state.propose_on_frame, frame, kinds, dets, masks, redraw=True)
 
     def find_video(self, kinds="face", every: float = 0.5) -> list[Proposal]:
         """Detect on a frame every ``every`` seconds (and on prompted frames) through the whole video.
@@ -743,17 +744,25 @@ class PromptEditor(widgets.VBox):
                 dets[index] = frame_dets
                 bar.value += 1
 
-        def detections_at(frame: int) -> Detections:  # a prompted frame between the samples
+        # what belongs to an object already there (its box prompt or tracked mask on that frame, or its
+        # detection followed from the frame searched before) is not proposed as a new object
+        self.state.matched, carried = [], {}
+        has_masks = self.reload_masks()
+
+        def detections_at(frame: int) -> Detections:  # frames in order; a prompted frame between the samples
             if frame not in dets:
                 dets[frame] = self._detect_one(frame, kinds)
-            return dets[frame]
+            return self.state.claim_known(frame, dets[frame], self.masks_on_frame(frame) if has_masks else None,
+                                          carried)
 
         _, log = find_objects(self.prompts, self.info, detections_at, every)
-        self._edit(self.state.propose_objects, log)
+        self._edit(self.state.propose_objects, log, self.state.matched)
         bar.description = "done"
         groups = len({p.group for p in self.proposals})
-        self.set_status(f"{len(self.proposals)} proposal(s) for {groups} object(s) on {len(dets)} frames searched "
-                        f"({', '.join(kinds)}, every {every:g} s): pick one in the list, then accept or reject")
+        boxed = self.state.matched_line()
+        self.set_status(f"{len(self.proposals)} proposal(s) for {groups} new object(s) on {len(dets)} frames searched "
+                        f"({', '.join(kinds)}, every {every:g} s): pick one in the list, then accept or reject"
+                        + (f"; {boxed}" if boxed else ""))
         return list(self.proposals)
 
     def select_proposal(self, index: int | None) -> None:
