@@ -611,3 +611,26 @@ def test_find_in_whole_video_leaves_out_people_already_boxed_and_says_so(tmp_pat
     assert "2 detection(s) already boxed (person), not proposed" in ed.status
     assert {(m.frame, m.boxed_by) for m in ed.state.matched} == {(0, person), (15, person)}
     ed.close()
+
+
+def test_overlay_labels_never_stack_and_outlines_have_a_contrasting_halo(editor):
+    """Issue 30: at 1280x800 overlay labels stacked on each other, and a green box vanished in its green tint."""
+    from vidmask_nb.notebook.editor import halo_color
+    from vidmask_nb.prompts.records import color_for
+
+    for label in ("alpha", "beta", "gamma"):  # three objects boxed at nearly the same place
+        editor.new_object(label)
+        editor.add_box(20, 20, 60, 60)
+    plates = editor.plates
+    assert len(plates) == 4  # the corner badge and one label per box
+    for i, (x, y, w, h) in enumerate(plates):
+        for (x2, y2, w2, h2) in plates[i + 1:]:
+            assert not (x < x2 + w2 and x2 < x + w and y < y2 + h2 and y2 < y + h), plates
+
+    def luma(rgb):
+        return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+    for obj_id in range(1, 11):
+        color = color_for(obj_id)
+        halo = [int(v) for v in halo_color(color)[4:-1].split(",")]
+        assert abs(luma(halo) - luma(color)) > 90, (color, halo)

@@ -98,6 +98,32 @@ SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift-click or right-click
              ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag or a dashed box")]
 
 
+def halo_color(color) -> str:
+    """The outline drawn under an object's box: near-black under a light colour, near-white under a dark one,
+    so the box stays seen over its own mask's tint (a green box over a green tint)."""
+    r, g, b = color
+    return "rgb(20,20,20)" if 0.299 * r + 0.587 * g + 0.114 * b > 110 else "rgb(245,245,245)"
+
+
+def place_plate(placed: list, x: float, top: float, w: float, h: float, height: float) -> float:
+    """The top of a ``w`` x ``h`` label plate at ``x``, as near ``top`` as it can be without covering any
+    plate in ``placed`` ((x, y, w, h) each): moved down past each one it would cover, within ``height``."""
+    def hits(y):
+        return [p for p in placed if x < p[0] + p[2] and p[0] < x + w and y < p[1] + p[3] and p[1] < y + h]
+
+    y = top
+    for _ in range(len(placed) + 1):
+        over = hits(y)
+        if not over:
+            return y
+        y = max(p[1] + p[3] for p in over) + 1
+        if y + h > height:  # no room below: the lowest free place above instead
+            y = max(0.0, min(p[1] for p in over) - h - 1)
+            if hits(y):
+                return top
+    return y
+
+
 def _state_attr(name: str, doc: str) -> property:
     """An editor attribute that is ``editor.state``'s (read and written through)."""
     return property(lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value),
@@ -183,9 +209,9 @@ class PromptEditor(widgets.VBox):
         self._build_widgets(css_w)
         self.reload_masks()
         # The controls a drawing needs sit above the image, the status line right under it (fixed
-        # height), the lists below: at 1280x800 the image and its controls are in view together.
-        super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self.timeline,
-                          self._status, self._masks_row, self._list_row,
+        # height), the lists beside it: at 1280x800 the image, its controls and the lists are in view together.
+        super().__init__([self._header, self._nav, self._tools, self._find_box,
+                          _row([self._image_column, self._list_row]), self._masks_row,
                           self._help, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
         self.set_status(self.state.message)
@@ -201,12 +227,13 @@ class PromptEditor(widgets.VBox):
             f"text-overflow:ellipsis'>{head}</div>", layout=widgets.Layout(width="100%"))
         self.slider = widgets.IntSlider(value=self.frame, min=0, max=info.frame_count - 1, step=1,
                                         description="frame", continuous_update=False,
-                                        layout=widgets.Layout(width="340px"))
+                                        style={"description_width": "44px"}, layout=widgets.Layout(width="300px"))
         self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="70px"),
                                           tooltip="previous frame (← or a)")
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="70px"),
                                           tooltip="next frame (→ or d)")
-        self.frame_label = widgets.HTML(layout=widgets.Layout(flex="1 1 280px", height="28px", overflow="hidden"))
+        # two lines at most (a long list of prompted frames), never cut mid-word at a laptop's width
+        self.frame_label = widgets.HTML(layout=widgets.Layout(flex="1 1 240px", min_height="28px"))
         self._nav = _row([self.prev_button, self.slider, self.next_button, self.frame_label])
         self.mode_buttons = widgets.ToggleButtons(options=[(v, k) for k, v in MODES.items()], value="box",
                                                   style={"button_width": "auto"})
@@ -223,18 +250,20 @@ class PromptEditor(widgets.VBox):
         self._tools = widgets.VBox([_row([self.mode_buttons, self.replace_button, self.undo_button]), _row(
             [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button,
              self.delete_object_button])])
+        # wide enough for its longest option ("faces + personal text + codes"), its label short
         self.find_kinds = widgets.Dropdown(options=FIND_KINDS, value="face", description="find",
-                                           layout=widgets.Layout(width="200px"))
+                                           style={"description_width": "36px"}, layout=widgets.Layout(width="255px"))
         self.find_button = widgets.Button(description="Find on this frame", icon="search",
-                                          layout=widgets.Layout(width="170px"),
+                                          layout=widgets.Layout(width="160px"),
                                           tooltip="the detectors propose boxes on this frame (f)")
         self.find_every = widgets.BoundedFloatText(value=0.5, min=0.01, max=3600, step=0.5, description="every s",
-                                                   layout=widgets.Layout(width="140px"))
+                                                   style={"description_width": "50px"},
+                                                   layout=widgets.Layout(width="120px"))
         self.find_video_button = widgets.Button(description="Find in whole video", icon="film",
-                                                layout=widgets.Layout(width="180px"),
+                                                layout=widgets.Layout(width="170px"),
                                                 tooltip="detect on a frame every N seconds; objects grouped")
         self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",  # hidden, its place kept
-                                                 layout=widgets.Layout(width="110px", visibility="hidden"))
+                                                 layout=widgets.Layout(width="100px", visibility="hidden"))
         self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px", max_width="100%"))
         self.accept_button = widgets.Button(description="accept as new object", icon="check", button_style="success",
                                             layout=widgets.Layout(width="180px"),
@@ -268,14 +297,21 @@ class PromptEditor(widgets.VBox):
                                             layout=widgets.Layout(width="420px", max_width="100%"))
         self.masks_info = widgets.HTML()
         self._masks_row = _row([self.masks_toggle, self.review_list, self.masks_info])
-        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px", max_width="100%"))
+        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="100%"))
         self.delete_button = widgets.Button(description="delete selected", tooltip="Delete or x")
-        self._list_row = _row([self.proposal_list, self.prompt_list, self.delete_button])
+        self.proposal_list.layout = widgets.Layout(width="100%")
+        # Beside the image, so that at 1280x800 the lists are in view with it (under it in a narrow cell).
+        self._list_row = widgets.VBox(
+            [widgets.HTML("<b>proposals</b> (Find)"), self.proposal_list,
+             widgets.HTML("<b>prompts</b>"), self.prompt_list, self.delete_button],
+            layout=widgets.Layout(flex="1 1 300px", min_width="260px", max_width="520px"))
         self._help = widgets.HTML("<small>" + " · ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}"
                                                          for k, v in SHORTCUTS)
                                   + " — keys work while the pointer is over the image</small>")
         self._status = widgets.HTML(layout=widgets.Layout(height=STATUS_HEIGHT, overflow="hidden", width="100%",
                                                           max_width=max_w))
+        self._image_column = widgets.VBox([self.canvas, self.timeline, self._status],
+                                          layout=widgets.Layout(flex="1 1 480px", max_width=max_w))
         self.preview_button = widgets.Button(description="preview this frame (SAM 2)", icon="eye",
                                              layout=widgets.Layout(width="240px"),
                                              disabled=self._predictor_spec is None,
@@ -886,8 +922,9 @@ class PromptEditor(widgets.VBox):
                       if frames else "none")
             text = (f"frame {self.frame} · {self.info.seconds(self.frame):.3f} s · "
                     f"{n_here} prompt(s) here · prompted frames: {listed}")
-            self.frame_label.value = (f"<div title='{html.escape(text)}' style='white-space:nowrap;overflow:hidden;"
-                                      f"text-overflow:ellipsis'>{html.escape(text)}</div>")
+            self.frame_label.value = (f"<div title='{html.escape(text)}' style='line-height:1.25;overflow:hidden;"
+                                      f"display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical'>"
+                                      f"{html.escape(text)}</div>")
             self.masks_toggle.value = self.show_masks
             self.masks_toggle.disabled = self.mask_store is None
             spans = [r for r in self.review_rows if r.first <= self.frame <= r.last]
@@ -931,6 +968,7 @@ class PromptEditor(widgets.VBox):
     def _draw_prompts(self) -> None:
         layer = self.canvas[1]
         layer.clear()
+        self.plates = [self._badge_rect()]  # label plates (x, y, w, h), the corner's badge first: none covers another
         cw, ch = self.canvas_size
         thin = max(1.5, max(cw, ch) / 400)
         font = max(10, round(ch / 28))
@@ -943,6 +981,9 @@ class PromptEditor(widgets.VBox):
             wide = 2.5 * thin if i == self.selected else thin
             if p.box is not None:
                 (x0, y0), (x1, y1) = self.to_canvas(*p.box[:2]), self.to_canvas(*p.box[2:])
+                layer.line_width = wide + 2 * thin  # a dark (or light) halo: the box shows over its own tint
+                layer.stroke_style = halo_color(obj.color)
+                layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
                 layer.line_width = wide
                 layer.stroke_style = color
                 layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
@@ -1004,12 +1045,14 @@ class PromptEditor(widgets.VBox):
 
     def _plate(self, layer, text: str, x: float, y: float, font: int, color) -> None:
         """``text`` on a plate of ``color`` just above (x, y) (inside the image at its top edge), in
-        black or white by the plate's brightness: readable over any tint or picture."""
+        black or white by the plate's brightness: readable over any tint or picture. A plate that would
+        cover one drawn before moves down clear of it (``place_plate``): labels never stack."""
         pad = max(1.0, font * 0.15)
         w, h = 0.6 * font * len(text) + 2 * pad, font + 2 * pad
-        cw, _ = self.canvas_size
+        cw, ch = self.canvas_size
         x = min(max(x, 0.0), max(cw - w, 0.0))
-        top = max(y - h, 0.0)
+        top = place_plate(self.plates, x, max(y - h, 0.0), w, h, ch)
+        self.plates.append((x, top, w, h))
         r, g, b = color
         layer.fill_style = f"rgba({r},{g},{b},0.9)"
         layer.fill_rect(x, top, w, h)
@@ -1026,12 +1069,18 @@ class PromptEditor(widgets.VBox):
         """What the image's corner says: the mode and the object a click adds to."""
         return self.state.mode_badge()
 
+    def _badge_rect(self) -> tuple[float, float, float, float]:
+        """Where the corner's mode badge is drawn (x, y, w, h)."""
+        font = max(10, round(self.canvas_size[1] / 28))
+        pad = font * 0.3
+        return 0.0, 0.0, 0.62 * font * len(self.mode_badge()) + 2 * pad + font, font + 2 * pad
+
     def _draw_mode_badge(self, layer) -> None:
         font = max(10, round(self.canvas_size[1] / 28))
         text = self.mode_badge()
         pad = font * 0.3
         layer.fill_style = "rgba(0,0,0,0.6)"
-        layer.fill_rect(0, 0, 0.62 * font * len(text) + 2 * pad + font, font + 2 * pad)
+        layer.fill_rect(*self._badge_rect())
         layer.fill_style = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
         layer.fill_rect(pad, pad + font * 0.15, font * 0.7, font * 0.7)
         layer.fill_style = "rgb(255,255,255)"
