@@ -634,3 +634,17 @@ def test_overlay_labels_never_stack_and_outlines_have_a_contrasting_halo(editor)
         color = color_for(obj_id)
         halo = [int(v) for v in halo_color(color)[4:-1].split(",")]
         assert abs(luma(halo) - luma(color)) > 90, (color, halo)
+
+
+def test_a_widget_that_cannot_be_drawn_says_to_run_its_cell_again(tmp_path, sample_clip, capsys):
+    """Issue 30: reopened, the editor's output read only "Error displaying widget: model not found"."""
+    import vidmask_nb as vm
+    from clip_helpers import start_run
+
+    run = vm.Run.open(start_run(tmp_path / "run", sample_clip, no_track=True))
+    capsys.readouterr()
+    ed = vm.editor(run, preview=False)
+    shown = capsys.readouterr().out  # outside a kernel, display() prints the line's plain text
+    assert "reads 'Error displaying widget'" in shown and "run this cell again" in shown and "prompts.json" in shown
+    assert ed._repr_mimebundle_()["text/plain"] == "[the prompt editor: it lives in the kernel; run this cell to show it]"
+    ed.close()

@@ -71,6 +71,7 @@ from ipycanvas import Canvas, MultiCanvas, hold_canvas
 from ipyevents import Event
 
 from vidmask_nb.detect.detectors import Detections, parse_kinds
+from vidmask_nb.notebook.live import LiveWidget
 from vidmask_nb.notebook.editstate import MODE_BADGES, MODES, EditState, Proposal  # noqa: F401 - Proposal: public here too
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.track.masks import MaskStore
@@ -145,7 +146,7 @@ class _Drag:
     right: bool = False  # the right button: a point, never a box
 
 
-class PromptEditor(widgets.VBox):
+class PromptEditor(LiveWidget, widgets.VBox):
     """An ipywidgets box for drawing prompts on ``video``, saved to ``workdir/prompts.json``.
 
     - ``video``: the source video path (or a ``VideoInfo``).
@@ -163,6 +164,7 @@ class PromptEditor(widgets.VBox):
     - ``pii_words``: a word list file (names, one a line) that Find's personal-text kind covers too.
     """
 
+    live_what = "prompt editor"
     # What the editor shows and edits lives in ``state`` (an ``editstate.EditState``, usable without
     # widgets); these read and write through to it, as tests and notebooks have always used them.
     prompts = _state_attr("prompts", "the ``PromptSet`` being edited")
@@ -1107,7 +1109,7 @@ def open_editor(video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike
     return PromptEditor(video, workdir, frame=frame, **kwargs)
 
 
-class ReviewFixer(widgets.VBox):
+class ReviewFixer(LiveWidget, widgets.VBox):
     """A review table with a "fix" button per row: it opens the prompt editor (below the table) at
     the frame the row names (its worst, else its first) with its object picked and the tracked masks drawn; a second "fix" moves
     the same editor. Draw the correction there, then run 03 and 04 again.
@@ -1115,6 +1117,8 @@ class ReviewFixer(widgets.VBox):
     ``table``: a ``qa.ReviewTable`` (04's, with its settings); ``max_rows``: rows listed (the rest
     stay reachable from the editor's "review" list). ``kwargs`` go to ``PromptEditor``.
     """
+
+    live_what = "review table with its fix buttons"
 
     def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, table,
                  max_rows: int = 30, **kwargs):
