@@ -15,15 +15,15 @@ import pytest
 RATE = 48000
 
 
-def _mkv(path: Path, slots, fps=Fraction(10), tones=()) -> Path:
+def _mkv(path: Path, slots, fps=Fraction(10), tones=(), codec="aac") -> Path:
     """An MKV (time base 1/1000) with one 64x48 frame at each of ``slots`` (frame numbers at ``fps``) and one
-    AAC track of 2 s per entry of ``tones`` ((Hz, channels))."""
+    ``codec`` track of 2 s per entry of ``tones`` ((Hz, channels))."""
     with av.open(str(path), "w") as c:
         v = c.add_stream("libx264", rate=fps)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         auds = []
         for _, ch in tones:
-            a = c.add_stream("aac", rate=RATE)
+            a = c.add_stream(codec, rate=RATE)
             a.layout = "stereo" if ch == 2 else "mono"
             auds.append(a)
         for i, slot in enumerate(slots):
@@ -32,10 +32,14 @@ def _mkv(path: Path, slots, fps=Fraction(10), tones=()) -> Path:
             for p in v.encode(f):
                 c.mux(p)
         for a, (hz, ch) in zip(auds, tones):
-            for n in range(0, 2 * RATE, 1024):
-                s = (0.3 * np.sin(2 * np.pi * hz * (n + np.arange(1024)) / RATE)).astype(np.float32)
+            size = 960 if "opus" in codec else 1024  # a frame of the codec (opus: 20 ms)
+            for n in range(0, 2 * RATE, size):
+                s = (0.3 * np.sin(2 * np.pi * hz * (n + np.arange(size)) / RATE)).astype(np.float32)
                 fr = av.AudioFrame.from_ndarray(np.tile(s, (ch, 1)), format="fltp", layout=a.layout.name)
                 fr.sample_rate, fr.pts, fr.time_base = RATE, n, Fraction(1, RATE)
+                if a.codec_context.format.name != "fltp":  # libopus takes s16
+                    fr = av.AudioResampler(format=a.codec_context.format.name, layout=a.layout.name,
+                                           rate=RATE).resample(fr)[0]
                 for p in a.encode(fr):
                     c.mux(p)
         for s in [v, *auds]:
@@ -103,3 +107,20 @@ def test_a_variable_rate_mkv_states_a_sensible_rate_and_keeps_every_frame_time(t
     assert b.fps.denominator <= 100 and abs(float(b.fps) - 149 / (150 * 1001 / 30000)) < 0.3, b.fps
     const = _render(_mkv(tmp_path / "cfr.mkv", range(30), fps=Fraction(30000, 1001)), tmp_path, "cfr.mp4")
     assert probe(const).fps == Fraction(30000, 1001)  # a constant rate keeps the source's stated one
+
+
+def test_audio_that_cannot_be_edited_is_refused_up_front(tmp_path, capsys):
+    """Issue 30: audio `--audio mute` cannot edit was said only in the render, after the whole floor."""
+    from vidmask_nb.cli import main
+    from vidmask_nb.errors import VidmaskError
+    from vidmask_nb.run.settings import run_settings
+
+    src = _mkv(tmp_path / "opus.mkv", range(10), tones=((440, 2),), codec="libopus")
+    out = tmp_path / "run"
+    assert main(["run", str(src), "--find", "faces", "--no-track", "--audio", "mute", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is opus" in err and "--audio keep" in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+    with pytest.raises(VidmaskError, match="use audio keep"):  # notebook 01 says it when the run starts
+        run_settings(out, video=src, save=True, caller="notebook", find="faces", no_track=True, audio="bleep")
+    assert not out.exists()

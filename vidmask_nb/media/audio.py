@@ -243,6 +243,20 @@ def _encoder(stream, rate: int) -> av.CodecContext:
     return enc
 
 
+def check_editable(path: str | os.PathLike, mode: str | None) -> None:
+    """Up front, before any work: with ``mode`` mute or bleep, every audio stream of ``path`` has a codec
+    that can be re-encoded packet by packet here; else the one line the render would stop with."""
+    if mode not in ("mute", "bleep"):
+        return
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError:
+        return  # not a video: the probe says so in its own words
+    with container:
+        for stream in container.streams.audio:
+            _encoder(stream, stream.codec_context.sample_rate)
+
+
 def edit_stream(path: str | os.PathLike, index: int, edit: AudioEdit) -> EditedStream:
     """Re-encode the packets of audio stream ``index`` that overlap ``edit``'s spans (see the module)."""
     with av.open(str(path)) as container:
