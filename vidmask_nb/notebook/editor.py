@@ -23,7 +23,7 @@ Tracked masks: when the run folder holds ``masks.json`` (from 03), every object'
 the frame shown is tinted in its colour ("show tracked masks" hides them; ``m``), so a track that
 went wrong is seen where it is fixed. The timeline strip under the image marks prompted frames
 (ticks in the object's colour) and the review spans of ``qa.review_frames`` (orange); a click on
-it jumps there, and the "review" list goes to a span's first frame. ``PromptEditor(..., frame=N)``
+it jumps there, and the "review" list goes to the frame a span names (its worst, else its first). ``PromptEditor(..., frame=N)``
 (or ``open_editor``) opens at a frame; ``review_fixer`` is 04's review table with a "fix" button
 per row that opens the editor at that row's frame.
 
@@ -33,8 +33,11 @@ with the run's ``pii_words``, QR codes and barcodes ``code``) propose boxes on t
 ``vidmask_nb.detect.find.find_objects``). Proposals are drawn dashed in cyan with their kind and score and
 are not prompts yet: click one (or pick it in the list) and accept it as a new object (``face 3``,
 with a box prompt on that frame, saved), add it to the picked object (a prompt of that object), or
-reject it. Find says how many it found and how many were already boxed; *show found* draws those
-dotted. The label box always shows the picked object's label.
+reject it. A detection that lies inside an object already there (its box prompt or tracked mask on
+that frame, or followed from the frame searched before) is that object's and is not proposed: Find
+says how many it found and how many were already boxed, and whose; *show found* draws those dotted.
+The label box always shows the picked object's label. Labels on the image never cover each other, and
+each box has a dark or light halo so it shows over its own mask's tint.
 
 Example::
 
