@@ -213,8 +213,18 @@ def test_find_and_accept_a_face_in_jupyterlab(tmp_path, face_clip):
         in_view = lambda sel: page.locator(sel).first.bounding_box()  # noqa: E731
         for sel in (".vidmask-mode", ".vidmask-object", ".vidmask-find", ".vidmask-accept", ".vidmask-next"):
             assert in_view(sel)["y"] >= 0, sel
-        for sel in ("canvas.vidmask-canvas", ".vidmask-status"):
+        for sel in ("canvas.vidmask-canvas", ".vidmask-status", ".vidmask-proposals", ".vidmask-prompt-list"):
             assert in_view(sel)["y"] + in_view(sel)["height"] <= 800, (sel, in_view(sel))
+        # issue 30: the frame line was cut ("…prompted fram"), the find choice read "faces + persor"
+        assert page.locator(".vidmask-frame-info div[title]").evaluate(
+            "e => e.scrollHeight <= e.clientHeight + 1 && e.scrollWidth <= e.clientWidth + 1")
+        kinds = page.locator(".vidmask-find-kinds select")
+        kinds.select_option(label="faces + personal text + codes")
+        assert kinds.evaluate("""s => { const c = document.createElement('canvas').getContext('2d');
+            c.font = getComputedStyle(s).font;
+            return c.measureText(s.options[s.selectedIndex].text).width + 20 <= s.clientWidth; }""")
+        kinds.select_option(label="faces")
+        browser.screenshot("layout_1280x800")
         page.locator(".vidmask-find").click()
         page.locator(".vidmask-status", has_text=f"{len(faces)} faces found on frame 0").wait_for(timeout=60_000)
         browser.screenshot("proposals")

@@ -506,7 +506,7 @@ def test_review_fixer_opens_the_editor_at_a_rows_frame(tracked_run, sample_clip)
     assert ed.review_rows == table.rows and "covered by hold=3" in ed.status
     assert fixer.children[-1].children == (ed,)
     fixer.buttons[0].click()  # the same editor moves
-    assert fixer.editor is ed and ed.frame == fixer.rows[0].first
+    assert fixer.editor is ed and ed.frame == fixer.rows[0].at  # the frame the row names (its worst)
     fixer.close()
     empty = qa.ReviewTable([], table.settings)
     assert "nothing to fix" in review_fixer(sample_clip, run, empty).value
@@ -558,3 +558,93 @@ def test_a_drag_over_the_objects_box_waits_for_replace_and_the_label_box_follows
     editor._preview_frame = 1
     editor.step_frame(1)
     assert editor.preview_image.layout.display == "none"  # the preview of another frame does not linger
+
+
+def test_fix_opens_the_frame_its_row_names_not_the_spans_first(tmp_path, sample_clip, sample_clip_info):
+    """Issue 30: a row "low score ... at frame 32" over frames 30-33 opened frame 30."""
+    from common import inject_masks
+    from vidmask_nb.media.sample import SampleScene
+    from vidmask_nb.notebook.editor import ReviewFixer
+    from vidmask_nb.review import qa
+    from vidmask_nb.runfolder.folder import RunFolder
+
+    info = sample_clip_info
+    scene = SampleScene((info.width, info.height), info.fps)
+    low = {30: 0.3, 31: 0.3, 32: 0.1, 33: 0.3}
+    store = inject_masks(info, {1: "ball"}, lambda i, k: scene.object_mask(i, k), lambda i, k: low.get(i, 1.0))
+    store.save(RunFolder(tmp_path / "run").create().masks_json)
+    table = qa.review_frames(store, hold=3)
+    index = next(i for i, r in enumerate(table) if r.reason == "low score")
+    assert (table.rows[index].first, table.rows[index].last) == (30, 33) and "at frame 32" in table.rows[index].detail
+    fixer = ReviewFixer(sample_clip, tmp_path / "run", table)
+    fixer.buttons[index].click()
+    assert fixer.editor.frame == 32 and "editing at frame 32" in fixer._status.value
+    fixer.close()
+
+
+@pytest.mark.media
+def test_find_in_whole_video_leaves_out_people_already_boxed_and_says_so(tmp_path, face_clip, face_frames):
+    """Issue 30: the whole-video find proposed a face inside a drawn person as a new object, without a word.
+    A face inside the person's box (frame 0) or its tracked mask (frame 15) is that person's: not proposed."""
+    from common import inject_masks
+    from vidmask_nb.detect.detectors import detect_frame
+    from vidmask_nb.media.video import VideoReader
+    from vidmask_nb.runfolder.folder import RunFolder
+
+    with VideoReader(face_clip) as reader:
+        later = detect_frame(reader[15], "faces")
+    first, then = (d.boxes[int(np.argmax(d.scores))] for d in (face_frames[0], later))
+    ed = PromptEditor(face_clip, tmp_path / "run")
+    w, h = first[2] - first[0], first[3] - first[1]
+    ed.add_box(max(0, first[0] - w), max(0, first[1] - h / 2), first[2] + w, min(ed.info.height - 1, first[3] + 3 * h))
+    person = ed.rename_object(ed.obj_id, "person").id
+    body = np.zeros((ed.info.height, ed.info.width), bool)
+    body[int(then[1]) - 10:int(then[3]) + 60, int(then[0]) - 20:int(then[2]) + 20] = True
+    inject_masks(ed.info, {person: "person"}, lambda i, k: body if i == 15 else None).save(RunFolder(tmp_path / "run").masks_json)
+    proposals = ed.find_video("faces", every=0.5)  # frames 0, 15 and 29
+    from vidmask_nb.detect.detectors import iou_matrix
+
+    iou = lambda a, b: float(iou_matrix(np.array(a), np.array(b))[0, 0])  # noqa: E731
+    assert not any(p.frame == 0 and iou(p.box, first) > 0.5 or p.frame == 15 and iou(p.box, then) > 0.5
+                   for p in proposals), [p.describe() for p in proposals]
+    assert len([p for p in proposals if p.frame == 0]) == len(face_frames[0]) - 1
+    assert "2 detection(s) already boxed (person), not proposed" in ed.status
+    assert {(m.frame, m.boxed_by) for m in ed.state.matched} == {(0, person), (15, person)}
+    ed.close()
+
+
+def test_overlay_labels_never_stack_and_outlines_have_a_contrasting_halo(editor):
+    """Issue 30: at 1280x800 overlay labels stacked on each other, and a green box vanished in its green tint."""
+    from vidmask_nb.notebook.editor import halo_color
+    from vidmask_nb.prompts.records import color_for
+
+    for label in ("alpha", "beta", "gamma"):  # three objects boxed at nearly the same place
+        editor.new_object(label)
+        editor.add_box(20, 20, 60, 60)
+    plates = editor.plates
+    assert len(plates) == 4  # the corner badge and one label per box
+    for i, (x, y, w, h) in enumerate(plates):
+        for (x2, y2, w2, h2) in plates[i + 1:]:
+            assert not (x < x2 + w2 and x2 < x + w and y < y2 + h2 and y2 < y + h), plates
+
+    def luma(rgb):
+        return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+    for obj_id in range(1, 11):
+        color = color_for(obj_id)
+        halo = [int(v) for v in halo_color(color)[4:-1].split(",")]
+        assert abs(luma(halo) - luma(color)) > 90, (color, halo)
+
+
+def test_a_widget_that_cannot_be_drawn_says_to_run_its_cell_again(tmp_path, sample_clip, capsys):
+    """Issue 30: reopened, the editor's output read only "Error displaying widget: model not found"."""
+    import vidmask_nb as vm
+    from clip_helpers import start_run
+
+    run = vm.Run.open(start_run(tmp_path / "run", sample_clip, no_track=True))
+    capsys.readouterr()
+    ed = vm.editor(run, preview=False)
+    shown = capsys.readouterr().out  # outside a kernel, display() prints the line's plain text
+    assert "reads 'Error displaying widget'" in shown and "run this cell again" in shown and "prompts.json" in shown
+    assert ed._repr_mimebundle_()["text/plain"] == "[the prompt editor: it lives in the kernel; run this cell to show it]"
+    ed.close()

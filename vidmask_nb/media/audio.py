@@ -157,15 +157,20 @@ class _Pcm:
         return out
 
 
-def _decoded(container, stream, rate: int, layout: str) -> Iterator[tuple[int, np.ndarray]]:
-    """(sample position, planar float32 channels x n) for every decoded frame of ``stream``."""
+def _decoded(container, stream, rate: int, layout: str, snapped: dict[int, int] | None = None
+             ) -> Iterator[tuple[int, np.ndarray]]:
+    """(sample position, planar float32 channels x n) for every decoded frame of ``stream``; ``snapped``:
+    the packets' pts -> sample position (``_sample_grid``), which a frame carrying that pts takes."""
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
     tb = stream.time_base
     for packet in container.demux(stream):
         for frame in packet.decode():
             if frame.pts is None or not frame.samples:
                 continue
-            pos = round(frame.pts * frame.time_base * rate) if frame.time_base else round(frame.pts * tb * rate)
+            if snapped and frame.pts in snapped and frame.time_base in (None, tb):
+                pos = snapped[frame.pts]
+            else:
+                pos = round(frame.pts * frame.time_base * rate) if frame.time_base else round(frame.pts * tb * rate)
             for f in resampler.resample(frame):
                 yield pos, f.to_ndarray().astype(np.float32, copy=False)
                 pos += f.samples
@@ -179,6 +184,39 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
         else:
             runs.append([i, i])
     return [(a, b) for a, b in runs]
+
+
+def _sample_grid(grid: list[tuple[int, int]], tick: float, size: int) -> tuple[list[int], list[int]]:
+    """Each packet's first sample and length, from its pts and duration (``tick``: samples a time base unit).
+
+    A time base coarser than a sample (Matroska's 1 ms is 48 samples at 48 kHz) rounds every pts and
+    duration: 1024-sample packets read 21 or 22 ms, their starts up to half a tick off. For a codec
+    of fixed ``size`` frames, packets that follow each other within a tick of ``size`` are one run
+    on a ``size`` grid; its start is the one that every rounded pts in the run allows (the
+    intersection of their +-half-tick windows), so packets and decoded frames fall on the samples the
+    encoder made. A time base as fine as a sample is read as it is.
+    """
+    raw = [round(pts * tick) for pts, _ in grid]
+    lengths = [round(d * tick) for _, d in grid]
+    if tick <= 1 or not size:
+        return raw, lengths
+    pos, out_len = list(raw), list(lengths)
+    half = tick / 2
+    start = 0
+    for i in range(1, len(raw) + 1):
+        if i < len(raw) and abs(raw[i] - raw[i - 1] - size) <= tick:
+            continue
+        run = range(start, i)  # packets start..i-1 follow each other a frame apart
+        lo = max(raw[k] - (k - start) * size for k in run) - half
+        hi = min(raw[k] - (k - start) * size for k in run) + half
+        if lo <= hi:
+            anchor = round((lo + hi) / 2)
+            for k in run:
+                pos[k] = anchor + (k - start) * size
+                if k < i - 1 or abs(lengths[k] - size) <= tick:
+                    out_len[k] = size
+        start = i
+    return pos, out_len
 
 
 def _encoder(stream, rate: int) -> av.CodecContext:
@@ -205,6 +243,20 @@ def _encoder(stream, rate: int) -> av.CodecContext:
     return enc
 
 
+def check_editable(path: str | os.PathLike, mode: str | None) -> None:
+    """Up front, before any work: with ``mode`` mute or bleep, every audio stream of ``path`` has a codec
+    that can be re-encoded packet by packet here; else the one line the render would stop with."""
+    if mode not in ("mute", "bleep"):
+        return
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError:
+        return  # not a video: the probe says so in its own words
+    with container:
+        for stream in container.streams.audio:
+            _encoder(stream, stream.codec_context.sample_rate)
+
+
 def edit_stream(path: str | os.PathLike, index: int, edit: AudioEdit) -> EditedStream:
     """Re-encode the packets of audio stream ``index`` that overlap ``edit``'s spans (see the module)."""
     with av.open(str(path)) as container:
@@ -214,10 +266,11 @@ def edit_stream(path: str | os.PathLike, index: int, edit: AudioEdit) -> EditedS
         cc = stream.codec_context
         rate, tb = cc.sample_rate, stream.time_base
         grid = [(p.pts, p.duration or 0) for p in container.demux(stream) if p.pts is not None]
+        size = 0 if cc.name.startswith("pcm_") else (cc.frame_size or 0)
     if not grid:
         return EditedStream(index, {}, (), 0, cc.name)
-    to_pos = [round(pts * tb * rate) for pts, _ in grid]
-    lengths = [round(d * tb * rate) for _, d in grid]
+    to_pos, lengths = _sample_grid(grid, tb * rate, size)
+    snapped = {pts: p for (pts, _), p in zip(grid, to_pos)}
     first_sample = to_pos[0]
     last_sample = to_pos[-1] + lengths[-1]
     starts, ends = np.array(to_pos), np.array(to_pos) + np.maximum(np.array(lengths), 1)
@@ -238,7 +291,7 @@ def edit_stream(path: str | os.PathLike, index: int, edit: AudioEdit) -> EditedS
     with av.open(str(path)) as container:
         stream = container.streams[index]
         layout = stream.codec_context.layout.name
-        pcm = _Pcm(_decoded(container, stream, rate, layout), stream.codec_context.channels)
+        pcm = _Pcm(_decoded(container, stream, rate, layout, snapped), stream.codec_context.channels)
         for i0, i1 in _runs(chosen):
             enc = _encoder(stream, rate)
             size = enc.frame_size or 1024

@@ -153,6 +153,32 @@ def video_timescale(info: VideoInfo) -> int | None:
     return scale if scale <= 2**31 - 1 else None
 
 
+def track_length(info: VideoInfo) -> Fraction | None:
+    """How long (s) the output's video track lasts when the source's stated rate cannot say it, else None.
+
+    A player (and FFmpeg, reading the MP4 back) states the track's rate as frames over the track's
+    length, the last frame's duration included. A constant-rate source lasts frames / fps, one frame
+    after its last pts, and the output keeps that (``VideoWriter`` ends the last frame there). A
+    variable-rate one whose frames span more than frames / fps (frames dropped from a stated 30000/1001)
+    cannot; then its last frame lasts about the mean frame interval, chosen so that frames / length is
+    a fraction of small denominator near the mean rate (59/2, not 4470000/151151). Every frame's time
+    is the source's either way; only the last frame's duration is chosen.
+    """
+    n, tb = info.frame_count, info.time_base
+    if n < 2:
+        return None
+    span = (info.pts[-1] - info.pts[0]) * tb
+    if n / info.fps > span:
+        return None
+    mean = span / (n - 1)
+    near = n / (span + mean)
+    for most in (1, 2, 3, 4, 5, 10, 100):  # the smallest denominator whose last frame lasts about the mean
+        length = n / near.limit_denominator(most)
+        if mean / 2 <= length - span <= mean * 3 / 2:
+            return Fraction(length)
+    return Fraction(span + mean)
+
+
 def _movie_timescale(info: VideoInfo, streams, video_scale: int | None = None) -> int:
     """A movie timescale that states every stream's start exactly (FFmpeg's default is 1000)."""
     first = video_scale or info.time_base.denominator
@@ -192,6 +218,10 @@ class VideoWriter:
         copied = [s for s in (src.streams if src else ())
                   if s.type == "audio" or (s.type == "subtitle" and s.codec_context.name == "mov_text")]
         self._scale = video_timescale(info)  # None: the source's time base states every frame
+        self._length = track_length(info)  # None: frames / fps
+        if self._length is not None:  # a timescale that states every pts and the chosen length
+            scale = math.lcm(self._scale or info.time_base.denominator, self._length.denominator)
+            self._length, self._scale = (None, self._scale) if scale > 2**31 - 1 else (self._length, scale)
         options = {"movflags": "+faststart", "movie_timescale": str(_movie_timescale(info, copied, self._scale))}
         if self._scale:
             options["video_track_timescale"] = str(self._scale)
@@ -328,7 +358,10 @@ class VideoWriter:
         if self._held is None:
             return
         p, fps = self._held, self.info.fps
-        total = self._frames * fps.denominator * self._scale // fps.numerator
+        if self._length is not None and self._frames == self.info.frame_count:
+            total = int(self._length * self._scale)
+        else:
+            total = self._frames * fps.denominator * self._scale // fps.numerator
         last = total - (p.dts - self._first_dts)
         if last > 0:
             p.duration = last

@@ -23,7 +23,7 @@ Tracked masks: when the run folder holds ``masks.json`` (from 03), every object'
 the frame shown is tinted in its colour ("show tracked masks" hides them; ``m``), so a track that
 went wrong is seen where it is fixed. The timeline strip under the image marks prompted frames
 (ticks in the object's colour) and the review spans of ``qa.review_frames`` (orange); a click on
-it jumps there, and the "review" list goes to a span's first frame. ``PromptEditor(..., frame=N)``
+it jumps there, and the "review" list goes to the frame a span names (its worst, else its first). ``PromptEditor(..., frame=N)``
 (or ``open_editor``) opens at a frame; ``review_fixer`` is 04's review table with a "fix" button
 per row that opens the editor at that row's frame.
 
@@ -33,8 +33,11 @@ with the run's ``pii_words``, QR codes and barcodes ``code``) propose boxes on t
 ``vidmask_nb.detect.find.find_objects``). Proposals are drawn dashed in cyan with their kind and score and
 are not prompts yet: click one (or pick it in the list) and accept it as a new object (``face 3``,
 with a box prompt on that frame, saved), add it to the picked object (a prompt of that object), or
-reject it. Find says how many it found and how many were already boxed; *show found* draws those
-dotted. The label box always shows the picked object's label.
+reject it. A detection that lies inside an object already there (its box prompt or tracked mask on
+that frame, or followed from the frame searched before) is that object's and is not proposed: Find
+says how many it found and how many were already boxed, and whose; *show found* draws those dotted.
+The label box always shows the picked object's label. Labels on the image never cover each other, and
+each box has a dark or light halo so it shows over its own mask's tint.
 
 Example::
 
@@ -71,6 +74,7 @@ from ipycanvas import Canvas, MultiCanvas, hold_canvas
 from ipyevents import Event
 
 from vidmask_nb.detect.detectors import Detections, parse_kinds
+from vidmask_nb.notebook.live import LiveWidget
 from vidmask_nb.notebook.editstate import MODE_BADGES, MODES, EditState, Proposal  # noqa: F401 - Proposal: public here too
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.track.masks import MaskStore
@@ -98,6 +102,32 @@ SHORTCUTS = [("drag", "box"), ("click", "+ point"), ("Shift-click or right-click
              ("f", "find on this frame"), ("click a cyan proposal", "select it"), ("Esc", "cancel a drag or a dashed box")]
 
 
+def halo_color(color) -> str:
+    """The outline drawn under an object's box: near-black under a light colour, near-white under a dark one,
+    so the box stays seen over its own mask's tint (a green box over a green tint)."""
+    r, g, b = color
+    return "rgb(20,20,20)" if 0.299 * r + 0.587 * g + 0.114 * b > 110 else "rgb(245,245,245)"
+
+
+def place_plate(placed: list, x: float, top: float, w: float, h: float, height: float) -> float:
+    """The top of a ``w`` x ``h`` label plate at ``x``, as near ``top`` as it can be without covering any
+    plate in ``placed`` ((x, y, w, h) each): moved down past each one it would cover, within ``height``."""
+    def hits(y):
+        return [p for p in placed if x < p[0] + p[2] and p[0] < x + w and y < p[1] + p[3] and p[1] < y + h]
+
+    y = top
+    for _ in range(len(placed) + 1):
+        over = hits(y)
+        if not over:
+            return y
+        y = max(p[1] + p[3] for p in over) + 1
+        if y + h > height:  # no room below: the lowest free place above instead
+            y = max(0.0, min(p[1] for p in over) - h - 1)
+            if hits(y):
+                return top
+    return y
+
+
 def _state_attr(name: str, doc: str) -> property:
     """An editor attribute that is ``editor.state``'s (read and written through)."""
     return property(lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value),
@@ -119,7 +149,7 @@ class _Drag:
     right: bool = False  # the right button: a point, never a box
 
 
-class PromptEditor(widgets.VBox):
+class PromptEditor(LiveWidget, widgets.VBox):
     """An ipywidgets box for drawing prompts on ``video``, saved to ``workdir/prompts.json``.
 
     - ``video``: the source video path (or a ``VideoInfo``).
@@ -137,6 +167,7 @@ class PromptEditor(widgets.VBox):
     - ``pii_words``: a word list file (names, one a line) that Find's personal-text kind covers too.
     """
 
+    live_what = "prompt editor"
     # What the editor shows and edits lives in ``state`` (an ``editstate.EditState``, usable without
     # widgets); these read and write through to it, as tests and notebooks have always used them.
     prompts = _state_attr("prompts", "the ``PromptSet`` being edited")
@@ -183,9 +214,9 @@ class PromptEditor(widgets.VBox):
         self._build_widgets(css_w)
         self.reload_masks()
         # The controls a drawing needs sit above the image, the status line right under it (fixed
-        # height), the lists below: at 1280x800 the image and its controls are in view together.
-        super().__init__([self._header, self._nav, self._tools, self._find_box, self.canvas, self.timeline,
-                          self._status, self._masks_row, self._list_row,
+        # height), the lists beside it: at 1280x800 the image, its controls and the lists are in view together.
+        super().__init__([self._header, self._nav, self._tools, self._find_box,
+                          _row([self._image_column, self._list_row]), self._masks_row,
                           self._help, self.messages, self._preview_row, self.preview_image])
         self._refresh_all()
         self.set_status(self.state.message)
@@ -201,12 +232,13 @@ class PromptEditor(widgets.VBox):
             f"text-overflow:ellipsis'>{head}</div>", layout=widgets.Layout(width="100%"))
         self.slider = widgets.IntSlider(value=self.frame, min=0, max=info.frame_count - 1, step=1,
                                         description="frame", continuous_update=False,
-                                        layout=widgets.Layout(width="340px"))
+                                        style={"description_width": "44px"}, layout=widgets.Layout(width="300px"))
         self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="70px"),
                                           tooltip="previous frame (← or a)")
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="70px"),
                                           tooltip="next frame (→ or d)")
-        self.frame_label = widgets.HTML(layout=widgets.Layout(flex="1 1 280px", height="28px", overflow="hidden"))
+        # two lines at most (a long list of prompted frames), never cut mid-word at a laptop's width
+        self.frame_label = widgets.HTML(layout=widgets.Layout(flex="1 1 240px", min_height="28px"))
         self._nav = _row([self.prev_button, self.slider, self.next_button, self.frame_label])
         self.mode_buttons = widgets.ToggleButtons(options=[(v, k) for k, v in MODES.items()], value="box",
                                                   style={"button_width": "auto"})
@@ -223,18 +255,20 @@ class PromptEditor(widgets.VBox):
         self._tools = widgets.VBox([_row([self.mode_buttons, self.replace_button, self.undo_button]), _row(
             [self.object_dropdown, self.label_text, self.new_object_button, self.rename_button,
              self.delete_object_button])])
+        # wide enough for its longest option ("faces + personal text + codes"), its label short
         self.find_kinds = widgets.Dropdown(options=FIND_KINDS, value="face", description="find",
-                                           layout=widgets.Layout(width="200px"))
+                                           style={"description_width": "36px"}, layout=widgets.Layout(width="255px"))
         self.find_button = widgets.Button(description="Find on this frame", icon="search",
-                                          layout=widgets.Layout(width="170px"),
+                                          layout=widgets.Layout(width="160px"),
                                           tooltip="the detectors propose boxes on this frame (f)")
         self.find_every = widgets.BoundedFloatText(value=0.5, min=0.01, max=3600, step=0.5, description="every s",
-                                                   layout=widgets.Layout(width="140px"))
+                                                   style={"description_width": "50px"},
+                                                   layout=widgets.Layout(width="120px"))
         self.find_video_button = widgets.Button(description="Find in whole video", icon="film",
-                                                layout=widgets.Layout(width="180px"),
+                                                layout=widgets.Layout(width="170px"),
                                                 tooltip="detect on a frame every N seconds; objects grouped")
         self.find_progress = widgets.IntProgress(value=0, min=0, max=1, description="",  # hidden, its place kept
-                                                 layout=widgets.Layout(width="110px", visibility="hidden"))
+                                                 layout=widgets.Layout(width="100px", visibility="hidden"))
         self.proposal_list = widgets.Select(options=[], rows=4, layout=widgets.Layout(width="520px", max_width="100%"))
         self.accept_button = widgets.Button(description="accept as new object", icon="check", button_style="success",
                                             layout=widgets.Layout(width="180px"),
@@ -268,14 +302,21 @@ class PromptEditor(widgets.VBox):
                                             layout=widgets.Layout(width="420px", max_width="100%"))
         self.masks_info = widgets.HTML()
         self._masks_row = _row([self.masks_toggle, self.review_list, self.masks_info])
-        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="520px", max_width="100%"))
+        self.prompt_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="100%"))
         self.delete_button = widgets.Button(description="delete selected", tooltip="Delete or x")
-        self._list_row = _row([self.proposal_list, self.prompt_list, self.delete_button])
+        self.proposal_list.layout = widgets.Layout(width="100%")
+        # Beside the image, so that at 1280x800 the lists are in view with it (under it in a narrow cell).
+        self._list_row = widgets.VBox(
+            [widgets.HTML("<b>proposals</b> (Find)"), self.proposal_list,
+             widgets.HTML("<b>prompts</b>"), self.prompt_list, self.delete_button],
+            layout=widgets.Layout(flex="1 1 300px", min_width="260px", max_width="520px"))
         self._help = widgets.HTML("<small>" + " · ".join(f"<b>{html.escape(k)}</b> {html.escape(v)}"
                                                          for k, v in SHORTCUTS)
                                   + " — keys work while the pointer is over the image</small>")
         self._status = widgets.HTML(layout=widgets.Layout(height=STATUS_HEIGHT, overflow="hidden", width="100%",
                                                           max_width=max_w))
+        self._image_column = widgets.VBox([self.canvas, self.timeline, self._status],
+                                          layout=widgets.Layout(flex="1 1 480px", max_width=max_w))
         self.preview_button = widgets.Button(description="preview this frame (SAM 2)", icon="eye",
                                              layout=widgets.Layout(width="240px"),
                                              disabled=self._predictor_spec is None,
@@ -529,7 +570,8 @@ class PromptEditor(widgets.VBox):
         self._draw_frame()
 
     def goto_review(self, index: int | None) -> None:
-        """Show review span ``index`` (of ``review_rows``): its first frame, its object picked."""
+        """Show review span ``index`` (of ``review_rows``): the frame it names (``ReviewRow.at``: its worst,
+        else its first), its object picked."""
         if index is None:
             return
         index = int(index)
@@ -538,7 +580,7 @@ class PromptEditor(widgets.VBox):
         row = self.review_rows[index]
         if any(o.id == row.obj_id for o in self.prompts.objects):
             self.obj_id = row.obj_id
-        self.set_frame(row.first)
+        self.set_frame(getattr(row, "at", row.first))
         self.set_status(f"review: {self._describe_review(row)} · {row.detail}")
 
     def masks_on_frame(self, frame: int | None = None) -> dict[int, np.ndarray]:
@@ -714,7 +756,8 @@ class PromptEditor(widgets.VBox):
         frame = self.state.check_frame(frame)
         with self._busy(f"finding {' and '.join(kinds)} on frame {frame}"):
             dets = self._detect_one(frame, kinds)
-        return self._edit(self.state.propose_on_frame, frame, kinds, dets, redraw=True)
+        masks = self.masks_on_frame(frame) if self.reload_masks() else None
+        return self._edit(self.state.propose_on_frame, frame, kinds, dets, masks, redraw=True)
 
     def find_video(self, kinds="face", every: float = 0.5) -> list[Proposal]:
         """Detect on a frame every ``every`` seconds (and on prompted frames) through the whole video.
@@ -742,17 +785,25 @@ class PromptEditor(widgets.VBox):
                 dets[index] = frame_dets
                 bar.value += 1
 
-        def detections_at(frame: int) -> Detections:  # a prompted frame between the samples
+        # what belongs to an object already there (its box prompt or tracked mask on that frame, or its
+        # detection followed from the frame searched before) is not proposed as a new object
+        self.state.matched, carried = [], {}
+        has_masks = self.reload_masks()
+
+        def detections_at(frame: int) -> Detections:  # frames in order; a prompted frame between the samples
             if frame not in dets:
                 dets[frame] = self._detect_one(frame, kinds)
-            return dets[frame]
+            return self.state.claim_known(frame, dets[frame], self.masks_on_frame(frame) if has_masks else None,
+                                          carried)
 
         _, log = find_objects(self.prompts, self.info, detections_at, every)
-        self._edit(self.state.propose_objects, log)
+        self._edit(self.state.propose_objects, log, self.state.matched)
         bar.description = "done"
         groups = len({p.group for p in self.proposals})
-        self.set_status(f"{len(self.proposals)} proposal(s) for {groups} object(s) on {len(dets)} frames searched "
-                        f"({', '.join(kinds)}, every {every:g} s): pick one in the list, then accept or reject")
+        boxed = self.state.matched_line()
+        self.set_status(f"{len(self.proposals)} proposal(s) for {groups} new object(s) on {len(dets)} frames searched "
+                        f"({', '.join(kinds)}, every {every:g} s): pick one in the list, then accept or reject"
+                        + (f"; {boxed}" if boxed else ""))
         return list(self.proposals)
 
     def select_proposal(self, index: int | None) -> None:
@@ -876,8 +927,9 @@ class PromptEditor(widgets.VBox):
                       if frames else "none")
             text = (f"frame {self.frame} · {self.info.seconds(self.frame):.3f} s · "
                     f"{n_here} prompt(s) here · prompted frames: {listed}")
-            self.frame_label.value = (f"<div title='{html.escape(text)}' style='white-space:nowrap;overflow:hidden;"
-                                      f"text-overflow:ellipsis'>{html.escape(text)}</div>")
+            self.frame_label.value = (f"<div title='{html.escape(text)}' style='line-height:1.25;overflow:hidden;"
+                                      f"display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical'>"
+                                      f"{html.escape(text)}</div>")
             self.masks_toggle.value = self.show_masks
             self.masks_toggle.disabled = self.mask_store is None
             spans = [r for r in self.review_rows if r.first <= self.frame <= r.last]
@@ -921,6 +973,7 @@ class PromptEditor(widgets.VBox):
     def _draw_prompts(self) -> None:
         layer = self.canvas[1]
         layer.clear()
+        self.plates = [self._badge_rect()]  # label plates (x, y, w, h), the corner's badge first: none covers another
         cw, ch = self.canvas_size
         thin = max(1.5, max(cw, ch) / 400)
         font = max(10, round(ch / 28))
@@ -933,6 +986,9 @@ class PromptEditor(widgets.VBox):
             wide = 2.5 * thin if i == self.selected else thin
             if p.box is not None:
                 (x0, y0), (x1, y1) = self.to_canvas(*p.box[:2]), self.to_canvas(*p.box[2:])
+                layer.line_width = wide + 2 * thin  # a dark (or light) halo: the box shows over its own tint
+                layer.stroke_style = halo_color(obj.color)
+                layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
                 layer.line_width = wide
                 layer.stroke_style = color
                 layer.stroke_rect(x0, y0, x1 - x0, y1 - y0)
@@ -994,12 +1050,14 @@ class PromptEditor(widgets.VBox):
 
     def _plate(self, layer, text: str, x: float, y: float, font: int, color) -> None:
         """``text`` on a plate of ``color`` just above (x, y) (inside the image at its top edge), in
-        black or white by the plate's brightness: readable over any tint or picture."""
+        black or white by the plate's brightness: readable over any tint or picture. A plate that would
+        cover one drawn before moves down clear of it (``place_plate``): labels never stack."""
         pad = max(1.0, font * 0.15)
         w, h = 0.6 * font * len(text) + 2 * pad, font + 2 * pad
-        cw, _ = self.canvas_size
+        cw, ch = self.canvas_size
         x = min(max(x, 0.0), max(cw - w, 0.0))
-        top = max(y - h, 0.0)
+        top = place_plate(self.plates, x, max(y - h, 0.0), w, h, ch)
+        self.plates.append((x, top, w, h))
         r, g, b = color
         layer.fill_style = f"rgba({r},{g},{b},0.9)"
         layer.fill_rect(x, top, w, h)
@@ -1016,12 +1074,18 @@ class PromptEditor(widgets.VBox):
         """What the image's corner says: the mode and the object a click adds to."""
         return self.state.mode_badge()
 
+    def _badge_rect(self) -> tuple[float, float, float, float]:
+        """Where the corner's mode badge is drawn (x, y, w, h)."""
+        font = max(10, round(self.canvas_size[1] / 28))
+        pad = font * 0.3
+        return 0.0, 0.0, 0.62 * font * len(self.mode_badge()) + 2 * pad + font, font + 2 * pad
+
     def _draw_mode_badge(self, layer) -> None:
         font = max(10, round(self.canvas_size[1] / 28))
         text = self.mode_badge()
         pad = font * 0.3
         layer.fill_style = "rgba(0,0,0,0.6)"
-        layer.fill_rect(0, 0, 0.62 * font * len(text) + 2 * pad + font, font + 2 * pad)
+        layer.fill_rect(*self._badge_rect())
         layer.fill_style = "rgb({},{},{})".format(*self.prompts.object(self.obj_id).color)
         layer.fill_rect(pad, pad + font * 0.15, font * 0.7, font * 0.7)
         layer.fill_style = "rgb(255,255,255)"
@@ -1048,14 +1112,16 @@ def open_editor(video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike
     return PromptEditor(video, workdir, frame=frame, **kwargs)
 
 
-class ReviewFixer(widgets.VBox):
+class ReviewFixer(LiveWidget, widgets.VBox):
     """A review table with a "fix" button per row: it opens the prompt editor (below the table) at
-    the row's first frame with its object picked and the tracked masks drawn; a second "fix" moves
+    the frame the row names (its worst, else its first) with its object picked and the tracked masks drawn; a second "fix" moves
     the same editor. Draw the correction there, then run 03 and 04 again.
 
     ``table``: a ``qa.ReviewTable`` (04's, with its settings); ``max_rows``: rows listed (the rest
     stay reachable from the editor's "review" list). ``kwargs`` go to ``PromptEditor``.
     """
+
+    live_what = "review table with its fix buttons"
 
     def __init__(self, video: str | os.PathLike | VideoInfo, workdir: str | os.PathLike, table,
                  max_rows: int = 30, **kwargs):
@@ -1066,7 +1132,7 @@ class ReviewFixer(widgets.VBox):
         lines = []
         for i, row in enumerate(self.rows[:max_rows]):
             button = widgets.Button(description="fix", icon="pencil", layout=widgets.Layout(width="70px"),
-                                    tooltip=f"open the prompt editor at frame {row.first}")
+                                    tooltip=f"open the prompt editor at frame {row.at}")
             button.on_click(lambda _, i=i: self._click(i))
             button.add_class("vidmask-fix")
             self.buttons.append(button)
@@ -1090,7 +1156,7 @@ class ReviewFixer(widgets.VBox):
             # opened at the row's frame: its first picture is that frame (a picture of another frame sent just
             # before it could be decoded after it in the page, and stay shown)
             self.editor = PromptEditor(self.video, self.workdir, review=self.table,
-                                       **{"frame": self.rows[int(index)].first, **self._kwargs})
+                                       **{"frame": self.rows[int(index)].at, **self._kwargs})
             self._slot.children = [self.editor]
         self.editor.goto_review(int(index))
         return self.editor
@@ -1098,7 +1164,7 @@ class ReviewFixer(widgets.VBox):
     def _click(self, index: int) -> None:
         try:
             self.fix(index)
-            self._status.value = html.escape(f"editing at frame {self.rows[index].first}: draw the fix below, "
+            self._status.value = html.escape(f"editing at frame {self.rows[index].at}: draw the fix below, "
                                              "then run 03 and 04 again")
         except Exception as exc:  # noqa: BLE001 - shown here, not lost in the log console
             self._status.value = f"<span style='color:#b00020'>{html.escape(str(exc))}</span>"

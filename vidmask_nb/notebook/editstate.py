@@ -36,6 +36,9 @@ from vidmask_nb.media.video import VideoInfo
 MODES = {"box": "box (a click: + point)", "positive": "+ point", "negative": "- point"}
 MODE_BADGES = {"box": "box", "positive": "+ point", "negative": "− point"}  # drawn in the image's corner
 UNDO_DEPTH = 200
+# A detection belongs to an object already there when this share of its box lies inside the object's box
+# prompt or tracked mask on that frame: a face inside a drawn person is that person's, not a new object.
+OWNED_SHARE = 0.5
 MIN_BOX_PX = 8  # a drawn box's longer side must reach this many source pixels (and 1 % of the frame)
 
 
@@ -388,30 +391,63 @@ class EditState:
         return f"'{self.prompts.object(obj_id).label}'"
 
     # ------------------------------------------------------------------ proposals (from the detectors)
-    def _detections(self, frame: int, dets: Detections) -> list[Proposal]:
-        """Every detection as a proposal, best first; one on a box prompt there has ``boxed_by`` set."""
+    def owner(self, frame: int, box, masks: dict | None = None, carried: dict | None = None) -> int | None:
+        """The object already there that a detection ``box`` on ``frame`` belongs to, or None (a new one).
+
+        Its box prompt on that frame matches the detection (IoU ``MATCH_IOU``) or holds ``OWNED_SHARE`` of
+        it (a face inside a drawn person); or its tracked mask there (``masks``: {object id: HxW bool})
+        covers that share of it; or (``carried``: {object id: box}) it continues that object's detection
+        on the frame searched before, as ``find.find_objects`` follows its own objects (IoU ``MATCH_IOU``).
+        """
         from vidmask_nb.detect.options import MATCH_IOU
 
-        boxed = [p for p in self.prompts_on_frame(frame) if p.box is not None]
-        boxes = np.array([p.box for p in boxed], np.float64).reshape(-1, 4)
+        box = np.asarray(box, np.float64)
+        area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
+        best, owner = 0.0, None
+
+        def inside(other) -> float:  # the share of ``box`` that ``other`` (a box) holds
+            w = min(box[2], other[2]) - max(box[0], other[0])
+            h = min(box[3], other[3]) - max(box[1], other[1])
+            return max(w, 0) * max(h, 0) / area
+
+        candidates = [(p.obj_id, np.asarray(p.box, np.float64)) for p in self.prompts_on_frame(frame) if p.box is not None]
+        for obj_id, other in candidates:
+            score = max(inside(other), 1.0 if float(iou_matrix(box, other)[0, 0]) >= MATCH_IOU else 0.0)
+            if score >= OWNED_SHARE and score > best:
+                best, owner = score, obj_id
+        if owner is None and masks:
+            x0, y0 = max(int(box[0]), 0), max(int(box[1]), 0)
+            for obj_id, mask in masks.items():
+                part = mask[y0:max(int(np.ceil(box[3])), y0), x0:max(int(np.ceil(box[2])), x0)]
+                score = float(part.sum()) / area
+                if score >= OWNED_SHARE and score > best and any(o.id == obj_id for o in self.prompts.objects):
+                    best, owner = score, int(obj_id)
+        if owner is None and carried:
+            for obj_id, other in carried.items():
+                score = float(iou_matrix(box, np.asarray(other, np.float64))[0, 0])
+                if score >= MATCH_IOU and score > best:
+                    best, owner = score, obj_id
+        return owner
+
+    def _detections(self, frame: int, dets: Detections, masks: dict | None = None,
+                    carried: dict | None = None) -> list[Proposal]:
+        """Every detection as a proposal, best first; one that belongs to an object already there (``owner``)
+        has ``boxed_by`` set."""
         out = []
         for i in np.argsort(-dets.scores, kind="stable"):
             box = tuple(round(float(v), 2) for v in dets.boxes[i])  # as prompts.json keeps it
-            by = None
-            if len(boxed):
-                overlap = iou_matrix(np.array(box), boxes).reshape(-1)
-                if overlap.max() >= MATCH_IOU:
-                    by = boxed[int(overlap.argmax())].obj_id
-            out.append(Proposal(frame, str(dets.kinds[i]), box, float(dets.scores[i]), boxed_by=by))
+            out.append(Proposal(frame, str(dets.kinds[i]), box, float(dets.scores[i]),
+                                boxed_by=self.owner(frame, box, masks, carried)))
         return out
 
-    def propose_on_frame(self, frame: int, kinds: tuple[str, ...], dets: Detections) -> list[Proposal]:
+    def propose_on_frame(self, frame: int, kinds: tuple[str, ...], dets: Detections,
+                         masks: dict | None = None) -> list[Proposal]:
         """``dets`` (of ``kinds``, found on ``frame``) replace that frame's pending proposals of those
-        kinds; the best is selected and its frame shown. Detections on a box prompt already there are
-        not proposed but counted in the message and kept in ``matched`` (``show_matched`` draws
-        them). Nothing is saved."""
+        kinds; the best is selected and its frame shown. Detections of an object already there (its box
+        prompt, or its tracked mask in ``masks``: ``owner``) are not proposed but counted in the message
+        and kept in ``matched`` (``show_matched`` draws them). Nothing is saved."""
         frame = self.check_frame(frame)
-        every = self._detections(frame, dets)
+        every = self._detections(frame, dets, masks)
         found = [p for p in every if p.boxed_by is None]
         self.matched = [p for p in every if p.boxed_by is not None]
         self.proposals = [p for p in self.proposals if not (p.frame == frame and p.kind in kinds)] + found
@@ -447,14 +483,36 @@ class EditState:
             self.message = (f"{len(shown)} detection(s) already boxed shown dotted on frame {self.frame}" if shown
                             else "no detection already boxed on this frame (press Find first)")
 
-    def propose_objects(self, log: list[dict]) -> list[Proposal]:
+    def propose_objects(self, log: list[dict], matched: list[Proposal] = ()) -> list[Proposal]:
         """Proposals from ``find.find_objects``'s log (one per object found, or found again): all
-        pending proposals are replaced."""
+        pending proposals are replaced. ``matched``: the detections that belong to objects already there
+        (``owner``), not proposed but counted in the message and drawn by ``show_matched``."""
         self.proposals = sorted((Proposal(e["frame"], e["kind"], tuple(float(v) for v in e["box"]),
                                           float(e["score"]), group=e["object"]) for e in log),
                                 key=lambda p: (p.frame, p.group or ""))
+        self.matched = list(matched)
         self.selected_proposal = None
         return list(self.proposals)
+
+    def claim_known(self, frame: int, dets: Detections, masks: dict | None, carried: dict) -> Detections:
+        """``dets`` without those that belong to an object already there (``owner``; each goes to
+        ``matched``); ``carried`` ({object id: box}) is updated with the claimed boxes, so the next frame
+        searched follows them. For the whole-video find, frame by frame in order."""
+        props = self._detections(frame, dets, masks, carried)
+        order = np.argsort(-dets.scores, kind="stable")
+        keep = [int(i) for i, p in zip(order, props) if p.boxed_by is None]
+        for p in props:
+            if p.boxed_by is not None:
+                self.matched.append(p)
+                carried[p.boxed_by] = p.box
+        return dets[np.array(sorted(keep), dtype=int)]
+
+    def matched_line(self) -> str:
+        """How many detections the last Find left out as already boxed, and whose ("" for none)."""
+        if not self.matched:
+            return ""
+        names = ", ".join(dict.fromkeys(self.prompts.object(p.boxed_by).label for p in self.matched))
+        return f"{len(self.matched)} detection(s) already boxed ({names}), not proposed: show them ('show found')"
 
     def select_proposal(self, index: int | None) -> None:
         """Pick a proposal (for accept / reject) and show its frame."""

@@ -24,6 +24,7 @@ import ipywidgets as widgets
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.media.video import VideoInfo, probe
+from vidmask_nb.notebook.live import LiveWidget
 from vidmask_nb.review.compare import frame_at, side_by_side
 
 PLAYER_MAX_WIDTH = 960  # CSS pixels; a narrower cell shrinks it
@@ -65,12 +66,14 @@ def video_player(path: str | os.PathLike, title: str | None = None, base: str | 
                 f"stays blank, start JupyterLab in a folder above {html.escape(str(path.parent))})</div>")
 
 
-class CompareView(widgets.VBox):
+class CompareView(LiveWidget, widgets.VBox):
     """A time slider and the source | redacted frames at that time (as a PNG picture).
 
     ``seconds``: the time shown first (default: the middle of the video). ``max_side``: each side's
     longer side in pixels.
     """
+
+    live_what = "source | redacted view"
 
     def __init__(self, video: str | os.PathLike, redacted: str | os.PathLike, seconds: float | None = None,
                  max_side: int = 640):

@@ -14,6 +14,16 @@ from vidmask_nb.review.tables import show_table
 __all__ = ["show_table"]
 
 
+def _show_live(widget, what: str) -> None:
+    """``widget`` displayed under the line that says what to do if it cannot be drawn (``reload_note``); a plain
+    HTML answer (nothing to fix) is shown alone."""
+    from vidmask_nb.notebook.live import reload_note
+
+    if hasattr(widget, "live_what"):
+        display(reload_note(what), raw=True)
+    display(widget)
+
+
 def show_probe(run) -> None:
     """01: the probe and the run's settings, as two tables."""
     show_table(run.info.to_dict(), title="Probe")
@@ -65,7 +75,11 @@ def editor(run, preview: bool = True):
     if preview and not run.options.no_track:
         o = run.options
         model = dict(model=o.model, checkpoint=o.checkpoint, weights=o.weights, device=o.device, image_size=o.image_size)
-    return PromptEditor(run.info, run.workdir, predictor=model, pii_words=run.options.pii_words)
+    from vidmask_nb.notebook.live import reload_note
+
+    ed = PromptEditor(run.info, run.workdir, predictor=model, pii_words=run.options.pii_words)
+    display(reload_note("editor", f"every edit is already in {run.folder.prompts_json.name}"), raw=True)
+    return ed
 
 
 def show_preview(run, editor=None) -> None:
@@ -130,6 +144,7 @@ def show_plan(run, object_styles=None) -> None:
 def show_output(run, output) -> None:
     """04: the redacted video against its source, the audio spans changed, a player and a source | redacted
     slider (the source side is SENSITIVE)."""
+    from vidmask_nb.notebook.live import reload_note
     from vidmask_nb.notebook.result import CompareView, video_player
     from vidmask_nb.review import qa
     from vidmask_nb.review.sound import waveform_strip
@@ -138,6 +153,7 @@ def show_output(run, output) -> None:
     audio = run.audio_plan()
     if audio.changes_audio:
         display(waveform_strip(run.video, output, audio, out_path=run.folder.qa_dir / f"{run.video.stem}_audio.png"))
+    display(reload_note("player or the source | redacted view", "the video is on disk"), raw=True)
     display(video_player(output, title=f"redacted: {Path(output).name}"))
     display(CompareView(run.video, output))
     print("redacted video:", Path(output).resolve())
@@ -156,7 +172,7 @@ def show_audit(run, audit) -> None:
         show_table(report.rows(40), title="detections in the redacted video")
     if report is not None and not report.clean:
         display(leak_sheet(report, out_path=run.folder.qa_dir / f"{run.video.stem}_leaks.png"))
-        display(review_fixer(run.video, run.workdir, report.review_table()))
+        _show_live(review_fixer(run.video, run.workdir, report.review_table()), "table of fix buttons")
     if audit.speech is not None and audit.speech.heard:
         show_table(audit.speech.rows(), title="listed words still heard in the redacted video")
 
@@ -174,7 +190,7 @@ def show_review(run, table) -> None:
     with run.masks() as store:
         display(qa.area_timeline(store, table, out_path=run.folder.qa_dir / f"{run.video.stem}_areas.png",
                                  changed_spans=changes.corrected_spans if changes else []))
-    display(review_fixer(run.video, run.workdir, table))
+    _show_live(review_fixer(run.video, run.workdir, table), "table of fix buttons")
 
 
 def show_contact_sheets(run, output, table=None, n: int = 8) -> None:

@@ -154,17 +154,18 @@ def cover_shares(video, workdir, over: float = DEFAULT_OVER_SHARE, **render_opti
 def with_cover_rows(table, report: CoverReport, fps=None):
     """``table`` (a ``qa.ReviewTable``) with one row per run of consecutive frames whose covers, every kind
     together, exceed the report's share: the review sees what the floor and the codes cover, not only the
-    masks. The "fix" button opens the editor at the row's first frame, as for a mask's row."""
+    masks. The "fix" button opens the editor at the row's worst frame, as for a mask's row."""
     from vidmask_nb.review.qa import ReviewRow, ReviewTable, _clock
 
     rows, run = [], []
     for frame, share in report.over + [(-2, 0.0)]:  # a sentinel closes the last run
         if run and frame != run[-1][0] + 1:
             first, last = run[0][0], run[-1][0]
-            worst = max(s for _, s in run)
+            worst, at = max((s, f) for f, s in run)
             rows.append(ReviewRow(0, "covers", first, last, "covers frame",
-                                  f"masks, floor and codes together cover up to {worst:.0%} of the frame "
-                                  f"(over {report.over_share:.0%}): is that what must be hidden?", _clock(first, fps)))
+                                  f"masks, floor and codes together cover up to {worst:.0%} of the frame at frame "
+                                  f"{at} (over {report.over_share:.0%}): is that what must be hidden?",
+                                  _clock(first, fps), at))
             run = []
         run.append((frame, share))
     settings = dict(table.settings, cover_share=report.over_share)

@@ -83,10 +83,16 @@ class ReviewRow:
     reason: str  # "vanished" | "area drop" | "area jump" | "low score" | "never found" | "covers frame" | "beyond box"
     detail: str
     time: str = ""  # m:ss.ss of the first frame
+    worst: int | None = None  # the frame the detail names ("at frame 57"); None: the first
 
     @property
     def frames(self) -> int:
         return self.last - self.first + 1
+
+    @property
+    def at(self) -> int:
+        """The frame to look at: the one the row names, else its first ("fix" opens it)."""
+        return self.first if self.worst is None else self.worst
 
 
 @dataclass
@@ -199,14 +205,14 @@ def _implausible(track: ObjectTimeline, frame_px: int, max_share: float, box_are
         worst = first + int(np.argmax(share[first:last + 1]))
         rows.append(ReviewRow(track.obj_id, track.label, first, last, "covers frame",
                               f"mask covers {share[worst]:.0%} of the frame at frame {worst} (> {max_share:.0%}): "
-                              "a wrong track, or the background taken for the object?", _clock(first, fps)))
+                              "a wrong track, or the background taken for the object?", _clock(first, fps), worst))
     if box_area:
         ratio = track.areas / box_area
         for first, last in _spans((ratio > box_growth) & (share <= max_share)):
             worst = first + int(np.argmax(ratio[first:last + 1]))
             rows.append(ReviewRow(track.obj_id, track.label, first, last, "beyond box",
                                   f"mask {ratio[worst]:.1f}x its largest prompt box at frame {worst} "
-                                  f"(> {box_growth:g}x): has it spread to something else?", _clock(first, fps)))
+                                  f"(> {box_growth:g}x): has it spread to something else?", _clock(first, fps), worst))
     return rows
 
 
@@ -257,17 +263,17 @@ def _review_track(track: ObjectTimeline, drop: float, window: int, min_score: fl
         worst = first + int(np.argmin(ratio[first:last + 1]))
         rows.append(ReviewRow(track.obj_id, track.label, first, last, "area drop",
                               f"area {int(track.areas[worst])} px at frame {worst}, "
-                              f"{1 - ratio[worst]:.0%} below its recent median", _clock(first, fps)))
+                              f"{1 - ratio[worst]:.0%} below its recent median", _clock(first, fps), worst))
     for first, last in _spans(jumped):
         worst = first + int(np.argmax(ratio[first:last + 1]))
         rows.append(ReviewRow(track.obj_id, track.label, first, last, "area jump",
                               f"area {int(track.areas[worst])} px at frame {worst}, {ratio[worst]:.1f}x its "
-                              "recent median: the mask leapt larger (a wrong track?)", _clock(first, fps)))
+                              "recent median: the mask leapt larger (a wrong track?)", _clock(first, fps), worst))
     for first, last in _spans(low):
         worst = first + int(np.argmin(track.scores[first:last + 1]))
         rows.append(ReviewRow(track.obj_id, track.label, first, last, "low score",
                               f"score {track.scores[worst]:.2f} at frame {worst} (< {min_score})",
-                              _clock(first, fps)))
+                              _clock(first, fps), worst))
     return rows
 
 

@@ -41,6 +41,7 @@ from vidmask_nb.runfolder.folder import RunFolder, atomic_output, clean_partials
 from vidmask_nb.runfolder.state import RunLock, RunState, check_run_folder
 from vidmask_nb.run.share import audit_flags, share  # noqa: F401  (share: the run's last step, here for callers)
 from vidmask_nb.run.settings import RunSettings, options_key, prompts_digest
+from vidmask_nb.media.audio import check_editable
 from vidmask_nb.media.video import VideoInfo, check_video_file, probe
 from vidmask_nb.run.notebooks import NOTEBOOKS, notebooks_dir
 
@@ -153,6 +154,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     output = folder.redacted_video(video)
     check_paths(video, workdir, output)
     info = probe(video)  # a bad video fails here, before anything is written
+    check_editable(video, opts.audio_options.mode)  # audio --audio cannot edit: said now, not after the floor
     source = check_prompts(prompts, info, opts.drop_unusable_prompts, required=opts.find is None)
     if opts.no_track:  # no SAM 2: only drawn boxes become covers; an object with none is refused here
         from vidmask_nb.detect.untracked import check_untracked_prompts

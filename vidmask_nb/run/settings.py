@@ -182,6 +182,13 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
 
         probe(video_path)  # a file that is not a video fails here first (before the model's checkpoint is looked for)
         options = options.checked(caller=caller)
+        from vidmask_nb.media.audio import check_editable
+        from vidmask_nb.run.options import in_notebook_terms
+
+        try:  # audio that `audio` cannot edit: said when the run starts, not in 04
+            check_editable(video_path, options.audio_options.mode)
+        except VidmaskError as exc:
+            raise VidmaskError(in_notebook_terms(str(exc)) if caller == "notebook" else str(exc)) from None
         check_run_folder(workdir, "workdir" if caller == "notebook" else "--out", inputs=(video_path,))
     if lock is not None:
         hold_lock(workdir, lock, say)

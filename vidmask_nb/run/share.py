@@ -48,6 +48,29 @@ def audit_flags(mark: dict) -> list[str]:
     return lines
 
 
+def portable(value, workdir: Path):
+    """``value`` (a summary: dicts, lists, strings) with every absolute path made one a viewer may read: a
+    file inside the run folder by its path there, any other by its name and sha256 (``words.txt sha256:...``),
+    so that nothing of the person's machine (home folder, user name, where the prompts live) is shared."""
+    import os
+
+    if isinstance(value, dict):
+        return {k: portable(v, workdir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, workdir) for v in value]
+    if not isinstance(value, str) or not value or "\n" in value or not os.path.isabs(value):
+        return value
+    path = Path(value)
+    try:
+        if path.resolve().is_relative_to(workdir):
+            return path.resolve().relative_to(workdir).as_posix() or "."
+        if path.is_file():
+            return f"{path.name} sha256:{sha256_file(path)}"
+    except (OSError, ValueError):
+        pass
+    return path.name
+
+
 def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, into_non_empty: bool = False) -> list[Path]:
     """Copy what is safe to share from a complete, current run into ``to``; returns the files.
 
@@ -128,7 +151,7 @@ def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, int
         summary["leaks_accepted_by_kind"] = accepted  # what the person chose to publish anyway, by kind
         if with_masks:
             summary["masks_sha256"] = mark["inputs"].get("masks.json")
-        out.append(write_json(to / "summary.json", summary))
+        out.append(write_json(to / "summary.json", portable(summary, workdir)))
     except OSError as exc:
         raise VidmaskError(f"cannot write to {to}: {exc.strerror or exc}") from None
     return out
