@@ -16,13 +16,10 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-from common import MEDIA, cut, run_deface, timed_command
-
-KIT = Path(sys.executable).parent / "vidmask-nb"
+from common import MEDIA, cut, run_deface, run_whole
 
 
 def main() -> None:
@@ -38,10 +35,8 @@ def main() -> None:
     n = probe(clip).frame_count
     print(f"{clip} ({n} frames); load average at start {os.getloadavg()[0]:.2f}")
     modes = {
-        "kit run": lambda: timed_command([str(KIT), "run", str(clip), "--find", "faces", "--no-track", "--out",
-                                          str(fresh(work / "kit"))]),
-        "kit run --no-reports": lambda: timed_command([str(KIT), "run", str(clip), "--find", "faces", "--no-track",
-                                                       "--no-reports", "--out", str(fresh(work / "kit_nr"))]),
+        "kit run": lambda: run_whole(clip, work, "faces")[1],
+        "kit run --no-reports": lambda: run_whole(clip, work, "faces", reports=False)[1],
         "deface solid": lambda: run_deface(clip, work, solid=True)[1],
         "deface blur": lambda: run_deface(clip, work, solid=False)[1],
     }
@@ -50,7 +45,7 @@ def main() -> None:
         for name, go in modes.items():
             times[name].append(go())
             print(f"round {r + 1} {name}: {times[name][-1]['s']:.1f} s, {times[name][-1]['cpu']:.1f} CPU s", flush=True)
-    stages = json.loads((work / "kit" / "run.json").read_text()).get("stage_seconds", {})
+    stages = json.loads((work / "kit_run" / "run.json").read_text()).get("stage_seconds", {})
     med = {m: statistics.median(t["s"] for t in ts) for m, ts in times.items()}
     cpu = {m: statistics.median(t["cpu"] for t in ts) for m, ts in times.items()}
     print(f"\n{'mode':24} {'s':>8} {'CPU s':>8} {'frames/s':>9} {'x deface solid':>15}")
@@ -59,11 +54,6 @@ def main() -> None:
     print(f"kit stages (last round, s): {stages}")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     shutil.rmtree(work, ignore_errors=True)
-
-
-def fresh(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    return path
 
 
 if __name__ == "__main__":

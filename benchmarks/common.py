@@ -506,12 +506,32 @@ def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
                  "floor_cpu": c_floor}
 
 
+# The kit's whole CLI run (`vidmask-nb run CLIP --find KINDS --no-track`, its audit, review and report
+# included), as deface's modes are deface's whole CLI run.
+WHOLE_RUN = "kit run"
+KIT = Path(sys.executable).parent / "vidmask-nb"
+
+
+def run_whole(clip: Path, work: Path, kinds: str, reports: bool = True) -> tuple[Path, dict]:
+    """``vidmask-nb run clip --find kinds --no-track`` into a fresh ``work/kit_run``: the output and its
+    seconds (its exit code 1, the run's own audit flagging something, is a result to score, not a failure)."""
+    import shutil
+
+    w = work / ("kit_run" if reports else "kit_run_no_reports")
+    shutil.rmtree(w, ignore_errors=True)
+    cmd = [str(KIT), "run", str(clip), "--find", kinds, "--no-track", "--out", str(w)]
+    return w / f"{clip.stem}_redacted.mp4", timed_command(cmd + ([] if reports else ["--no-reports"]), ok=(0, 1))
+
+
 def run_mode(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
-    """The output of one mode (a key of KIT_MODES, or deface blur / deface solid) and its seconds."""
+    """The output of one mode (a key of KIT_MODES, WHOLE_RUN, or deface blur / deface solid) and its seconds."""
     if mode in KIT_MODES:
         return run_kit(clip, work, kinds, mode)
+    if mode == WHOLE_RUN:
+        return run_whole(clip, work, kinds)
     if mode not in ("deface blur", "deface solid"):
-        raise SystemExit(f"unknown mode {mode!r}: one of {', '.join(KIT_MODES)}, deface blur, deface solid")
+        raise SystemExit(f"unknown mode {mode!r}: one of {', '.join(KIT_MODES)}, {WHOLE_RUN}, deface blur, "
+                         "deface solid")
     return run_deface(clip, work, solid=mode == "deface solid")
 
 
@@ -523,10 +543,13 @@ def run_deface(clip: Path, work: Path, solid: bool) -> tuple[Path, dict]:
     return out, timed_command(cmd + (["--replacewith", "solid"] if solid else []))
 
 
-def timed_command(cmd: list[str], **kw) -> dict:
-    """Run ``cmd`` to its end: its wall and CPU seconds (the child's user and system time)."""
+def timed_command(cmd: list[str], ok: tuple[int, ...] = (0,), **kw) -> dict:
+    """Run ``cmd`` to its end (an exit code outside ``ok`` raises): its wall and CPU seconds (the child's user
+    and system time, its own children's included)."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    if done.returncode not in ok:
+        raise subprocess.CalledProcessError(done.returncode, cmd, stderr=done.stderr)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"s": time.perf_counter() - t0, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)}
