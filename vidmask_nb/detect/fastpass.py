@@ -67,10 +67,9 @@ FOLLOW_SIDE = 160
 # 0.50-0.83 closer, and on bedroom, 01_dog, 19_cyclist and 07_snowboarder 0.25-0.90 (a child's face
 # half turned away: 0.31 in the scan, 0.35 closer). The closer look keeps the floor's threshold.
 LOOK_AGAIN_BELOW = 0.5
-# A box found in a follow window or a closer look is that face's when centred in its window (its box)
-# and within this factor of its size: a small face's box varies that much from frame to frame (19_cyclist's
-# 27 px face boxed at 37x44 in its window; a 45x50 box of the scan boxed at 23x30 closer). At 1.5x the
-# independent judge found it on 4 of 60 frames that the floor left.
+# A closer look's box stands for the box looked at when centred in it and within this factor of its
+# size: a small face's box varies that much (19_cyclist's 27 px face: a 45x50 box of the scan, boxed
+# at 23x30 closer; at 1.5x the independent judge found it on frames the floor left).
 OWN_SIZE_RATIO = 2.0
 MERGE_IOU = 0.3
 MODELS = ("int8", "fp32")
@@ -199,6 +198,7 @@ class _Face:
     velocity: np.ndarray  # its centre's movement per frame (x, y)
     score: float
     missing: int = 0  # frames since last found
+    sure: bool = False  # found at LOOK_AGAIN_BELOW or more once
 
 
 def _scan(net: _CenterFace, rgb: np.ndarray, long_side: int | None, threshold: float) -> np.ndarray:
@@ -259,18 +259,34 @@ def _window_side(face_or_boxes) -> np.ndarray | float:
     return 2 * np.maximum(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 4.0) + 24
 
 
+def _of_sure_faces(boxes: np.ndarray, faces: list[_Face], width: int, height: int) -> np.ndarray:
+    """(N,) bool: is each box at the place of a face followed that was once found at ``LOOK_AGAIN_BELOW``
+    or more (overlapping where its motion puts it, or centred in its window at about its size)? Such a
+    box is that face, seen at a low score (a face moving fast, blurred: the scans find it at 0.3 where
+    a closer look finds nothing), and is not looked at again."""
+    out = np.zeros(len(boxes), bool)
+    for f in faces:
+        if not f.sure or not len(boxes):
+            continue
+        out |= iou_matrix(f.box + np.tile(f.velocity * (f.missing + 1), 2), boxes[:, :4])[0] > 0.05
+        win = _window(f, width, height)
+        if win is not None:
+            out |= np.asarray(centred_inside(win, boxes[:, :4], f.box, ratio=OWN_SIZE_RATIO), bool)
+    return out
+
+
 def _own(face: _Face, found: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The boxes of ``face``'s follow window that can be that face (centred in the window, within
-    ``OWN_SIZE_RATIO`` of its size), and any other scoring at least ``LOOK_AGAIN_BELOW``. The window is seen at the scale
-    its face needs (a 200 px face's window at 0.38x): in the ground-truth harness the windows of a
-    growing face found parts of it and the leaves around it at 0.25-0.47, each then followed as a face
-    of its own. A new face is the scans' to find."""
+    """(N,) bool over the boxes of ``face``'s follow window: those that can be that face (centred in
+    the window, within 1.5x its size), and any scoring at least ``LOOK_AGAIN_BELOW``. The others are
+    looked at again in their own windows: the window is seen at the scale its face needs (a 200 px
+    face's window at 0.38x), and in the ground-truth harness the windows of a growing face found
+    parts of it and the leaves around it at 0.25-0.47, each then followed as a face of its own; a
+    fast face's window boxed it at 82x112 (0.29) and, followed at that size, lost it for 6 frames."""
     if not len(found):
-        return found
+        return np.zeros(0, bool)
     win = _window(face, width, height)
-    own = np.asarray(centred_inside(win, found[:, :4], face.box, ratio=OWN_SIZE_RATIO), bool) if win is not None \
-        else np.ones(len(found), bool)
-    return found[own | (found[:, 4] >= LOOK_AGAIN_BELOW)]
+    own = np.asarray(centred_inside(win, found[:, :4], face.box), bool) if win is not None else np.ones(len(found), bool)
+    return own | (found[:, 4] >= LOOK_AGAIN_BELOW)
 
 
 def _seen_again(box: np.ndarray, closer: np.ndarray | None) -> np.ndarray:
@@ -362,14 +378,14 @@ class FastFacePass:
         # missing for some frames, widened by the distance it may have gone) and scoring below
         # LOOK_AGAIN_BELOW is looked at again in its own window, all in one batch: the closer look's
         # box at its place stands for it (``_seen_again``), and nothing where that look finds no face
-        doubt = scanned[:, 4] < LOOK_AGAIN_BELOW
+        doubt = (scanned[:, 4] < LOOK_AGAIN_BELOW) & ~_of_sure_faces(scanned, self.faces, w, h)
         parts, doubtful = [scanned[~doubt]], list(scanned[doubt])
         for f, found in zip(self.faces, _follow(net, rgb, self.faces, opts.threshold)):
             if found is not None:
-                found = _own(f, found, w, h)
                 coarse = (found[:, 4] < LOOK_AGAIN_BELOW) & (_window_side(f) > 1.5 * _window_side(found[:, :4]))
-                parts.append(found[~coarse])
-                doubtful += list(found[coarse])
+                take = _own(f, found, w, h) & ~coarse
+                parts.append(found[take])
+                doubtful += list(found[~take])
         again = [_Face(b[:4].astype(np.float32), np.zeros(2, np.float32), float(b[4])) for b in doubtful]
         parts += [_seen_again(b, c) for b, c in zip(doubtful, _follow(net, rgb, again, opts.threshold))]
         cut = None
@@ -386,12 +402,12 @@ class FastFacePass:
 
     def state(self) -> dict:
         return {"n": self.n, "faces": [{"box": f.box.tolist(), "velocity": f.velocity.tolist(), "score": f.score,
-                                        "missing": f.missing} for f in self.faces]}
+                                        "missing": f.missing, "sure": f.sure} for f in self.faces]}
 
     def restore(self, state: dict) -> None:
         self.n = int(state["n"])
         self.faces = [_Face(np.array(f["box"], np.float32), np.array(f["velocity"], np.float32), float(f["score"]),
-                            int(f["missing"])) for f in state["faces"]]
+                            int(f["missing"]), bool(f.get("sure", False))) for f in state["faces"]]
 
 
 def fast_face_frames(frames, options: FastPassOptions = FastPassOptions()) -> Iterator[tuple[int, Detections]]:
@@ -425,10 +441,10 @@ def _update(faces: list[_Face], dets: np.ndarray, lost_frames: int, width: int, 
         if free:
             match[i] = int(free[0])
             taken.add(match[i])
-    out = [_found(f, dets[m]) if m >= 0 else _Face(f.box, f.velocity, f.score, f.missing + 1)
+    out = [_found(f, dets[m]) if m >= 0 else _Face(f.box, f.velocity, f.score, f.missing + 1, f.sure)
            for f, m in zip(faces, match) if m >= 0 or f.missing < lost_frames]
-    out += [_Face(dets[j, :4].astype(np.float32), np.zeros(2, np.float32), float(dets[j, 4]))
-            for j in range(len(dets)) if j not in taken]
+    out += [_Face(dets[j, :4].astype(np.float32), np.zeros(2, np.float32), float(dets[j, 4]),
+                  sure=bool(dets[j, 4] >= LOOK_AGAIN_BELOW)) for j in range(len(dets)) if j not in taken]
     return out
 
 
@@ -436,4 +452,5 @@ def _found(f: _Face, det: np.ndarray) -> _Face:
     """``f`` found again at ``det``: its velocity the mean of the last one and this move's."""
     box = det[:4].astype(np.float32)
     move = (box[:2] + box[2:]) / 2 - (f.box[:2] + f.box[2:]) / 2
-    return _Face(box, 0.5 * f.velocity + 0.5 * move / (f.missing + 1), float(det[4]))
+    return _Face(box, 0.5 * f.velocity + 0.5 * move / (f.missing + 1), float(det[4]),
+                 sure=f.sure or bool(det[4] >= LOOK_AGAIN_BELOW))

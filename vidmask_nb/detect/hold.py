@@ -190,11 +190,14 @@ BACK_TRACK_FRAMES = 6
 # and at least one frame: in the ground-truth harness, 0 (one frame) and a quarter both kept every
 # face clip at 0 leak frames; one frame took grow/shrink's over-redaction from 10.1 % to 3.1 %.
 CONFIRM_FRAMES = 3
-# A box held back follows its motion back as many frames as that motion was measured over, then stays
-# there: on the occluded clip, a face coming out from behind a patch moved its box's centre 3.5 px a
-# frame as more of it showed (the face moved 0.7); followed back a whole second, the held box crossed
-# the frame, grown on the way (ground truth, 2 s: 6 frames 2.08 % over-redaction, 12 frames 2.34 %,
-# a whole second 3.98 %; 0 leak frames each).
+# A box held back follows its motion back the whole hold when its size held steady while it was
+# followed (within ``STEADY_SIZE``: a small face walking in, found late by the fine tiles); otherwise
+# (its box changing shape: a face coming out from behind a patch, turning) only as many frames as that
+# motion was measured over, then it stays there. On the occluded clip such a box moved its centre
+# 3.5 px a frame as more of the face showed (the face moved 0.7); followed back a whole second, the
+# held box crossed the frame, grown on the way (ground truth, 2 s: 3.98 % over-redaction; 6 frames
+# 2.08 %; 0 leak frames each), and a 12 px face held back 6 frames only leaked on frame 0 of small.
+STEADY_SIZE = 1.25
 BACK_REACH_FRAMES = BACK_TRACK_FRAMES
 UNCONFIRMED_HOLD_SHARE = 0.0
 
@@ -202,6 +205,14 @@ UNCONFIRMED_HOLD_SHARE = 0.0
 # A box continued by one of less than this share of its area is also covered where it was, moved on by
 # its motion, for that frame (the fast pass at times boxes half a face: a leak frame on grow/shrink).
 SUDDEN_SHRINK = 0.6
+
+
+def _steady(boxes: list) -> bool:
+    """Did the box keep its width and height (within ``STEADY_SIZE``) over these frames?"""
+    a, b = np.asarray(boxes[0], np.float32), np.asarray(boxes[-1], np.float32)
+    wa, ha = max(a[2] - a[0], 1), max(a[3] - a[1], 1)
+    wb, hb = max(b[2] - b[0], 1), max(b[3] - b[1], 1)
+    return max(wa / wb, wb / wa, ha / hb, hb / ha) <= STEADY_SIZE
 
 
 def _area(box: np.ndarray) -> float:
@@ -310,11 +321,12 @@ class _FreshBox:
         frame that has it at that place."""
         first = self.boxes[0]
         step = centre_step((self.boxes[-1] - first) / max(1, len(self.boxes) - 1))  # per frame
+        steady = _steady(self.boxes)
         for d in range(1, hold + 1):
             place = self.at - d
             if place < 0:
                 return
-            far = min(d, BACK_REACH_FRAMES)  # no further back along its motion than measured
+            far = d if steady else min(d, BACK_REACH_FRAMES)
             grow = 0.25 * float(np.abs(step).max()) * far
             box = first - np.tile(step * far, 2) + np.array([-grow, -grow, grow, grow], np.float32)
             if _found_near(box, first, self.kind, pending[place][1]):
