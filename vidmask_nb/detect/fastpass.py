@@ -16,10 +16,15 @@ pass (``floor.detect_video``) runs it on every frame at 640 px. This pass does, 
    misses faces under ~25 px that it finds enlarged, and finds them better in a small window than
    in a large one at the same scale (measured: 16 px faces found on 5 of 5 frames in 120 px tiles
    at 2x, 3 of 5 in 160 px tiles at 2x, 0 of 5 in 240 px tiles at 2x);
-4. the boxes of the scan, the follow windows and the fine tiles merged (overlapping boxes, IoU >=
+4. **closer look**: a box scoring below ``LOOK_AGAIN_BELOW`` that was seen coarser than its own
+   follow window would see it (a scan's, unless at a face followed that once scored that much; a
+   follow window's that is not its face's, or was found in the window widened for a lost face) is
+   looked at again in its own window, in one batch, and stands only as what that look finds at its
+   place (a blurred blob of leaves scored 0.25-0.40 in the 320 px scan and 0.05-0.32 closer);
+5. the boxes of the scan, the follow windows and the fine tiles merged (overlapping boxes, IoU >=
    ``MERGE_IOU``: the higher score kept, but a part of a face that a tile's edge cuts never in place
    of a whole view of it);
-5. each box matched to the face it continues (``_update``): by overlap with where the face's motion
+6. each box matched to the face it continues (``_update``): by overlap with where the face's motion
    puts it, or, for a face that moves more than its size a frame, inside the window it was found in.
 
 A face is therefore re-found on every frame it is visible near where it was, at a fraction of a
