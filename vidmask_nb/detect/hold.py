@@ -92,10 +92,11 @@ def hold_boxes(stream: Iterable[tuple[int, Detections]], hold: int) -> Iterator[
     its centre within 1.5 sizes and its size within 1.5x). A box of the frame before that no box
     continues stays covered for up to ``hold`` frames after, where it was (and, when it was moving
     more than a quarter of its size a frame, also where its centre's motion takes it, at its size:
-    ``centre_step``); a box that continues none stays covered for up to ``hold`` frames before (a face found late, at the clip's start or
-    as it turns towards the camera), back along its own motion: it is followed for up to
-    ``BACK_TRACK_FRAMES`` frames, and on each frame before it sits where that motion puts it, grown by
-    a quarter of the distance moved. Box by box, so one face lost beside another that is found is
+    ``centre_step``); a box that continues none stays covered for up to ``hold`` frames before (a
+    face found late, at the clip's start or as it turns towards the camera), back along its own
+    motion: it is followed for up to ``BACK_TRACK_FRAMES`` frames, and on each frame before it sits
+    where that motion puts it (``BACK_REACH_FRAMES``, ``STEADY_SIZE``: how far back), grown by a
+    quarter of the distance moved. Box by box, so one face lost beside another that is found is
     held too; a face moving more than its width a frame leaves no trail. A held box stops at a frame
     that has a box of its kind at its place. Memory: ``hold + BACK_TRACK_FRAMES`` frames of boxes
     (the frames are yielded that many frames late). A box never confirmed (``CONFIRM_FRAMES``: below its
