@@ -232,8 +232,9 @@ def bedroom_backgrounds(n: int) -> list[np.ndarray]:
 NO_PEOPLE = ("02_hummingbird",)  # shared clips with no face in them
 
 
-def real_footage(a, work: Path, modes: list[str]) -> list[str]:
-    """Rows of over-redaction on the shared clips for kinds whose truth there is empty."""
+def real_footage(a, work: Path, modes: list[str], results: list[dict] | None = None) -> list[str]:
+    """Rows of over-redaction on the shared clips for kinds whose truth there is empty (each row's
+    figures also appended to ``results``)."""
 
     rows = []
     names = a.real_clips.split(",") if a.real_clips else sorted(p.stem for p in MEDIA.glob("*.mp4"))
@@ -251,10 +252,48 @@ def real_footage(a, work: Path, modes: list[str]) -> list[str]:
             for mode in ["kit fast"] + (deface if kind == kinds[0] else []):
                 out, t = run_mode(clip, cw / kind.replace("+", "_"), kind.replace("+", ","), mode)
                 s = score(clip, out, None)
+                if results is not None:
+                    results.append({"clip": name, "kinds": kind.replace("+", ","), "mode": mode, "frames": n,
+                                    "real": True, **t, **s})
                 label = kind if mode.startswith("kit") else "faces (deface)"
                 rows.append(f"| {name} | {label} | {mode} | {n} | {s['over_mean']:.2%} | {s['over_worst']:.2%} "
                             f"(frame {s['worst_frame']}) | {s['over_worst_second']:.2%} | {t['s']:.1f} |")
                 print(rows[-1], flush=True)
+    return rows
+
+
+def side_by_side(results: list[dict], modes: list[str]) -> list[str]:
+    """One row a kind and material (made clips with truth; shared clips whose truth is empty), each
+    mode's leak frames (all clips) and over-redaction (the worst clip's mean, the worst frame of all)
+    side by side. deface hides faces only: on a kind's clips it runs what it runs (faces), so its
+    columns show what a faces-only peer leaves (leaks) and covers there."""
+    groups: dict[tuple[str, str], dict[str, list[dict]]] = {}
+    for r in results:
+        if "error" in r:
+            continue
+        material = "shared clips (truth empty)" if r.get("real") else "made clips"
+        if r.get("real") and r["mode"].startswith("deface"):
+            for kind in {x["kinds"] for x in results if x.get("real") and x["clip"] == r["clip"]}:
+                groups.setdefault((kind, material), {}).setdefault(r["mode"], []).append(r)
+            continue
+        groups.setdefault((r["kinds"], material), {}).setdefault(r["mode"], []).append(r)
+    head = "| kind | material | clips | " + " | ".join(f"{m}: leak frames | {m}: mean (worst clip) | {m}: worst frame"
+                                                        for m in modes) + " |"
+    rows = [head, "|" + "---|" * (3 + 3 * len(modes))]
+    for (kind, material), by_mode in groups.items():
+        n = max(len(v) for v in by_mode.values())
+        cells = []
+        for m in modes:
+            rs = by_mode.get(m, [])
+            if not rs:
+                cells += ["", "", ""]
+                continue
+            worst = max(rs, key=lambda r: r["over_mean"])
+            frame = max(rs, key=lambda r: r["over_worst"])
+            leaks = "n/a (no truth)" if material.startswith("shared") else str(sum(r["leak_frames"] for r in rs))
+            cells += [leaks, f"{worst['over_mean']:.2%} ({worst['clip']})",
+                      f"{frame['over_worst']:.2%} ({frame['clip']}, frame {frame['worst_frame']})"]
+        rows.append(f"| {kind} | {material} | {n} | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -300,7 +339,7 @@ def main() -> None:
         for mode in modes:
             out, t = run_mode(clip, cw, kinds, mode)
             s = score(clip, out, scene)
-            results.append({"clip": name, "mode": mode, "frames": scene.frame_count, **t, **s})
+            results.append({"clip": name, "kinds": kinds, "mode": mode, "frames": scene.frame_count, **t, **s})
             tot = totals[mode]
             tot[0] += scene.frame_count
             tot[1] += t["floor_s"] if "floor_s" in t else t["s"]
@@ -315,7 +354,7 @@ def main() -> None:
                             f"{s['recall']:.3f} | {s['over_redaction']:.2%} | {s['over_worst']:.2%} (frame "
                             f"{s['worst_frame']}) | {s['over_worst_second']:.2%} | {t['s']:.1f}{floor} | {t['cpu']:.1f} |")
             print(rows[-1], f"leaks at {s.get('leaks')}" if s.get("leaks") else "", flush=True)
-    empty_rows = real_footage(a, work, modes) if a.real_kinds else []
+    empty_rows = real_footage(a, work, modes, results) if a.real_kinds else []
     real_rows = []
     if a.real:
         from judge_mtcnn import judge_clips
@@ -342,6 +381,9 @@ def main() -> None:
 
         print("\nThe real clips, judged by MTCNN (no truth: frames where a face it finds in the source is still found):")
         print_table(real_rows, modes)
+    print("\nEvery kind side by side: leak frames and over-redaction (the share of a frame's pixels changed "
+          "outside the true regions)")
+    print("\n".join(side_by_side(results, modes)))
     print(f"\nload average at start {load0[0]:.1f}, at end {load1[0]:.1f} (1 min), {os.cpu_count()} cores")
     if a.json:
         Path(a.json).write_text(json.dumps({"results": results, "load": [load0, load1]}, indent=1))

@@ -42,6 +42,47 @@ def test_fast_pass_follows_a_face_faster_than_its_size_as_one_face():
     assert faces[0].velocity[0] > 30  # its motion learnt: the next window is ahead of it
 
 
+def test_a_closer_look_keeps_only_what_it_finds_at_the_place_looked_at():
+    """A scan's low-score box stands only as the closer look's box at its place (none: nothing); a
+    box with no window to look in stays (fail closed). A follow window takes its own face's boxes
+    (centred in it, about its size) and sure ones; a low-score box of another size is looked at again."""
+    from vidmask_nb.detect.fastpass import _Face, _own, _seen_again
+
+    box = np.array([300, 280, 380, 365, 0.36], np.float32)
+    there = np.array([[305, 282, 382, 362, 0.31], [600, 300, 640, 350, 0.8]], np.float32)
+    assert _seen_again(box, there).tolist() == [there[0].tolist()]
+    assert len(_seen_again(box, np.zeros((0, 5), np.float32))) == 0
+    assert _seen_again(box, None).tolist() == [box.tolist()]
+    face = _Face(np.array([600, 300, 700, 420], np.float32), np.zeros(2, np.float32), 0.8)
+    found = np.array([[605, 305, 702, 418, 0.7], [640, 330, 660, 380, 0.3], [620, 320, 640, 345, 0.6]], np.float32)
+    assert _own(face, found, 1280, 720).tolist() == [True, False, True]
+
+
+@pytest.mark.media
+def test_the_closer_look_drops_background_the_scans_take_for_a_face(shared_media):
+    """02_hummingbird has no one in it: on its first 24 frames (1280x720) the scans take its blurred
+    leaves for faces at a low score; looked at closer, fewer stand."""
+    import cv2
+
+    from vidmask_nb.detect import fastpass
+    from vidmask_nb.media.video import VideoReader, probe
+
+    clip = shared_media / "02_hummingbird.mp4"
+    info = probe(clip)
+    with VideoReader(clip, info=info) as reader:
+        frames = [cv2.resize(f.rgb, (1280, 720), interpolation=cv2.INTER_AREA) for f, _ in zip(reader, range(24))]
+
+    def boxes(look_again_below):
+        old, fastpass.LOOK_AGAIN_BELOW = fastpass.LOOK_AGAIN_BELOW, look_again_below
+        try:
+            face_pass = fastpass.FastFacePass(FastPassOptions(threshold=0.25, fps=float(info.fps)))
+            return sum(len(face_pass(rgb)) for rgb in frames)
+        finally:
+            fastpass.LOOK_AGAIN_BELOW = old
+
+    assert boxes(fastpass.LOOK_AGAIN_BELOW) < boxes(0.0)
+
+
 @pytest.mark.media
 @pytest.mark.parametrize("face, frames, path, hold", [
     # the full-size scan runs on frames 0 and 12 (every 12th): the others are the fast pass's own; no hold
