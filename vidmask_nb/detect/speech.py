@@ -53,8 +53,16 @@ COMMON = frozenset("a an and any are as at be but by for from he her his i in is
                    "your thank thanks please".split())
 RETIRED = ("--asr pocketsphinx was retired: on bench_speech.py it silenced 9 of 36 listed names (Whisper tiny.en "
            "31) and no spoken number; use a Whisper model (tiny.en, base) or a model folder")
-REACH = 0.15  # s a hit's edge may move outwards to the pause before or after it (swept in bench_speech.py)
-INWARDS = 0.1  # s it may move inwards
+# A hit's edges move to the pauses in the audio around it (bench_speech.py, tuned on its seed 0, checked on seed 1):
+REACH = 0.15  # s an edge may move outwards to the pause before or after it (a number's start 0.2 s more)
+INWARDS = 0.1  # s into Whisper's start a pause may begin and still be the one before the word
+END_IN = 0.2  # s before Whisper's end a pause may end and still be the one after the word (its ends ran late)
+QUIET = 4.0  # a 10 ms frame within 6 dB of the floor around it (in the whole band and above 2 kHz) is quiet
+PAUSE_FRAMES = 5  # 50 ms of quiet frames is a pause (a stop consonant's closure is mostly shorter)
+VOICE_PAD = 0.12  # s of the VAD's padding taken off again where a hit must lie on the voice
+CONFIRM_BELOW = 0.5  # a part of a name written with less confidence is confirmed by a decode without hot words,
+CONFIRM_AROUND = 1.0  # of the s each side of it,
+CONFIRM_SIMILARITY = 0.6  # which must write a word this alike
 STRETCH = 0.3  # s of silence inside a hit, by the VAD, that is trimmed off its edge
 _LINE = re.compile(r"^(?P<phrase>[^/]+?)\s*(?:/(?P<th>[0-9.eE+-]+)/)?\s*$")
 
@@ -207,8 +215,8 @@ def similarity(heard: str, phrase: str) -> float:
     return round(max(spelled, (spelled + sounded) / 2), 3)
 
 
-def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAULT_SIMILARITY
-                ) -> list[tuple[str, int, int, float]]:
+def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAULT_SIMILARITY,
+                part_heard=None) -> list[tuple[str, int, int, float]]:
     """(phrase, first, last word index, similarity) of each listed phrase in a transcript's ``texts``.
 
     Windows of as many words as the phrase, one fewer and one more (a recogniser splits ``Kowalski``
@@ -239,8 +247,9 @@ def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAUL
             if len(_letters(part)) < PART_LETTERS:
                 continue
             for i in range(len(texts)):
-                score = similarity(letters[i], part) if letters[i] else 0.0
-                if score >= max(threshold, PART_SIMILARITY):
+                # a common word is never the part ("thank" sounds like "Tanaka")
+                score = similarity(letters[i], part) if letters[i] and letters[i] not in COMMON else 0.0
+                if score >= max(threshold, PART_SIMILARITY) and (part_heard is None or part_heard(i, part)):
                     first, last = i, i
                     # the words beside it that could be the rest of the name: not "the", "and", "with"...
                     while first > max(0, i - j) and letters[first - 1] not in COMMON:
@@ -273,24 +282,30 @@ def join_pieces(said: Sequence) -> list:
 
 _CUE = re.compile(r"(?:(?:number|card|phone|mobile|iban|account)(?: number)?(?: is| was)?|"
                   r"(?:call|reach|text|ring) (?:me|us) (?:on|at))$")
+CUE_DOUBT = 0.5  # a word written with less confidence than this, after a number's cue, may be a garbled digit
 CUE_SECONDS = 7.0  # the longest number said after a cue (a card read in four groups of four)
 
 
 def after_cue(said: Sequence) -> list[tuple[int, int]]:
-    """(first, last) word index of what is said right after "my number is", "card number", "call me on"...,
-    up to the next pause or plain word ("and", "for", ``COMMON``): the number itself when the recogniser garbled its digits ("pre-neero" for
-    "three zero", under noise), silenced whatever it wrote (fail closed)."""
+    """(first, last) word index of what is said right after "my number is", "card number", "call me on"...:
+    the number itself when the recogniser garbled its digits ("pre-neero" for "three zero", under noise),
+    silenced whatever it wrote (fail closed). The stretch runs on over words that may be digits (a digit
+    word or soundalike, a word written with low confidence, a word repeated in the stretch: "Niro Niro")
+    and stops at a pause, a ``COMMON`` word or a confident plain word ("anytime after six")."""
     from vidmask_nb.detect.pii import fold
+    from vidmask_nb.detect.spoken import may_be_digit
 
     clean = [re.sub(r"[^a-z0-9 ]", "", fold(w.text)).strip() for w in said]
     out = []
     for i in range(len(said) - 1):
         tail = " ".join(w for w in clean[max(0, i - 3):i + 1] if w)
-        if not _CUE.search(tail):
-            continue
+        if not _CUE.search(tail) or _CUE.search(" ".join(w for w in clean[max(0, i - 2):i + 2] if w)):
+            continue  # not the cue's last word ("card" of "card number is")
         j = i + 1
         while (j + 1 < len(said) and said[j + 1].start - said[j].end < 0.35 and clean[j + 1] not in COMMON
-               and said[j + 1].end - said[i + 1].start <= CUE_SECONDS):
+               and said[j + 1].end - said[i + 1].start <= CUE_SECONDS
+               and (may_be_digit(clean[j + 1]) or said[j + 1].probability < CUE_DOUBT
+                    or clean[j + 1] in clean[i + 1:j + 1])):
             j += 1
         out.append((i + 1, j))
     return out
@@ -320,36 +335,56 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
     x = np.asarray(pcm, dtype=np.float32) / (32768 if np.asarray(pcm).dtype == np.int16 else 1)
     n10 = len(x) // (RATE // 100)
     energy = (x[:n10 * (RATE // 100)].reshape(n10, -1) ** 2).mean(axis=1) if n10 else np.zeros(1)
+    # and above 2 kHz: a fricative's onset ("six", "five") is soft in the whole band, under music or a hum
+    spec = np.abs(np.fft.rfft(x[:n10 * (RATE // 100)].reshape(n10, -1), axis=1)) ** 2 if n10 else np.zeros((1, 81))
+    high = spec[:, 20:].mean(axis=1)  # bins of 100 Hz
 
     def valley(t: float, back: float, ahead: float, last: bool) -> float:
-        """The pause between two words near ``t``: the 10 ms frames between ``t - back`` and ``t + ahead`` s
-        within 3 dB of the quietest; the end of its last one (``last``) or the start of its first."""
+        """A word's edge at the pause near ``t``, in the 10 ms frames from ``t - back`` to ``t + ahead`` s.
+
+        A pause is ``PAUSE_FRAMES`` or more quiet frames in a row (``QUIET``: near the floor of the 2 s
+        around, in the whole band and above 2 kHz, where a fricative's soft onset shows). The start
+        (``last`` False) is where the last pause that begins by ``t`` ends (the one ``t`` lies in, when
+        Whisper started the word early); the end (``last`` True) is where the first pause that ends after
+        ``t - back`` begins. With no pause there, the window's own edge: the wider span (fail closed).
+        """
         i0 = int(max(0.0, t - back - start) * 100)
         i1 = int(max(0.0, t + ahead - start) * 100) + 1
         if i1 <= i0 or i0 >= len(energy):
             return t
         e = energy[i0:i1]
-        quiet = np.flatnonzero(e <= 2 * e.min() + 1e-12)
-        return start + (i0 + int(quiet[-1] if last else quiet[0])) / 100 + (0.01 if last else 0.0)
+        # the floor from a wider stretch: a window wholly inside a word has quiet frames of its own
+        f0, f1 = max(0, i0 - 100), min(len(energy), i1 + 100)
+        quiet = e <= QUIET * energy[f0:f1].min() + 1e-10
+        quiet &= high[i0:i1] <= QUIET * high[f0:f1].min() + 1e-10
+        runs, j = [], 0  # the pauses: (first, last + 1) frame of each run of PAUSE_FRAMES quiet frames or more
+        while j < len(e):
+            if quiet[j]:
+                k = j
+                while k < len(e) and quiet[k]:
+                    k += 1
+                if k - j >= PAUSE_FRAMES:
+                    runs.append((j, k))
+                j = k
+            j += 1
+        ti = int(round((t - start) * 100)) - i0  # t's frame in the window
+        if last:  # the end: where the first pause that ends after t (less END_IN) begins
+            after = [r for r in runs if r[1] > ti - int(END_IN * 100)]
+            return start + (i0 + (after[0][0] if after else len(e))) / 100
+        before = [r for r in runs if r[0] <= ti]  # the start: where the last pause that begins by t ends
+        return start + (i0 + (before[-1][1] if before else 0)) / 100
 
     def on_voice(first: int, last: int, number: bool = False) -> tuple[float, float]:
-        """The span of words ``first..last``, its edges moved to the pauses around it.
+        """The span of words ``first..last``, its edges moved to the pauses in the audio around it.
 
-        Whisper's word times are rough: tiny.en put a name's start 0.3 s late, or stretched it over the
-        pause before it. Each edge moves to the quietest moment near it (up to ``REACH`` s outwards,
-        ``INWARDS`` s inwards: a name's own stop consonants are short pauses too), never past the
-        middle of the word beside it.
+        Whisper's word times are rough (tiny.en put a name's start 0.3 s late, or stretched it over the
+        pause before it, and its ends ran up to 0.3 s into the next word): each edge moves to the pause
+        next to it, up to ``REACH`` s outwards, so that the margin after it can be small.
         """
         a, b = said[first].start, said[last].end
         back = REACH + (0.2 if number else 0.0)  # a number's first digit hides in the word before ("is 4...")
-        if first > 0:
-            back = min(back, max(0.0, a - (said[first - 1].start + said[first - 1].end) / 2))
         ahead = REACH
-        if last + 1 < len(said):
-            ahead = min(ahead, max(0.0, (said[last + 1].start + said[last + 1].end) / 2 - b))
-        # the start takes the pause's first quiet frame and the end its last: a dip inside a word ("fi-ve")
-        # is as quiet as the pause, and the safe error is the wider one (the VAD clip below trims silence)
-        a2, b2 = valley(a, back, INWARDS, False), valley(b, INWARDS, ahead, True)
+        a2, b2 = valley(a, back, INWARDS, False), valley(b, END_IN, ahead, True)
         if b2 <= a2:
             a2, b2 = a, b
         # and clipped to the stretches of speech the VAD heard in it: tiny.en stretched a name said after
@@ -366,10 +401,30 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
     def heard_in_voice(a: float, b: float) -> bool:
         # a hot word Whisper wrote in the pause after a chunk's last word ("Jürgen" with nobody saying it)
         # lies outside every stretch of speech the VAD heard: nothing there to silence
-        return sum(max(0.0, min(b, y) - max(a, x)) for x, y in voiced) >= 0.05
+        return sum(max(0.0, min(b, y - VOICE_PAD) - max(a, x + VOICE_PAD)) for x, y in voiced) >= 0.05
+
+    confirmed: dict[int, bool] = {}
+
+    def part_heard(i: int, part: str) -> bool:
+        """Whether word ``i``, heard as one part of a listed name, was said: it lies on the voice, and when
+        Whisper wrote it with little confidence, a decode of the seconds around it without the hot words
+        writes something like it too (tiny.en wrote "Jürgen" at p 0.25 in pauses, with nobody saying it)."""
+        if not heard_in_voice(said[i].start, said[i].end):
+            return False
+        if said[i].probability >= CONFIRM_BELOW or asr == POCKETSPHINX:
+            return True
+        if i not in confirmed:
+            a0 = max(0.0, said[i].start - start - CONFIRM_AROUND)
+            b0 = min(len(x) / RATE, said[i].end - start + CONFIRM_AROUND)
+            again = [_letters(w.text) for w in load_model(asr).decode(x, a0, b0)]
+            pairs = [u + v for u, v in zip(again, again[1:])]
+            confirmed[i] = any(w and similarity(w, part) >= CONFIRM_SIMILARITY for w in again + pairs)
+        return confirmed[i]
 
     if words is not None:
-        for phrase, a, b, score in match_words(texts, words, threshold):
+        # a part of a name counts only where its own word is on the voice: tiny.en wrote a hot word's first
+        # name ("Jürgen") in the pauses between sentences, where nobody said it
+        for phrase, a, b, score in match_words(texts, words, threshold, part_heard):
             if not heard_in_voice(said[a].start, said[b].end):
                 continue
             hits.append(HeardWord(stream, phrase, *on_voice(a, b), "word",
