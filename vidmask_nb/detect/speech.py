@@ -63,6 +63,7 @@ VOICE_PAD = 0.12  # s of the VAD's padding taken off again where a hit must lie 
 CONFIRM_BELOW = 0.5  # a part of a name written with less confidence is confirmed by a decode without hot words,
 CONFIRM_AROUND = 1.0  # of the s each side of it,
 CONFIRM_SIMILARITY = 0.6  # which must write a word this alike
+SILENT_DB = -60.0  # dBFS: an audit hit's span this quiet in the output is silenced, nothing to hear
 STRETCH = 0.3  # s of silence inside a hit, by the VAD, that is trimmed off its edge
 _LINE = re.compile(r"^(?P<phrase>[^/]+?)\s*(?:/(?P<th>[0-9.eE+-]+)/)?\s*$")
 
@@ -283,40 +284,74 @@ def join_pieces(said: Sequence) -> list:
 _CUE = re.compile(r"(?:(?:number|card|phone|mobile|iban|account)(?: number)?(?: is| was)?|"
                   r"(?:call|reach|text|ring) (?:me|us) (?:on|at))$")
 CUE_DOUBT = 0.5  # a word written with less confidence than this, after a number's cue, may be a garbled digit
+GROUP_PAUSE = 0.6  # s between the groups of a number read aloud ("five five five, one two ...")
 CUE_SECONDS = 7.0  # the longest number said after a cue (a card read in four groups of four)
 
 
 def after_cue(said: Sequence) -> list[tuple[int, int]]:
-    """(first, last) word index of what is said right after "my number is", "card number", "call me on"...:
-    the number itself when the recogniser garbled its digits ("pre-neero" for "three zero", under noise),
-    silenced whatever it wrote (fail closed). The stretch runs on over words that may be digits (a digit
-    word or soundalike, a word written with low confidence, a word repeated in the stretch: "Niro Niro")
-    and stops at a pause, a ``COMMON`` word or a confident plain word ("anytime after six")."""
+    """(first, last) word index of each stretch that may be a number the recogniser garbled: what is said right
+    after "my number is", "card number", "call me on"..., and what is said around a digit it wrote, while the
+    words may be digits: a digit word or soundalike, a word written with low confidence (``CUE_DOUBT``), a
+    word said again ("Niro Niro", "time time": tiny.en under noise, for "zero zero", "five five"). It stops at
+    a pause, a ``COMMON`` word or a confident plain word ("anytime after six"). A stretch after no cue counts
+    when it holds ``MIN_DIGITS`` such words (one a digit): the number is silenced whatever was written (fail
+    closed)."""
     from vidmask_nb.detect.pii import fold
-    from vidmask_nb.detect.spoken import may_be_digit
+    from vidmask_nb.detect.spoken import MIN_DIGITS, may_be_digit
 
     clean = [re.sub(r"[^a-z0-9 ]", "", fold(w.text)).strip() for w in said]
+
+    def digitish(j: int, first: int) -> bool:
+        return (clean[j] not in COMMON and (may_be_digit(clean[j]) or any(c.isdigit() for c in clean[j])
+                                            or said[j].probability < CUE_DOUBT
+                                            or clean[j] in clean[max(first, j - 3):j] + clean[j + 1:j + 4]))
+
     out = []
-    for i in range(len(said) - 1):
-        tail = " ".join(w for w in clean[max(0, i - 3):i + 1] if w)
-        if not _CUE.search(tail) or _CUE.search(" ".join(w for w in clean[max(0, i - 2):i + 2] if w)):
-            continue  # not the cue's last word ("card" of "card number is")
-        j = i + 1
-        while (j + 1 < len(said) and said[j + 1].start - said[j].end < 0.35 and clean[j + 1] not in COMMON
-               and said[j + 1].end - said[i + 1].start <= CUE_SECONDS
-               and (may_be_digit(clean[j + 1]) or said[j + 1].probability < CUE_DOUBT
-                    or clean[j + 1] in clean[i + 1:j + 1])):
+    for i in range(len(said)):
+        cue = _CUE.search(" ".join(w for w in clean[max(0, i - 3):i + 1] if w)) and not \
+            _CUE.search(" ".join(w for w in clean[max(0, i - 2):i + 2] if w))  # not "card" of "card number is"
+        if cue and i + 1 < len(said):
+            first = i + 1
+        elif any(c.isdigit() for c in clean[i]) or may_be_digit(clean[i]) and clean[i] not in COMMON:
+            first = i
+            while (first > 0 and said[first].start - said[first - 1].end < GROUP_PAUSE and digitish(first - 1, 0)
+                   and said[i].start - said[first - 1].start <= 1.0):
+                first -= 1  # the first digits written as a word ("Time -5" for "five five")
+        else:
+            continue
+        j = max(first, i)
+        while (j + 1 < len(said) and said[j + 1].start - said[j].end < GROUP_PAUSE
+               and said[j + 1].end - said[first].start <= CUE_SECONDS and digitish(j + 1, first)):
             j += 1
-        out.append((i + 1, j))
-    return out
+        if True:
+            def solid(k: int) -> bool:  # a digit or a word said again, not only a doubtful one
+                return (may_be_digit(clean[k]) or any(c.isdigit() for c in clean[k])
+                        or clean[k] in clean[max(first, k - 3):k] + clean[k + 1:j + 1][:3])
+            while j > first and not solid(j):
+                j -= 1  # a doubtful word counts only between digits: "any time" garbled after the number is not it
+            while not cue and first + 1 < j and not solid(first + 1):
+                first += 1
+        sure = sum(len(re.sub(r"\D", "", c)) or (1 if may_be_digit(c) and c not in COMMON else 0)
+                   for c in clean[first:j + 1])
+        if cue or (sure >= 1 and j - first + 1 + sum(max(0, len(re.sub(r"\D", "", c)) - 1) for c in clean[first:j + 1])
+                   >= MIN_DIGITS):
+            out.append((first, j))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(out):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream: int = -1,
              asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY,
-             transcript: list | None = None, said: Sequence | None = None) -> list[HeardWord]:
+             transcript: list | None = None, said: Sequence | None = None, confirm: bool = False) -> list[HeardWord]:
     """The hits in 16 kHz mono ``pcm`` whose first sample is at ``start`` s (``transcript``: a list the
     recogniser's words are appended to, for review; ``said``: such words from an earlier call, matched
-    again without transcribing, as the benchmark's threshold sweep does)."""
+    again without transcribing, as the benchmark's threshold sweep does; ``confirm``: the audit's
+    mode, each hit kept only if ``confirmed``)."""
     from vidmask_nb.detect.asr import WORK_MODEL, load_model, speech_regions
     from vidmask_nb.detect.spoken import spoken_pii
 
@@ -436,14 +471,51 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
         for kind, a, b in spoken_pii(texts):
             hits.append(HeardWord(stream, kind, *on_voice(a, b, True), kind,
                                   " ".join(t.strip() for t in texts[a:b + 1])))
+    if confirm and asr != POCKETSPHINX:
+        hits = [h for h in hits if confirmed_hit(h, x, start, load_model(asr), threshold)]
     return sorted(hits, key=lambda h: h.start)
 
 
+def confirmed_hit(hit: HeardWord, x: np.ndarray, start: float, rec, threshold: float = DEFAULT_SIMILARITY) -> bool:
+    """Whether an audit's hit is heard in the audio itself, not only written because it was a hot word.
+
+    The audit hears with the listed names as hot words, and Whisper writes a hot word where nobody says it
+    (base wrote "Marek Kowalski" in the pauses of an output where it was silenced, and "number" hits on the
+    plain word after a silenced number's cue). A hit is dropped only on evidence that it is not there
+    (fail closed): its span is silent (under ``SILENT_DB``: the silenced span itself), or the same model,
+    decoding the seconds around it again without hot words, writes no word there or other words with
+    confidence (mean probability ``CONFIRM_BELOW`` or more) that neither match the phrase (at
+    ``CONFIRM_SIMILARITY``) nor hold a digit. Anything else, an unsure second decode included, stays heard.
+    """
+    from vidmask_nb.detect.spoken import may_be_digit, spoken_pii
+
+    a, b = int(max(0.0, hit.start - start) * RATE), int(max(0.0, hit.end - start) * RATE)
+    piece = x[a:b]
+    if len(piece) == 0 or 10 * np.log10(float(np.mean(piece.astype(np.float64) ** 2)) + 1e-20) < SILENT_DB:
+        return False
+    a0, b0 = max(0.0, hit.start - start - CONFIRM_AROUND / 2), min(len(x) / RATE, hit.end - start + CONFIRM_AROUND / 2)
+    again = join_pieces(rec.decode(x, a0, b0))
+    if not again:
+        return False
+    texts = [w.text for w in again]
+    if hit.kind == "word":
+        one = SayWords((hit.phrase,), (DEFAULT_THRESHOLD,), "", (hit.phrase,))
+        if match_words(texts, one, min(threshold, CONFIRM_SIMILARITY)):
+            return True
+    else:
+        clean = [re.sub(r"[^a-z0-9]", "", w.lower()) for w in texts]
+        if spoken_pii(texts) or any(any(c.isdigit() for c in w) or (may_be_digit(w) and w not in COMMON)
+                                    for w in clean):
+            return True
+    return float(np.mean([w.probability for w in again])) < CONFIRM_BELOW
+
+
 def spot_words(video: str | os.PathLike, words: SayWords | None, streams: Sequence[int] | None = None,
-               asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY
-               ) -> list[HeardWord]:
+               asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY,
+               confirm: bool = False) -> list[HeardWord]:
     """Every hit of ``words`` (and with ``say_pii`` every spoken number or address) in each audio stream of
-    ``video`` (``streams``: stream indices; None: all), heard by ``asr`` (default: Whisper tiny.en)."""
+    ``video`` (``streams``: stream indices; None: all), heard by ``asr`` (default: Whisper tiny.en);
+    ``confirm``: each hit checked again (``confirmed_hit``), as the audit does."""
     from vidmask_nb.media.audio import read_pcm
     from vidmask_nb.media.video import probe
 
@@ -451,5 +523,5 @@ def spot_words(video: str | os.PathLike, words: SayWords | None, streams: Sequen
     hits: list[HeardWord] = []
     for index in indices:
         pcm, start = read_pcm(video, index, RATE)
-        hits += hear_pcm(pcm, words, start, index, asr, say_pii, threshold)
+        hits += hear_pcm(pcm, words, start, index, asr, say_pii, threshold, confirm=confirm)
     return sorted(hits, key=lambda h: (h.stream, h.start))
