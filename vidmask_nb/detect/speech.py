@@ -61,8 +61,9 @@ QUIET = 4.0  # a 10 ms frame within 6 dB of the floor around it (in the whole ba
 PAUSE_FRAMES = 5  # 50 ms of quiet frames is a pause (a stop consonant's closure is mostly shorter)
 VOICE_PAD = 0.12  # s of the VAD's padding taken off again where a hit must lie on the voice
 CONFIRM_BELOW = 0.5  # a part of a name written with less confidence is confirmed by a decode without hot words,
-CONFIRM_AROUND = 1.0  # of the s each side of it,
+CONFIRM_AROUND = 1.0  # of the s each side of it (an audit's hit: half of it each side),
 CONFIRM_SIMILARITY = 0.6  # which must write a word this alike
+CONFIRM_DIGITS = 3  # digits an audit's number hit must hold when heard again
 SILENT_DB = -60.0  # dBFS: an audit hit's span this quiet in the output is silenced, nothing to hear
 STRETCH = 0.3  # s of silence inside a hit, by the VAD, that is trimmed off its edge
 _LINE = re.compile(r"^(?P<phrase>[^/]+?)\s*(?:/(?P<th>[0-9.eE+-]+)/)?\s*$")
@@ -485,9 +486,10 @@ def confirmed_hit(hit: HeardWord, x: np.ndarray, start: float, rec, threshold: f
     (fail closed): its span is silent (under ``SILENT_DB``: the silenced span itself), or the same model,
     decoding the seconds around it again without hot words, writes no word there or other words with
     confidence (mean probability ``CONFIRM_BELOW`` or more) that neither match the phrase (at
-    ``CONFIRM_SIMILARITY``) nor hold a digit. Anything else, an unsure second decode included, stays heard.
+    ``CONFIRM_SIMILARITY``) nor, for a number, hold ``CONFIRM_DIGITS`` digits. Anything else, an unsure
+    second decode included, stays heard.
     """
-    from vidmask_nb.detect.spoken import may_be_digit, spoken_pii
+    from vidmask_nb.detect.spoken import TEENS, UNITS, spoken_pii
 
     a, b = int(max(0.0, hit.start - start) * RATE), int(max(0.0, hit.end - start) * RATE)
     piece = x[a:b]
@@ -502,10 +504,10 @@ def confirmed_hit(hit: HeardWord, x: np.ndarray, start: float, rec, threshold: f
         one = SayWords((hit.phrase,), (DEFAULT_THRESHOLD,), "", (hit.phrase,))
         if match_words(texts, one, min(threshold, CONFIRM_SIMILARITY)):
             return True
-    else:
+    else:  # a number: digits heard again, at least CONFIRM_DIGITS ("after six" past a silenced number is none)
         clean = [re.sub(r"[^a-z0-9]", "", w.lower()) for w in texts]
-        if spoken_pii(texts) or any(any(c.isdigit() for c in w) or (may_be_digit(w) and w not in COMMON)
-                                    for w in clean):
+        if spoken_pii(texts) or sum(len(re.sub(r"\D", "", w)) or (w in UNITS or w in TEENS) for w in clean) \
+                >= CONFIRM_DIGITS:
             return True
     return float(np.mean([w.probability for w in again])) < CONFIRM_BELOW
 
