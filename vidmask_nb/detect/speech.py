@@ -63,6 +63,7 @@ VOICE_PAD = 0.12  # s of the VAD's padding taken off again where a hit must lie 
 CONFIRM_BELOW = 0.5  # a part of a name written with less confidence is confirmed by a decode without hot words,
 CONFIRM_AROUND = 1.0  # of the s each side of it (an audit's hit: half of it each side),
 CONFIRM_SIMILARITY = 0.6  # which must write a word this alike
+CONFIRM_UNSURE = 0.15  # an audit's second decode less sure than this proves nothing: the hit stays
 CONFIRM_DIGITS = 3  # digits an audit's number hit must hold when heard again
 SILENT_DB = -60.0  # dBFS: an audit hit's span this quiet in the output is silenced, nothing to hear
 STRETCH = 0.3  # s of silence inside a hit, by the VAD, that is trimmed off its edge
@@ -482,12 +483,12 @@ def confirmed_hit(hit: HeardWord, x: np.ndarray, start: float, rec, threshold: f
 
     The audit hears with the listed names as hot words, and Whisper writes a hot word where nobody says it
     (base wrote "Marek Kowalski" in the pauses of an output where it was silenced, and "number" hits on the
-    plain word after a silenced number's cue). A hit is dropped only on evidence that it is not there
-    (fail closed): its span is silent (under ``SILENT_DB``: the silenced span itself), or the same model,
-    decoding the seconds around it again without hot words, writes no word there or other words with
-    confidence (mean probability ``CONFIRM_BELOW`` or more) that neither match the phrase (at
-    ``CONFIRM_SIMILARITY``) nor, for a number, hold ``CONFIRM_DIGITS`` digits. Anything else, an unsure
-    second decode included, stays heard.
+    plain word after a silenced number's cue). A hit is dropped only on evidence that it is not there:
+    its span is silent (under ``SILENT_DB``: the silenced span itself), or the same model, decoding the
+    second around it again without hot words, writes no word there or other words that neither match the
+    phrase (at ``CONFIRM_SIMILARITY``, looser than the hit's own threshold) nor, for a number, hold
+    ``CONFIRM_DIGITS`` digits. It fails closed where that second decode is itself lost (mean probability
+    under ``CONFIRM_UNSURE``): the hit stays heard.
     """
     from vidmask_nb.detect.spoken import TEENS, UNITS, spoken_pii
 
@@ -509,7 +510,7 @@ def confirmed_hit(hit: HeardWord, x: np.ndarray, start: float, rec, threshold: f
         if spoken_pii(texts) or sum(len(re.sub(r"\D", "", w)) or (w in UNITS or w in TEENS) for w in clean) \
                 >= CONFIRM_DIGITS:
             return True
-    return float(np.mean([w.probability for w in again])) < CONFIRM_BELOW
+    return float(np.mean([w.probability for w in again])) < CONFIRM_UNSURE
 
 
 def spot_words(video: str | os.PathLike, words: SayWords | None, streams: Sequence[int] | None = None,
