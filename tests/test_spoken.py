@@ -78,3 +78,34 @@ def test_wheel_models_are_pinned(tmp_path):
     (fake / "model.bin").unlink()
     with pytest.raises(VidmaskError, match="no model.bin"):
         resolve(str(fake))
+
+
+def _words(timed: str):
+    """Words as Whisper gives them from ``"text@start-end/probability ..."`` (probability 0.9 when left out)."""
+    from vidmask_nb.detect.asr import Word
+
+    out = []
+    for item in timed.split():
+        text, rest = item.split("@")
+        span, _, p = rest.partition("/")
+        a, b = span.split("-")
+        out.append(Word(" " + text, float(a), float(b), float(p or 0.9)))
+    return out
+
+
+def test_a_garbled_number_is_one_stretch_and_the_plain_words_after_it_are_not():
+    from vidmask_nb.detect.speech import after_cue
+
+    # tiny.en under noise, for "my card number is five five zero zero, zero zero five five, ..., any time after six"
+    said = _words("my@0-0.2 card@0.2-0.5 number@0.5-0.8 is@0.8-1.0 Time-5,@1.1-1.5/0.05 Niro,@1.5-1.7/0.3 "
+                  "Niro,@2.1-2.4 Niro,@2.4-2.6 Time-5,@2.7-3.0/0.6 Time-5,@3.1-3.5 "
+                  "anytime@3.6-4.0/0.5 after@4.0-4.3 six@4.3-4.6")
+    assert after_cue(said) == [(4, 9)]  # from the first garbled digit to the last; not "anytime after six"
+    # the same digits with the cue itself garbled ("Meikaram, Marie," for "my card number is"): found at the digits
+    said = _words("Meikaram,@0-0.4/0.1 Marie,@0.5-0.7/0.01 Time-5,@1.1-1.5/0.05 Niro,@1.5-1.7/0.3 "
+                  "Niro,@2.1-2.4 Niro,@2.4-2.6 Time-5,@2.7-3.0/0.6 Time-5,@3.1-3.5 after@4.0-4.3 six@4.3-4.6")
+    assert after_cue(said) == [(1, 7)]  # one doubtful word before the first digit kept: a first digit misheard
+    # plain speech with a number in it is not a number read aloud
+    assert after_cue(_words("the@0-0.1 train@0.1-0.4 was@0.4-0.6 20@0.6-0.9 minutes@0.9-1.3 late@1.3-1.6")) == []
+    # "card" of "card number is" is not the cue's end: the stretch starts after "is"
+    assert after_cue(_words("card@0-0.3 number@0.3-0.6 is@0.6-0.8 4111,@0.9-1.5 1111@1.7-2.3")) == [(3, 4)]

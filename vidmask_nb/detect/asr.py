@@ -211,6 +211,14 @@ class Recogniser:
             out += sorted(said, key=lambda w: w.start)
         return out
 
+    def decode(self, pcm: np.ndarray, a: float, b: float, hotwords: Sequence[str] = (), start: float = 0.0
+               ) -> list[Word]:
+        """The words of ``pcm`` from ``a`` to ``b`` s (one window, no chunking), times from ``start``."""
+        x = np.asarray(pcm)
+        if x.dtype == np.int16:
+            x = x.astype(np.float32) / 32768
+        return self._decode(np.ascontiguousarray(x, dtype=np.float32), a, b, hotwords, start)
+
     def _decode(self, x: np.ndarray, a: float, b: float, hotwords: Sequence[str], start: float) -> list[Word]:
         piece = x[int(a * RATE):int(b * RATE)]
         # hotwords: the listed names steer the spelling (tiny.en wrote "Merck" for "Marek" without them).

@@ -53,8 +53,20 @@ COMMON = frozenset("a an and any are as at be but by for from he her his i in is
                    "your thank thanks please".split())
 RETIRED = ("--asr pocketsphinx was retired: on bench_speech.py it silenced 9 of 36 listed names (Whisper tiny.en "
            "31) and no spoken number; use a Whisper model (tiny.en, base) or a model folder")
-REACH = 0.15  # s a hit's edge may move outwards to the pause before or after it (swept in bench_speech.py)
-INWARDS = 0.1  # s it may move inwards
+# A hit's edges move to the pauses in the audio around it (bench_speech.py, tuned on its seed 0, checked on seed 1):
+REACH = 0.15  # s an edge may move outwards to the pause before or after it (a number's start 0.2 s more)
+INWARDS = 0.1  # s into Whisper's start a pause may begin and still be the one before the word
+END_IN = 0.2  # s before Whisper's end a pause may end and still be the one after the word (its ends ran late)
+QUIET = 4.0  # a 10 ms frame within 6 dB of the floor around it (in the whole band and above 2 kHz) is quiet
+PAUSE_FRAMES = 5  # 50 ms of quiet frames is a pause (a stop consonant's closure is mostly shorter)
+VOICE_PAD = 0.12  # s of the VAD's padding taken off again where a hit must lie on the voice
+CONFIRM_BELOW = 0.5  # a part of a name written with less confidence is confirmed by a decode without hot words,
+CONFIRM_AROUND = 1.0  # of the s each side of it (an audit's hit: half of it each side),
+CONFIRM_SIMILARITY = 0.6  # which must write a word this alike
+CONFIRM_UNSURE = 0.5  # an audit's second decode less sure than this proves nothing: the hit stays (at 0.15
+# the audit dropped real names in the source too: it heard 29 of 48 there, against 41 at 0.5; bench_speech.py)
+CONFIRM_DIGITS = 3  # digits an audit's number hit must hold when heard again
+SILENT_DB = -60.0  # dBFS: an audit hit's span this quiet in the output is silenced, nothing to hear
 STRETCH = 0.3  # s of silence inside a hit, by the VAD, that is trimmed off its edge
 _LINE = re.compile(r"^(?P<phrase>[^/]+?)\s*(?:/(?P<th>[0-9.eE+-]+)/)?\s*$")
 
@@ -207,8 +219,8 @@ def similarity(heard: str, phrase: str) -> float:
     return round(max(spelled, (spelled + sounded) / 2), 3)
 
 
-def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAULT_SIMILARITY
-                ) -> list[tuple[str, int, int, float]]:
+def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAULT_SIMILARITY,
+                part_heard=None) -> list[tuple[str, int, int, float]]:
     """(phrase, first, last word index, similarity) of each listed phrase in a transcript's ``texts``.
 
     Windows of as many words as the phrase, one fewer and one more (a recogniser splits ``Kowalski``
@@ -239,8 +251,9 @@ def match_words(texts: Sequence[str], words: SayWords, threshold: float = DEFAUL
             if len(_letters(part)) < PART_LETTERS:
                 continue
             for i in range(len(texts)):
-                score = similarity(letters[i], part) if letters[i] else 0.0
-                if score >= max(threshold, PART_SIMILARITY):
+                # a common word is never the part ("thank" sounds like "Tanaka")
+                score = similarity(letters[i], part) if letters[i] and letters[i] not in COMMON else 0.0
+                if score >= max(threshold, PART_SIMILARITY) and (part_heard is None or part_heard(i, part)):
                     first, last = i, i
                     # the words beside it that could be the rest of the name: not "the", "and", "with"...
                     while first > max(0, i - j) and letters[first - 1] not in COMMON:
@@ -273,35 +286,75 @@ def join_pieces(said: Sequence) -> list:
 
 _CUE = re.compile(r"(?:(?:number|card|phone|mobile|iban|account)(?: number)?(?: is| was)?|"
                   r"(?:call|reach|text|ring) (?:me|us) (?:on|at))$")
+CUE_DOUBT = 0.5  # a word written with less confidence than this, after a number's cue, may be a garbled digit
+GROUP_PAUSE = 0.6  # s between the groups of a number read aloud ("five five five, one two ...")
 CUE_SECONDS = 7.0  # the longest number said after a cue (a card read in four groups of four)
 
 
 def after_cue(said: Sequence) -> list[tuple[int, int]]:
-    """(first, last) word index of what is said right after "my number is", "card number", "call me on"...,
-    up to the next pause or plain word ("and", "for", ``COMMON``): the number itself when the recogniser garbled its digits ("pre-neero" for
-    "three zero", under noise), silenced whatever it wrote (fail closed)."""
+    """(first, last) word index of each stretch that may be a number the recogniser garbled: what is said right
+    after "my number is", "card number", "call me on"..., and what is said around a digit it wrote, while the
+    words may be digits: a digit word or soundalike, a word written with low confidence (``CUE_DOUBT``), a
+    word said again ("Niro Niro", "time time": tiny.en under noise, for "zero zero", "five five"). It stops at
+    a pause, a ``COMMON`` word or a confident plain word ("anytime after six"). A stretch after no cue counts
+    when it holds ``MIN_DIGITS`` such words (one a digit): the number is silenced whatever was written (fail
+    closed)."""
     from vidmask_nb.detect.pii import fold
+    from vidmask_nb.detect.spoken import MIN_DIGITS, may_be_digit
 
     clean = [re.sub(r"[^a-z0-9 ]", "", fold(w.text)).strip() for w in said]
+
+    def digitish(j: int, first: int) -> bool:
+        return (clean[j] not in COMMON and (may_be_digit(clean[j]) or any(c.isdigit() for c in clean[j])
+                                            or said[j].probability < CUE_DOUBT
+                                            or clean[j] in clean[max(first, j - 3):j] + clean[j + 1:j + 4]))
+
     out = []
-    for i in range(len(said) - 1):
-        tail = " ".join(w for w in clean[max(0, i - 3):i + 1] if w)
-        if not _CUE.search(tail):
+    for i in range(len(said)):
+        cue = _CUE.search(" ".join(w for w in clean[max(0, i - 3):i + 1] if w)) and not \
+            _CUE.search(" ".join(w for w in clean[max(0, i - 2):i + 2] if w))  # not "card" of "card number is"
+        if cue and i + 1 < len(said):
+            first = i + 1
+        elif any(c.isdigit() for c in clean[i]) or may_be_digit(clean[i]) and clean[i] not in COMMON:
+            first = i
+            while (first > 0 and said[first].start - said[first - 1].end < GROUP_PAUSE and digitish(first - 1, 0)
+                   and said[i].start - said[first - 1].start <= 1.0):
+                first -= 1  # the first digits written as a word ("Time -5" for "five five")
+        else:
             continue
-        j = i + 1
-        while (j + 1 < len(said) and said[j + 1].start - said[j].end < 0.35 and clean[j + 1] not in COMMON
-               and said[j + 1].end - said[i + 1].start <= CUE_SECONDS):
+        j = max(first, i)
+        while (j + 1 < len(said) and said[j + 1].start - said[j].end < GROUP_PAUSE
+               and said[j + 1].end - said[first].start <= CUE_SECONDS and digitish(j + 1, first)):
             j += 1
-        out.append((i + 1, j))
-    return out
+        if True:
+            def solid(k: int) -> bool:  # a digit or a word said again, not only a doubtful one
+                return (may_be_digit(clean[k]) or any(c.isdigit() for c in clean[k])
+                        or clean[k] in clean[max(first, k - 3):k] + clean[k + 1:j + 1][:3])
+            while j > first and not solid(j):
+                j -= 1  # a doubtful word counts only between digits: "any time" garbled after the number is not it
+            while not cue and first + 1 < j and not solid(first + 1):
+                first += 1
+        sure = sum(len(re.sub(r"\D", "", c)) or (1 if may_be_digit(c) and c not in COMMON else 0)
+                   for c in clean[first:j + 1])
+        if cue or (sure >= 1 and j - first + 1 + sum(max(0, len(re.sub(r"\D", "", c)) - 1) for c in clean[first:j + 1])
+                   >= MIN_DIGITS):
+            out.append((first, j))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(out):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream: int = -1,
              asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY,
-             transcript: list | None = None, said: Sequence | None = None) -> list[HeardWord]:
+             transcript: list | None = None, said: Sequence | None = None, confirm: bool = False) -> list[HeardWord]:
     """The hits in 16 kHz mono ``pcm`` whose first sample is at ``start`` s (``transcript``: a list the
     recogniser's words are appended to, for review; ``said``: such words from an earlier call, matched
-    again without transcribing, as the benchmark's threshold sweep does)."""
+    again without transcribing, as the benchmark's threshold sweep does; ``confirm``: the audit's
+    mode, each hit kept only if ``confirmed``)."""
     from vidmask_nb.detect.asr import WORK_MODEL, load_model, speech_regions
     from vidmask_nb.detect.spoken import spoken_pii
 
@@ -320,36 +373,56 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
     x = np.asarray(pcm, dtype=np.float32) / (32768 if np.asarray(pcm).dtype == np.int16 else 1)
     n10 = len(x) // (RATE // 100)
     energy = (x[:n10 * (RATE // 100)].reshape(n10, -1) ** 2).mean(axis=1) if n10 else np.zeros(1)
+    # and above 2 kHz: a fricative's onset ("six", "five") is soft in the whole band, under music or a hum
+    spec = np.abs(np.fft.rfft(x[:n10 * (RATE // 100)].reshape(n10, -1), axis=1)) ** 2 if n10 else np.zeros((1, 81))
+    high = spec[:, 20:].mean(axis=1)  # bins of 100 Hz
 
     def valley(t: float, back: float, ahead: float, last: bool) -> float:
-        """The pause between two words near ``t``: the 10 ms frames between ``t - back`` and ``t + ahead`` s
-        within 3 dB of the quietest; the end of its last one (``last``) or the start of its first."""
+        """A word's edge at the pause near ``t``, in the 10 ms frames from ``t - back`` to ``t + ahead`` s.
+
+        A pause is ``PAUSE_FRAMES`` or more quiet frames in a row (``QUIET``: near the floor of the 2 s
+        around, in the whole band and above 2 kHz, where a fricative's soft onset shows). The start
+        (``last`` False) is where the last pause that begins by ``t`` ends (the one ``t`` lies in, when
+        Whisper started the word early); the end (``last`` True) is where the first pause that ends after
+        ``t - back`` begins. With no pause there, the window's own edge: the wider span (fail closed).
+        """
         i0 = int(max(0.0, t - back - start) * 100)
         i1 = int(max(0.0, t + ahead - start) * 100) + 1
         if i1 <= i0 or i0 >= len(energy):
             return t
         e = energy[i0:i1]
-        quiet = np.flatnonzero(e <= 2 * e.min() + 1e-12)
-        return start + (i0 + int(quiet[-1] if last else quiet[0])) / 100 + (0.01 if last else 0.0)
+        # the floor from a wider stretch: a window wholly inside a word has quiet frames of its own
+        f0, f1 = max(0, i0 - 100), min(len(energy), i1 + 100)
+        quiet = e <= QUIET * energy[f0:f1].min() + 1e-10
+        quiet &= high[i0:i1] <= QUIET * high[f0:f1].min() + 1e-10
+        runs, j = [], 0  # the pauses: (first, last + 1) frame of each run of PAUSE_FRAMES quiet frames or more
+        while j < len(e):
+            if quiet[j]:
+                k = j
+                while k < len(e) and quiet[k]:
+                    k += 1
+                if k - j >= PAUSE_FRAMES:
+                    runs.append((j, k))
+                j = k
+            j += 1
+        ti = int(round((t - start) * 100)) - i0  # t's frame in the window
+        if last:  # the end: where the first pause that ends after t (less END_IN) begins
+            after = [r for r in runs if r[1] > ti - int(END_IN * 100)]
+            return start + (i0 + (after[0][0] if after else len(e))) / 100
+        before = [r for r in runs if r[0] <= ti]  # the start: where the last pause that begins by t ends
+        return start + (i0 + (before[-1][1] if before else 0)) / 100
 
     def on_voice(first: int, last: int, number: bool = False) -> tuple[float, float]:
-        """The span of words ``first..last``, its edges moved to the pauses around it.
+        """The span of words ``first..last``, its edges moved to the pauses in the audio around it.
 
-        Whisper's word times are rough: tiny.en put a name's start 0.3 s late, or stretched it over the
-        pause before it. Each edge moves to the quietest moment near it (up to ``REACH`` s outwards,
-        ``INWARDS`` s inwards: a name's own stop consonants are short pauses too), never past the
-        middle of the word beside it.
+        Whisper's word times are rough (tiny.en put a name's start 0.3 s late, or stretched it over the
+        pause before it, and its ends ran up to 0.3 s into the next word): each edge moves to the pause
+        next to it, up to ``REACH`` s outwards, so that the margin after it can be small.
         """
         a, b = said[first].start, said[last].end
         back = REACH + (0.2 if number else 0.0)  # a number's first digit hides in the word before ("is 4...")
-        if first > 0:
-            back = min(back, max(0.0, a - (said[first - 1].start + said[first - 1].end) / 2))
         ahead = REACH
-        if last + 1 < len(said):
-            ahead = min(ahead, max(0.0, (said[last + 1].start + said[last + 1].end) / 2 - b))
-        # the start takes the pause's first quiet frame and the end its last: a dip inside a word ("fi-ve")
-        # is as quiet as the pause, and the safe error is the wider one (the VAD clip below trims silence)
-        a2, b2 = valley(a, back, INWARDS, False), valley(b, INWARDS, ahead, True)
+        a2, b2 = valley(a, back, INWARDS, False), valley(b, END_IN, ahead, True)
         if b2 <= a2:
             a2, b2 = a, b
         # and clipped to the stretches of speech the VAD heard in it: tiny.en stretched a name said after
@@ -366,10 +439,30 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
     def heard_in_voice(a: float, b: float) -> bool:
         # a hot word Whisper wrote in the pause after a chunk's last word ("Jürgen" with nobody saying it)
         # lies outside every stretch of speech the VAD heard: nothing there to silence
-        return sum(max(0.0, min(b, y) - max(a, x)) for x, y in voiced) >= 0.05
+        return sum(max(0.0, min(b, y - VOICE_PAD) - max(a, x + VOICE_PAD)) for x, y in voiced) >= 0.05
+
+    confirmed: dict[int, bool] = {}
+
+    def part_heard(i: int, part: str) -> bool:
+        """Whether word ``i``, heard as one part of a listed name, was said: it lies on the voice, and when
+        Whisper wrote it with little confidence, a decode of the seconds around it without the hot words
+        writes something like it too (tiny.en wrote "Jürgen" at p 0.25 in pauses, with nobody saying it)."""
+        if not heard_in_voice(said[i].start, said[i].end):
+            return False
+        if said[i].probability >= CONFIRM_BELOW or asr == POCKETSPHINX:
+            return True
+        if i not in confirmed:
+            a0 = max(0.0, said[i].start - start - CONFIRM_AROUND)
+            b0 = min(len(x) / RATE, said[i].end - start + CONFIRM_AROUND)
+            again = [_letters(w.text) for w in load_model(asr).decode(x, a0, b0)]
+            pairs = [u + v for u, v in zip(again, again[1:])]
+            confirmed[i] = any(w and similarity(w, part) >= CONFIRM_SIMILARITY for w in again + pairs)
+        return confirmed[i]
 
     if words is not None:
-        for phrase, a, b, score in match_words(texts, words, threshold):
+        # a part of a name counts only where its own word is on the voice: tiny.en wrote a hot word's first
+        # name ("Jürgen") in the pauses between sentences, where nobody said it
+        for phrase, a, b, score in match_words(texts, words, threshold, part_heard):
             if not heard_in_voice(said[a].start, said[b].end):
                 continue
             hits.append(HeardWord(stream, phrase, *on_voice(a, b), "word",
@@ -381,14 +474,52 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
         for kind, a, b in spoken_pii(texts):
             hits.append(HeardWord(stream, kind, *on_voice(a, b, True), kind,
                                   " ".join(t.strip() for t in texts[a:b + 1])))
+    if confirm and asr != POCKETSPHINX:
+        hits = [h for h in hits if confirmed_hit(h, x, start, load_model(asr), threshold)]
     return sorted(hits, key=lambda h: h.start)
 
 
+def confirmed_hit(hit: HeardWord, x: np.ndarray, start: float, rec, threshold: float = DEFAULT_SIMILARITY) -> bool:
+    """Whether an audit's hit is heard in the audio itself, not only written because it was a hot word.
+
+    The audit hears with the listed names as hot words, and Whisper writes a hot word where nobody says it
+    (base wrote "Marek Kowalski" in the pauses of an output where it was silenced, and "number" hits on the
+    plain word after a silenced number's cue). A hit is dropped only on evidence that it is not there:
+    its span is silent (under ``SILENT_DB``: the silenced span itself), or the same model, decoding the
+    second around it again without hot words, writes no word there or other words that neither match the
+    phrase (at ``CONFIRM_SIMILARITY``, looser than the hit's own threshold) nor, for a number, hold
+    ``CONFIRM_DIGITS`` digits. It fails closed where that second decode is itself lost (mean probability
+    under ``CONFIRM_UNSURE``): the hit stays heard.
+    """
+    from vidmask_nb.detect.spoken import TEENS, UNITS, spoken_pii
+
+    a, b = int(max(0.0, hit.start - start) * RATE), int(max(0.0, hit.end - start) * RATE)
+    piece = x[a:b]
+    if len(piece) == 0 or 10 * np.log10(float(np.mean(piece.astype(np.float64) ** 2)) + 1e-20) < SILENT_DB:
+        return False
+    a0, b0 = max(0.0, hit.start - start - CONFIRM_AROUND / 2), min(len(x) / RATE, hit.end - start + CONFIRM_AROUND / 2)
+    again = join_pieces(rec.decode(x, a0, b0))
+    if not again:
+        return False
+    texts = [w.text for w in again]
+    if hit.kind == "word":
+        one = SayWords((hit.phrase,), (DEFAULT_THRESHOLD,), "", (hit.phrase,))
+        if match_words(texts, one, min(threshold, CONFIRM_SIMILARITY)):
+            return True
+    else:  # a number: digits heard again, at least CONFIRM_DIGITS ("after six" past a silenced number is none)
+        clean = [re.sub(r"[^a-z0-9]", "", w.lower()) for w in texts]
+        if spoken_pii(texts) or sum(len(re.sub(r"\D", "", w)) or (w in UNITS or w in TEENS) for w in clean) \
+                >= CONFIRM_DIGITS:
+            return True
+    return float(np.mean([w.probability for w in again])) < CONFIRM_UNSURE
+
+
 def spot_words(video: str | os.PathLike, words: SayWords | None, streams: Sequence[int] | None = None,
-               asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY
-               ) -> list[HeardWord]:
+               asr: str | None = None, say_pii: bool = False, threshold: float = DEFAULT_SIMILARITY,
+               confirm: bool = False) -> list[HeardWord]:
     """Every hit of ``words`` (and with ``say_pii`` every spoken number or address) in each audio stream of
-    ``video`` (``streams``: stream indices; None: all), heard by ``asr`` (default: Whisper tiny.en)."""
+    ``video`` (``streams``: stream indices; None: all), heard by ``asr`` (default: Whisper tiny.en);
+    ``confirm``: each hit checked again (``confirmed_hit``), as the audit does."""
     from vidmask_nb.media.audio import read_pcm
     from vidmask_nb.media.video import probe
 
@@ -396,5 +527,5 @@ def spot_words(video: str | os.PathLike, words: SayWords | None, streams: Sequen
     hits: list[HeardWord] = []
     for index in indices:
         pcm, start = read_pcm(video, index, RATE)
-        hits += hear_pcm(pcm, words, start, index, asr, say_pii, threshold)
+        hits += hear_pcm(pcm, words, start, index, asr, say_pii, threshold, confirm=confirm)
     return sorted(hits, key=lambda h: (h.stream, h.start))

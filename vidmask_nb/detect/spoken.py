@@ -76,6 +76,13 @@ def _run_digits(words: list[str]) -> str:
     return "".join(out)
 
 
+def may_be_digit(word: str) -> bool:
+    """A folded word that says a digit or a number, or is written for one ("for", "to", "double", "-5")."""
+    w = word.strip(" ,.;:-")
+    return bool(w) and (_digits_of(w) is not None or w in TENS or w in SEPARATORS or w in SOUNDALIKE
+                        or bool(re.fullmatch(r"[\d\s.,-]+", w)))
+
+
 def _is_number_word(w: str) -> bool:
     return _digits_of(w) is not None or w in TENS or w in SEPARATORS
 

@@ -27,7 +27,7 @@ from typing import Sequence
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.media.audio import MODES, WHOLE, AudioEdit, EditedStream, edit_stream, merge_spans
 
-DEFAULT_MARGIN = 0.15  # s before and after a hit: Whisper's word edges against the truth, swept in bench_speech.py
+DEFAULT_MARGIN = 0.08  # s before and after a hit, whose edges are at the pauses around it (swept in bench_speech.py)
 
 
 def parse_spans(value, flag: str = "--audio-spans") -> tuple[tuple[float, float], ...]:

@@ -390,5 +390,5 @@ def audit_speech(video: str | os.PathLike, say_words: str | os.PathLike | None =
         raise VidmaskError(RETIRED)
     words = SayWords.load(say_words, asr=asr) if say_words else None
     tracks = tuple(s.index for s in probe(video).audio)
-    heard = spot_words(video, words, tracks, asr, say_pii)
+    heard = spot_words(video, words, tracks, asr, say_pii, confirm=True)  # hot words it wrote, not heard, dropped
     return SpeechAudit(str(video), str(say_words or ""), tracks, heard, load_model(asr).source, say_pii)
