@@ -230,7 +230,7 @@ def _window(face: _Face, width: int, height: int) -> tuple[int, int, int, int] |
     speed = float(np.hypot(*face.velocity))
     if not (0 <= cx <= width and 0 <= cy <= height):
         cx, cy, speed = float(np.clip(cx, 0, width)), float(np.clip(cy, 0, height)), 0.0
-    side = min(2 * size + 24 + 2 * face.missing * (speed + 0.1 * size), width, height)
+    side = min(_side(size, face.missing, speed), width, height)
     x0 = int(np.clip(cx - side / 2, 0, width - side))
     y0 = int(np.clip(cy - side / 2, 0, height - side))
     x1, y1 = int(min(width, x0 + side)), int(min(height, y0 + side))
@@ -256,15 +256,21 @@ def _follow(net: _CenterFace, rgb: np.ndarray, faces: list[_Face], threshold: fl
     return out
 
 
+def _side(size, missing: int = 0, speed: float = 0.0):
+    """A follow window's side for a face of ``size`` px: twice its size plus 24 px, widened by the distance
+    it may have gone (its speed plus a tenth of its size, per frame missing)."""
+    return 2 * size + 24 + 2 * missing * (speed + 0.1 * size)
+
+
 def _window_side(face_or_boxes) -> np.ndarray | float:
     """The side of a follow window (``_window``, before the frame's edges): of a ``_Face``, or of a box
-    just found ((N, 4) boxes: twice the size plus 24 px)."""
+    just found ((N, 4) boxes)."""
     if isinstance(face_or_boxes, _Face):
         f = face_or_boxes
         size = max(float(f.box[2] - f.box[0]), float(f.box[3] - f.box[1]), 4.0)
-        return 2 * size + 24 + 2 * f.missing * (float(np.hypot(*f.velocity)) + 0.1 * size)
+        return _side(size, f.missing, float(np.hypot(*f.velocity)))
     b = np.asarray(face_or_boxes, np.float32).reshape(-1, 4)
-    return 2 * np.maximum(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 4.0) + 24
+    return _side(np.maximum(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 4.0))
 
 
 def _of_sure_faces(boxes: np.ndarray, faces: list[_Face], width: int, height: int) -> np.ndarray:

@@ -309,6 +309,11 @@ def after_cue(said: Sequence) -> list[tuple[int, int]]:
                                             or said[j].probability < CUE_DOUBT
                                             or clean[j] in clean[max(first, j - 3):j] + clean[j + 1:j + 4]))
 
+    def solid(k: int, first: int, last: int) -> bool:
+        """A digit, or a word said again within the stretch ``first..last``: not only a doubtful word."""
+        return (may_be_digit(clean[k]) or any(c.isdigit() for c in clean[k])
+                or clean[k] in clean[max(first, k - 3):k] + clean[k + 1:last + 1][:3])
+
     out = []
     for i in range(len(said)):
         cue = _CUE.search(" ".join(w for w in clean[max(0, i - 3):i + 1] if w)) and not \
@@ -326,14 +331,10 @@ def after_cue(said: Sequence) -> list[tuple[int, int]]:
         while (j + 1 < len(said) and said[j + 1].start - said[j].end < GROUP_PAUSE
                and said[j + 1].end - said[first].start <= CUE_SECONDS and digitish(j + 1, first)):
             j += 1
-        if True:
-            def solid(k: int) -> bool:  # a digit or a word said again, not only a doubtful one
-                return (may_be_digit(clean[k]) or any(c.isdigit() for c in clean[k])
-                        or clean[k] in clean[max(first, k - 3):k] + clean[k + 1:j + 1][:3])
-            while j > first and not solid(j):
-                j -= 1  # a doubtful word counts only between digits: "any time" garbled after the number is not it
-            while not cue and first + 1 < j and not solid(first + 1):
-                first += 1
+        while j > first and not solid(j, first, j):
+            j -= 1  # a doubtful word counts only between digits: "any time" garbled after the number is not it
+        while not cue and first + 1 < j and not solid(first + 1, first, j):
+            first += 1
         sure = sum(len(re.sub(r"\D", "", c)) or (1 if may_be_digit(c) and c not in COMMON else 0)
                    for c in clean[first:j + 1])
         if cue or (sure >= 1 and j - first + 1 + sum(max(0, len(re.sub(r"\D", "", c)) - 1) for c in clean[first:j + 1])
