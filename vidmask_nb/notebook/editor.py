@@ -580,7 +580,7 @@ class PromptEditor(LiveWidget, widgets.VBox):
         row = self.review_rows[index]
         if any(o.id == row.obj_id for o in self.prompts.objects):
             self.obj_id = row.obj_id
-        self.set_frame(getattr(row, "at", row.first))
+        self.set_frame(row.at)
         self.set_status(f"review: {self._describe_review(row)} · {row.detail}")
 
     def masks_on_frame(self, frame: int | None = None) -> dict[int, np.ndarray]:

@@ -368,10 +368,11 @@ def _contact_sheet(video, run: RunFolder, store: MaskStore, info, frames, n, col
 def _frames_at(reader: VideoReader, indices: Sequence[int], bar) -> list[np.ndarray]:
     """``reader.frames_at`` (in file order, each GOP decoded once, only these frames converted), the
     steps of ``bar`` after each GOP."""
+    from itertools import groupby
+
     out: dict[int, np.ndarray] = {}
-    todo = sorted(set(indices))
-    for key in sorted({reader.keyframe_before(i) for i in todo}):
-        group = [i for i in todo if reader.keyframe_before(i) == key]
+    for _key, group in groupby(sorted(set(indices)), key=reader.keyframe_before):
+        group = list(group)
         out.update(zip(group, reader.frames_at(group)))
         bar.update(len(group))
     return [out[i] for i in indices]
