@@ -23,9 +23,10 @@ import pytest
 from vidmask_nb.cli import main
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.redact.gaps import Gap, fill_gaps, find_gaps, hold_frames_for, mark_review, presence_of, store_masks
-from vidmask_nb.run.pipeline import BatchItem, RunOptions, read_run_mark, run_batch, share
+from vidmask_nb.run.pipeline import BatchItem, RunOptions, run_batch, share
 from vidmask_nb.run.stages import run_gaps
-from vidmask_nb.runfolder.state import RunState, check_run_folder, sha256_file
+from vidmask_nb.runfolder.record import RunRecord
+from vidmask_nb.runfolder.state import RunState, _folder_key, _signature, check_run_folder, sha256_file
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from common import inject_masks
@@ -127,8 +128,8 @@ def fake_finished_run(root: Path, key: str) -> RunFolder:
         p.write_text("old")
     run.qa_dir.mkdir(parents=True, exist_ok=True)
     (run.qa_dir / "clip_overlay.mp4").write_text("old")
-    RunState(root, {"kind": "vidmask-nb run folder", "key": key, "status": "complete", "stages": {}, "files": [],
-                    "video": str(root.parent / "clip.mp4"), "output": str(root / "clip_redacted.mp4")}).save()
+    RunState(root, RunRecord(key=key, status="complete", video=str(root.parent / "clip.mp4"),
+                             output=str(root / "clip_redacted.mp4"))).save()
     return run
 
 
@@ -219,13 +220,11 @@ def test_share_refuses_what_is_not_a_complete_current_run(tmp_path):
         share(tmp_path, tmp_path / "out")
     run = fake_finished_run(tmp_path / "run", "k")
     state = RunState.load(run.root)
-    state.data.update(status="running")
-    state.save()
+    state.update(status="running")
     with pytest.raises(VidmaskError, match="not complete"):
         share(run.root, tmp_path / "out")
-    state.data.update(status="complete", output=str(run.root / "clip_redacted.mp4"), output_sha256="0" * 64,
-                      video="", prompts="")
-    state.save()
+    state.update(status="complete", output=str(run.root / "clip_redacted.mp4"), output_sha256="0" * 64,
+                 video="", prompts="")
     with pytest.raises(VidmaskError, match="not the file this run wrote"):
         share(run.root, tmp_path / "out")
     # A hand edit of the record (the audit dropped, a field of another type) is refused in one line.
@@ -233,8 +232,11 @@ def test_share_refuses_what_is_not_a_complete_current_run(tmp_path):
         run.run_json.write_text(json.dumps(dict(json.loads(run.run_json.read_text()), **edit)))
         with pytest.raises(VidmaskError, match="not signed by this kit"):
             share(run.root, tmp_path / "out")
-    state.data.update(stages=[])
-    state.save()
+    # a record signed with the folder's key whose field has another type (another version of the kit's; the
+    # kit's own RunState.update refuses to write one)
+    bad = dict(state.record.to_json(), stages=[])
+    bad["signature"] = _signature(_folder_key(run.root), bad)
+    run.run_json.write_text(json.dumps(bad))
     with pytest.raises(VidmaskError, match="field 'stages' is list"):
         share(run.root, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -391,9 +393,9 @@ def test_a_run_fails_closed_end_to_end(tmp_path, sample_clip, labelme_dir, capsy
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "DROPPED" in err and "cyclist" in err and "clipped" in err
-    mark = read_run_mark(out)
-    assert mark["status"] == "complete" and mark["prompt_check"]["dropped"][0]["label"] == "cyclist"
-    assert "uncovered_gaps" in mark and "long_gaps" in mark
+    mark = RunState.load(out).record
+    assert mark.status == "complete" and mark.prompt_check["dropped"][0]["label"] == "cyclist"
+    assert mark.uncovered_gaps is not None and mark.long_gaps is not None
     run = RunFolder(out)
     assert (run.reports_dir / "04_render.ipynb").is_file() and not (out / "reports").exists()
     assert (run.qa_dir / "sample_overlay.mp4").is_file() and not (out / "qa").exists()
@@ -420,7 +422,7 @@ def test_a_run_fails_closed_end_to_end(tmp_path, sample_clip, labelme_dir, capsy
     assert any("inputs changed since the last run: moved sample_redacted.mp4 to stale/" in x for x in lines), lines
     assert not (out / "sample_redacted.mp4").exists() and not (out / "masks.json").exists()
     assert (out / "stale" / "sample_redacted.mp4").read_bytes() == old_video
-    assert read_run_mark(out)["status"] == "running"
+    assert RunState.load(out).record.status == "running"
     with pytest.raises(VidmaskError, match="not complete"):
         share(out, tmp_path / "share2")
     stray = out / ".sample_redacted.partial-999999999.mp4"  # what a killed render leaves
@@ -431,5 +433,5 @@ def test_a_run_fails_closed_end_to_end(tmp_path, sample_clip, labelme_dir, capsy
     assert rc == 0, err
     assert "removed .sample_redacted.partial-999999999.mp4, left by a run that was killed" in err
     assert "segments were already tracked" in err, err
-    assert not stray.exists() and read_run_mark(out)["options"]["style"] == "blur"
+    assert not stray.exists() and RunState.load(out).record.options["style"] == "blur"
     assert (out / "sample_redacted.mp4").read_bytes() != old_video

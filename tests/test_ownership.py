@@ -104,7 +104,7 @@ def test_a_render_race_cannot_publish_uncovered_pixels(tmp_path, tiny, capsys):
     out = render(clip, run.root, progress=False)
     state = RunState.load(run.root)
     state.complete(out, inputs={})
-    assert RunState.load(run.root).get("output_sha256") == sha256_file(out)
+    assert RunState.load(run.root).record.output_sha256 == sha256_file(out)
     assert not (run.root / "run.lock").exists(), "the render let its lock go"
 
 

@@ -31,21 +31,19 @@ def test_share_refuses_each_audit_that_found_something_and_records_what_was_acce
     summary = json.loads((tmp_path / "clean" / "summary.json").read_text())
     assert summary["audits"]["pictures"]["clean"] and summary["leaks_accepted_by_kind"] == {}
     capsys.readouterr()
-    clean = RunState.load(out).data
+    clean = RunState.load(out).record
 
     for kind, record in (("speech", {"speech_audit": {"clean": False, "heard": [{"track": 1, "start s": 0.2}]}}),
-                         ("codes", {"audit": dict(clean["audit"], clean=False, kinds=["codes"], leak_frames=[5])})):
+                         ("codes", {"audit": dict(clean.audit, clean=False, kinds=["codes"], leak_frames=[5])})):
         state = RunState.load(out)
-        state.data.update(record)
-        state.save()
+        state.update(**record)
         assert main(["share", str(out), "--to", str(tmp_path / f"no_{kind}")]) == 2
         err = capsys.readouterr().err
         assert "--accept-leaks" in err and err.count("\n") == 1, err
         assert main(["share", str(out), "--to", str(tmp_path / kind), "--accept-leaks"]) == 0
         accepted = json.loads((tmp_path / kind / "summary.json").read_text())["leaks_accepted_by_kind"]
         assert kind in accepted, accepted
-        state.data.update({k: clean.get(k) for k in record})
-        state.save()
+        state.update(**{k: getattr(clean, k) for k in record})
 
 
 def test_the_review_lists_frames_whose_covers_exceed_the_share_and_share_states_it(tmp_path, sample_clip, capsys):
@@ -66,7 +64,7 @@ def test_the_review_lists_frames_whose_covers_exceed_the_share_and_share_states_
     review = json.loads((out / "sensitive" / "qa" / "sample_review.json").read_text())
     rows = [r for r in review["rows"] if r["reason"] == "covers frame"]
     assert rows and rows[0]["first"] <= 10 <= rows[0]["last"], review["rows"]
-    covers = RunState.load(out).get("covers")
+    covers = RunState.load(out).record.covers
     assert covers["worst"]["share"] > 0.5 and any(o["frame"] == 10 for o in covers["over"])
     capsys.readouterr()
     assert main(["share", str(out), "--to", str(tmp_path / "pub")]) == 0

@@ -29,6 +29,7 @@ from common import inject_masks
 from vidmask_nb.redact.render import render
 from vidmask_nb.run.pipeline import execute_notebook, share
 from vidmask_nb.runfolder.folder import RunFolder
+from vidmask_nb.runfolder.record import RunRecord, StageRecord
 from vidmask_nb.runfolder.state import LOCK_FILE, RunLock, RunState, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def tiny(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def stages(workdir: Path) -> dict:
-    return {n: rec["status"] for n, rec in RunState.load(workdir).get("stages").items()}
+    return {n: rec.status for n, rec in RunState.load(workdir).record.stages.items()}
 
 
 @pytest.mark.slow
@@ -79,7 +80,7 @@ def test_the_notebooks_alone_are_a_run_that_share_checks(tmp_path, tiny, capsys)
 
     to = tmp_path / "to publish"
     assert main(["share", str(run), "--to", str(to)]) == 0
-    assert sha256_file(to / "clip_redacted.mp4") == state.get("output_sha256") == sha256_file(output)
+    assert sha256_file(to / "clip_redacted.mp4") == state.record.output_sha256 == sha256_file(output)
     assert json.loads((to / "summary.json").read_text())["leaks_accepted"] is False
 
     def refused(words: str, *flags: str, dest: Path | None = None) -> None:
@@ -104,13 +105,26 @@ def test_the_notebooks_alone_are_a_run_that_share_checks(tmp_path, tiny, capsys)
 
     # The run's own audit found leaks (issue 21 item 5): share refuses unless the person says so.
     state = RunState.load(run)
-    state.data["audit"] = dict(state.get("audit"), clean=False, leak_frames=[3, 4])
-    state.save()
+    state.update(audit=dict(state.record.audit, clean=False, leak_frames=[3, 4]))
     refused("--accept-leaks")
     assert main(["share", str(run), "--to", str(tmp_path / "anyway"), "--accept-leaks", "--with-masks"]) == 0
     summary = json.loads((tmp_path / "anyway" / "summary.json").read_text())
     assert summary["leaks_accepted"] is True and summary["audit"]["leak_frames"] == [3, 4]
     assert summary["masks_sha256"] == sha256_file(tmp_path / "anyway" / "masks.json")
+
+
+def test_the_record_is_typed_and_refuses_what_the_kit_does_not_write():
+    """run.json is read into typed records, each field checked once (issue 27): a round trip is exact; an unknown
+    field or one of another type, at the top or in a stage, is one line naming it."""
+    record = RunRecord(status="running", video="/v.mp4", options={"style": "fill"}, seconds=2,
+                       stages={"01_extract": StageRecord(status="done", outputs={"manifest.json": "ab"})})
+    assert RunRecord.from_json(record.to_json(), "run.json") == record
+    assert record.stage("04_render") == StageRecord() and "04_render" not in record.stages
+    for data, field in (({"status": "running", "note": 1}, "'note' is not one"), ({"seconds": True}, "'seconds' is bool"),
+                        ({"stages": {"02_prompt": {"outputs": {"floor.json": 3}}}}, "'outputs' is dict"),
+                        ({"files": ["a", 2]}, "'files' is list")):
+        with pytest.raises(VidmaskError, match=field):
+            RunRecord.from_json(data, "run.json")
 
 
 def test_a_stale_lock_is_taken_over_and_a_live_one_refuses(tmp_path):
@@ -183,7 +197,7 @@ def test_one_run_per_folder_and_ctrl_c_leaves_it_resumable(tmp_path, tiny, capsy
             err = capsys.readouterr().err
             assert rc == 2 and "another run is writing into" in err and err.count("\n") == 1, err
         state = RunState.load(out)
-        assert state.get("options")["style"] == "fill" and state.get("video") == str(clip.resolve())
+        assert state.record.options["style"] == "fill" and state.record.video == str(clip.resolve())
         deadline = time.time() + 120
         while not list((out / "masks").glob("seg_*.json")) and time.time() < deadline:
             time.sleep(0.2)  # one segment tracked: a rerun has something to resume from

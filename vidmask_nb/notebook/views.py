@@ -54,8 +54,8 @@ def show_found(run, floor: dict | None) -> None:
     covered (boxes per kind, what matched: never the text) and the prompts it added."""
     from vidmask_nb.prompts.sources import PromptSource
 
-    check = run.state.get("prompt_check")
-    if isinstance(check, dict):  # what `vidmask-nb run` dropped and clipped from its --prompts
+    check = run.state.record.prompt_check
+    if check is not None:  # what `vidmask-nb run` dropped and clipped from its --prompts
         PromptSource.from_json(check, run.prompts).show()
     if floor is None:
         print("find is not set for this run (01's `find`): only the prompts drawn here are hidden")

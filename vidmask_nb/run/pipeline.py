@@ -59,21 +59,15 @@ class RunResult:
 
 def is_complete(video, prompts, workdir, opts: RunOptions) -> bool:
     """True when ``workdir`` holds a finished run of this video, prompts and options."""
-    data = read_run_mark(workdir)
-    if data is None or data.get("status") != "complete":
+    state = RunState.load(workdir)
+    if state is None or state.status != "complete":
         return False
     try:
         info = probe(video)
-        return (data.get("key") == options_key(info, opts, prompts_digest(Path(prompts) if prompts else None))
-                and Path(data.get("output", "")).is_file())
+        return (state.record.key == options_key(info, opts, prompts_digest(Path(prompts) if prompts else None))
+                and Path(state.record.output or "").is_file())
     except (VidmaskError, OSError):
         return False
-
-
-def read_run_mark(workdir) -> dict | None:
-    """The run's state (``run.json``) of ``workdir`` as a dict, or None when it has none."""
-    state = RunState.load(workdir)
-    return state.data if state is not None else None
 
 
 def _resolved(path, flag: str) -> Path:
@@ -191,7 +185,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
                 warnings.simplefilter("ignore", RandomWeightsWarning)
                 run.run_all(prompts, before_tracking=hook, timings=result.stage_seconds)
         except KeyboardInterrupt:
-            running = [n for n, rec in RunState.open(workdir).get("stages", {}).items() if rec.get("status") == "running"]
+            running = RunState.open(workdir).running_stages()
             RunState.open(workdir).stage_failed(running[-1] if running else "run", "interrupted (Ctrl-C)",
                                                 status="interrupted")
             raise
@@ -210,16 +204,15 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
                            f"{'is there' if output.is_file() else 'is missing'}, status {state.status!r}; "
                            f"see {state.path})")
     result.output, result.seconds = str(output), round(time.perf_counter() - start, 2)
-    result.flags = audit_flags(state.data)
+    result.flags = audit_flags(state.record)
     for line in result.flags:
         say(f"FLAGGED: {line}")
     if not result.flags:
         say("audit of the output: nothing detectable")
-    if state.get("uncovered_gaps"):
-        say(f"{len(state.get('uncovered_gaps'))} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); "
+    if state.record.uncovered_gaps:
+        say(f"{len(state.record.uncovered_gaps)} gap(s) in the tracks are NOT covered (--no-cover-long-gaps); "
             "see run.json")
-    state.data.update(stage_seconds=result.stage_seconds, seconds=result.seconds)
-    state.save()
+    state.update(stage_seconds=result.stage_seconds, seconds=result.seconds)
     return result
 
 

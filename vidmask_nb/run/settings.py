@@ -95,7 +95,7 @@ class RunSettings:
 
         state = RunState.open(self.workdir)
         options = asdict(self.options)
-        if state.get("video") != str(self.video) or state.get("options") != options:
+        if state.record.video != str(self.video) or state.record.options != options:
             fp = probe(self.video).fingerprint
             state.start(self.video, fp, options, run_key(fp, options), say=say)
         return state.path
@@ -105,15 +105,15 @@ class RunSettings:
         """The settings the run in ``workdir`` started with, or None when it has none."""
         workdir = Path(workdir)
         state = RunState.load(workdir)
-        if state is None or not state.get("video"):
+        if state is None or not state.record.video:
             return None
         known = {f.name for f in fields(RunOptions)}
-        raw = state.get("options") or {}
-        unknown = sorted(set(raw) - known) if isinstance(raw, dict) else ["options"]
+        raw = state.record.options or {}
+        unknown = sorted(set(raw) - known)
         if unknown:
             raise VidmaskError(f"{state.path} was written by another version of the kit (unknown: {unknown}); "
                                "run notebook 01 (or vidmask-nb run) on this folder again")
-        return cls(Path(state.get("video")), workdir, RunOptions(**raw))
+        return cls(Path(state.record.video), workdir, RunOptions(**raw))
 
 
 _LOCKS: dict[Path, RunLock] = {}

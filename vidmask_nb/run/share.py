@@ -9,18 +9,19 @@ from pathlib import Path
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.runfolder.folder import atomic_output, write_json
+from vidmask_nb.runfolder.record import RunRecord
 from vidmask_nb.runfolder.state import RunState, input_digests, sha256_file
 
 
-def flagged_kinds(mark: dict) -> dict:
+def flagged_kinds(record: RunRecord) -> dict:
     """What each of a run's recorded audits still found, by kind (``{"faces": [3, 4], "speech": 1}``)."""
     out: dict = {}
-    audit = mark.get("audit")
-    if isinstance(audit, dict) and not audit.get("clean", False):
+    audit = record.audit
+    if audit is not None and not audit.get("clean", False):
         for kind in audit.get("kinds") or ["pictures"]:
             out[str(kind)] = list(audit.get("leak_frames") or [])[:20]
-    speech = mark.get("speech_audit")
-    if isinstance(speech, dict) and not speech.get("clean", False):
+    speech = record.speech_audit
+    if speech is not None and not speech.get("clean", False):
         out["speech"] = len(speech.get("heard") or [])
     return out
 
@@ -35,15 +36,15 @@ def covers_line(covers: dict | None) -> str:
             f"over {covers.get('over_share', 0.5):.0%}")
 
 
-def audit_flags(mark: dict) -> list[str]:
+def audit_flags(record: RunRecord) -> list[str]:
     """One line per audit of the run's record that still found something."""
     lines = []
-    audit = mark.get("audit")
-    if isinstance(audit, dict) and not audit.get("clean", False):
+    audit = record.audit
+    if audit is not None and not audit.get("clean", False):
         lines.append(f"{'/'.join(map(str, audit.get('kinds') or []))} still detectable on frames "
                      f"{list(audit.get('leak_frames') or [])[:10]}")
-    speech = mark.get("speech_audit")
-    if isinstance(speech, dict) and not speech.get("clean", False):
+    speech = record.speech_audit
+    if speech is not None and not speech.get("clean", False):
         lines.append(f"{len(speech.get('heard') or [])} listed word(s) still heard (speech audit)")
     return lines
 
@@ -90,15 +91,15 @@ def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, int
     if state is None:
         raise VidmaskError(f"{workdir} holds no run.json: share a run folder whose run completed "
                            "(notebooks 01-04, or vidmask-nb run)")
-    mark = state.data
+    record = state.record
     if state.status != "complete":
         raise VidmaskError(f"the run in {workdir} is not complete (status {state.status!r}); "
                            "run it to the end first")
-    output = Path(mark.get("output") or "")
-    if not output.is_file() or sha256_file(output) != mark.get("output_sha256"):
+    output = Path(record.output or "")
+    if not output.is_file() or sha256_file(output) != record.output_sha256:
         raise VidmaskError(f"{output} is missing or is not the file this run wrote; run it again")
-    video = Path(mark.get("video") or "")
-    prompts = Path(mark["prompts"]) if mark.get("prompts") else None
+    video = Path(record.video or "")
+    prompts = Path(record.prompts) if record.prompts else None
     if not video.is_file() or (prompts is not None and not prompts.exists()):
         raise VidmaskError(f"cannot check that the run is current: its video {video} or prompts {prompts} "
                            "are gone; run again where they are")
@@ -107,17 +108,17 @@ def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, int
     from vidmask_nb.run.settings import options_key, prompts_digest
 
     try:
-        opts = RunOptions(**mark["options"])
+        opts = RunOptions(**(record.options or {}))
     except (TypeError, KeyError) as exc:
         raise VidmaskError(f"{state.path} was written by another version of the kit ({exc}); run again") from None
-    if (options_key(probe(video), opts, prompts_digest(prompts)) != mark.get("key")
-            or input_digests(workdir) != mark.get("inputs")):
+    if (options_key(probe(video), opts, prompts_digest(prompts)) != record.key
+            or input_digests(workdir) != record.inputs):
         raise VidmaskError(f"the video, prompts or masks changed since the run in {workdir} completed; "
                            "run it again before sharing")
-    if not isinstance(mark.get("audit"), dict):
+    if record.audit is None:
         raise VidmaskError(f"{state.path} records no audit of {output.name}: every run audits its output; "
                            "run 04 (or vidmask-nb run) again")
-    flags = audit_flags(mark)
+    flags = audit_flags(record)
     if flags and not accept_leaks:
         raise VidmaskError(f"the run's own audits still find something in {output.name}: {'; '.join(flags)}; fix "
                            "them (02, then 03 and 04), or share anyway with --accept-leaks (recorded in summary.json)")
@@ -136,21 +137,21 @@ def share(workdir, to, with_masks: bool = False, accept_leaks: bool = False, int
             with atomic_output(to / f.name) as tmp:
                 shutil.copyfile(f, tmp)
             out.append(to / f.name)
-        summary = {k: mark.get(k) for k in ("objects", "options", "prompt_check", "uncovered_gaps", "long_gaps",
-                                            "output_sha256", "floor")}
-        summary["audit"] = mark.get("audit")  # the pictures' audit (faces, text, pii, codes)
-        summary["audits"] = {"pictures": mark.get("audit"), "speech": mark.get("speech_audit")}
-        summary["covers"] = mark.get("covers")  # how much of the picture the covers take: mean, worst, over the share
-        if mark.get("render_options"):
-            summary["options"] = mark["render_options"]  # what 04 rendered with (a notebook may override)
+        summary = {k: getattr(record, k) for k in ("objects", "options", "prompt_check", "uncovered_gaps", "long_gaps",
+                                                 "output_sha256", "floor")}
+        summary["audit"] = record.audit  # the pictures' audit (faces, text, pii, codes)
+        summary["audits"] = {"pictures": record.audit, "speech": record.speech_audit}
+        summary["covers"] = record.covers  # how much of the picture the covers take: mean, worst, over the share
+        if record.render_options:
+            summary["options"] = record.render_options  # what 04 rendered with (a notebook may override)
         summary["video"] = output.name
         if summary.get("prompt_check"):  # where the person's files live is not for the viewer
             summary["prompt_check"] = {k: v for k, v in summary["prompt_check"].items() if k not in ("source", "path")}
-        accepted = flagged_kinds(mark) if accept_leaks else {}
+        accepted = flagged_kinds(record) if accept_leaks else {}
         summary["leaks_accepted"] = bool(accepted)
         summary["leaks_accepted_by_kind"] = accepted  # what the person chose to publish anyway, by kind
         if with_masks:
-            summary["masks_sha256"] = mark["inputs"].get("masks.json")
+            summary["masks_sha256"] = (record.inputs or {}).get("masks.json")
         out.append(write_json(to / "summary.json", portable(summary, workdir)))
     except OSError as exc:
         raise VidmaskError(f"cannot write to {to}: {exc.strerror or exc}") from None

@@ -183,12 +183,11 @@ class Run:
 
     def _stage_current(self, stage: str, **expected) -> bool:
         """``stage`` is done in this folder with these records and its outputs are the files it wrote."""
-        rec = self.state.get("stages", {}).get(stage, {})
-        if rec.get("status") != "done" or any(rec.get(k) != v for k, v in expected.items()):
+        rec = self.state.record.stage(stage)
+        if not rec.done or any(getattr(rec, k) != v for k, v in expected.items()):
             return False
-        outs = rec.get("outputs", {})
-        return bool(outs) and all((self.workdir / n).is_file() and sha256_file(self.workdir / n) == d
-                                  for n, d in outs.items())
+        return bool(rec.outputs) and all((self.workdir / n).is_file() and sha256_file(self.workdir / n) == d
+                                         for n, d in rec.outputs.items())
 
     # -- 01 -------------------------------------------------------------------------------------
 
@@ -260,7 +259,7 @@ class Run:
             return
         if self.options.no_track:
             write_untracked_masks(self.video, self.workdir, self.info, hold=self.hold_frames)
-        if self.state.get("stages", {}).get("02_prompt", {}).get("status") != "running":
+        if self.state.record.stage("02_prompt").status != "running":
             self._running("02_prompt")
         self._done("02_prompt", f.prompts_json, self.floor_file, f.masks_json if self.options.no_track else None)
 
@@ -294,10 +293,9 @@ class Run:
         if self.options.no_track:
             self.say("no_track: the detector floor and the drawn boxes are the covers; nothing to track")
             return self.masks()
-        rec = self.state.get("stages", {}).get("03_propagate", {})
-        prompts_now = input_digests(self.workdir).get("prompts.json")
+        tracked = (self.state.record.stage("03_propagate").inputs or {}).get("prompts.json")
         if self._stage_current("03_propagate", options=asdict(self.options)) and \
-                rec.get("inputs", {}).get("prompts.json") == prompts_now:
+                tracked == input_digests(self.workdir).get("prompts.json"):
             return self.masks()
         self._running("03_propagate")
         o = self.options
@@ -374,7 +372,7 @@ class Run:
         record = {"output_sha256": digest, "kinds": self.audit_kinds(), "every": every, "face_pass": "fast",
                   "listened_for": [o.say_words, o.say_pii],
                   "object_styles": {str(k): v for k, v in (styles or {}).items()}}
-        saved = self.state.get("stages", {}).get("04_render", {}).get("audit") or {}
+        saved = self.state.record.stage("04_render").audit or {}
         report_file = self.folder.qa_dir / f"{self.video.stem}_audit.json"
         if all(saved.get(k) == v for k, v in record.items()) and report_file.is_file():  # this very file, audited
             speech = auditing.SpeechAudit.from_json(saved["speech"]) if saved.get("speech") else None
@@ -387,8 +385,8 @@ class Run:
         speech = self._speech_audit(out)
         result = Audit(pictures, speech, digest)
         state = self.state
-        state.stage("04_render")["audit"] = {**record, "clean": result.clean,
-                                             "speech": speech.to_json() if speech else None}
+        state.stage("04_render").audit = {**record, "clean": result.clean,
+                                          "speech": speech.to_json() if speech else None}
         state.save()
         self.last_audit = result
         return result
@@ -421,7 +419,7 @@ class Run:
         table = with_cover_rows(table, covers, self.info.fps)
         table.save(self.folder.qa_dir / f"{self.video.stem}_review.json")
         state = self.state
-        state.stage("04_render")["covers"] = covers.to_json()
+        state.stage("04_render").covers = covers.to_json()
         state.save()
         self.covers = covers
         return table
@@ -442,7 +440,7 @@ class Run:
 
     def flagged(self) -> list[str]:
         """What the run's records still flag: each audit that found something, by kind."""
-        return audit_flags(self.state.data)
+        return audit_flags(self.state.record)
 
     # -- the whole run ------------------------------------------------------------------------
 
@@ -503,23 +501,24 @@ def finish_run(workdir, output, say=print) -> bool:
 
     workdir = Path(workdir)
     state = RunState.load(workdir)
-    if state is None or not state.get("video"):
+    if state is None or not state.record.video:
         say(f"no run started in {workdir} (notebook 01 starts it): the render is not recorded as a complete run")
         return False
     settings = RunSettings.load(workdir)
-    stages = state.get("stages", {})
-    used = stages.get("04_render", {}).get("options") or asdict(settings.options)
+    record = state.record
+    rendered = record.stage("04_render")
+    used = rendered.options or asdict(settings.options)
     opts = RunOptions(**used)
     needed = ["01_extract", "02_prompt"] + ([] if opts.no_track else ["03_propagate"]) + ["04_render"]
-    missing = [n for n in needed if stages.get(n, {}).get("status") != "done"]
+    missing = [n for n in needed if not record.stage(n).done]
     run = RunFolder(workdir)
-    audited = (stages.get("04_render", {}).get("audit") or {}).get("output_sha256")
+    audited = (rendered.audit or {}).get("output_sha256")
     digest = sha256_file(output) if Path(output).is_file() else None
     why = None
     if missing:
         why = f"{', '.join(missing)} did not finish in this run folder"
     elif not opts.no_track and run.prompts_json.is_file() and \
-            stages["03_propagate"].get("inputs", {}).get("prompts.json") != sha256_file(run.prompts_json):
+            (record.stage("03_propagate").inputs or {}).get("prompts.json") != sha256_file(run.prompts_json):
         why = "prompts.json changed after 03 tracked it: run 03 and then 04 again"
     elif audited is None or audited != digest:
         why = f"{Path(output).name} is not the file its audit read (audit it again: run 04)"
@@ -530,9 +529,9 @@ def finish_run(workdir, output, say=print) -> bool:
     gaps = run_gaps(run, info, opts)
     uncovered = [g for g in gaps if not g.covered]
     changes = tracking_changes(workdir)  # what 03's tracking did: full, or which objects and frames it re-tracked
-    speech = (stages["04_render"].get("audit") or {}).get("speech")
+    speech = (rendered.audit or {}).get("speech")
     state.complete(output, inputs=input_digests(workdir), audit=_output_audit(run, settings.video),
-                   speech_audit=speech, covers=stages["04_render"].get("covers"), objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
+                   speech_audit=speech, covers=rendered.covers, objects=_objects(run), uncovered_gaps=[g.to_json() for g in uncovered],
                    long_gaps=[g.to_json() for g in gaps if g.long], render_options=used,
                    tracking=changes.to_json() if changes else None, floor=_floor(run), output_sha256=digest)
     return True

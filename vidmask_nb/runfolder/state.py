@@ -1,20 +1,10 @@
 """The run folder's one state file (``run.json``) and its lock: the only writer of either.
 
-Every driver of a run (notebooks 01-04 stepped by hand, ``vidmask-nb run`` executing them, the
-Python API, a Ray task) records itself here, so a folder's state says the same whichever way it
-was driven::
-
-    {"kind": "vidmask-nb run folder", "version": 2,
-     "video": "/abs/clip.mp4", "video_fingerprint": "...", "options": {...},   # fixed at the run's start
-     "key": "...",                     # video + options (+ the prompts file a headless run was given)
-     "prompts": "/abs/prompts.json",   # the file a headless run was given (None: drawn in 02)
-     "status": "running" | "complete" | "failed" | "interrupted",
-     "stages": {"01_extract": {"status": "done", "outputs": {"manifest.json": "<sha256>"}, ...}, ...},
-     "files": ["manifest.json", "prompts.json", ...],   # what the kit wrote here (never anything else)
-     "inputs": {"prompts.json": "<sha256>", ...},       # at completion: what the output was made from
-     "output": "/abs/clip_redacted.mp4", "output_sha256": "...",
-     "prompt_check": {...}, "uncovered_gaps": [...], "long_gaps": [...], "audit": {...}, "objects": [...],
-     "signature": "<HMAC-SHA256 of the rest with run.key>"}
+Every driver of a run (notebooks 01-04 stepped by hand, ``vidmask-nb run``, the Python API, a Ray
+task) records itself here, so a folder's state says the same whichever way it was driven. The state
+is a typed record (``record.RunRecord``: the run's key, video and options fixed at its start, a
+``StageRecord`` per stage with the sha256 of each output, what the completion recorded), written as
+``run.json`` with ``"signature"``: the HMAC-SHA256 of the rest with ``run.key``.
 
 - A run folder is a folder whose ``run.json`` is signed with the folder's own key (``run.key``: random
   bytes only the kit writes, made with the first ``run.json``): proof, not field names. Another tool's
@@ -48,16 +38,15 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.runfolder.folder import (RunFolder, _pid_alive, partial_path, sealed_sha256, sha256_file,
                                          write_json)
+from vidmask_nb.runfolder.record import RunRecord, StageRecord
 
 RUN_FILE = "run.json"
 LOCK_FILE = "run.lock"
-KIND = "vidmask-nb run folder"
-VERSION = 2
 LOCK_ENV = "VIDMASK_RUN_LOCK"
 # Names the kit writes at a run folder's top level (the redacted video is recorded by name in "output").
 KIT_FILES = ("run.json", "run.key", "run.lock", "settings.json", "manifest.json", "prompts.json", "masks", "masks.json",
@@ -67,7 +56,6 @@ SIGNATURE = "signature"
 # The files a run writes at the folder's top level: an input with one of these names there would be rewritten.
 WORKING_FILES = ("run.json", "settings.json", "manifest.json", "prompts.json", "masks.json", "masks.json.idx",
                  "floor.json")
-STAGES = ("01_extract", "02_prompt", "03_propagate", "04_render")
 
 
 def run_key(fingerprint: str, options: dict, prompts_digest: str = "") -> str:
@@ -208,39 +196,13 @@ def _strangers(root: Path, keep: set[Path], most: int = 4) -> list[str]:
     return found
 
 
-# The type of each field of run.json a reader relies on (None allowed for all but these three).
-_FIELD_TYPES = {"kind": str, "version": int, "status": str, "key": str, "video": str, "video_fingerprint": str,
-                "options": dict, "prompts": str, "stages": dict, "files": list, "inputs": dict, "output": str,
-                "output_sha256": str, "audit": dict, "objects": list, "uncovered_gaps": list, "long_gaps": list,
-                "prompt_check": dict, "render_options": dict, "floor": dict, "tracking": dict,
-                "speech_audit": dict, "stage_seconds": dict, "covers": dict}
-_REQUIRED = ("status", "stages", "files")
-
-
-def _check_fields(path: Path, data: dict) -> None:
-    """One line naming the first field of ``run.json`` whose type is not the one the kit writes."""
-    for name, kind in _FIELD_TYPES.items():
-        value = data.get(name)
-        if value is None and name not in _REQUIRED:
-            continue
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if ok and name == "stages":
-            ok = all(isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("outputs", {}), dict)
-                     for k, v in value.items())
-        if ok and name in ("files",):
-            ok = all(isinstance(v, str) for v in value)
-        if not ok:
-            raise VidmaskError(f"{path}: field {name!r} is {type(value).__name__}, not what this kit writes "
-                               f"({kind.__name__}); run again into a new folder")
-
-
 class RunState:
-    """``run.json`` of one run folder: read with ``load``, changed only through its methods (each an atomic write)."""
+    """``run.json`` of one run folder: its typed ``record`` (``record.RunRecord``), read with ``load``,
+    changed only through the methods here (each an atomic, signed write)."""
 
-    def __init__(self, root: str | os.PathLike, data: dict | None = None):
+    def __init__(self, root: str | os.PathLike, record: RunRecord | None = None):
         self.root = Path(root)
-        self.data = data if data is not None else {"kind": KIND, "version": VERSION, "status": "new",
-                                                   "stages": {}, "files": []}
+        self.record = record if record is not None else RunRecord()
 
     @property
     def path(self) -> Path:
@@ -249,8 +211,9 @@ class RunState:
     @classmethod
     def load(cls, root: str | os.PathLike) -> "RunState | None":
         """The folder's state, or None when it has no ``run.json``. Raises ``VidmaskError`` (one line) when
-        its ``run.json`` is not one the kit signed (another tool's, edited by hand) or a field has the wrong
-        type: nothing is read from, or written over, a record the kit cannot vouch for."""
+        its ``run.json`` is not one the kit signed (another tool's, edited by hand) or a field is not one the
+        kit writes (``RunRecord.from_json``): nothing is read from, or written over, a record the kit cannot
+        vouch for."""
         root = Path(root)
         path = root / RUN_FILE
         data = _read(path)
@@ -263,21 +226,22 @@ class RunState:
             raise VidmaskError(f"{path} is not signed by this kit (another tool's, changed by hand, or written by "
                                "another version of the kit): its records cannot be trusted; run again into a new "
                                "folder")
-        _check_fields(path, data)
-        data.setdefault("stages", {})
-        data.setdefault("files", [])
-        return cls(root, data)
+        data.pop(SIGNATURE, None)
+        return cls(root, RunRecord.from_json(data, str(path)))
 
     @classmethod
     def open(cls, root: str | os.PathLike) -> "RunState":
         return cls.load(root) or cls(root)
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.data.get(name, default)
-
     @property
     def status(self) -> str:
-        return self.data.get("status", "new")
+        return self.record.status
+
+    def update(self, **fields) -> "RunState":
+        """Set fields of the record (checked as ``load`` checks them) and save."""
+        data = {**self.record.to_json(), **fields}
+        self.record = RunRecord.from_json(data, str(self.path))
+        return self.save()
 
     def save(self) -> "RunState":
         """Write ``run.json`` signed with the folder's key (made on the first save)."""
@@ -286,20 +250,20 @@ class RunState:
         if key is None:
             raise VidmaskError(f"{self.root / KEY_FILE} is not the kit's key (not a plain file of 64 hex "
                                "digits): remove it, or use a new run folder")
-        self.data.pop(SIGNATURE, None)
-        self.data[SIGNATURE] = _signature(key, self.data)
-        write_json(self.path, self.data)
+        data = self.record.to_json()
+        data[SIGNATURE] = _signature(key, data)
+        write_json(self.path, data)
         return self
 
     # -- what the kit wrote ------------------------------------------------------------------------
 
     def note_files(self, *paths: str | os.PathLike) -> None:
-        files = set(self.data.get("files", []))
+        files = set(self.record.files)
         for p in paths:
             p = Path(p)
             with contextlib.suppress(ValueError):
                 files.add(str(p.resolve().relative_to(self.root.resolve())))
-        self.data["files"] = sorted(files)
+        self.record.files = sorted(files)
 
     # -- the run's start ------------------------------------------------------------------------
 
@@ -313,16 +277,16 @@ class RunState:
         record starts afresh (returns True). ``inputs`` are never moved, and the prompts drawn in the
         folder (no ``prompts`` file given) stay when only the options changed.
         """
-        same = self.data.get("key") == key and self.data.get("video") == str(video)
+        r = self.record
+        same = r.key == key and r.video == str(video)
         if not same:
             for line in self.retire_stale(keep=(video, *(p for p in (prompts, *inputs) if p)),
-                                          keep_prompts=prompts is None and self.data.get("video") == str(video)):
+                                          keep_prompts=prompts is None and r.video == str(video)):
                 say(f"inputs changed since the last run: {line}")
-            self.data = {"kind": KIND, "version": VERSION, "stages": {}, "files": [], "created": _now()}
-        self.data.update(key=key, status="running", video=str(video), video_fingerprint=fingerprint,
-                         options=dict(options), prompts=str(prompts) if prompts else None, **fields)
-        for name in ("inputs", "output_sha256", "audit"):  # only a completion writes them
-            self.data.pop(name, None)
+            self.record = RunRecord(created=_now())
+        # only a completion writes inputs, output_sha256 and audit
+        self.update(key=key, status="running", video=str(video), video_fingerprint=fingerprint, options=dict(options),
+                    prompts=str(prompts) if prompts else None, inputs=None, output_sha256=None, audit=None, **fields)
         self.note_files(self.path)
         self.save()
         return not same
@@ -352,10 +316,10 @@ class RunState:
         outputs = {run.run_json, run.root / "masks_png", run.root / "floor.json", run.root / "settings.json"}
         if not keep_prompts:
             outputs.add(run.prompts_json)
-        if self.data.get("output"):
-            outputs.add(Path(self.data["output"]))
-        if self.data.get("video"):
-            outputs.add(run.redacted_video(self.data["video"]))
+        if self.record.output:
+            outputs.add(Path(self.record.output))
+        if self.record.video:
+            outputs.add(run.redacted_video(self.record.video))
         outputs = sorted(p for p in outputs if p.exists() and p.parent.resolve() == self.root.resolve()
                          and p.resolve() not in keep)
         sensitive = [p for p in (run.qa_dir, run.reports_dir) if p.exists()]
@@ -376,36 +340,41 @@ class RunState:
 
     # -- stages -------------------------------------------------------------------------------
 
-    def stage(self, name: str) -> dict:
-        return self.data.setdefault("stages", {}).setdefault(name, {})
+    def stage(self, name: str) -> StageRecord:
+        """``name``'s record, stored (a new one when the stage never ran): change its fields, then ``save``."""
+        return self.record.stages.setdefault(name, StageRecord())
 
     def stage_running(self, name: str, options: dict | None = None) -> None:
-        rec = self.data.setdefault("stages", {})[name] = {"status": "running", "started": _now()}
-        if options is not None:
-            rec["options"] = dict(options)
+        self.record.stages[name] = StageRecord(status="running", started=_now(),
+                                               options=dict(options) if options is not None else None)
         if self.status in ("complete", "failed", "interrupted", "new"):
-            self.data["status"] = "running"
-        for k in ("inputs", "output_sha256"):
-            self.data.pop(k, None)
+            self.record.status = "running"
+        self.record.inputs = self.record.output_sha256 = None
         self.save()
 
     def stage_done(self, name: str, outputs: Iterable = (), **fields) -> None:
-        """Mark ``name`` done with the sha256 of each output (missing files are not recorded as outputs)."""
+        """Mark ``name`` done with the sha256 of each output (missing files are not recorded as outputs)
+        and ``fields`` of its ``StageRecord``."""
         rec = self.stage(name)
-        rec.update(status="done", finished=_now(), error=None, **fields)
         files = [Path(p) for p in outputs if p is not None and Path(p).is_file()]
-        rec["outputs"] = {_rel(p, self.root): sealed_sha256(p) for p in files}  # a sealed file: its very bytes
+        self.record.stages[name] = StageRecord.from_json(
+            {**rec.to_json(), "status": "done", "finished": _now(), "error": None, **fields,
+             "outputs": {_rel(p, self.root): sealed_sha256(p) for p in files}},  # a sealed file: its very bytes
+            f"{self.path}: stage {name!r}")
         self.note_files(*files)
         self.save()
 
     def stage_failed(self, name: str, error: str, status: str = "failed") -> None:
         rec = self.stage(name)
-        rec.update(status=status, finished=_now(), error=error)
-        self.data["status"] = status
+        rec.status, rec.finished, rec.error = status, _now(), error
+        self.record.status = status
         self.save()
 
+    def running_stages(self) -> list[str]:
+        return [n for n, rec in self.record.stages.items() if rec.status == "running"]
+
     def has_output(self, name: str) -> bool:
-        return any(name in s.get("outputs", {}) for s in self.data.get("stages", {}).values())
+        return any(name in s.outputs for s in self.record.stages.values())
 
     def complete(self, output: str | os.PathLike, inputs: dict, output_sha256: str | None = None, **fields) -> None:
         """Mark the run complete: its output with its sha256, the digests of what it was made from.
@@ -418,10 +387,9 @@ class RunState:
         digest = sealed_sha256(output)
         if output_sha256 is not None and output_sha256 != digest:
             raise VidmaskError(f"{output} is not the file its audit read; run 04 again")
-        self.data.update(status="complete", output=str(output), output_sha256=digest,
-                         inputs=dict(inputs), completed=_now(), **fields)
         self.note_files(output)
-        self.save()
+        self.update(status="complete", output=str(output), output_sha256=digest, inputs=dict(inputs),
+                    completed=_now(), **fields)
 
 
 def input_digests(root: str | os.PathLike) -> dict:
