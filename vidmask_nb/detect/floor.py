@@ -47,8 +47,8 @@ def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "
     """(index, rgb) for every frame from ``start`` (or only ``indices``), decoded in order once.
 
     The detectors see swscale's own YUV->RGB at the frame's size (within 3 levels of the reader's
-    exact conversion, 1.2 on average): the exact one, which the render needs, costs about 13 ms a
-    720p frame against 5, a sixth of the fast face pass."""
+    exact conversion, 1.2 on average): the exact one, which the render needs, costs more than twice
+    as much, and the detectors do not need it."""
     from vidmask_nb.media.video import VideoReader
 
     wanted = None if indices is None else {i for i in indices if i >= start}
