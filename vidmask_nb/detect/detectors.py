@@ -26,7 +26,6 @@ Boxes are always returned in the frame's own pixels.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import threading
@@ -682,7 +681,3 @@ def boxes_mask(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
             mask[y0:y1, x0:x1] = True
     return mask
 
-
-def detections_json_line(frame: int, dets: Detections) -> str:
-    """One line of a per-frame detections file (``floor.json``/audit)."""
-    return json.dumps({"frame": frame, "detections": dets.to_json()}, separators=(",", ":"))

@@ -51,7 +51,6 @@ import threading
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -407,13 +406,6 @@ class FastFacePass:
         self.n = int(state["n"])
         self.faces = [_Face(np.array(f["box"], np.float32), np.array(f["velocity"], np.float32), float(f["score"]),
                             int(f["missing"]), bool(f.get("sure", False))) for f in state["faces"]]
-
-
-def fast_face_frames(frames, options: FastPassOptions = FastPassOptions()) -> Iterator[tuple[int, Detections]]:
-    """(index, face detections) for every (index, rgb) of ``frames`` (in order, every frame)."""
-    face_pass = FastFacePass(options)
-    for index, rgb in frames:
-        yield index, face_pass(rgb)
 
 
 def _update(faces: list[_Face], dets: np.ndarray, lost_frames: int, width: int, height: int) -> list[_Face]:

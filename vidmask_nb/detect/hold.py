@@ -296,10 +296,6 @@ class _LostBox:
         grow = 0.25 * speed * self.frames
         return [self.box, self.box + np.tile(step * self.frames, 2) + np.array([-grow, -grow, grow, grow], np.float32)]
 
-    def found_in(self, dets: Detections) -> bool:
-        """Is it found again in ``dets``, at one of its places (``_found_near``)?"""
-        return bool(self.found_where(dets).any())
-
     def found_where(self, dets: Detections) -> np.ndarray:
         """(N,) bool over ``dets``: the boxes that find it again, at one of its places."""
         out = np.zeros(len(dets), bool)
