@@ -29,7 +29,7 @@ from vidmask_nb.runfolder.state import RunState, check_run_folder, sha256_file
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from common import inject_masks
-from vidmask_nb.redact.render import mask_stream, render
+from vidmask_nb.redact.render import RenderOptions, mask_stream, render
 from vidmask_nb.runfolder.folder import RunFolder, clean_partials, partial_path
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.prompts.sources import sample_prompts
@@ -285,8 +285,9 @@ def test_render_covers_a_long_gap_by_default_and_lists_it_when_opted_out(tmp_pat
     store = inject_masks(info, {1: "ball"}, lambda i, k: None if i in gap else scene.object_mask(i, k))
     run = RunFolder(tmp_path)
     store.save(run.masks_json)
-    out = render(sample_clip, tmp_path, style="fill:#00ff00", dilate=0, hold=hold_frames_for(1.0, info.fps),
-                 lossless=True, progress=False)
+    out = render(sample_clip, tmp_path,
+                 RenderOptions(style="fill:#00ff00", dilate=0, hold=hold_frames_for(1.0, info.fps), lossless=True),
+                 progress=False)
     union = scene.object_mask(7, 1) | scene.object_mask(40, 1)
     with VideoReader(out) as reader:
         for frame in reader.frames(20, 21):

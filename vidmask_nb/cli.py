@@ -434,7 +434,7 @@ def cmd_share(args) -> int:
 
 def cmd_render(args) -> int:
     from vidmask_nb.errors import check_input_file
-    from vidmask_nb.media.encode import DEFAULT_CRF, check_output_name
+    from vidmask_nb.media.encode import check_output_name
     from vidmask_nb.media.video import check_video_file
     from vidmask_nb.redact.render import render
 
@@ -452,16 +452,9 @@ def cmd_render(args) -> int:
     check_editable(args.video, opts.audio_options.checked().mode)  # audio --audio cannot edit, before the render
     check_output_name(Path(args.out), "--out", "give a shorter file name")
     check_input_file(args.masks, "--masks", "masks.json")
-    hold = opts.hold
-    if hold is None:
-        from vidmask_nb.redact.gaps import hold_frames_for
-        from vidmask_nb.media.video import probe
-
-        hold = hold_frames_for(opts.hold_seconds, probe(args.video).fps)
-    out = render(args.video, masks=args.masks, output=args.out, style=opts.style, object_styles=object_styles,
-                 dilate=opts.dilate, feather=opts.feather, hold=hold, cover_long_gaps=opts.cover_long_gaps,
-                 crf=DEFAULT_CRF if opts.crf is None else opts.crf, preset=args.preset, lossless=opts.lossless,
-                 progress=True, audio=opts.audio_options if opts.audio_options.mode != "keep" else None)
+    out = render(args.video, options=opts.render_options, object_styles=object_styles, masks=args.masks,
+                 output=args.out, preset=args.preset, progress=True,
+                 audio=opts.audio_options if opts.audio_options.mode != "keep" else None)
     print(f"redacted video: {out}")
     return 0
 
