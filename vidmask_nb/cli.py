@@ -334,8 +334,7 @@ def cmd_track(args) -> int:
         state = RunState.open(run.root)
         state.stage_running("03_propagate")  # the folder is a run folder from here on (its state says so)
         source.prompts.save(run.prompts_json)
-        store = propagate(args.video, run.root, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
-                          device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size)
+        store = propagate(args.video, run.root, opts.track_options)
         state.stage_done("03_propagate", [run.masks_json], inputs={"prompts.json": sha256_file(run.prompts_json)})
     print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {run.masks_json}")
     store.close()

@@ -272,15 +272,9 @@ class Run:
 
     # -- 03 -------------------------------------------------------------------------------------
 
-    def _model_args(self) -> dict:
-        o = self.options
-        return dict(model=o.model, checkpoint=o.checkpoint, weights=o.weights, device=o.device, image_size=o.image_size)
-
     def predictor(self):
         """SAM 2 as the run's settings name it (built once a process, ``track.model.load_predictor``)."""
-        from vidmask_nb.track.model import load_predictor
-
-        return load_predictor(**self._model_args())
+        return self.options.track_options.predictor()
 
     def track(self, vos_optimized: bool = False, predictor=None):
         """03: SAM 2 through every frame from the prompts (resumable; after a prompt edit only what
@@ -297,10 +291,8 @@ class Run:
                 rec.get("inputs", {}).get("prompts.json") == prompts_now:
             return self.masks()
         self._running("03_propagate")
-        o = self.options
-        store = propagate(self.video, self.workdir, model=o.model, checkpoint=o.checkpoint, weights=o.weights,
-                          device=o.device, chunk_seconds=o.chunk_seconds, image_size=o.image_size,
-                          vos_optimized=vos_optimized, full=o.full, predictor=predictor, progress=self.progress)
+        store = propagate(self.video, self.workdir, self.options.track_options, vos_optimized=vos_optimized,
+                          full=self.options.full, predictor=predictor, progress=self.progress)
         self._done("03_propagate", self.folder.masks_json, inputs=input_digests(self.workdir))
         return store
 
