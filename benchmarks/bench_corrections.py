@@ -78,13 +78,13 @@ def main() -> int:
                 sys.exit(f"vidmask-nb run failed:\n{res.stdout}\n{res.stderr}")
         else:
             from vidmask_nb.redact import render
-            from vidmask_nb.track.propagate import track
+            from vidmask_nb.track.propagate import TrackOptions, track
 
             if not run.prompts_json.is_file() or run.prompts_json.read_bytes() != prompts_file.read_bytes():
                 run.create()
                 run.prompts_json.write_bytes(prompts_file.read_bytes())
-            track(clip, work, weights="random", image_size=args.image_size, device=args.device, full=full,
-                  progress=False)
+            track(clip, work, TrackOptions(weights="random", image_size=args.image_size, device=args.device),
+                  full=full, progress=False)
             render.render(clip, work)
         return time.perf_counter() - t0
 

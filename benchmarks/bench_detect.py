@@ -40,7 +40,7 @@ def main() -> None:
     import av
 
     from vidmask_nb.detect.detectors import get_detector
-    from vidmask_nb.track.propagate import propagate
+    from vidmask_nb.track.propagate import TrackOptions, propagate
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.sample import make_sample_clip
     from vidmask_nb.prompts.sources import sample_prompts
@@ -58,7 +58,7 @@ def main() -> None:
         rows.append((f"{kind} detector, input long side {a.image_size}", per_frame(get_detector(kind, scale=scale), frames)))
     sample_prompts(info).save(RunFolder(tmp).prompts_json)
     t0 = time.perf_counter()
-    propagate(clip, tmp, weights="random", image_size=a.image_size, device=a.device, progress=False)
+    propagate(clip, tmp, TrackOptions(weights="random", image_size=a.image_size, device=a.device), progress=False)
     sam = (time.perf_counter() - t0) / info.frame_count
     rows.append((f"SAM 2.1 tiny tracking at {a.image_size}x{a.image_size} ({a.device}, whole run)", sam))
     print(f"{info.frame_count} frames of a {w}x{h} clip")

@@ -69,11 +69,11 @@ def make_inputs(folder: Path, frames: int, size: tuple[int, int]) -> dict:
 
 def child_ours(args) -> dict:
     from vidmask_nb.track.model import load_predictor
-    from vidmask_nb.track.propagate import propagate
+    from vidmask_nb.track.propagate import TrackOptions, propagate
 
     predictor = load_predictor(args.model, weights=args.weights, image_size=args.image_size, device=args.device)
     t, c = time.perf_counter(), time.process_time()
-    store = propagate(args.clip, args.work, predictor=predictor, chunk_seconds=args.chunk_seconds,
+    store = propagate(args.clip, args.work, TrackOptions(chunk_seconds=args.chunk_seconds), predictor=predictor,
                       force=True, progress=False)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     first = min(p.frame for p in _prompts(args))
@@ -112,7 +112,7 @@ def child_speed(args) -> dict:
     import torch
 
     from vidmask_nb.track.model import inference_context, load_predictor
-    from vidmask_nb.track.propagate import propagate
+    from vidmask_nb.track.propagate import TrackOptions, propagate
 
     predictor = load_predictor(args.model, weights=args.weights, image_size=args.image_size, device=args.device)
     prompts = _prompts(args)
@@ -120,7 +120,7 @@ def child_speed(args) -> dict:
     ours, bare = [], []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        store = propagate(args.clip, args.work, predictor=predictor, chunk_seconds=args.chunk_seconds,
+        store = propagate(args.clip, args.work, TrackOptions(chunk_seconds=args.chunk_seconds), predictor=predictor,
                           force=True, progress=False)
         sync()
         ours.append((time.perf_counter() - t) / (len(store) + 1))

@@ -72,19 +72,20 @@ def pyav_decode_seconds(clip: Path, rgb: bool) -> tuple[float, float]:
     return time.perf_counter() - t, time.process_time() - cpu
 
 
-def render_once(clip, info, store, masks, out, style: str, **settings) -> tuple[float, float, float, int]:
+def render_once(clip, info, store, masks, out, style: str, crf: int | None = None,
+                **settings) -> tuple[float, float, float, int]:
     """(seconds, CPU seconds, worst PSNR dB outside the covers, bytes)."""
     t, cpu = time.perf_counter(), time.process_time()
-    render(clip, masks=masks, output=out, style=style, progress=False, **settings)
+    render(clip, options=RenderOptions(style=style, crf=crf), masks=masks, output=out, progress=False, **settings)
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
-    plan = plan_render(store, style, chroma=chroma_of(output_pix_fmt(info, planar=True)))
+    plan = plan_render(store, RenderOptions(style=style), chroma=chroma_of(output_pix_fmt(info, planar=True)))
     return seconds, cpu, min(psnr_outside_covers(clip, out, store, plan)), out.stat().st_size
 
 
 def bare_render_seconds(clip, masks, out, style: str) -> tuple[float, float]:
     """(seconds, CPU seconds) of ``render()`` with masks that cover nothing: the decode and encode floor."""
     t, cpu = time.perf_counter(), time.process_time()
-    render(clip, masks=masks, output=out, style=style, progress=False)
+    render(clip, options=RenderOptions(style=style), masks=masks, output=out, progress=False)
     return time.perf_counter() - t, time.process_time() - cpu
 
 
@@ -157,7 +158,8 @@ def main() -> None:
     print(f"    load after (1/5/15 min): {load()}")
     if args.sequential:
         t = time.perf_counter()
-        render(clip, masks=masks, output=work / "seq.mp4", style=args.style, progress=False, overlap=False)
+        render(clip, options=RenderOptions(style=args.style), masks=masks, output=work / "seq.mp4", progress=False,
+               overlap=False)
         print(f"\n[2] the same render, stages one after another: {time.perf_counter() - t:6.2f} s")
 
     if args.table:

@@ -87,13 +87,13 @@ def peak_rss_mb() -> float:
 def child(clip: Path, workdir: Path) -> None:
     """Render, then measure; print one JSON line (run in a fresh process per length)."""
     from vidmask_nb.redact.effects import MaskMargins
-    from vidmask_nb.redact.render import mask_stream, render
+    from vidmask_nb.redact.render import RenderOptions, mask_stream, render
     from vidmask_nb.media.video import VideoReader
 
     rss_before = peak_rss_mb()
     info = probe(clip)
     t = time.perf_counter()
-    out = render(clip, workdir, style="fill", dilate=DILATE, hold=HOLD, progress=False)
+    out = render(clip, workdir, RenderOptions(style="fill", dilate=DILATE, hold=HOLD), progress=False)
     seconds = time.perf_counter() - t
     rss_render = peak_rss_mb()
     # PSNR outside what the render covers (masks grown, held, plus the chroma reach), every frame

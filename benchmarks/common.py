@@ -485,7 +485,6 @@ KIT_MODES = {"kit fast": {"fine_model": "int8"}, "kit fast fp32": {"fine_model":
 
 def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
     from vidmask_nb.redact import render
-    from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
     from vidmask_nb.runfolder.folder import RunFolder
 
     w = work / mode.replace(" ", "_")
@@ -500,8 +499,7 @@ def run_kit(clip: Path, work: Path, kinds: str, mode: str) -> tuple[Path, dict]:
     floor.compute_floor(clip, w, kinds, info=info, **KIT_MODES[mode])  # find_and_floor's, not tracking
     t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
     untracked.write_untracked_masks(clip, w, info)
-    out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False,
-                        hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
+    out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False)  # the default hold
     return out, {"s": time.perf_counter() - t0, "cpu": time.process_time() - c0, "floor_s": t_floor,
                  "floor_cpu": c_floor}
 

@@ -430,15 +430,12 @@ def kit_outputs(clip: Path, work: Path) -> dict[str, Path]:
 
     from vidmask_nb.detect.floorfile import floor_path
     from vidmask_nb.redact import render
-    from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for
-    from vidmask_nb.media.video import probe
 
     fill, _ = run_kit(clip, work, "faces", "kit fast")
     w = fill.parent
     out = {"fill": fill}
-    hold = hold_frames_for(DEFAULT_HOLD_SECONDS, probe(clip).fps)
     for style in KIT_STYLES[1:]:
-        out[style] = render.render(clip, w, style=style, floor=floor_path(w), progress=False, hold=hold,
+        out[style] = render.render(clip, w, render.RenderOptions(style=style), floor=floor_path(w), progress=False,
                                    output=w / f"{style}.mp4")
     return out
 

@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from vidmask_nb.detect import find, floor, floorfile, hold, untracked; from vidmask_nb.redact import render  # noqa: E402
 from vidmask_nb.detect.detectors import Detections, boxes_mask, get_detector, iou_matrix  # noqa: E402
-from vidmask_nb.redact.gaps import DEFAULT_HOLD_SECONDS, hold_frames_for  # noqa: E402
 from vidmask_nb.media.video import probe  # noqa: E402
 
 from common import cut  # noqa: E402,F401  (judge_mtcnn and this file cut the same way)
@@ -112,14 +111,13 @@ def main() -> None:
                 find.find_and_floor(clip, w, "faces", info=info, track=track)
             t_floor = time.perf_counter() - t0
             if track:
-                from vidmask_nb.track.propagate import propagate
+                from vidmask_nb.track.propagate import TrackOptions, propagate
 
-                propagate(clip, w, weights="random", image_size=256, device="cpu", progress=False)
+                propagate(clip, w, TrackOptions(weights="random", image_size=256, device="cpu"), progress=False)
             else:
                 untracked.write_untracked_masks(clip, w, info)
             t_track = time.perf_counter() - t0 - t_floor
-            out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False,
-                                hold=hold_frames_for(DEFAULT_HOLD_SECONDS, info.fps))
+            out = render.render(clip, w, floor=floorfile.floor_path(w), progress=False)  # the default hold
             secs = time.perf_counter() - t0
             r = independent_check(clip, out, floorfile.floor_path(w))
             rows.append(f"| {name} | {variant} | {n} | {r['face_frames']} | {r['leak_frames']} | "

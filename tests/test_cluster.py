@@ -29,7 +29,7 @@ from vidmask_nb.cli import main  # noqa: E402
 from vidmask_nb.run.cluster import RayOptions, run_batch_on_ray, track_on_ray  # noqa: E402
 from vidmask_nb.run.pipeline import BatchItem, RunOptions  # noqa: E402
 from vidmask_nb.prompts.records import FramePrompt  # noqa: E402
-from vidmask_nb.track.propagate import TRACKER_STATE_FILE, group_dir, propagate  # noqa: E402
+from vidmask_nb.track.propagate import TRACKER_STATE_FILE, TrackOptions, group_dir, propagate  # noqa: E402
 from vidmask_nb.runfolder.folder import RunFolder  # noqa: E402
 from vidmask_nb.media.sample import make_sample_clip  # noqa: E402
 from vidmask_nb.prompts.sources import sample_prompts  # noqa: E402
@@ -92,7 +92,7 @@ def crowded(tmp_path_factory):
     prompts.validate(info).save(root / "prompts.json")
     reference = _folder(root / "reference", root / "prompts.json")
     with one_thread():
-        propagate(clip, reference, progress=False, **TRACK)
+        propagate(clip, reference, TrackOptions(**TRACK), progress=False)
     return clip, root / "prompts.json", RunFolder(reference).masks_json.read_bytes()
 
 
@@ -159,7 +159,7 @@ def test_batch_on_ray_matches_local_tracking(cluster, tmp_path, capsys):
         assert run.redacted_video(f"{name}.mp4").is_file()
         local = _folder(tmp_path / f"local_{name}", tmp_path / f"{name}.json")
         with one_thread():
-            propagate(tmp_path / f"{name}.mp4", local, progress=False, **dict(TRACK, chunk_seconds=0.5))
+            propagate(tmp_path / f"{name}.mp4", local, TrackOptions(**dict(TRACK, chunk_seconds=0.5)), progress=False)
         assert run.masks_json.read_bytes() == RunFolder(local).masks_json.read_bytes()
         assert json.loads((run.root / "run.json").read_text())["output"].endswith(f"{name}_redacted.mp4")
 

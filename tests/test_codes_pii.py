@@ -41,9 +41,9 @@ def floor_run(material):
 
 
 def _render(clip, work, style):
-    from vidmask_nb.redact.render import render
+    from vidmask_nb.redact.render import RenderOptions, render
 
-    return render(clip.path, work, style=style, floor=floorfile.floor_path(work), progress=False,
+    return render(clip.path, work, RenderOptions(style=style), floor=floorfile.floor_path(work), progress=False,
                   output=work / f"out_{style.replace(':', '_')}.mp4")
 
 

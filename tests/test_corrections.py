@@ -22,7 +22,7 @@ from vidmask_nb.track.corrections import TrackingChanges, plan_passes, tracking_
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.track.model import load_predictor
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
-from vidmask_nb.track.propagate import INCREMENTAL, track
+from vidmask_nb.track.propagate import INCREMENTAL, TrackOptions, track
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import probe
@@ -30,7 +30,8 @@ from track_helpers import tracking_command
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128
-ARGS = dict(weights="random", image_size=IMAGE_SIZE, device="cpu", chunk_frames=25, progress=False)
+MODEL = TrackOptions(weights="random", image_size=IMAGE_SIZE, device="cpu")
+ARGS = dict(chunk_frames=25, progress=False)
 
 
 def _clip(tmp_path_factory, frames: int) -> Path:
@@ -77,7 +78,7 @@ def base_prompts(info, a_frames=(5, 35)) -> PromptSet:
 def _full_run(work: Path, clip: Path, prompts: PromptSet, predictor) -> Path:
     RunFolder(work).create()
     prompts.save(RunFolder(work).prompts_json)
-    result = track(clip, work, predictor=predictor, **ARGS)
+    result = track(clip, work, MODEL, predictor=predictor, **ARGS)
     assert result.changes.mode == "full" and result.changes.model_loaded
     return work
 
@@ -134,7 +135,7 @@ def test_added_box_retracks_only_that_span(tmp_path, base_run, clip, info, predi
     prompts.prompts.append(box(info, 15, 1))
     prompts.save(run.prompts_json)
 
-    result = track(clip, run.root, predictor=predictor, **ARGS)
+    result = track(clip, run.root, MODEL, predictor=predictor, **ARGS)
     after = per_object(run.masks_json)
     assert after[2] == before[2]  # B: byte-identical on every frame
     changed = [f for f in range(100) if after[1][f] != before[1][f]]
@@ -151,7 +152,7 @@ def test_added_box_retracks_only_that_span(tmp_path, base_run, clip, info, predi
     assert tracking_changes(run.root) == changes  # the record beside masks.json, for run.json and the QA
     assert not list(run.masks_dir.glob("fix_*")) and len(list(run.masks_dir.glob("tracked-*.json"))) == 1
     # Nothing left to do: the same call returns at once; --full re-tracks everything.
-    again = track(clip, run.root, predictor=predictor, **ARGS)
+    again = track(clip, run.root, MODEL, predictor=predictor, **ARGS)
     assert again.key == result.key and again.changes == changes
 
 
@@ -163,7 +164,7 @@ def test_removing_or_renaming_objects_tracks_nothing(tmp_path, short_run, short_
     prompts = PromptSet.load(run.prompts_json, info)
     prompts.objects[0] = type(prompts.objects[0])(1, "person", (1, 2, 3))  # renamed, recoloured
     prompts.save(run.prompts_json)
-    renamed = track(clip, run.root, **ARGS)  # no predictor given: it would have to load one
+    renamed = track(clip, run.root, MODEL, **ARGS)  # no predictor given: it would have to load one
     assert not renamed.changes.model_loaded
     assert [(o.obj_id, o.action, o.spans) for o in renamed.changes.objects] == [(1, "relabelled", ()),
                                                                               (2, "unchanged", ())]
@@ -175,7 +176,7 @@ def test_removing_or_renaming_objects_tracks_nothing(tmp_path, short_run, short_
     prompts.objects = prompts.objects[1:]
     prompts.prompts = [p for p in prompts.prompts if p.obj_id == 2]
     prompts.save(run.prompts_json)
-    removed = track(clip, run.root, **ARGS)
+    removed = track(clip, run.root, MODEL, **ARGS)
     assert not removed.changes.model_loaded
     assert [(o.obj_id, o.action) for o in removed.changes.objects] == [(2, "unchanged"), (1, "removed")]
     assert per_object(run.masks_json) == {2: before[2]}
@@ -193,7 +194,7 @@ def test_object_added_later_is_tracked_both_ways_alone(tmp_path, short_run, shor
     prompts.prompts.append(FramePrompt(frame=24, obj_id=3, box=scene.object_box(24, 2), pts=info.pts[24]))
     prompts.save(run.prompts_json)
 
-    result = track(clip, run.root, predictor=predictor, **ARGS)
+    result = track(clip, run.root, MODEL, predictor=predictor, **ARGS)
     after = per_object(run.masks_json)
     assert after[1] == before[1] and after[2] == before[2]
     assert len(after[3]) == 32  # every frame, before its prompt on frame 24 too
@@ -212,13 +213,13 @@ def test_killed_correction_resumes_and_masks_json_is_never_half_new(tmp_path, sh
     edited.prompts[1] = box(info, 24, 1)  # and A's prompt on 20 moved to 24: four passes
     twin = copy_run(short_run, tmp_path / "twin")
     edited.save(twin.prompts_json)
-    uninterrupted = track(clip, twin.root, predictor=predictor, **ARGS)
+    uninterrupted = track(clip, twin.root, MODEL, predictor=predictor, **ARGS)
     assert len([o for o in uninterrupted.changes.objects if o.action == "retracked"]) == 1
 
     run = copy_run(short_run, tmp_path / "run")
     edited.save(run.prompts_json)
     old_bytes = run.masks_json.read_bytes()
-    cmd = tracking_command(clip, run.root, **ARGS)
+    cmd = tracking_command(clip, run.root, MODEL, **ARGS)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # SIGKILL the real process as soon as its first correction pass is on disk under its final name
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -244,8 +245,8 @@ def test_full_run_after_a_correction_tracks_everything(tmp_path, short_run, shor
     prompts = PromptSet.load(run.prompts_json, info)
     prompts.prompts.append(box(info, 28, 2))
     prompts.save(run.prompts_json)
-    corrected = track(clip, run.root, predictor=predictor, agree_frames=2, **ARGS)
+    corrected = track(clip, run.root, MODEL, predictor=predictor, agree_frames=2, **ARGS)
     assert corrected.changes.mode == "incremental"
-    full = track(clip, run.root, predictor=predictor, full=True, **ARGS)
+    full = track(clip, run.root, MODEL, predictor=predictor, full=True, **ARGS)
     assert full.changes.mode == "full" and INCREMENTAL not in full.key
     assert isinstance(tracking_changes(run.root), TrackingChanges) and tracking_changes(run.root).mode == "full"

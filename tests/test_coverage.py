@@ -41,10 +41,11 @@ def run(tmp_path_factory):
 
 
 def test_frames_over_the_share_and_the_largest_cover_of_each_kind(run):
+    from vidmask_nb.redact.render import RenderOptions
     from vidmask_nb.review.coverage import cover_shares
 
     clip, work, info = run
-    report = cover_shares(clip, work, over=0.5, hold=0)
+    report = cover_shares(clip, work, RenderOptions(hold=0), over=0.5)
     assert [f for f, _ in report.over] == [3, 4, 5]  # the drawn box, held a frame either side
     assert all(s > 0.5 for _, s in report.over)
     assert set(report.largest) == {"masks", "floor", "codes"}
@@ -62,12 +63,13 @@ def test_frames_over_the_share_and_the_largest_cover_of_each_kind(run):
 def test_the_shares_are_the_pixels_the_render_blacks_out(run, tmp_path):
     """Each frame's share is what the rendered video shows black (fill, the default) where the clip is not."""
     from vidmask_nb.media.video import VideoReader
-    from vidmask_nb.redact.render import render
+    from vidmask_nb.redact.render import RenderOptions, render
     from vidmask_nb.review.coverage import cover_shares
 
     clip, work, info = run
-    report = cover_shares(clip, work, hold=0)
-    out = render(clip, work, floor=work / "floor.json", hold=0, progress=False, output=tmp_path / "out.mp4")
+    report = cover_shares(clip, work, RenderOptions(hold=0))
+    out = render(clip, work, RenderOptions(hold=0), floor=work / "floor.json", progress=False,
+                 output=tmp_path / "out.mp4")
     with VideoReader(out) as r:
         for f in r:
             black = (f.rgb.max(axis=2) < 12).mean()

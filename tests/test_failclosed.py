@@ -30,7 +30,7 @@ from vidmask_nb.runfolder.state import RunState, _folder_key, _signature, check_
 from vidmask_nb.prompts.sources import load_prompt_source
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from common import inject_masks
-from vidmask_nb.redact.render import mask_stream, render
+from vidmask_nb.redact.render import RenderOptions, mask_stream, render
 from vidmask_nb.runfolder.folder import RunFolder, clean_partials, partial_path
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.prompts.sources import sample_prompts
@@ -287,8 +287,9 @@ def test_render_covers_a_long_gap_by_default_and_lists_it_when_opted_out(tmp_pat
     store = inject_masks(info, {1: "ball"}, lambda i, k: None if i in gap else scene.object_mask(i, k))
     run = RunFolder(tmp_path)
     store.save(run.masks_json)
-    out = render(sample_clip, tmp_path, style="fill:#00ff00", dilate=0, hold=hold_frames_for(1.0, info.fps),
-                 lossless=True, progress=False)
+    out = render(sample_clip, tmp_path,
+                 RenderOptions(style="fill:#00ff00", dilate=0, hold=hold_frames_for(1.0, info.fps), lossless=True),
+                 progress=False)
     union = scene.object_mask(7, 1) | scene.object_mask(40, 1)
     with VideoReader(out) as reader:
         for frame in reader.frames(20, 21):
@@ -361,17 +362,17 @@ def test_tracking_progress_reads_the_checkpoint_without_the_model(tmp_path, samp
     import torch
 
     from vidmask_nb.media import extract
-    from vidmask_nb.track.propagate import (TRACKER_STATE_FILE, expected_identity, masks_key, plan_chunks,
-                                            plan_segments, tracking_progress)
+    from vidmask_nb.track.propagate import (TRACKER_STATE_FILE, TrackOptions, expected_identity, masks_key,
+                                            plan_chunks, plan_segments, tracking_progress)
 
     info = sample_clip_info
     run = RunFolder(tmp_path).create()
     extract.prepare(sample_clip, tmp_path, chunk_seconds=0.5)
     prompts = sample_prompts(info)
     prompts.save(run.prompts_json)
-    args = dict(model="tiny", weights="random", device="cpu", chunk_seconds=0.5, image_size=128)
-    assert tracking_progress(sample_clip, tmp_path, **args)[0] == 0
-    key = masks_key(expected_identity("tiny", None, "random", 128, "cpu"), prompts, info)
+    options = TrackOptions(model="tiny", weights="random", device="cpu", chunk_seconds=0.5, image_size=128)
+    assert tracking_progress(sample_clip, tmp_path, options)[0] == 0
+    key = masks_key(expected_identity(options), prompts, info)
     plan = plan_chunks(info.frame_count, info.fps, seconds=0.5)
     segs = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks],
                          min(f for f, _ in prompts.merged()))
@@ -380,7 +381,7 @@ def test_tracking_progress_reads_the_checkpoint_without_the_model(tmp_path, samp
         (run.masks_dir / f"{s.name}.json").write_text(json.dumps({"key": key}))
     torch.save({"key": key, "segments": [s.name for s in segs], "done": 3, "state": {"t": torch.zeros(4)}},
                run.masks_dir / TRACKER_STATE_FILE)
-    assert tracking_progress(sample_clip, tmp_path, **args) == (3, len(segs))
+    assert tracking_progress(sample_clip, tmp_path, options) == (3, len(segs))
 
 
 # -- the whole run, twice (random weights, 128 px) -----------------------------------------------

@@ -98,7 +98,7 @@ def test_fast_pass_covers_a_moving_real_face_with_no_leak_frame(shared_media, tm
     from common import Actor, LeakScorer, Sprite, TruthScene, write_truth_clip
     from vidmask_nb.detect.detectors import get_detector
     from vidmask_nb.media.video import VideoReader, probe
-    from vidmask_nb.redact.render import render
+    from vidmask_nb.redact.render import RenderOptions, render
 
     with av.open(str(shared_media / "bedroom.mp4")) as c:
         face_frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
@@ -121,7 +121,8 @@ def test_fast_pass_covers_a_moving_real_face_with_no_leak_frame(shared_media, tm
     find.find_and_floor(clip, work, "faces", info=info, track=False)
     assert floorfile.read_floor_header(floorfile.floor_path(work)).detector["pass"] == "fast"
     untracked.write_untracked_masks(clip, work, info)
-    out = render(clip, work, floor=floorfile.floor_path(work), progress=False, hold=hold)  # 0: the pass alone
+    # hold 0: the pass alone
+    out = render(clip, work, RenderOptions(hold=hold), floor=floorfile.floor_path(work), progress=False)
     scorer = LeakScorer()
     with VideoReader(clip) as a, VideoReader(out) as b:
         for fa, fb in zip(a, b):

@@ -195,8 +195,8 @@ def test_floor_holds_a_face_lost_beside_another(shared_media, tmp_path):
     assert all(len(d) for d in source.values())
 
     def still_showing(hold):
-        out = render.render(clip, tmp_path, floor=floorfile.floor_path(tmp_path), hold=hold, progress=False,
-                            output=tmp_path / f"hold{hold}.mp4")
+        out = render.render(clip, tmp_path, render.RenderOptions(hold=hold), floor=floorfile.floor_path(tmp_path),
+                            progress=False, output=tmp_path / f"hold{hold}.mp4")
         with VideoReader(out) as reader:
             return [i for i, rgb in zip((8, 10), reader.frames_at([8, 10]))
                     if len(d := judge.detect(rgb)) and (iou_matrix(source[i].boxes, d.boxes) >= 0.3).any()]
@@ -210,7 +210,7 @@ def test_keep_style_leaves_an_object_and_audit_calls_it_kept(text_clip, tmp_path
     from vidmask_nb.redact.effects import parse_style
     from vidmask_nb.track.masks import MaskStore
     from common import inject_masks
-    from vidmask_nb.redact.render import render
+    from vidmask_nb.redact.render import RenderOptions, render
 
     assert parse_style("keep").name == "keep"
     info = probe(text_clip)
@@ -218,8 +218,8 @@ def test_keep_style_leaves_an_object_and_audit_calls_it_kept(text_clip, tmp_path
     whole = np.ones((info.height, info.width), bool)
     store = inject_masks(info, {1: "sign"}, lambda i, k: whole)
     store.save(tmp_path / "masks.json")
-    out = render(text_clip, tmp_path, style="keep", floor=floorfile.floor_path(tmp_path), progress=False,
-                 output=tmp_path / "kept.mp4")
+    out = render(text_clip, tmp_path, RenderOptions(style="keep"), floor=floorfile.floor_path(tmp_path),
+                 progress=False, output=tmp_path / "kept.mp4")
     report = audit_video(out, "text", keep_masks=kept_masks(MaskStore.load(tmp_path / "masks.json"), [1]))
     assert report.clean and len(report.kept_frames) == 20
 

@@ -24,7 +24,7 @@ from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import VideoReader, probe
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from common import inject_masks
-from vidmask_nb.redact.render import render
+from vidmask_nb.redact.render import RenderOptions, render
 from vidmask_nb.runfolder.folder import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -369,11 +369,11 @@ def test_the_audit_judges_a_finding_against_the_runs_covers(tmp_path):
     # whose detections lie inside and outside the covers.
     alone = audit_video(clip, "faces")
     assert len(alone.leaks) == 8
-    report = audit_run(clip, run.root, clip, "faces", style="fill", floor=False)
+    report = audit_run(clip, run.root, clip, "faces", options=RenderOptions(style="fill"), floor=False)
     assert len(report.leaks) == 4 and sum(f.covered for f in report.findings) == 4
     assert all(f.box[1] < faces[f.frame][0][1] for f in report.leaks)  # the face outside the covers leaks
     # Under a blur the source's pixels are still there: a face found inside it is a leak.
-    assert len(audit_run(clip, run.root, clip, "faces", style="blur", floor=False).leaks) == 8
+    assert len(audit_run(clip, run.root, clip, "faces", options=RenderOptions(style="blur"), floor=False).leaks) == 8
     # The floor is a cover too: with it, both faces are covered.
     compute_floor(clip, run.root, "faces", info=info)
-    assert audit_run(clip, run.root, clip, "faces", style="fill").clean
+    assert audit_run(clip, run.root, clip, "faces", options=RenderOptions(style="fill")).clean

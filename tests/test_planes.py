@@ -9,7 +9,7 @@ from vidmask_nb.media.planes import FramePool, solid_yuv
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import VideoReader, probe
 from common import inject_masks
-from vidmask_nb.redact.render import covered_region, mask_stream, plan_render, render
+from vidmask_nb.redact.render import RenderOptions, covered_region, mask_stream, plan_render, render
 from vidmask_nb.track.masks import MaskStore
 
 CLIPS = {  # name: make_sample_clip settings (small, 1 s)
@@ -48,11 +48,11 @@ def planes(path) -> list[list[np.ndarray]]:
 def test_lossless_render_keeps_every_sample_outside_the_grown_covers(clips, tmp_path, name):
     clip, masks = clips[name]
     info, store = probe(clip), MaskStore.load(masks)
-    out = render(clip, masks=masks, output=tmp_path / "out.mp4", style="blur", object_styles={"block": "fill:#00ff00"},
-                 dilate=3, lossless=True, progress=False)
+    out = render(clip, options=RenderOptions(style="blur", dilate=3, lossless=True), masks=masks,
+                 output=tmp_path / "out.mp4", object_styles={"block": "fill:#00ff00"}, progress=False)
     got = probe(out)
     assert got.pix_fmt == ("yuv444p10le" if info.deep else "yuv444p") and got.bit_depth == info.bit_depth
-    plan = plan_render(store, "blur", {"block": "fill:#00ff00"}, dilate=3, chroma=(1, 1))
+    plan = plan_render(store, RenderOptions(style="blur", dilate=3), {"block": "fill:#00ff00"}, chroma=(1, 1))
     changed = 0
     for i, (a, b, (_, frame_masks)) in enumerate(zip(planes(clip), planes(out), mask_stream(store, info))):
         keep = ~covered_region(frame_masks, plan, (info.height, info.width))
@@ -71,11 +71,12 @@ def test_lossless_render_keeps_every_sample_outside_the_grown_covers(clips, tmp_
 
 def test_default_render_is_encoded_in_the_source_layout_from_its_planes(clips, tmp_path):
     clip, masks = clips["8bit-422"]
-    out = render(clip, masks=masks, output=tmp_path / "out.mp4", style="pixelate:5", progress=False)
+    out = render(clip, options=RenderOptions(style="pixelate:5"), masks=masks, output=tmp_path / "out.mp4",
+                 progress=False)
     assert probe(out).pix_fmt == "yuv422p"
     a, b = planes(clip), planes(out)
     store, info = MaskStore.load(masks), probe(clip)
-    plan = plan_render(store, "pixelate:5", chroma=(2, 1))
+    plan = plan_render(store, RenderOptions(style="pixelate:5"), chroma=(2, 1))
     for i, (_, frame_masks) in enumerate(mask_stream(store, info)):
         keep = ~covered_region(frame_masks, plan, (info.height, info.width))
         diff = np.abs(b[i][0].astype(int) - a[i][0])[keep]

@@ -24,7 +24,8 @@ from vidmask_nb.media.extract import prepare
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.track.model import load_predictor, model_identity
 from vidmask_nb.prompts.records import PromptSet
-from vidmask_nb.track.propagate import (TRACKER_STATE_FILE, Pruner, _read_segment, masks_key, plan_segments, propagate)
+from vidmask_nb.track.propagate import (TRACKER_STATE_FILE, Pruner, TrackOptions, _read_segment, masks_key,
+                                        plan_segments, propagate)
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.track.sam import SamFrames, _lazy_loader, add_prompt, init_state, object_scores
 from vidmask_nb.media.sample import make_sample_clip
@@ -34,7 +35,7 @@ from track_helpers import tracking_command
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128
-RUN_ARGS = dict(weights="random", image_size=IMAGE_SIZE, device="cpu", progress=False)
+MODEL = TrackOptions(weights="random", image_size=IMAGE_SIZE, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def _run_folder(path: Path, info) -> Path:
 def uninterrupted(tmp_path_factory, sample_clip, sample_clip_info, predictor) -> Path:
     """A complete run on the sample clip (48 frames; prompts on frames 16 and 32), chunks of 8 frames."""
     work = _run_folder(tmp_path_factory.mktemp("uninterrupted"), sample_clip_info)
-    propagate(sample_clip, work, chunk_frames=8, predictor=predictor, **RUN_ARGS)
+    propagate(sample_clip, work, MODEL, chunk_frames=8, predictor=predictor, progress=False)
     return work
 
 
@@ -216,7 +217,7 @@ def test_masks_equal_stock_sam2_bit_for_bit(uninterrupted, stock_masks, sample_c
 def test_one_frame_chunks_equal_stock_too(tmp_path, sample_clip, sample_clip_info, predictor, stock_masks):
     """Chunk boundaries everywhere (one frame each, the backward lone frame 0 included)."""
     work = _run_folder(tmp_path / "run", sample_clip_info)
-    store = propagate(sample_clip, work, chunk_frames=1, predictor=predictor, **RUN_ARGS)
+    store = propagate(sample_clip, work, MODEL, chunk_frames=1, predictor=predictor, progress=False)
     _assert_equal_to_stock(store, stock_masks, first_prompt=16)
 
 
@@ -234,7 +235,7 @@ def test_pruning_does_its_work_and_changes_nothing(tmp_path, sample_clip, sample
 
     monkeypatch.setattr(Pruner, "prune", observed)
     work = _run_folder(tmp_path / "run", sample_clip_info)
-    store = propagate(sample_clip, work, chunk_frames=8, predictor=predictor, **RUN_ARGS)
+    store = propagate(sample_clip, work, MODEL, chunk_frames=8, predictor=predictor, progress=False)
     window = 7
     assert len(held) == 48 + 1  # every frame, the earliest prompt twice
     assert max(held) <= 4 * window + 1 < sample_clip_info.frame_count - 2  # stock ends up holding 46-47
@@ -250,14 +251,14 @@ def test_done_run_is_returned_without_loading_the_model(uninterrupted, sample_cl
 
     monkeypatch.setattr(prop, "load_predictor", no_model)
     before = RunFolder(uninterrupted).masks_json.read_bytes()
-    store = propagate(sample_clip, uninterrupted, chunk_frames=8, **RUN_ARGS)
+    store = propagate(sample_clip, uninterrupted, MODEL, chunk_frames=8, progress=False)
     assert len(store) == 48 and RunFolder(uninterrupted).masks_json.read_bytes() == before
 
 
 # -- resume after SIGKILL --------------------------------------------------------------------------
 
 def _runner_cmd(video, work) -> list[str]:
-    return tracking_command(video, work, chunk_frames=8, **RUN_ARGS)
+    return tracking_command(video, work, MODEL, chunk_frames=8, progress=False)
 
 
 @pytest.mark.slow
@@ -309,7 +310,7 @@ def test_changed_prompts_never_reuse_old_masks(tmp_path, predictor):
     info = probe(clip)
     work = _run_folder(tmp_path / "run", info)
     run = RunFolder(work)
-    first = propagate(clip, work, chunk_frames=4, predictor=predictor, **RUN_ARGS)
+    first = propagate(clip, work, MODEL, chunk_frames=4, predictor=predictor, progress=False)
     old_key = first.header["key"]
     prompts = PromptSet.load(run.prompts_json, info)
     p = prompts.prompts[0]
@@ -317,7 +318,7 @@ def test_changed_prompts_never_reuse_old_masks(tmp_path, predictor):
     prompts.save(run.prompts_json)
     # full=True: a full run never reuses a segment made for other prompts (an incremental correction,
     # the default, is tested in test_corrections.py)
-    second = propagate(clip, work, chunk_frames=4, predictor=predictor, full=True, **RUN_ARGS)
+    second = propagate(clip, work, MODEL, chunk_frames=4, predictor=predictor, full=True, progress=False)
     assert second.header["key"] != old_key
     for seg in run.masks_dir.glob("seg_*.json"):
         assert _read_segment(seg, second.header["key"]) is not None, seg.name
@@ -327,22 +328,22 @@ def test_changed_prompts_never_reuse_old_masks(tmp_path, predictor):
 
 def test_no_prompts_fails_before_the_model_loads(tmp_path, sample_clip, sample_clip_info):
     work = tmp_path / "run"
-    missing_ckpt = dict(weights="trained", checkpoint=tmp_path / "missing.pt")  # loading would fail differently
+    missing_ckpt = TrackOptions(weights="trained", checkpoint=tmp_path / "missing.pt")  # loading would fail differently
     with pytest.raises(VidmaskError, match="no prompts at .*notebook 02"):
-        propagate(sample_clip, work, **missing_ckpt)
+        propagate(sample_clip, work, missing_ckpt)
     empty = PromptSet.for_video(sample_clip_info)
     empty.add_object("face")
     empty.save(RunFolder(work).prompts_json)
     with pytest.raises(VidmaskError, match="holds no prompts"):
-        propagate(sample_clip, work, **missing_ckpt)
+        propagate(sample_clip, work, missing_ckpt)
     one = sample_prompts(sample_clip_info)
     one.add_object("plate")
     one.save(RunFolder(work).prompts_json)
     with pytest.raises(VidmaskError, match=r"object 3 \(plate\) has no prompt"):
-        propagate(sample_clip, work, **missing_ckpt)
+        propagate(sample_clip, work, missing_ckpt)
     sample_prompts(sample_clip_info).save(RunFolder(work).prompts_json)
     with pytest.raises(VidmaskError, match="checkpoint not found.*download_ckpts.sh tiny"):
-        propagate(sample_clip, work, **missing_ckpt)
+        propagate(sample_clip, work, missing_ckpt)
     assert not RunFolder(work).masks_dir.exists() or not list(RunFolder(work).masks_dir.iterdir())
 
 
@@ -350,7 +351,7 @@ def test_prompts_for_another_video_are_refused(tmp_path, sample_clip_info):
     other = make_sample_clip(tmp_path / "other.mp4", seconds=0.5, fps=Fraction(24), size=(96, 64), audio=False)
     work = _run_folder(tmp_path / "run", sample_clip_info)
     with pytest.raises(VidmaskError, match="made for .*another video|made for a 160x120 video"):
-        propagate(other, work, **RUN_ARGS)
+        propagate(other, work, MODEL, progress=False)
 
 
 def test_command_line_reports_errors_plainly(tmp_path, sample_clip):

@@ -14,7 +14,7 @@ from vidmask_nb.redact.effects import MaskMargins
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.track.masks import MaskStore
 from vidmask_nb.review.qa import stream_digests
-from vidmask_nb.redact.render import chroma_of, covered_region, mask_stream, plan_render, render
+from vidmask_nb.redact.render import RenderOptions, chroma_of, covered_region, mask_stream, plan_render, render
 from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.media.sample import SampleScene, make_sample_clip
 from vidmask_nb.media.video import VideoReader, probe
@@ -58,7 +58,8 @@ def ball_run(tmp_path, sample_clip_info):
 
 
 def test_fill_covers_every_masked_pixel_and_nothing_else(ball_run, sample_clip, sample_clip_info, decoded_source):
-    out = render(sample_clip, ball_run, style="fill:#00ff00", dilate=0, hold=0, lossless=True, progress=False)
+    out = render(sample_clip, ball_run, RenderOptions(style="fill:#00ff00", dilate=0, hold=0, lossless=True),
+                 progress=False)
     assert out == RunFolder(ball_run).redacted_video(sample_clip)
     scene = scene_of(sample_clip_info)
     for i, (src, rgb) in enumerate(zip(decoded_source, decode_all(out))):
@@ -70,7 +71,7 @@ def test_fill_covers_every_masked_pixel_and_nothing_else(ball_run, sample_clip, 
 
 def test_dilation_in_the_render_grows_the_cover_by_n_px(ball_run, sample_clip, sample_clip_info, decoded_source):
     n = 3
-    out = render(sample_clip, ball_run, style="fill:#00ff00", dilate=n, hold=0, lossless=True,
+    out = render(sample_clip, ball_run, RenderOptions(style="fill:#00ff00", dilate=n, hold=0, lossless=True),
                  output=ball_run / "dilated.mp4", progress=False)
     scene = scene_of(sample_clip_info)
     for i in (0, 17, 40):
@@ -88,10 +89,11 @@ def test_a_k_frame_dropout_is_covered(tmp_path, sample_clip, sample_clip_info, d
     store = inject_masks(sample_clip_info, {1: "ball"},
                          lambda i, obj: None if i in gap else scene.object_mask(i, obj))
     store.save(RunFolder(tmp_path).masks_json)
-    held = decode_all(render(sample_clip, tmp_path, style="fill:#00ff00", dilate=0, hold=k,
-                             lossless=True, progress=False))
-    bare = decode_all(render(sample_clip, tmp_path, style="fill:#00ff00", dilate=0, hold=k - 1,
-                             lossless=True, output=tmp_path / "bare.mp4", progress=False, cover_long_gaps=False))
+    held = decode_all(render(sample_clip, tmp_path, RenderOptions(style="fill:#00ff00", dilate=0, hold=k,
+                                                                  lossless=True), progress=False))
+    bare = decode_all(render(sample_clip, tmp_path, RenderOptions(style="fill:#00ff00", dilate=0, hold=k - 1,
+                                                                  cover_long_gaps=False, lossless=True),
+                             output=tmp_path / "bare.mp4", progress=False))
     union = scene.object_mask(gap[0] - 1, 1) | scene.object_mask(gap[-1] + 1, 1)
     for i in gap:
         assert (held[i][union] == GREEN).all(), f"frame {i} of the dropout is not covered"
@@ -106,8 +108,9 @@ def test_leak_fill_with_2px_dilation_leaves_no_object_pixel_uncovered(tmp_path):
     scene = scene_of(info)
     inject_masks(info, {1: "ball", 2: "block"}, lambda i, k: scene.object_mask(i, k)).save(
         RunFolder(tmp_path).masks_json)
-    exact = render(fps_clip, tmp_path, style="fill:#00ff00", dilate=2, hold=0, lossless=True, progress=False)
-    coded = render(fps_clip, tmp_path, style="fill:#000000", dilate=2, hold=0, crf=16,
+    exact = render(fps_clip, tmp_path, RenderOptions(style="fill:#00ff00", dilate=2, hold=0, lossless=True),
+                   progress=False)
+    coded = render(fps_clip, tmp_path, RenderOptions(style="fill:#000000", dilate=2, hold=0, crf=16),
                    output=tmp_path / "coded.mp4", progress=False)
     worst = 0
     for i, (a, b) in enumerate(zip(decode_all(exact), decode_all(coded))):
@@ -122,13 +125,15 @@ def test_leak_fill_with_2px_dilation_leaves_no_object_pixel_uncovered(tmp_path):
 def test_per_object_styles_by_label_and_id(tmp_path, sample_clip, sample_clip_info):
     scene = scene_of(sample_clip_info)
     store = inject_masks(sample_clip_info, {1: "ball", 2: "block"}, lambda i, k: scene.object_mask(i, k))
-    plan = plan_render(store, "blur", {"block": "fill:#ff0000"})
+    plan = plan_render(store, RenderOptions(style="blur"), {"block": "fill:#ff0000"})
     assert plan.effects[1].name == "blur:0.25" and plan.effects[2].name == "fill:#ff0000"
-    assert plan_render(store, "mean", {2: "pixelate:8", "1": "fill"}).effects[2].name == "pixelate:8"
-    assert "2 (block): pixelate:8" in plan_render(store, "mean", {2: "pixelate:8"}).describe()
+    mean = RenderOptions(style="mean")
+    assert plan_render(store, mean, {2: "pixelate:8", "1": "fill"}).effects[2].name == "pixelate:8"
+    assert "2 (block): pixelate:8" in plan_render(store, mean, {2: "pixelate:8"}).describe()
     store.save(RunFolder(tmp_path).masks_json)
-    out = decode_all(render(sample_clip, tmp_path, style="fill:#0000ff", object_styles={"block": "fill:#ff0000"},
-                            dilate=0, hold=0, lossless=True, progress=False))
+    out = decode_all(render(sample_clip, tmp_path,
+                            RenderOptions(style="fill:#0000ff", dilate=0, hold=0, lossless=True),
+                            object_styles={"block": "fill:#ff0000"}, progress=False))
     i = 5
     assert (out[i][scene.object_mask(i, 1)] == (0, 0, 255)).all()
     assert (out[i][scene.object_mask(i, 2)] == (255, 0, 0)).all()
@@ -138,7 +143,7 @@ def test_bad_settings_and_inputs_give_clear_errors(ball_run, sample_clip, tmp_pa
     with pytest.raises(VidmaskError, match=r"'face'.*known objects.*1 \(ball\)"):
         render(sample_clip, ball_run, object_styles={"face": "blur"}, progress=False)
     with pytest.raises(VidmaskError, match="unknown style"):
-        render(sample_clip, ball_run, style="smudge", progress=False)
+        render(sample_clip, ball_run, RenderOptions(style="smudge"), progress=False)
     with pytest.raises(VidmaskError, match="overwrite the source"):
         render(sample_clip, ball_run, output=sample_clip, progress=False)
     with pytest.raises(VidmaskError, match="no masks"):
@@ -146,8 +151,8 @@ def test_bad_settings_and_inputs_give_clear_errors(ball_run, sample_clip, tmp_pa
     other = make_sample_clip(tmp_path / "other.mp4", seconds=1.0, size=(160, 120), audio=False)
     with pytest.raises(VidmaskError, match="another video|run 03 again"):
         render(other, ball_run, progress=False)
-    with pytest.raises(VidmaskError, match="dilate_px"):
-        render(sample_clip, ball_run, dilate=-2, progress=False)
+    with pytest.raises(VidmaskError, match="--dilate must be 0 or more"):
+        render(sample_clip, ball_run, RenderOptions(dilate=-2), progress=False)
 
 
 def test_a_failed_render_leaves_no_file(ball_run, sample_clip):
@@ -163,7 +168,7 @@ def test_a_failed_render_leaves_no_file(ball_run, sample_clip):
 
     out = RunFolder(ball_run).redacted_video(sample_clip)
     with pytest.raises(RuntimeError, match="mid-video"):
-        render(sample_clip, ball_run, style=Broken(), progress=False)
+        render(sample_clip, ball_run, RenderOptions(style=Broken()), progress=False)
     assert not out.exists()
     assert not list(ball_run.glob(".*partial*"))
 
@@ -176,7 +181,8 @@ def test_real_clips_keep_frames_timestamps_rate_and_audio(shared_media, tmp_path
     box = np.zeros((info.height, info.width), bool)
     box[info.height // 4: info.height // 2, info.width // 4: info.width // 2] = True
     inject_masks(info, {1: "region"}, lambda i, k: box if i % 50 else None).save(RunFolder(tmp_path).masks_json)
-    out = render(source, tmp_path, style="fill", dilate=0, hold=0, crf=28, preset="ultrafast", progress=False)
+    out = render(source, tmp_path, RenderOptions(style="fill", dilate=0, hold=0, crf=28), preset="ultrafast",
+                 progress=False)
     assert_same_timing_and_audio(source, out)
     if name == "02_hummingbird.mp4":
         assert info.audio, "the clip with audio lost its audio stream in probing"
@@ -189,7 +195,7 @@ def test_real_clips_keep_frames_timestamps_rate_and_audio(shared_media, tmp_path
 
 def test_render_does_not_touch_the_source(ball_run, sample_clip):
     before = sample_clip.read_bytes()
-    render(sample_clip, ball_run, style="pixelate:6", preset="ultrafast", progress=False)
+    render(sample_clip, ball_run, RenderOptions(style="pixelate:6"), preset="ultrafast", progress=False)
     assert sample_clip.read_bytes() == before
 
 
@@ -234,11 +240,12 @@ def player_rgb(path) -> list[np.ndarray]:
 def test_generated_clips_keep_colour_tags_depth_and_40db_outside_the_covers(generated, tmp_path, name):
     clip, masks = generated[name]
     src = probe(clip)
-    out = render(clip, masks=masks, output=tmp_path / "out.mp4", style="fill", dilate=2, progress=False)
+    out = render(clip, options=RenderOptions(style="fill", dilate=2), masks=masks, output=tmp_path / "out.mp4",
+                 progress=False)
     got = probe(out)
     tags = ("color_primaries", "color_trc", "colorspace", "color_range", "bit_depth")
     assert [getattr(got, t) for t in tags] == [getattr(src, t) for t in tags]
-    plan = plan_render(MaskStore.load(masks), "fill", dilate=2, chroma=chroma_of(got.pix_fmt))
+    plan = plan_render(MaskStore.load(masks), RenderOptions(style="fill", dilate=2), chroma=chroma_of(got.pix_fmt))
     worst = min(psnr_outside_covers(clip, out, MaskStore.load(masks), plan))
     assert worst >= 40.0, f"{name}: worst frame {worst:.1f} dB outside the covers"
     if src.bit_depth == 10:
@@ -251,11 +258,12 @@ def test_generated_clips_keep_colour_tags_depth_and_40db_outside_the_covers(gene
 def test_output_decoded_as_a_player_would_matches_the_source(generated, tmp_path):
     clip, masks = generated["bt709"]
     store = MaskStore.load(masks)
-    out = render(clip, masks=masks, output=tmp_path / "out.mp4", style="fill:#00ff00", dilate=2, progress=False)
+    out = render(clip, options=RenderOptions(style="fill:#00ff00", dilate=2), masks=masks,
+                 output=tmp_path / "out.mp4", progress=False)
     with av.open(str(out)) as c:
         cc = c.streams.video[0].codec_context
         assert (cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range) == (1, 1, 1, 1)
-    plan = plan_render(store, "fill", dilate=2, chroma=(2, 2))
+    plan = plan_render(store, RenderOptions(style="fill", dilate=2), chroma=(2, 2))
     info = probe(clip)
     for i, (a, b, (_, frame_masks)) in enumerate(zip(player_rgb(clip), player_rgb(out), mask_stream(store, info))):
         keep = ~covered_region(frame_masks, plan, a.shape[:2])
@@ -292,8 +300,9 @@ def test_render_cli_good_run_wrong_masks_and_the_source_refused(ball_run, sample
 
 
 def test_pipelined_render_gives_the_frames_of_a_sequential_one(ball_run, sample_clip):
-    a = render(sample_clip, ball_run, style="pixelate:6", lossless=True, output=ball_run / "a.mp4", progress=False)
-    b = render(sample_clip, ball_run, style="pixelate:6", lossless=True, output=ball_run / "b.mp4",
+    a = render(sample_clip, ball_run, RenderOptions(style="pixelate:6", lossless=True), output=ball_run / "a.mp4",
+               progress=False)
+    b = render(sample_clip, ball_run, RenderOptions(style="pixelate:6", lossless=True), output=ball_run / "b.mp4",
                overlap=False, progress=False)
     assert all(np.array_equal(x, y) for x, y in zip(decode_all(a), decode_all(b)))
 
@@ -315,7 +324,8 @@ def test_errors_in_the_mask_or_encode_threads_leave_no_file(tmp_path, sample_cli
 
     store.save(tmp_path / "good.json")
     with pytest.raises(VidmaskError, match="uint8 or uint16"):
-        render(sample_clip, masks=tmp_path / "good.json", output=out, style=WrongDepth(), progress=False)
+        render(sample_clip, options=RenderOptions(style=WrongDepth()), masks=tmp_path / "good.json", output=out,
+               progress=False)
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
 
 
@@ -337,10 +347,11 @@ def test_real_clips_keep_40db_outside_the_covers_and_their_colour_tags(shared_me
 
     store = inject_masks(info, {1: "disk", 2: "box"}, disk)
     store.save(tmp_path / "masks.json")
-    out = render(source, masks=tmp_path / "masks.json", output=tmp_path / "out.mp4", dilate=4, progress=False)
+    out = render(source, options=RenderOptions(dilate=4), masks=tmp_path / "masks.json", output=tmp_path / "out.mp4",
+                 progress=False)
     got = probe(out)
     assert (got.color_primaries, got.color_trc, got.colorspace, got.color_range) == \
         (info.color_primaries, info.color_trc, info.colorspace, info.color_range)
-    plan = plan_render(store, "fill", dilate=4, chroma=chroma_of(got.pix_fmt))
+    plan = plan_render(store, RenderOptions(style="fill", dilate=4), chroma=chroma_of(got.pix_fmt))
     worst = min(psnr_outside_covers(source, out, store, plan))
     assert worst >= 40.0, f"{name}: worst frame {worst:.2f} dB outside the covers"

@@ -67,7 +67,7 @@ def said(tmp_path_factory):
     """The two-track clip with names at known times, its word list, and outputs rendered with and without --say-words."""
     need_espeak()
     from vidmask_nb.redact.audio import AudioOptions
-    from vidmask_nb.redact.render import render
+    from vidmask_nb.redact.render import RenderOptions, render
 
     tmp = tmp_path_factory.mktemp("said")
     a, truth_a = mix(SECONDS, TRACK_A)
@@ -76,9 +76,9 @@ def said(tmp_path_factory):
     words = tmp / "names.txt"
     words.write_text("# names said in the clip\n" + "\n".join(NAMES) + "\n")
     masks = _empty_masks(src, tmp)
-    kept = render(src, masks=masks, output=tmp / "kept.mp4", lossless=True, progress=False)
-    bleeped = render(src, masks=masks, output=tmp / "bleeped.mp4", lossless=True, progress=False,
-                     audio=AudioOptions(audio="bleep", say_words=str(words)))
+    kept = render(src, options=RenderOptions(lossless=True), masks=masks, output=tmp / "kept.mp4", progress=False)
+    bleeped = render(src, options=RenderOptions(lossless=True), masks=masks, output=tmp / "bleeped.mp4",
+                     progress=False, audio=AudioOptions(audio="bleep", say_words=str(words)))
     muted = render(src, masks=masks, output=tmp / "muted.mp4", progress=False,
                    audio=AudioOptions(say_words=str(words)))  # mute: the default effect for listed words
     from vidmask_nb.media.video import probe

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 
-_CHILD = "import json, sys\nfrom vidmask_nb.track.propagate import propagate\npropagate(sys.argv[1], sys.argv[2], **json.loads(sys.argv[3]))\n"
+_CHILD = ("import json, sys\nfrom vidmask_nb.track.propagate import TrackOptions, propagate\n"
+          "propagate(sys.argv[1], sys.argv[2], TrackOptions(**json.loads(sys.argv[3])), **json.loads(sys.argv[4]))\n")
 
 
-def tracking_command(video, workdir, **options) -> list[str]:
-    """The command line of a Python process that runs ``propagate(video, workdir, **options)`` (JSON-able options)."""
-    return [sys.executable, "-c", _CHILD, str(video), str(workdir), json.dumps(options)]
+def tracking_command(video, workdir, options, **kwargs) -> list[str]:
+    """The command line of a Python process that runs ``propagate(video, workdir, options, **kwargs)``
+    (``options`` a ``TrackOptions``; JSON-able values)."""
+    return [sys.executable, "-c", _CHILD, str(video), str(workdir), json.dumps(asdict(options)), json.dumps(kwargs)]

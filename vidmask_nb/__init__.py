@@ -25,8 +25,8 @@ pipeline is one object, ``Run``, whose stages are methods; the notebooks and the
 
     info = vm.probe("clip.mp4")
     prompts = vm.PromptSet.load("runs/clip/prompts.json", info)
-    vm.propagate("clip.mp4", "runs/clip", weights="random", image_size=256)
-    out = vm.render("clip.mp4", "runs/clip", style="blur")
+    vm.propagate("clip.mp4", "runs/clip", vm.TrackOptions(weights="random", image_size=256))
+    out = vm.render("clip.mp4", "runs/clip", vm.RenderOptions(style="blur"))
     report = vm.audit_video(out, "faces")
     result = vm.run_video("clip.mp4", "prompts.json", "runs/clip", vm.RunOptions(style="blur"))
 """

@@ -334,8 +334,7 @@ def cmd_track(args) -> int:
         state = RunState.open(run.root)
         state.stage_running("03_propagate")  # the folder is a run folder from here on (its state says so)
         source.prompts.save(run.prompts_json)
-        store = propagate(args.video, run.root, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
-                          device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size)
+        store = propagate(args.video, run.root, opts.track_options)
         state.stage_done("03_propagate", [run.masks_json], inputs={"prompts.json": sha256_file(run.prompts_json)})
     print(f"masks for {len(store)} frames and {len(store.objects)} object(s): {run.masks_json}")
     store.close()
@@ -434,7 +433,7 @@ def cmd_share(args) -> int:
 
 def cmd_render(args) -> int:
     from vidmask_nb.errors import check_input_file
-    from vidmask_nb.media.encode import DEFAULT_CRF, check_output_name
+    from vidmask_nb.media.encode import check_output_name
     from vidmask_nb.media.video import check_video_file
     from vidmask_nb.redact.render import render
 
@@ -452,16 +451,9 @@ def cmd_render(args) -> int:
     check_editable(args.video, opts.audio_options.checked().mode)  # audio --audio cannot edit, before the render
     check_output_name(Path(args.out), "--out", "give a shorter file name")
     check_input_file(args.masks, "--masks", "masks.json")
-    hold = opts.hold
-    if hold is None:
-        from vidmask_nb.redact.gaps import hold_frames_for
-        from vidmask_nb.media.video import probe
-
-        hold = hold_frames_for(opts.hold_seconds, probe(args.video).fps)
-    out = render(args.video, masks=args.masks, output=args.out, style=opts.style, object_styles=object_styles,
-                 dilate=opts.dilate, feather=opts.feather, hold=hold, cover_long_gaps=opts.cover_long_gaps,
-                 crf=DEFAULT_CRF if opts.crf is None else opts.crf, preset=args.preset, lossless=opts.lossless,
-                 progress=True, audio=opts.audio_options if opts.audio_options.mode != "keep" else None)
+    out = render(args.video, options=opts.render_options, object_styles=object_styles, masks=args.masks,
+                 output=args.out, preset=args.preset, progress=True,
+                 audio=opts.audio_options if opts.audio_options.mode != "keep" else None)
     print(f"redacted video: {out}")
     return 0
 

@@ -24,8 +24,8 @@ output is 4:2:0 or 4:2:2, so no chroma sample mixes the cover with the pixels be
 
 Example::
 
-    out = render("clip.mp4", "runs/clip", style="blur", object_styles={"plate": "fill:#000000"},
-                 dilate=4, feather=2, hold_seconds=1.0)
+    out = render("clip.mp4", "runs/clip", RenderOptions(style="blur", dilate=4, feather=2, hold_seconds=1.0),
+                 object_styles={"plate": "fill:#000000"})
     print(out)          # runs/clip/clip_redacted.mp4
 """
 from __future__ import annotations
@@ -64,9 +64,10 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class RenderOptions:
     """The render stage's settings (``vidmask-nb run`` flags, notebook 04's parameters): one default
-    each, checked once by ``checked()``.
+    each, checked once by ``checked()``. The one way they travel: ``render``, ``plan_render``, the
+    review's covers (``review.coverage``) and the audit (``review.audit``) each take this record.
 
-    - ``style``: the effect for every object (``effects.STYLES_HELP``).
+    - ``style``: the effect for every object (``effects.STYLES_HELP``), or an ``Effect`` object.
     - ``dilate`` / ``feather``: grow masks by, and soften their edges over, this many pixels.
     - ``hold_seconds``: always cover an object through dropouts up to this long; ``hold``: the same in
       frames, overriding it (None: from ``hold_seconds``).
@@ -74,7 +75,7 @@ class RenderOptions:
     - ``crf``: H.264 quality, lower is better (None: ``encode.DEFAULT_CRF``); ``lossless``: lossless output.
     """
 
-    style: str = "fill"
+    style: str | Effect = "fill"
     dilate: int = DEFAULT_DILATE
     feather: int = 0
     hold_seconds: float = DEFAULT_HOLD_SECONDS
@@ -96,6 +97,15 @@ class RenderOptions:
             raise VidmaskError(f"--crf must be 0..51 (lower is better), not {self.crf}")
         return self
 
+    def hold_frames(self, fps) -> int:
+        """The hold in frames at ``fps`` (the video's exact rate): ``hold`` when set, else ``hold_seconds``
+        rounded up (``gaps.hold_frames_for``)."""
+        return self.hold if self.hold is not None else hold_frames_for(self.hold_seconds, fps)
+
+    def for_fps(self, fps) -> "RenderOptions":
+        """These options with ``hold`` in frames at ``fps``: what a plan for a video at that rate uses."""
+        return replace(self, hold=self.hold_frames(fps))
+
 
 @dataclass(frozen=True)
 class RenderPlan:
@@ -105,6 +115,7 @@ class RenderPlan:
     labels: dict[int, str]
     margins: MaskMargins
     chroma: tuple[int, int] = (1, 1)  # (x, y) subsampling of the output: covers snap to it
+    style: str | Effect = "fill"  # the run's style: the floor's covers take it (``cover_stream``)
 
     def describe(self) -> str:
         """One line per object, e.g. ``1 (ball): blur:0.25``, then the margins."""
@@ -177,22 +188,22 @@ def opaque_effect(effect, keep: bool = False):
     return FillEffect()
 
 
-def plan_render(store: MaskStore, style: str | Effect = "fill",
+def plan_render(store: MaskStore, options: RenderOptions | None = None,
                 object_styles: Mapping[int | str, str | Effect] | None = None,
-                dilate: int = DEFAULT_DILATE, feather: int = 0, hold: int | None = None,
-                cover_long_gaps: bool = True, chroma: tuple[int, int] = (1, 1)) -> RenderPlan:
+                chroma: tuple[int, int] = (1, 1)) -> RenderPlan:
     """Check the settings against the masks' objects before any frame is decoded.
 
-    ``chroma`` is the output's chroma subsampling (``chroma_of``): covers snap to its blocks.
-    ``hold`` (frames) defaults to the runs' ``hold_seconds`` at the masks' video's exact fps.
+    ``options`` None: the defaults. ``chroma`` is the output's chroma subsampling (``chroma_of``):
+    covers snap to its blocks. Without ``options.hold`` the hold is ``hold_seconds`` at the masks'
+    video's exact fps (a caller that probed the video gives ``options.for_fps(info.fps)``).
     """
-    if hold is None:
-        hold = hold_frames_for(RenderOptions.hold_seconds, Fraction(store.video.fps))
-    return RenderPlan(effects=object_effects(store.object_infos, style, object_styles),
+    options = options or RenderOptions()
+    return RenderPlan(effects=object_effects(store.object_infos, options.style, object_styles),
                       labels={o.id: o.label for o in store.object_infos},
-                      margins=MaskMargins(dilate_px=dilate, feather_px=feather, hold_frames=hold,
-                                          cover_long_gaps=cover_long_gaps),
-                      chroma=chroma)
+                      margins=MaskMargins(dilate_px=options.dilate, feather_px=options.feather,
+                                          hold_frames=options.hold_frames(Fraction(store.video.fps)),
+                                          cover_long_gaps=options.cover_long_gaps),
+                      chroma=chroma, style=options.style)
 
 
 def chroma_of(pix_fmt: str) -> tuple[int, int]:
@@ -321,19 +332,19 @@ def kept_ids(objects: Sequence[TrackedObject], effects: Mapping[int, object]) ->
     return [o.id for o in objects if getattr(effects.get(o.id), "name", "") == "keep"]
 
 
-def cover_stream(store: MaskStore, info: VideoInfo, plan: RenderPlan, floor=None,
-                 style: str | Effect = "fill") -> tuple[RenderPlan, Iterator[tuple[int, dict[int, np.ndarray]]]]:
-    """What the render covers, frame by frame: (the plan with the floor's effect, a stream of
-    (frame, {object id: mask})) with every gap held and, given ``floor``, the detectors' boxes as
-    object ``FLOOR_ID``. The render draws it; the audit judges its findings against it."""
+def cover_stream(store: MaskStore, info: VideoInfo, plan: RenderPlan,
+                 floor=None) -> tuple[RenderPlan, Iterator[tuple[int, dict[int, np.ndarray]]]]:
+    """What the render covers, frame by frame: (the plan with the floor's effect, from the plan's
+    ``style``; a stream of (frame, {object id: mask})) with every gap held and, given ``floor``, the
+    detectors' boxes as object ``FLOOR_ID``. The render draws it; the audit judges its findings against it."""
     masks = plan.margins.hold(mask_stream(store, info), store=store)
     if floor is not None:  # the detectors' boxes as one more object, under the same margins and hold
         from vidmask_nb.detect.hold import CODES_FLOOR_ID, FLOOR_ID, with_floor
 
         # held box by box (hold.hold_boxes): a face lost beside one still found stays covered too
         masks = with_floor(masks, floor, info, kept_ids(store.object_infos, plan.effects), plan.margins.hold_frames)
-        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(style),
-                                      CODES_FLOOR_ID: opaque_effect(style)})
+        plan = replace(plan, effects={**plan.effects, FLOOR_ID: floor_effect(plan.style),
+                                      CODES_FLOOR_ID: opaque_effect(plan.style)})
     return plan, masks
 
 
@@ -404,31 +415,31 @@ def required_floor(folder: Path, floor, masks_path: Path | None = None):
     return None
 
 
-def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, style: str | Effect = "fill",
-           object_styles: Mapping[int | str, str | Effect] | None = None, dilate: int = DEFAULT_DILATE,
-           feather: int = 0, hold: int | None = None, output: str | os.PathLike | None = None,
-           crf: int = DEFAULT_CRF, lossless: bool = False, preset: str | None = None,
-           progress: bool = True, masks: str | os.PathLike | None = None, overlap: bool = True,
-           encoder: str | None = None, cover_long_gaps: bool = True,
-           floor: str | os.PathLike | None = None, hold_seconds: float = RenderOptions.hold_seconds,
-           audio=None) -> Path:
+def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None,
+           options: RenderOptions | None = None, *,
+           object_styles: Mapping[int | str, str | Effect] | None = None,
+           output: str | os.PathLike | None = None, masks: str | os.PathLike | None = None,
+           floor: str | os.PathLike | None = None, audio=None, preset: str | None = None,
+           encoder: str | None = None, overlap: bool = True, progress: bool = True) -> Path:
     """Write the redacted copy of ``video`` using ``workdir``'s ``masks.json``; return its path.
 
-    ``style`` applies to every object; ``object_styles`` overrides it by object id or label.
-    ``dilate``/``feather`` are in px; dropouts are covered up to ``hold_seconds`` (the runs' default,
-    converted with the video's exact fps), or ``hold`` frames when given (see ``effects.MaskMargins``). ``masks``
-    reads another masks.json (any in the documented format whose video block matches ``video``).
-    The output defaults to ``<workdir>/<stem>_redacted.mp4``; ``crf`` sets quality (lower is
-    better), ``preset`` x264's speed (default veryfast), ``lossless=True`` keeps every unmasked
-    pixel exact (large files). ``encoder`` None picks h264_nvenc when usable, else libx264.
-    Gaps longer than ``hold`` are covered too unless ``cover_long_gaps=False`` (``vidmask_nb.redact.gaps``).
+    ``options`` (``RenderOptions``, checked here; None: the defaults): ``style`` applies to every
+    object, ``object_styles`` overrides it by object id or label. ``dilate``/``feather`` are in px;
+    dropouts are covered up to ``hold_seconds`` (converted with the video's exact fps), or ``hold``
+    frames when given (see ``effects.MaskMargins``); longer gaps are covered too unless
+    ``cover_long_gaps=False`` (``vidmask_nb.redact.gaps``). ``crf`` sets quality (lower is better;
+    None: ``encode.DEFAULT_CRF``), ``lossless=True`` keeps every unmasked pixel exact (large files).
+    ``masks`` reads another masks.json (any in the documented format whose video block matches
+    ``video``). The output defaults to ``<workdir>/<stem>_redacted.mp4``; ``preset`` is x264's speed
+    (default veryfast); ``encoder`` None picks h264_nvenc when usable, else libx264.
     ``floor``: a ``floor.json`` (``floor.compute_floor``) whose detector boxes are covered too, with
-    ``style`` and the same margins; each box held up to ``hold`` frames after and before the
+    ``style`` and the same margins; each box held up to the hold after and before the
     detector loses it (``hold.hold_boxes``). Codes (the floor's and objects labelled as codes,
     ``is_code_label``) are filled opaquely whatever the style (``opaque_effect``).
     ``audio``: an ``audio.AudioOptions`` or ``audio.AudioPlan`` (mute or bleep the whole track, spans, listed
     words heard); None copies every audio packet. Only the packets under its spans are re-encoded.
     """
+    options = (options or RenderOptions()).checked()
     info = probe(video)
     run = RunFolder(workdir) if workdir is not None else None
     if masks is None and run is None:
@@ -441,8 +452,8 @@ def render(video: str | os.PathLike, workdir: str | os.PathLike | None = None, s
     check_render_output(out_path, video, masks_path, floor, own=run.redacted_video(video) if run else None)
     lock = run_folder_lock(out_path, run)  # one writer of a run folder's outputs at a time
     try:
-        return _render(video, info, masks_path, out_path, floor, style, object_styles, dilate, feather, hold,
-                       hold_seconds, cover_long_gaps, crf, lossless, preset, progress, overlap, encoder, audio)
+        return _render(video, info, masks_path, out_path, floor, options.for_fps(info.fps), object_styles, preset,
+                       progress, overlap, encoder, audio)
     finally:
         if lock is not None:
             lock.release()
@@ -461,18 +472,16 @@ def run_folder_lock(out_path: Path, run: RunFolder | None = None):
     return RunLock(folder).acquire("run")
 
 
-def _render(video, info, masks_path, out_path, floor, style, object_styles, dilate, feather, hold, hold_seconds,
-            cover_long_gaps, crf, lossless, preset, progress, overlap, encoder, audio) -> Path:
+def _render(video, info, masks_path, out_path, floor, options: RenderOptions, object_styles, preset, progress, overlap,
+            encoder, audio) -> Path:
     store = MaskStore.load(masks_path)
     store.check_video(info)
     if store.is_random:
         from vidmask_nb.track.model import announce_random_weights
 
         announce_random_weights("these masks came from an untrained model: the redaction is not real")
-    if hold is None:
-        hold = hold_frames_for(hold_seconds, info.fps)
-    plan = plan_render(store, style, object_styles, dilate, feather, hold, cover_long_gaps,
-                       chroma=chroma_of(output_pix_fmt(info, lossless, planar=True)))
+    crf, lossless = DEFAULT_CRF if options.crf is None else options.crf, options.lossless
+    plan = plan_render(store, options, object_styles, chroma=chroma_of(output_pix_fmt(info, lossless, planar=True)))
     audio_packets = None
     if audio is not None:
         from vidmask_nb.redact.audio import AudioOptions, edit_audio, plan_audio
@@ -482,7 +491,7 @@ def _render(video, info, masks_path, out_path, floor, style, object_styles, dila
         if progress:
             print(audio_plan.summary())
     reader = VideoReader(video, info=info, deep=True)
-    plan, masks = cover_stream(store, info, plan, floor, style)
+    plan, masks = cover_stream(store, info, plan, floor)
     stop = threading.Event()
     frames: Iterable = ()
     # The covers' OpenCV calls work on crops of a few hundred pixels, where its worker threads cost

@@ -221,30 +221,15 @@ def inside_fraction(box, region: np.ndarray) -> float:
     return float(region[y0:y1, x0:x1].mean())
 
 
-def run_covers(video, workdir, style="fill", object_styles=None, dilate: int | None = None, feather: int = 0,
-               hold: int | None = None, cover_long_gaps: bool = True,
-               floor=None) -> Iterable[tuple[int, np.ndarray]]:
-    """(frame, the opaque covers the render drew) for every frame of a run (``render.cover_stream``: its
-    masks and floor, grown and held as the render grows and holds them). ``floor`` None: the run
-    folder's ``floor.json`` when there is one (as notebook 04 renders); False: none."""
-    from vidmask_nb.detect.floorfile import floor_path
-    from vidmask_nb.media.encode import output_pix_fmt
-    from vidmask_nb.media.video import probe
-    from vidmask_nb.redact.gaps import hold_frames_for
-    from vidmask_nb.redact.render import RenderOptions, chroma_of, cover_stream, opaque_region, plan_render
-    from vidmask_nb.runfolder.folder import RunFolder
-    from vidmask_nb.track.masks import MaskStore
+def run_covers(video, workdir, options=None, object_styles=None, floor=None) -> Iterable[tuple[int, np.ndarray]]:
+    """(frame, the opaque covers the render drew) for every frame of a run (``coverage.run_cover_stream``:
+    its masks and floor, grown and held as the render with ``options``, a ``RenderOptions``, grows and
+    holds them). ``floor`` None: the run folder's ``floor.json`` when there is one (as notebook 04
+    renders); False: none."""
+    from vidmask_nb.redact.render import opaque_region
+    from vidmask_nb.review.coverage import run_cover_stream
 
-    info = probe(video)
-    store = MaskStore.load(RunFolder(workdir).masks_json)
-    store.check_video(info)
-    if floor is None and floor_path(workdir).is_file():
-        floor = floor_path(workdir)
-    floor = floor or None  # False: the render had no floor
-    hold = hold_frames_for(RenderOptions.hold_seconds, info.fps) if hold is None else hold
-    plan = plan_render(store, style, object_styles, RenderOptions.dilate if dilate is None else dilate, feather,
-                       hold, cover_long_gaps, chroma=chroma_of(output_pix_fmt(info)))
-    plan, masks = cover_stream(store, info, plan, floor, style)
+    info, plan, masks = run_cover_stream(video, workdir, options, object_styles, floor)
     for index, frame_masks in masks:
         yield index, opaque_region(frame_masks, plan, (info.height, info.width))
 
@@ -262,32 +247,27 @@ def kept_masks(store, kept: Sequence[int], dilate: int = 0) -> Iterable[tuple[in
         yield fm.frame, union
 
 
-def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), every: int = 1,
-              object_styles=None, style="fill", dilate: int | None = None, feather: int = 0,
-              hold: int | None = None, cover_long_gaps: bool = True, floor=None,
-              pii_words: str | os.PathLike | None = None) -> AuditReport:
+def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), every: int = 1, options=None, *,
+              object_styles=None, floor=None, pii_words: str | os.PathLike | None = None) -> AuditReport:
     """Stage 04's audit of the redacted ``output``: saved as ``qa/<stem>_audit.json``.
 
-    Objects styled ``keep`` (by ``style``/``object_styles``) are reported as kept, not as leaks; a
-    detection mostly inside the run's opaque covers (``run_covers``: masks and floor, grown and held
-    with the render's ``dilate``, ``feather``, ``hold``, ``cover_long_gaps``) as covered, not as a leak.
-    ``dilate``: the render's (default: ``RenderOptions().dilate``); ``pii_words``: the run's word
-    list file for the ``pii`` kind.
+    ``options``: the render's ``RenderOptions`` (None: the defaults). Objects styled ``keep`` (by its
+    ``style`` or ``object_styles``) are reported as kept, not as leaks; a detection mostly inside the
+    run's opaque covers (``run_covers``: masks and floor, grown and held as the render grows and holds
+    them) as covered, not as a leak. ``pii_words``: the run's word list file for the ``pii`` kind.
     """
     from vidmask_nb.detect.pii import read_words
-
-    from vidmask_nb.track.masks import MaskStore
     from vidmask_nb.redact.render import RenderOptions, object_effects
-
-    dilate = RenderOptions.dilate if dilate is None else dilate
     from vidmask_nb.runfolder.folder import RunFolder
+    from vidmask_nb.track.masks import MaskStore
 
+    options = options or RenderOptions()
     run = RunFolder(workdir)
     store = MaskStore.load(run.masks_json)
-    effects = object_effects(store.object_infos, style, object_styles)
+    effects = object_effects(store.object_infos, options.style, object_styles)
     kept = [i for i, e in effects.items() if getattr(e, "name", "") == "keep"]
-    covers = run_covers(video, workdir, style, object_styles, dilate, feather, hold, cover_long_gaps, floor)
-    report = audit_video(output, kinds, every, kept_masks(store, kept, dilate) if kept else None, covers=covers,
+    covers = run_covers(video, workdir, options, object_styles, floor)
+    report = audit_video(output, kinds, every, kept_masks(store, kept, options.dilate) if kept else None, covers=covers,
                          words=read_words(pii_words) if pii_words else ())
     run.qa_dir.mkdir(parents=True, exist_ok=True)
     report.save(run.qa_dir / f"{Path(video).stem}_audit.json")

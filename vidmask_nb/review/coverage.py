@@ -97,15 +97,13 @@ def frame_cover_shares(masks, plan, shape: tuple[int, int]) -> tuple[float, dict
     return float(union.mean()), largest
 
 
-def run_cover_stream(video, workdir, style="fill", object_styles=None, dilate: int | None = None, feather: int = 0,
-                     hold: int | None = None, cover_long_gaps: bool = True, floor=None):
-    """(info, plan, stream of (frame, {object id: mask})) as a run's render covers it: its masks and
-    floor (the run folder's ``floor.json`` when ``floor`` is None; False: none), with the render's
-    defaults for what is not given (``RenderOptions``)."""
+def run_cover_stream(video, workdir, options=None, object_styles=None, floor=None):
+    """(info, plan, stream of (frame, {object id: mask})) as a run's render covers it with ``options``
+    (``RenderOptions``; None: the defaults) and ``object_styles``: its masks and floor (the run folder's
+    ``floor.json`` when ``floor`` is None; False: none)."""
     from vidmask_nb.detect.floorfile import floor_path
     from vidmask_nb.media.encode import output_pix_fmt
     from vidmask_nb.media.video import probe
-    from vidmask_nb.redact.gaps import hold_frames_for
     from vidmask_nb.redact.render import RenderOptions, chroma_of, cover_stream, plan_render
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.track.masks import MaskStore
@@ -116,24 +114,24 @@ def run_cover_stream(video, workdir, style="fill", object_styles=None, dilate: i
     if floor is None and floor_path(workdir).is_file():
         floor = floor_path(workdir)
     floor = floor or None
-    hold = hold_frames_for(RenderOptions.hold_seconds, info.fps) if hold is None else hold
-    plan = plan_render(store, style, object_styles, RenderOptions.dilate if dilate is None else dilate, feather,
-                       hold, cover_long_gaps, chroma=chroma_of(output_pix_fmt(info)))
-    plan, masks = cover_stream(store, info, plan, floor, style)
+    plan = plan_render(store, (options or RenderOptions()).for_fps(info.fps), object_styles,
+                       chroma=chroma_of(output_pix_fmt(info)))
+    plan, masks = cover_stream(store, info, plan, floor)
     return info, plan, masks
 
 
-def cover_shares(video, workdir, over: float = DEFAULT_OVER_SHARE, **render_options) -> CoverReport:
-    """The covers a run's render makes (``run_cover_stream``; ``render_options`` as ``render``'s:
-    ``style``, ``object_styles``, ``dilate``, ``feather``, ``hold``, ``cover_long_gaps``, ``floor``),
-    frame by frame: the covered share, the frames over ``over`` (a share of the picture, 0..1), and
-    the largest single cover of each kind (``COVER_KINDS``) over the whole run."""
+def cover_shares(video, workdir, options=None, *, object_styles=None, floor=None,
+                 over: float = DEFAULT_OVER_SHARE) -> CoverReport:
+    """The covers a run's render makes (``run_cover_stream``: ``options``, a ``RenderOptions``, with
+    ``object_styles`` and ``floor`` as ``render`` takes them), frame by frame: the covered share, the
+    frames over ``over`` (a share of the picture, 0..1), and the largest single cover of each kind
+    (``COVER_KINDS``) over the whole run."""
     from vidmask_nb.errors import VidmaskError, check_number
 
     check_number(over, "the covered share", minimum=0)
     if over > 1:
         raise VidmaskError(f"the covered share is a fraction of the frame, 0..1, not {over}")
-    info, plan, masks = run_cover_stream(video, workdir, **render_options)
+    info, plan, masks = run_cover_stream(video, workdir, options, object_styles, floor)
     shape = (info.height, info.width)
     shares = np.zeros(info.frame_count, np.float64)
     report = CoverReport(info.frame_count, float(over), shares)

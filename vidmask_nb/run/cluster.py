@@ -178,9 +178,7 @@ def _group_task(video: str, workdir: str, opts: RunOptions, objects: tuple[int, 
 
     require_visible(video, Path(workdir) / "prompts.json")
     t0 = time.perf_counter()
-    result = track(video, workdir, model=opts.model, checkpoint=opts.checkpoint, weights=opts.weights,
-                   device=opts.device, chunk_seconds=opts.chunk_seconds, image_size=opts.image_size,
-                   progress=False, objects=objects, pass_start=pass_start)
+    result = track(video, workdir, opts.track_options, objects=objects, pass_start=pass_start, progress=False)
     return result, node_name(), round(time.perf_counter() - t0, 2)
 
 

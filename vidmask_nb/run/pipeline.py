@@ -322,8 +322,7 @@ def _say_resume(say, video: Path, workdir: Path, opts: RunOptions) -> None:
     from vidmask_nb.track.propagate import tracking_progress
 
     try:
-        progress = tracking_progress(video, workdir, opts.model, opts.checkpoint, opts.weights, opts.device,
-                                     opts.chunk_seconds, opts.image_size)
+        progress = tracking_progress(video, workdir, opts.track_options)
     except (VidmaskError, OSError):
         return
     if progress is None or progress[0] == 0:

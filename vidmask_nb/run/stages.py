@@ -147,10 +147,7 @@ class Run:
 
     @property
     def hold_frames(self) -> int:
-        from vidmask_nb.redact.gaps import hold_frames_for
-
-        o = self.options
-        return o.hold if o.hold is not None else hold_frames_for(o.hold_seconds, self.info.fps)
+        return self.options.render_options.hold_frames(self.info.fps)
 
     @property
     def floor_file(self) -> Path | None:
@@ -274,15 +271,9 @@ class Run:
 
     # -- 03 -------------------------------------------------------------------------------------
 
-    def _model_args(self) -> dict:
-        o = self.options
-        return dict(model=o.model, checkpoint=o.checkpoint, weights=o.weights, device=o.device, image_size=o.image_size)
-
     def predictor(self):
         """SAM 2 as the run's settings name it (built once a process, ``track.model.load_predictor``)."""
-        from vidmask_nb.track.model import load_predictor
-
-        return load_predictor(**self._model_args())
+        return self.options.track_options.predictor()
 
     def track(self, vos_optimized: bool = False, predictor=None):
         """03: SAM 2 through every frame from the prompts (resumable; after a prompt edit only what
@@ -298,10 +289,8 @@ class Run:
                 tracked == input_digests(self.workdir).get("prompts.json"):
             return self.masks()
         self._running("03_propagate")
-        o = self.options
-        store = propagate(self.video, self.workdir, model=o.model, checkpoint=o.checkpoint, weights=o.weights,
-                          device=o.device, chunk_seconds=o.chunk_seconds, image_size=o.image_size,
-                          vos_optimized=vos_optimized, full=o.full, predictor=predictor, progress=self.progress)
+        store = propagate(self.video, self.workdir, self.options.track_options, vos_optimized=vos_optimized,
+                          full=self.options.full, predictor=predictor, progress=self.progress)
         self._done("03_propagate", self.folder.masks_json, inputs=input_digests(self.workdir))
         return store
 
@@ -327,14 +316,13 @@ class Run:
     def render_plan(self, object_styles=None):
         from vidmask_nb.redact.render import plan_render
 
-        o = self.options
         with self.masks() as store:
-            return plan_render(store, o.style, object_styles, o.dilate, o.feather, self.hold_frames, o.cover_long_gaps)
+            return plan_render(store, self.options.render_options.for_fps(self.info.fps), object_styles)
 
     def render(self, object_styles=None, audio_spans=(), output=None) -> Path:
         """04: the redacted copy (``<stem>_redacted.mp4``): every mask and the floor covered, the audio
         plan applied. Done again only when its inputs, options or the file changed. Returns its path."""
-        from vidmask_nb.redact.render import DEFAULT_CRF, render
+        from vidmask_nb.redact.render import render
 
         o = self.options
         styles = {str(k): v for k, v in (object_styles or {}).items()}
@@ -346,10 +334,8 @@ class Run:
             return out
         self._running("04_render")
         audio = self.audio_plan(audio_spans)
-        render(self.video, self.workdir, style=o.style, object_styles=object_styles, dilate=o.dilate,
-               feather=o.feather, hold=self.hold_frames, cover_long_gaps=o.cover_long_gaps, output=out,
-               crf=o.crf if o.crf is not None else DEFAULT_CRF, lossless=o.lossless, floor=self.floor_file,
-               audio=audio if audio.changes_audio else None, progress=self.progress)
+        render(self.video, self.workdir, o.render_options, object_styles=object_styles, output=out,
+               floor=self.floor_file, audio=audio if audio.changes_audio else None, progress=self.progress)
         self._done("04_render", out, **record)
         return out
 
@@ -378,10 +364,8 @@ class Run:
             speech = auditing.SpeechAudit.from_json(saved["speech"]) if saved.get("speech") else None
             self.last_audit = Audit(auditing.AuditReport.load(report_file), speech, digest)
             return self.last_audit
-        pictures = auditing.audit_run(self.video, self.workdir, out, self.audit_kinds(), every, styles, o.style,
-                                      o.dilate, feather=o.feather, hold=self.hold_frames,
-                                      cover_long_gaps=o.cover_long_gaps, floor=self.floor_file or False,
-                                      pii_words=o.pii_words)
+        pictures = auditing.audit_run(self.video, self.workdir, out, self.audit_kinds(), every, o.render_options,
+                                      object_styles=styles, floor=self.floor_file or False, pii_words=o.pii_words)
         speech = self._speech_audit(out)
         result = Audit(pictures, speech, digest)
         state = self.state
@@ -413,9 +397,9 @@ class Run:
         prompts = self.prompts if self.folder.prompts_json.is_file() else None
         with self.masks() as store:
             table = mark_review(qa.review_frames(store, hold=self.hold_frames, prompts=prompts), plan.margins.gaps(store))
-        covers = cover_shares(self.video, self.workdir, DEFAULT_OVER_SHARE if cover_share is None else cover_share,
-                              style=o.style, object_styles=self.object_styles, dilate=o.dilate, feather=o.feather,
-                              hold=self.hold_frames, cover_long_gaps=o.cover_long_gaps, floor=self.floor_file or False)
+        covers = cover_shares(self.video, self.workdir, o.render_options, object_styles=self.object_styles,
+                              floor=self.floor_file or False,
+                              over=DEFAULT_OVER_SHARE if cover_share is None else cover_share)
         table = with_cover_rows(table, covers, self.info.fps)
         table.save(self.folder.qa_dir / f"{self.video.stem}_review.json")
         state = self.state
@@ -540,11 +524,10 @@ def finish_run(workdir, output, say=print) -> bool:
 def run_gaps(run: RunFolder, info: VideoInfo, opts: RunOptions) -> list:
     """The gaps of the finished masks, as the render planned them (``gaps.Gap``)."""
     from vidmask_nb.redact.effects import MaskMargins
-    from vidmask_nb.redact.gaps import hold_frames_for
     from vidmask_nb.track.masks import MaskStore
 
-    hold = opts.hold if opts.hold is not None else hold_frames_for(opts.hold_seconds, info.fps)
-    return MaskMargins(hold_frames=hold, cover_long_gaps=opts.cover_long_gaps).gaps(MaskStore.load(run.masks_json))
+    margins = MaskMargins(hold_frames=opts.render_options.hold_frames(info.fps), cover_long_gaps=opts.cover_long_gaps)
+    return margins.gaps(MaskStore.load(run.masks_json))
 
 
 def _objects(run: RunFolder) -> list[dict]:

@@ -22,7 +22,7 @@ How it runs (stage 03; reads ``prompts.json``, writes ``masks/`` and ``masks.jso
 
 Example::
 
-    store = propagate("clip.mp4", "runs/clip", model="tiny")     # -> masks.MaskStore
+    store = propagate("clip.mp4", "runs/clip", TrackOptions(model="tiny"))   # -> masks.MaskStore
     store[0].masks()                                              # {obj_id: HxW bool}
 
 From a shell: ``vidmask-nb track clip.mp4 --prompts prompts.json --out runs/clip``.
@@ -124,7 +124,8 @@ def plan_segments(frame_count: int, chunk_bounds: list[tuple[int, int]], first_p
 @dataclass(frozen=True)
 class TrackOptions:
     """The tracking stage's settings (``vidmask-nb track``/``run`` flags, notebook 03's parameters):
-    one default each, checked once by ``checked()``.
+    one default each, checked once by ``checked()``. The one way they travel: ``propagate``, ``track``,
+    ``tracking_progress`` and ``expected_identity`` take this record; ``predictor()`` builds its SAM 2.
 
     - ``model``: SAM 2.1 size (``tiny``, ``small``, ``base_plus``, ``large``).
     - ``checkpoint``: a ``.pt`` file (None: ``checkpoints/sam2.1_hiera_<model>.pt``).
@@ -158,23 +159,29 @@ class TrackOptions:
             checkpoint = str(find_checkpoint(spec.name, self.checkpoint).resolve())
         return replace(self, model=spec.name, checkpoint=checkpoint, image_size=image_size)
 
+    def predictor(self, vos_optimized: bool = False, seed: int = 0):
+        """SAM 2 as these options name it (``model.load_predictor``: built once a process)."""
+        return load_predictor(self.model, self.checkpoint, self.weights, self.device, self.image_size,
+                              vos_optimized, seed)
+
 
 # -- keys ------------------------------------------------------------------------------------------
 
-def expected_identity(model: str, checkpoint, weights: str, image_size: int | None, device, seed: int = 0) -> ModelIdentity:
-    """What ``load_predictor`` with these arguments would load, worked out without loading it."""
-    spec = model_spec(model)
-    check_weights(weights)
-    dev = resolve_device(device)
-    if weights == "trained":
+def expected_identity(options: TrackOptions | None = None, seed: int = 0) -> ModelIdentity:
+    """What ``options.predictor(seed=seed)`` would load, worked out without loading it."""
+    o = options or TrackOptions()
+    spec = model_spec(o.model)
+    check_weights(o.weights)
+    dev = resolve_device(o.device)
+    if o.weights == "trained":
         from vidmask_nb.media.video import fingerprint
 
-        path = find_checkpoint(spec.name, checkpoint)
+        path = find_checkpoint(spec.name, o.checkpoint)
         weights_id, ckpt = fingerprint(path), str(path)
     else:
         weights_id, ckpt = f"random-seed{seed}", None
-    return ModelIdentity(spec.name, spec.config, weights, weights_id, ckpt,
-                         int(image_size or DEFAULT_IMAGE_SIZE), dev.type)
+    return ModelIdentity(spec.name, spec.config, o.weights, weights_id, ckpt,
+                         int(o.image_size or DEFAULT_IMAGE_SIZE), dev.type)
 
 
 def _identity_payload(identity: ModelIdentity, info: VideoInfo) -> dict:
@@ -343,19 +350,19 @@ def object_groups(ids, n: int) -> list[tuple[int, ...]]:
     return groups
 
 
-def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str = "tiny",
-              checkpoint: str | os.PathLike | None = None, weights: str = "trained", device=None,
-              chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS, chunk_frames: int | None = None, image_size: int | None = None,
-              vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0,
-              predictor=None, force: bool = False, progress: bool = True,
-              objects=None, pass_start: int | None = None, full: bool = False,
-              agree_iou: float = DEFAULT_AGREE_IOU, agree_frames: int = DEFAULT_AGREE_FRAMES) -> MaskStore:
+def propagate(video: str | os.PathLike, workdir: str | os.PathLike, options: TrackOptions | None = None, *,
+              predictor=None, full: bool = False, objects=None, pass_start: int | None = None,
+              chunk_frames: int | None = None, vos_optimized: bool = False, offload_state_to_cpu: bool = False,
+              seed: int = 0, force: bool = False, agree_iou: float = DEFAULT_AGREE_IOU,
+              agree_frames: int = DEFAULT_AGREE_FRAMES, progress: bool = True) -> MaskStore:
     """Track every prompted object through the whole video; write ``masks/`` and ``masks.json``.
 
     - ``video``, ``workdir``: the source and its run folder (``prompts.json`` must be there).
-    - ``model``, ``checkpoint``, ``weights``, ``device``, ``image_size``, ``vos_optimized``, ``seed``:
-      as ``model.load_predictor`` (``weights="random"`` for tests only; it is announced loudly).
-    - ``chunk_seconds`` / ``chunk_frames``: chunk length (progress, mask files, checkpoints).
+    - ``options``: the model's settings and the chunk length (``TrackOptions``; None: the defaults).
+      With ``vos_optimized`` and ``seed`` they are ``model.load_predictor``'s arguments
+      (``weights="random"`` for tests only; it is announced loudly).
+    - ``chunk_frames``: chunk length in frames instead of ``options.chunk_seconds`` (progress, mask
+      files, checkpoints).
     - ``predictor``: an already loaded predictor (from ``load_predictor``) instead of loading one.
     - ``force``: track again even if ``masks.json`` for the same key exists.
     - ``objects``: track only these object ids (one group of a video split across workers), into
@@ -373,31 +380,29 @@ def propagate(video: str | os.PathLike, workdir: str | os.PathLike, model: str =
 
     Example::
 
-        store = propagate("clip.mp4", "runs/clip", model="tiny", chunk_seconds=10)
+        store = propagate("clip.mp4", "runs/clip", TrackOptions(model="tiny", chunk_seconds=10))
     """
-    result = track(video, workdir, model=model, checkpoint=checkpoint, weights=weights, device=device,
-                   chunk_seconds=chunk_seconds, chunk_frames=chunk_frames, image_size=image_size,
-                   vos_optimized=vos_optimized, offload_state_to_cpu=offload_state_to_cpu, seed=seed,
-                   predictor=predictor, force=force, progress=progress, objects=objects, pass_start=pass_start,
-                   full=full, agree_iou=agree_iou, agree_frames=agree_frames)
+    result = track(video, workdir, options, predictor=predictor, full=full, objects=objects, pass_start=pass_start,
+                   chunk_frames=chunk_frames, vos_optimized=vos_optimized, offload_state_to_cpu=offload_state_to_cpu,
+                   seed=seed, force=force, agree_iou=agree_iou, agree_frames=agree_frames, progress=progress)
     return MaskStore.load(result.masks_json)
 
 
-def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "trained", device=None,
-          chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS, chunk_frames: int | None = None, image_size: int | None = None,
-          vos_optimized: bool = False, offload_state_to_cpu: bool = False, seed: int = 0, predictor=None,
-          force: bool = False, progress: bool = True, objects=None, pass_start: int | None = None,
-          full: bool = False, agree_iou: float = DEFAULT_AGREE_IOU, agree_frames: int = DEFAULT_AGREE_FRAMES) -> TrackResult:
+def track(video, workdir, options: TrackOptions | None = None, *, predictor=None, full: bool = False, objects=None,
+          pass_start: int | None = None, chunk_frames: int | None = None, vos_optimized: bool = False,
+          offload_state_to_cpu: bool = False, seed: int = 0, force: bool = False,
+          agree_iou: float = DEFAULT_AGREE_IOU, agree_frames: int = DEFAULT_AGREE_FRAMES,
+          progress: bool = True) -> TrackResult:
     """``propagate`` without loading the result: returns where the masks are and what was resumed or corrected."""
+    options = options or TrackOptions()
     info = probe(video)
     run = RunFolder(workdir).create()
     prompts = load_prompts(run, info)  # every prompt problem is reported before the model loads
     if chunk_frames is not None:
         plan = plan_chunks(info.frame_count, info.fps, frames=chunk_frames)
     else:
-        plan = plan_chunks(info.frame_count, info.fps, seconds=chunk_seconds)
-    identity = (model_identity(predictor) if predictor is not None
-                else expected_identity(model, checkpoint, weights, image_size, device, seed))
+        plan = plan_chunks(info.frame_count, info.fps, seconds=options.chunk_seconds)
+    identity = model_identity(predictor) if predictor is not None else expected_identity(options, seed)
     key = masks_key(identity, prompts, info)
     merged = prompts.merged()
     first_prompt = min(frame for frame, _ in merged)
@@ -442,7 +447,7 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
     def loaded_predictor():
         nonlocal predictor
         if predictor is None:
-            predictor = load_predictor(model, checkpoint, weights, device, image_size, vos_optimized, seed)
+            predictor = options.predictor(vos_optimized, seed)
             if model_identity(predictor) != identity:
                 raise VidmaskError("the loaded model is not the one the masks are keyed by "
                                    f"({model_identity(predictor)} vs {identity}); run again")
@@ -456,10 +461,9 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
     t_start = time.perf_counter()
     if not force and not full and objects is None and (masks_json.is_file() or run.previous_masks_json.is_file()):
         def track_objects(group: tuple[int, ...], start: int) -> Path:
-            return track(video, workdir, model=model, checkpoint=checkpoint, weights=weights, device=device,
-                         chunk_seconds=chunk_seconds, chunk_frames=chunk_frames, image_size=image_size,
-                         vos_optimized=vos_optimized, offload_state_to_cpu=offload_state_to_cpu, seed=seed,
-                         predictor=loaded_predictor(), progress=progress, objects=group, pass_start=start).masks_json
+            return track(video, workdir, options, predictor=loaded_predictor(), objects=group, pass_start=start,
+                         chunk_frames=chunk_frames, vos_optimized=vos_optimized,
+                         offload_state_to_cpu=offload_state_to_cpu, seed=seed, progress=progress).masks_json
 
         corrected = correct(run, info, prompts, key, tracker, loaded_predictor, track_objects,
                             agree_iou=agree_iou, agree_frames=agree_frames, progress=progress)
@@ -472,7 +476,7 @@ def track(video, workdir, model: str = "tiny", checkpoint=None, weights: str = "
 
     # What is already done: the checkpoint names the segments whose mask files are complete.
     masks_dir.mkdir(parents=True, exist_ok=True)
-    target = predictor.device if predictor is not None else resolve_device(device)
+    target = predictor.device if predictor is not None else resolve_device(options.device)
     saved = None if force else _load_tracker_state(state_path, key, segments, target)
     done = 0
     if saved is not None:
@@ -548,11 +552,9 @@ def merge_groups(video, workdir, groups, key: str | None = None) -> MaskStore:
     return MaskStore.load(run.masks_json)
 
 
-def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, model: str = "tiny",
-                      checkpoint: str | os.PathLike | None = None, weights: str = "trained", device=None,
-                      chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS, image_size: int | None = None,
+def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, options: TrackOptions | None = None,
                       seed: int = 0) -> tuple[int, int] | None:
-    """(segments already tracked, segments) that ``propagate`` with these arguments starts from.
+    """(segments already tracked, segments) that ``propagate`` with these options starts from.
 
     Worked out from ``masks/`` without loading the model (the tracker checkpoint is memory-mapped,
     its tensors never read), so a headless run can say on its console that it resumes. None when
@@ -565,8 +567,9 @@ def tracking_progress(video: str | os.PathLike, workdir: str | os.PathLike, mode
     if not run.prompts_json.is_file():
         return None
     prompts = load_prompts(run, info)
-    plan = plan_chunks(info.frame_count, info.fps, seconds=chunk_seconds)
-    key = masks_key(expected_identity(model, checkpoint, weights, image_size, device, seed), prompts, info)
+    options = options or TrackOptions()
+    plan = plan_chunks(info.frame_count, info.fps, seconds=options.chunk_seconds)
+    key = masks_key(expected_identity(options, seed), prompts, info)
     segments = plan_segments(info.frame_count, [(c.start, c.stop) for c in plan.chunks],
                              min(frame for frame, _ in prompts.merged()))
     state_path = run.masks_dir / TRACKER_STATE_FILE
