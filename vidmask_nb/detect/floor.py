@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -49,16 +50,23 @@ def _frames_rgb(video, info, indices: Iterable[int] | None = None, desc: str = "
     The detectors see swscale's own YUV->RGB at the frame's size (within 3 levels of the reader's
     exact conversion, 1.2 on average): the exact one, which the render needs, costs more than twice
     as much, and the detectors do not need it."""
+    from vidmask_nb.media.threads import DEPTH, prefetch
     from vidmask_nb.media.video import VideoReader
 
     wanted = None if indices is None else {i for i in indices if i >= start}
     total = info.frame_count - start if wanted is None else len(wanted)
+    stop = threading.Event()
     with VideoReader(video, info=info, size=(info.width, info.height)) as reader, \
             tqdm(total=total, desc=desc, unit="frame") as bar:
-        for frame in reader.frames(start):
-            if wanted is None or frame.index in wanted:
+        # decoded in a thread of its own, a few frames ahead, while the detectors run on the one before
+        frames = prefetch((f for f in reader.frames(start) if wanted is None or f.index in wanted), DEPTH, stop)
+        try:
+            for frame in frames:
                 yield frame.index, frame.rgb
                 bar.update(1)
+        finally:
+            stop.set()
+            frames.close()  # joins the thread before its reader closes
 
 
 def detect_video(video, kinds: Sequence[str], every: int = 1, info=None, scale: float | None = None,

@@ -31,12 +31,11 @@ Example::
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -51,14 +50,13 @@ from vidmask_nb.prompts.records import TrackedObject
 from vidmask_nb.runfolder.folder import RunFolder, seal_output
 from vidmask_nb.media.video import VideoInfo, VideoReader, probe
 from vidmask_nb.media.planes import FramePool, YuvFrame
+from vidmask_nb.media.threads import DEPTH, FrameSink, prefetch
 from vidmask_nb.redact.planar import cover_planes
 
 DEFAULT_DILATE = 4
 # The container comment of every redacted video: ``render`` overwrites an existing output only when
 # it carries this (its own earlier output), never a stranger's file.
 RENDER_TAG = "vidmask-nb redacted copy"
-QUEUE_FRAMES = 4  # frames in flight between two stages: enough to overlap, small enough to stay flat
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -510,16 +508,16 @@ def _render(video, info, masks_path, out_path, floor, options: RenderOptions, ob
                        disable=not progress or bool(os.environ.get("TQDM_DISABLE")))
             # The decoder's planes, copied into a few reused frames (media.planes): covers convert only their boxes.
             pool = FramePool(info.width, info.height, writer.pix_fmt, info.sws_colorspace, info.sws_range,
-                             size=3 * QUEUE_FRAMES, stop=stop)
+                             size=3 * DEPTH, stop=stop)
             frames = (pool.load(decoded, index) for index, decoded in reader.decoded())
             if overlap:
-                frames, masks = prefetch(frames, QUEUE_FRAMES, stop), prefetch(masks, QUEUE_FRAMES, stop)
+                frames, masks = prefetch(frames, DEPTH, stop), prefetch(masks, DEPTH, stop)
 
             def encode(frame: YuvFrame, pts: int) -> None:
                 writer.write_planes(frame.frame, pts)
                 pool.give_back(frame)
 
-            with bar, FrameSink(encode, QUEUE_FRAMES, stop, enabled=overlap) as sink:
+            with bar, FrameSink(encode, DEPTH, stop, enabled=overlap) as sink:
                 for frame, (index, frame_masks) in zip(frames, masks):
                     if index != frame.index:  # cannot happen with checked masks; never misalign
                         raise VidmaskError(f"frame {frame.index} met the masks of frame {index}")
@@ -535,120 +533,3 @@ def _render(video, info, masks_path, out_path, floor, options: RenderOptions, ob
         reader.close()
     seal_output(out_path)  # what the run records (state.complete) is these very bytes, or nothing
     return out_path
-
-
-class _Failed:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-
-_END = object()
-
-
-def _put(q: queue.Queue, item, *stops: threading.Event) -> bool:
-    """Put into a bounded queue unless one of ``stops`` is set first; True when it went in."""
-    while not any(s.is_set() for s in stops):
-        try:
-            q.put(item, timeout=0.05)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def prefetch(items: Iterable[T], depth: int, stop: threading.Event) -> Iterator[T]:
-    """Iterate ``items`` in a thread, at most ``depth`` ahead of the consumer.
-
-    An error in the thread is raised in the consumer; ``stop`` (or closing this generator) ends
-    the thread, and closing joins it.
-    """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    halt = threading.Event()  # this consumer is gone (``stop`` is the whole render's)
-
-    def work() -> None:
-        try:
-            for item in items:
-                if not _put(q, item, stop, halt):
-                    return
-            _put(q, _END, stop, halt)
-        except BaseException as exc:  # handed to the consumer, raised there
-            _put(q, _Failed(exc), stop, halt)
-
-    thread = threading.Thread(target=work, name="vidmask-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            try:
-                item = q.get(timeout=0.05)
-            except queue.Empty:
-                if not thread.is_alive() and q.empty():
-                    raise VidmaskError("a render stage stopped without a word") from None
-                continue
-            if item is _END:
-                return
-            if isinstance(item, _Failed):
-                raise item.exc
-            yield item
-    finally:
-        halt.set()
-        thread.join()
-
-
-class FrameSink:
-    """Feeds ``write(frame, pts)`` from a thread through a queue of ``depth`` frames (RGB or ``YuvFrame``).
-
-    ``put`` raises the writer's error as soon as it is known; leaving the ``with`` block waits for
-    the queue to drain (and raises a pending error). ``enabled=False`` writes in the caller's thread.
-    """
-
-    def __init__(self, write: Callable[[object, int], None], depth: int, stop: threading.Event,
-                 enabled: bool = True):
-        self._write, self._stop, self._enabled = write, stop, enabled
-        self._q: queue.Queue = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="vidmask-encode", daemon=True)
-
-    def _work(self) -> None:
-        while True:
-            try:
-                item = self._q.get(timeout=0.05)
-            except queue.Empty:
-                if self._stop.is_set():
-                    return
-                continue
-            if item is _END or self._stop.is_set():
-                return
-            try:
-                self._write(*item)
-            except BaseException as exc:
-                self._error = exc
-                self._stop.set()
-                return
-
-    def put(self, frame, pts: int) -> None:
-        if not self._enabled:
-            self._write(frame, pts)
-            return
-        if self._error is not None or not _put(self._q, (frame, pts), self._stop):
-            self._raise()
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-        raise VidmaskError("the render was stopped")
-
-    def __enter__(self) -> "FrameSink":
-        if self._enabled:
-            self._thread.start()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._enabled:
-            return
-        if exc_type is None:
-            _put(self._q, _END, self._stop)
-        else:
-            self._stop.set()
-        self._thread.join()
-        if self._error is not None and self._error is not exc:
-            raise self._error  # the encoder's error is the cause when the other stages stopped for it
