@@ -174,7 +174,7 @@ def main() -> None:
     from vidmask_nb.detect.pii import fold
     from vidmask_nb.detect.speech import (DEFAULT_SIMILARITY, POCKETSPHINX, RATE as ASR_RATE, SayWords,
                                           _dictionary_lookup, hear_pcm, spot_words)
-    from vidmask_nb.media.audio import read_pcm
+    from vidmask_nb.media.audiotrack import read_pcm
     from vidmask_nb.media.video import probe
     from vidmask_nb.redact.audio import DEFAULT_MARGIN, AudioOptions, plan_audio
     from common import inject_masks

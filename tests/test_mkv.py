@@ -72,7 +72,7 @@ def _packets(path) -> dict[int, dict[int, bytes]]:
 @pytest.mark.parametrize("mode", ["mute", "bleep"])
 def test_two_aac_tracks_in_an_mkv_are_edited_each_the_rest_byte_for_byte(tmp_path, mode):
     """Matroska's 1 ms time base rounds 1024-sample packets to 21 or 22 ms: the edit used to stop in the render."""
-    from vidmask_nb.media.audio import BLEEP_HZ, read_pcm
+    from vidmask_nb.media.audiotrack import BLEEP_HZ, read_pcm
     from vidmask_nb.redact.audio import AudioOptions
 
     src = _mkv(tmp_path / "two.mkv", range(20), tones=((440, 2), (660, 1)))

@@ -49,7 +49,7 @@ def _muted(src, out, index, window=0.01, drop_db=10.0) -> np.ndarray:
     Energy, not sample differences: AAC's noise substitution draws from the decoder's random state,
     so packets copied byte for byte after an edited one decode to other noise of the same energy.
     """
-    from vidmask_nb.media.audio import read_pcm
+    from vidmask_nb.media.audiotrack import read_pcm
 
     a, _ = read_pcm(src, index, RATE)
     b, _ = read_pcm(out, index, RATE)
@@ -101,7 +101,7 @@ def test_listed_names_are_heard_in_the_source_and_not_after_say_words(said):
 
 
 def test_only_the_spans_around_each_name_change(said):
-    from vidmask_nb.media.audio import BLEEP_HZ, read_pcm
+    from vidmask_nb.media.audiotrack import BLEEP_HZ, read_pcm
 
     src, _, _, bleeped, truth, out = said
     for track, names in truth.items():
@@ -145,7 +145,7 @@ def test_audit_say_words_exit_codes(said, capsys):
 
 
 def test_whole_track_mute_and_bleep(tmp_path):
-    from vidmask_nb.media.audio import BLEEP_HZ, read_pcm
+    from vidmask_nb.media.audiotrack import BLEEP_HZ, read_pcm
     from vidmask_nb.media.sample import make_sample_clip
     from vidmask_nb.media.video import probe
     from vidmask_nb.redact.audio import AudioOptions
@@ -211,7 +211,7 @@ def test_speech_tests_skip_without_espeak_unless_ci_requires_it(monkeypatch):
 
 def test_render_command_bleeps_spans(tmp_path, sample_clip, capsys):
     from vidmask_nb.cli import main
-    from vidmask_nb.media.audio import read_pcm
+    from vidmask_nb.media.audiotrack import read_pcm
     from vidmask_nb.media.video import probe
 
     masks = _empty_masks(sample_clip, tmp_path)
@@ -250,7 +250,7 @@ def test_run_bleeps_listed_words_through_the_notebooks(tmp_path, said):
 @pytest.mark.media
 def test_bleep_a_span_of_a_real_clips_stereo_track(tmp_path, shared_media):
     """01_dog's own AAC (stereo, 48 kHz, another encoder's packets): the span's packets re-encoded, the rest the same."""
-    from vidmask_nb.media.audio import BLEEP_HZ, AudioEdit, edit_stream, read_pcm
+    from vidmask_nb.media.audiotrack import BLEEP_HZ, AudioEdit, edit_stream, read_pcm
 
     src = shared_media / "01_dog.mp4"
     with av.open(str(src)) as c:

@@ -446,7 +446,7 @@ def cmd_render(args) -> int:
         object_styles[label.strip()] = style.strip()
     opts = _options(args)  # the render flags only; the rest keep their defaults
     opts.render_options.checked()  # inf, nan, negative: one line before any work
-    from vidmask_nb.media.audio import check_editable
+    from vidmask_nb.media.audiotrack import check_editable
 
     check_editable(args.video, opts.audio_options.checked().mode)  # audio --audio cannot edit, before the render
     check_output_name(Path(args.out), "--out", "give a shorter file name")

@@ -521,7 +521,7 @@ def spot_words(video: str | os.PathLike, words: SayWords | None, streams: Sequen
     """Every hit of ``words`` (and with ``say_pii`` every spoken number or address) in each audio stream of
     ``video`` (``streams``: stream indices; None: all), heard by ``asr`` (default: Whisper tiny.en);
     ``confirm``: each hit checked again (``confirmed_hit``), as the audit does."""
-    from vidmask_nb.media.audio import read_pcm
+    from vidmask_nb.media.audiotrack import read_pcm
     from vidmask_nb.media.video import probe
 
     indices = [s.index for s in probe(video).audio] if streams is None else list(streams)

@@ -2,7 +2,7 @@
 
 ``VideoWriter`` takes RGB frames with the source's own pts, encodes them with libx264 at the
 source's time base and frame-rate fraction, copies every audio (and mov_text subtitle) stream
-packet for packet (``audio_edits``: the packets ``media.audio.edit_stream`` re-encoded, in place of
+packet for packet (``audio_edits``: the packets ``media.audiotrack.edit_stream`` re-encoded, in place of
 theirs, same pts, dts and duration), keeps the rotation and drops container metadata (GPS/location included). The
 file is written under a temporary name and renamed only when complete.
 

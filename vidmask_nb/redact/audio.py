@@ -10,7 +10,7 @@ name or a model folder; default ``detect.asr.WORK_MODEL``) and ``say_margin``
 ``audio`` unset means mute (a listed word is never kept). Spans apply to every audio track; a word
 is muted on the track it was heard on. ``plan_audio`` spots the words and lists every span
 (``AudioSpan``: track, start, end, why); ``edit_audio`` re-encodes the packets under them
-(``media.audio.edit_stream``), which the render's ``VideoWriter`` puts in place of the source's.
+(``media.audiotrack.edit_stream``), which the render's ``VideoWriter`` puts in place of the source's.
 
 Example::
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from vidmask_nb.errors import VidmaskError
-from vidmask_nb.media.audio import MODES, WHOLE, AudioEdit, EditedStream, edit_stream, merge_spans
+from vidmask_nb.media.audiotrack import MODES, WHOLE, AudioEdit, EditedStream, edit_stream, merge_spans
 
 DEFAULT_MARGIN = 0.08  # s before and after a hit, whose edges are at the pauses around it (swept in bench_speech.py)
 

@@ -58,7 +58,7 @@ def waveform_strip(source: str | os.PathLike, output: str | os.PathLike, plan, o
     and what the recogniser heard (``heard``; default ``plan.heard``) marked above, SENSITIVE in the title."""
     import matplotlib.pyplot as plt
 
-    from vidmask_nb.media.audio import read_pcm
+    from vidmask_nb.media.audiotrack import read_pcm
 
     if not plan.changes_audio:
         return None
@@ -100,7 +100,7 @@ def heard_strip(video: str | os.PathLike, heard, out_path=None):
     names orange, spoken numbers purple, titled SENSITIVE. None when nothing was heard."""
     import matplotlib.pyplot as plt
 
-    from vidmask_nb.media.audio import read_pcm
+    from vidmask_nb.media.audiotrack import read_pcm
 
     heard = list(heard)
     if not heard:

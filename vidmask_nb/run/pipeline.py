@@ -41,7 +41,7 @@ from vidmask_nb.runfolder.folder import RunFolder, atomic_output, clean_partials
 from vidmask_nb.runfolder.state import RunLock, RunState, check_run_folder
 from vidmask_nb.run.share import audit_flags, share  # noqa: F401  (share: the run's last step, here for callers)
 from vidmask_nb.run.settings import RunSettings, options_key, prompts_digest
-from vidmask_nb.media.audio import check_editable
+from vidmask_nb.media.audiotrack import check_editable
 from vidmask_nb.media.video import VideoInfo, check_video_file, probe
 from vidmask_nb.run.notebooks import NOTEBOOKS, notebooks_dir
 

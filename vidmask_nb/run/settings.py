@@ -182,7 +182,7 @@ def run_settings(workdir: str | os.PathLike, video: str | os.PathLike | None = N
 
         probe(video_path)  # a file that is not a video fails here first (before the model's checkpoint is looked for)
         options = options.checked(caller=caller)
-        from vidmask_nb.media.audio import check_editable
+        from vidmask_nb.media.audiotrack import check_editable
         from vidmask_nb.run.options import in_notebook_terms
 
         try:  # audio that `audio` cannot edit: said when the run starts, not in 04
