@@ -6,6 +6,7 @@ fail-closed floor.
 matched by ``pii``, and OpenCV's QR and barcode readers) -> ``floor`` (the floor pass: every
 detector box on every frame, resumable) -> ``floorfile`` (``floor.json``) -> ``hold`` (the floor's
 covers in the render, held box by box) and ``untracked`` (``--no-track`` masks); ``find`` (objects
-and prompts from the floor's detections); ``options`` (``FindOptions``). ``speech``: listed words
-heard in the audio (pocketsphinx keyword spotting).
+and prompts from the floor's detections); ``fastpass`` (the floor's fast face pass: cheap scans, faces
+followed, fine tiles); ``options`` (``FindOptions``). ``asr`` (Whisper from its wheels) -> ``speech``
+(listed words and spoken numbers, ``spoken``, heard in the audio).
 """
