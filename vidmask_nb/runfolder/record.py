@@ -66,19 +66,19 @@ class RunRecord:
     prompts: str | None = None  # the prompts file a headless run was given (None: drawn in 02)
     output: str | None = None
     prompt_check: dict | None = None  # what a headless run dropped and clipped of its prompts
-    # written by the completion
-    inputs: dict[str, str] | None = None
-    output_sha256: str | None = None
+    # written by the completion (``RunState.complete``)
+    inputs: dict[str, str] | None = None  # digests of what the output was made from (prompts, floor, masks)
+    output_sha256: str | None = None  # the very bytes rendered and audited
     completed: str | None = None
-    audit: dict | None = None
-    speech_audit: dict | None = None
-    covers: dict | None = None
-    objects: list | None = None
-    uncovered_gaps: list | None = None
-    long_gaps: list | None = None
-    render_options: dict | None = None
-    tracking: dict | None = None
-    floor: dict | None = None
+    audit: dict | None = None  # the pictures' audit of the output, summed up
+    speech_audit: dict | None = None  # the listed words and spoken numbers still heard, by another model
+    covers: dict | None = None  # what the covers cost the picture: mean, worst, frames over the share
+    objects: list | None = None  # the objects hidden: id and label
+    uncovered_gaps: list | None = None  # dropouts left uncovered (--no-cover-long-gaps)
+    long_gaps: list | None = None  # dropouts longer than the hold, covered and listed for review
+    render_options: dict | None = None  # what 04 rendered with (a notebook may override the run's)
+    tracking: dict | None = None  # what 03 tracked: everything, or the objects and frames a correction re-tracked
+    floor: dict | None = None  # what the detector floor covered, by kind (never the text)
     # written by ``vidmask-nb run`` at its end
     stage_seconds: dict | None = None
     seconds: float | None = None
