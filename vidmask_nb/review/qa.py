@@ -29,6 +29,7 @@ Example::
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -140,6 +141,11 @@ class ReviewTable:
 
     def save(self, path: str | os.PathLike) -> Path:
         return write_json(path, {"settings": self.settings, "rows": [asdict(r) for r in self.rows]})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ReviewTable":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls([ReviewRow(**r) for r in data["rows"]], data["settings"])
 
 
 DEFAULT_GROW = 2.0

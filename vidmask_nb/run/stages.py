@@ -69,7 +69,6 @@ class Run:
     object_styles: dict | None = field(default=None, repr=False)  # what the last render styled per object
     last_audit: Audit | None = field(default=None, repr=False)
     _audio_plans: dict = field(default_factory=dict, repr=False)
-    covers: object | None = field(default=None, repr=False)  # review.coverage.CoverReport of the last review
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -387,12 +386,19 @@ class Run:
         """04: spans to check (an object vanishes, shrinks or jumps, a low score, an implausible mask), marked
         with the gaps the render covered, and the frames whose covers (masks, floor and codes together)
         exceed ``cover_share`` of the picture (``review.coverage``; default half). Saved as
-        ``sensitive/qa/<stem>_review.json``; the covers' figures go in the run's state and ``summary.json``."""
+        ``sensitive/qa/<stem>_review.json``; the covers' figures go in the run's state and ``summary.json``.
+        Done again only when what it is made from changed (the report's 04 reads the run's own)."""
         from vidmask_nb.redact.gaps import mark_review
         from vidmask_nb.review import qa
         from vidmask_nb.review.coverage import DEFAULT_OVER_SHARE, cover_shares, with_cover_rows
 
         o = self.options
+        review_file = self.folder.qa_dir / f"{self.video.stem}_review.json"
+        record = {"inputs": input_digests(self.workdir), "render_options": asdict(o.render_options),
+                  "object_styles": {str(k): v for k, v in (self.object_styles or {}).items()},
+                  "cover_share": cover_share}
+        if self.state.record.stage("04_render").review == record and review_file.is_file():
+            return qa.ReviewTable.load(review_file)
         plan = self.render_plan()
         prompts = self.prompts if self.folder.prompts_json.is_file() else None
         with self.masks() as store:
@@ -401,11 +407,11 @@ class Run:
                               floor=self.floor_file or False,
                               over=DEFAULT_OVER_SHARE if cover_share is None else cover_share)
         table = with_cover_rows(table, covers, self.info.fps)
-        table.save(self.folder.qa_dir / f"{self.video.stem}_review.json")
+        table.save(review_file)
         state = self.state
         state.stage("04_render").covers = covers.to_json()
+        state.stage("04_render").review = record
         state.save()
-        self.covers = covers
         return table
 
     def finish(self) -> bool:

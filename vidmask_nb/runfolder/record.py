@@ -35,6 +35,7 @@ class StageRecord:
     audio_spans: list | None = None  # 04: spans silenced beyond the options' own
     audit: dict | None = None  # 04: the output's audit (``Run.audit``)
     covers: dict | None = None  # 04: what the covers cost the picture (``review.coverage.CoverReport``)
+    review: dict | None = None  # 04: what the review (its table in sensitive/qa) was made from
 
     @property
     def done(self) -> bool:
