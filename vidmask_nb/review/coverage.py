@@ -69,12 +69,16 @@ def _largest_region(region: np.ndarray) -> tuple[int, list[int]]:
     """(pixels, [x0, y0, x1, y1]) of the largest connected part of a bool region."""
     import cv2
 
-    n, _, stats, _ = cv2.connectedComponentsWithStats(region.view(np.uint8), connectivity=8)
-    if n <= 1:
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    if not len(rows):
         return 0, [0, 0, 0, 0]
+    y0, x0 = int(rows[0]), int(cols[0])
+    # labelled within the covers' bounding box only: a frame's covers are a small part of it
+    part = np.ascontiguousarray(region[y0:rows[-1] + 1, x0:cols[-1] + 1]).view(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
     k = 1 + int(stats[1:, cv2.CC_STAT_AREA].argmax())
     x, y, w, h, area = (int(v) for v in stats[k])
-    return area, [x, y, x + w, y + h]
+    return area, [x0 + x, y0 + y, x0 + x + w, y0 + y + h]
 
 
 def frame_cover_shares(masks, plan, shape: tuple[int, int]) -> tuple[float, dict[str, tuple[int, list[int]]]]:
