@@ -129,3 +129,21 @@ def test_fast_pass_covers_a_moving_real_face_with_no_leak_frame(shared_media, tm
             scorer.add(fa.rgb, fb.rgb, scene.truth(fa.index))
     result = scorer.result()
     assert result.region_frames == n and result.leak_frames == 0, result
+
+
+def test_a_pass_left_early_stops_its_decoding_thread(sample_clip):
+    """The detector passes decode ahead in a thread (``media.threads.prefetch``): a pass left after a few frames
+    (a stop, an error in the caller) ends that thread, and the same frames come out as decoded in order."""
+    import threading
+
+    from vidmask_nb.detect.floor import _frames_rgb
+    from vidmask_nb.media.video import VideoReader, probe
+
+    info = probe(sample_clip)
+    frames = _frames_rgb(sample_clip, info)
+    got = [next(frames) for _ in range(3)]
+    frames.close()
+    assert not [t for t in threading.enumerate() if t.name == "vidmask-prefetch" and t.is_alive()]
+    with VideoReader(sample_clip, info=info, size=(info.width, info.height)) as reader:
+        for (index, rgb), frame in zip(got, reader.frames(0)):
+            assert index == frame.index and np.array_equal(rgb, frame.rgb)
