@@ -384,7 +384,7 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
     again without transcribing, as the benchmark's threshold sweep does; ``confirm``: the audit's
     mode, each hit kept only if ``confirmed``)."""
     from vidmask_nb.detect.asr import WORK_MODEL, load_model, speech_regions
-    from vidmask_nb.detect.spoken import spoken_pii
+    from vidmask_nb.detect.spoken import may_be_digit, spoken_pii
 
     asr = asr or WORK_MODEL
     if asr == POCKETSPHINX:
@@ -499,10 +499,15 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
         for phrase, a, b, score in match_words(texts, words, threshold, part_heard):
             if not heard_in_voice(said[a].start, said[b].end):
                 continue
+            if confirm and max(w.probability for w in said[a:b + 1]) < FLOOR:
+                continue  # the audit: a hot word the decoder itself doubted (base wrote "Marek Kowalski" at p 0.02-0.06 over music)
             hits.append(HeardWord(stream, phrase, *on_voice(a, b), "word",
                                   " ".join(t.strip() for t in texts[a:b + 1]), score))
     if say_pii:
         for a, b in after_cue(said, bare):
+            if confirm and not any(re.search(r"\d", t) or may_be_digit(re.sub(r"[^a-z0-9]", "", t.lower()))
+                                   for t in texts[a:b + 1]):
+                continue  # the audit: a cue with no digit after it is the plain words after a silenced number
             hits.append(HeardWord(stream, "number", *on_voice(a, b, True), "number",
                                   " ".join(t.strip() for t in texts[a:b + 1])))
         for kind, a, b in spoken_pii(texts):
