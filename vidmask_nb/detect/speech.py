@@ -402,7 +402,10 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
     n10 = len(x) // (RATE // 100)
     energy = (x[:n10 * (RATE // 100)].reshape(n10, -1) ** 2).mean(axis=1) if n10 else np.zeros(1)
     # and above 2 kHz: a fricative's onset ("six", "five") is soft in the whole band, under music or a hum
-    spec = np.abs(np.fft.rfft(x[:n10 * (RATE // 100)].reshape(n10, -1), axis=1)) ** 2 if n10 else np.zeros((1, 81))
+    # through a Hann window: a bare 10 ms frame leaks music's low notes into the high bins (30 dB under them,
+    # flickering with their phase), so over music a pause never looked quiet there and every end ran late
+    spec = (np.abs(np.fft.rfft(x[:n10 * (RATE // 100)].reshape(n10, -1) * np.hanning(RATE // 100), axis=1)) ** 2
+            if n10 else np.zeros((1, 81)))
     high = spec[:, 20:].mean(axis=1)  # bins of 100 Hz
 
     def valley(t: float, back: float, ahead: float, last: bool) -> float:
