@@ -56,7 +56,8 @@ RETIRED = ("--asr pocketsphinx was retired: on bench_speech.py it silenced 9 of 
 # A hit's edges move to the pauses in the audio around it (bench_speech.py, tuned on its seed 0, checked on seed 1):
 REACH = 0.15  # s an edge may move outwards to the pause before or after it (a number's start 0.2 s more)
 INWARDS = 0.1  # s into Whisper's start a pause may begin and still be the one before the word
-END_IN = 0.4  # s before Whisper's end a pause may end and still be the one after the word (its ends ran late, over music to the next word's start)
+END_IN = 0.4  # s before Whisper's end a pause may end and still be the one after the word (its ends ran late:
+# often to the next word's start)
 QUIET = 4.0  # a 10 ms frame within 6 dB of the floor around it (in the whole band and above 2 kHz) is quiet
 PAUSE_FRAMES = 5  # 50 ms of quiet frames is a pause (a stop consonant's closure is mostly shorter)
 VOICE_PAD = 0.12  # s of the VAD's padding taken off again where a hit must lie on the voice
@@ -509,7 +510,7 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
             if not heard_in_voice(said[a].start, said[b].end):
                 continue
             if confirm and max(w.probability for w in said[a:b + 1]) < FLOOR:
-                continue  # the audit: a hot word the decoder itself doubted (base wrote "Marek Kowalski" at p 0.02-0.06 over music)
+                continue  # the audit: a hot word the decoder doubted (base: "Marek Kowalski" at p 0.02-0.06 over music)
             hits.append(HeardWord(stream, phrase, *on_voice(a, b), "word",
                                   " ".join(t.strip() for t in texts[a:b + 1]), score))
     if say_pii:
