@@ -109,3 +109,21 @@ def test_a_garbled_number_is_one_stretch_and_the_plain_words_after_it_are_not():
     assert after_cue(_words("the@0-0.1 train@0.1-0.4 was@0.4-0.6 20@0.6-0.9 minutes@0.9-1.3 late@1.3-1.6")) == []
     # "card" of "card number is" is not the cue's end: the stretch starts after "is"
     assert after_cue(_words("card@0-0.3 number@0.3-0.6 is@0.6-0.8 4111,@0.9-1.5 1111@1.7-2.3")) == [(3, 4)]
+
+
+def test_a_number_garbled_in_the_middle_or_lost_in_a_loop_is_still_one_stretch():
+    from vidmask_nb.detect.speech import after_cue
+
+    # tiny.en under noise for "my phone number is three one two, five five five, seven seven eight one": the
+    # middle group written "I'm fine, I'm" and a second between the groups in its word times, none in the audio
+    said = _words("my@0-0.2 phone@0.2-0.5 number@0.5-0.8 in@0.8-1.1/0.6 312,@1.1-1.6/0.5 I'm@2.3-2.7/0.7 "
+                  "fine,@2.7-2.9/0.6 I'm@3.1-3.7/0.7 7@3.7-3.7/0.2 7@3.7-4.2/0.05 8@4.2-4.5 1@4.5-4.9/0.2 "
+                  "100,@4.9-5.1/0.1 for@5.8-6.0 the@6.0-6.2 hotel@6.2-6.6")
+    assert after_cue(said) == [(3, 4), (7, 12)]  # by the word times alone: "I'm fine," between left out
+    assert after_cue(said, bare=[(0.0, 5.1), (5.8, 6.7)]) == [(3, 12)]  # by the audio's pauses: one stretch
+    # the decoder looping on a card's digits ("6-0-1-1, Lio Nio Nio Nio ..."): the loop counts as digits, and
+    # the written digits before it stay in the stretch
+    said = _words("Micaad,@0-0.5/0.5 in@0.5-0.5/0.3 6-0-1-1,@0.5-1.6/0.3 Lio@1.7-1.9/0.1 Nio@1.9-2.2/0.25 "
+                  + " ".join(f"Nio,@{2.2 + 0.2 * k:.1f}-{2.4 + 0.2 * k:.1f}/0.8" for k in range(8)))
+    found = after_cue(said)
+    assert found and found[0][0] == 2 and found[0][1] == len(said) - 1
