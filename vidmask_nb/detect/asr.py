@@ -43,6 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from vidmask_nb.errors import VidmaskError
+from vidmask_nb.runfolder.folder import cache_dir
 
 RATE = 16000  # Whisper's input rate
 WORK_MODEL = "tiny.en"  # measured fast enough for the render (bench_speech.py)
@@ -78,11 +79,6 @@ class Word:
     start: float
     end: float
     probability: float = 1.0
-
-
-def cache_dir() -> Path:
-    """Where the base model's joined file is kept (``VIDMASK_CACHE``, else ``~/.cache/vidmask-nb``)."""
-    return Path(os.environ.get("VIDMASK_CACHE") or Path.home() / ".cache" / "vidmask-nb")
 
 
 def _sha256(path: Path) -> str:
