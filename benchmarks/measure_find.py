@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from vidmask_nb.detect import find, floor, floorfile, hold, untracked; from vidmask_nb.redact import render  # noqa: E402
 from vidmask_nb.detect.detectors import Detections, boxes_mask, get_detector, iou_matrix  # noqa: E402
+from vidmask_nb.detect.options import FindOptions  # noqa: E402
 from vidmask_nb.media.video import probe  # noqa: E402
 
 from common import cut  # noqa: E402,F401  (judge_mtcnn and this file cut the same way)
@@ -108,7 +109,7 @@ def main() -> None:
             if track and (w / "masks.json").is_file():  # SAM 2's masks are kept: the floor only
                 floor.compute_floor(clip, w, "faces", info=info)
             else:
-                find.find_and_floor(clip, w, "faces", info=info, track=track)
+                find.find_and_floor(clip, w, FindOptions(find="faces", no_track=not track), info=info)
             t_floor = time.perf_counter() - t0
             if track:
                 from vidmask_nb.track.propagate import TrackOptions, propagate

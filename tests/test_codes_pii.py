@@ -12,6 +12,7 @@ import pytest
 from pii_material import EAN_DIGITS, EMAIL, NAME, PHONE, QR_TEXT, make_clip
 from vidmask_nb.detect import find, floor, floorfile, options, untracked
 from vidmask_nb.detect.detectors import Detections, get_detector, parse_kinds
+from vidmask_nb.detect.options import FindOptions
 from vidmask_nb.detect.pii import fold
 from vidmask_nb.errors import VidmaskError
 
@@ -35,7 +36,7 @@ def floor_run(material):
     """The ``--no-track`` run's floor for pii and codes (as notebook 02 makes it), once."""
     clip, words, root = material
     work = root / "run"
-    find.find_and_floor(clip.path, work, "pii,codes", track=False, pii_words=words)
+    find.find_and_floor(clip.path, work, FindOptions(find="pii,codes", no_track=True, pii_words=str(words)))
     untracked.write_untracked_masks(clip.path, work)
     return work
 

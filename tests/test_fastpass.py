@@ -8,6 +8,7 @@ import pytest
 
 from vidmask_nb.detect import find, floorfile, untracked
 from vidmask_nb.detect.fastpass import FastPassOptions
+from vidmask_nb.detect.options import FindOptions
 from vidmask_nb.errors import VidmaskError
 
 
@@ -118,7 +119,7 @@ def test_fast_pass_covers_a_moving_real_face_with_no_leak_frame(shared_media, tm
     clip = write_truth_clip(tmp_path / "walk.mp4", scene, [b[::2, ::2] for b in bgs])
     info = probe(clip)
     work = tmp_path / "run"
-    find.find_and_floor(clip, work, "faces", info=info, track=False)
+    find.find_and_floor(clip, work, FindOptions(find="faces", no_track=True), info=info)
     assert floorfile.read_floor_header(floorfile.floor_path(work)).detector["pass"] == "fast"
     untracked.write_untracked_masks(clip, work, info)
     # hold 0: the pass alone

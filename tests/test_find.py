@@ -13,6 +13,7 @@ from clip_helpers import write_clip
 from vidmask_nb.detect import find, floor, floorfile, hold, untracked
 from vidmask_nb.review.audit import audit_video
 from vidmask_nb.detect.detectors import Detections
+from vidmask_nb.detect.options import FindOptions
 from vidmask_nb.errors import VidmaskError
 from vidmask_nb.prompts.records import FramePrompt, PromptSet
 from vidmask_nb.media.video import probe
@@ -45,7 +46,7 @@ def test_find_text_objects_and_floor_cover(text_clip, tmp_path):
     from vidmask_nb.redact import render
 
     info = probe(text_clip)
-    prompts, log = find.find_and_floor(text_clip, tmp_path, "text", find_every=0.5, info=info)
+    prompts, log = find.find_and_floor(text_clip, tmp_path, FindOptions(find="text", find_every=0.5), info=info)
     # one object; its first detection is its prompt, and it is prompted again where it comes back
     assert [o.label for o in prompts.objects] == ["text 1"]
     assert [(e["frame"], e["why"]) for e in log] == [(0, "first seen"), (20, "found again")]

@@ -7,17 +7,15 @@ into the ``PromptSet``. ``find_and_floor`` runs the floor pass (``detect.floor``
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
 from vidmask_nb.detect.detectors import DEFAULT_THRESHOLD, Detections, iou_matrix
 from vidmask_nb.detect.floor import compute_floor
 from vidmask_nb.detect.floorfile import floor_boxes
-from vidmask_nb.detect.options import DEFAULT_FIND_EVERY, DEFAULT_FLOOR_EVERY, MATCH_IOU
-from vidmask_nb.detect.pii import read_words
+from vidmask_nb.detect.options import DEFAULT_FIND_EVERY, MATCH_IOU, FindOptions
 from vidmask_nb.errors import VidmaskError
 
 
@@ -104,26 +102,28 @@ def floor_detections_at(path) -> Callable[[int], Detections]:
     return at
 
 
-def find_and_floor(video, workdir, kinds: Sequence[str] = ("face",), find_every: float = DEFAULT_FIND_EVERY,
-                   floor_every: int = DEFAULT_FLOOR_EVERY, info=None, track: bool = True,
-                   pii_words: str | os.PathLike | None = None, exact: bool = False):
-    """The floor (``floor.json``) and, when tracking, the found objects merged into ``prompts.json``.
+def find_and_floor(video, workdir, options: FindOptions, *, info=None):
+    """The floor (``floor.json``) and, unless ``options.no_track``, the found objects merged into ``prompts.json``.
 
-    Returns (prompt set, log of prompts added). The prompts are detected on the floor's frames: the
-    detectors run over the video once. A prompted frame the floor skipped uses the floor's boxes
-    on both sides of it. ``pii_words``: a word list file for the ``pii`` kind (``pii.read_words``).
+    ``options`` (``FindOptions``, checked here): what to find, the floor's and the search's intervals, the
+    ``pii`` kind's word list, the exact pass. Returns (prompt set, log of prompts added). The prompts are
+    detected on the floor's frames: the detectors run over the video once. A prompted frame the floor
+    skipped uses the floor's boxes on both sides of it.
     """
     from vidmask_nb.prompts.records import PromptSet
     from vidmask_nb.runfolder.folder import RunFolder
     from vidmask_nb.media.video import probe
 
+    options = options.checked()
+    if options.find is None:
+        raise VidmaskError("find_and_floor needs something to find (FindOptions.find, e.g. 'faces')")
     info = info or probe(video)
     run = RunFolder(workdir).create()
-    words = read_words(pii_words) if pii_words else ()
-    path = compute_floor(video, workdir, kinds, floor_every, info=info, words=words, exact=exact)
+    path = compute_floor(video, workdir, options.find, options.floor_every, info=info, words=options.words,
+                         exact=options.exact_floor)
     prompts = PromptSet.load(run.prompts_json, info) if run.prompts_json.is_file() else PromptSet.for_video(info)
-    if not track:
+    if options.no_track:
         return prompts, []
-    found, log = find_objects(prompts, info, floor_detections_at(path), find_every)
+    found, log = find_objects(prompts, info, floor_detections_at(path), options.find_every)
     found.validate(info).save(run.prompts_json)
     return found, log

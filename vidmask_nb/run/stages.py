@@ -240,9 +240,7 @@ class Run:
             return None
         if not self._stage_current("02_prompt", options=asdict(o)) or self.floor_file is None:
             self._running("02_prompt")  # the untracked masks follow in prompts_done, after any drawing
-            _, self.found_log = find_and_floor(self.video, self.workdir, o.find, o.find_every, o.floor_every,
-                                               info=self.info, track=not o.no_track, pii_words=o.pii_words,
-                                               exact=o.exact_floor)
+            _, self.found_log = find_and_floor(self.video, self.workdir, o.find_options, info=self.info)
         return floor_summary(floor_path(self.workdir))
 
     def prompts_done(self) -> None:
