@@ -296,6 +296,11 @@ LOOP = 3  # alike words in a row that are a decoder's loop
 CUE_SECONDS = 7.0  # the longest number said after a cue (a card read in four groups of four)
 
 
+def seconds_in(a: float, b: float, regions: Sequence[tuple[float, float]], trim: float = 0.0) -> float:
+    """Seconds of ``a..b`` inside ``regions`` (each taken in by ``trim`` s at both ends)."""
+    return sum(max(0.0, min(b, y - trim) - max(a, x + trim)) for x, y in regions)
+
+
 def after_cue(said: Sequence, bare: Sequence[tuple[float, float]] | None = None) -> list[tuple[int, int]]:
     """(first, last) word index of each stretch that may be a number the recogniser garbled: what is said right
     after "my number is", "card number", "call me on"..., and what is said around a digit it wrote, while the
@@ -314,7 +319,7 @@ def after_cue(said: Sequence, bare: Sequence[tuple[float, float]] | None = None)
         a, b = said[k].end, said[k + 1].start
         if bare is None or b <= a:
             return b - a
-        return (b - a) - sum(max(0.0, min(b, y) - max(a, x)) for x, y in bare)
+        return (b - a) - seconds_in(a, b, bare)
 
     clean = [re.sub(r"[^a-z0-9 ]", "", fold(w.text)).strip() for w in said]
 
@@ -472,12 +477,12 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
     def heard_in_voice(a: float, b: float) -> bool:
         # a hot word Whisper wrote in the pause after a chunk's last word ("Jürgen" with nobody saying it)
         # lies outside every stretch of speech the VAD heard: nothing there to silence
-        return sum(max(0.0, min(b, y - VOICE_PAD) - max(a, x + VOICE_PAD)) for x, y in voiced) >= 0.05
+        return seconds_in(a, b, voiced, trim=VOICE_PAD) >= 0.05
 
     def on_bare(first: int, last: int) -> bool:
         """Whether ``ON_VOICE`` of words ``first..last``'s time lies on the VAD's (unpadded) voice."""
         w0, w1 = said[first].start, said[last].end
-        return w1 > w0 and sum(max(0.0, min(w1, y) - max(w0, x)) for x, y in bare) >= ON_VOICE * (w1 - w0)
+        return w1 > w0 and seconds_in(w0, w1, bare) >= ON_VOICE * (w1 - w0)
 
     confirmed: dict[int, bool] = {}
 
