@@ -1,8 +1,12 @@
 """What the audit sees of a face left uncovered, and what it costs: its fast pass against the exact one.
 
-The audit (``review.audit.audit_video``) is the run's last check. By default it looks for faces with the
-fast pass, scanning every frame (``audit.audit_face_pass``); ``--exact`` runs CenterFace at 640 px on every
-frame. Both are scored here on unredacted made clips, where every visible face is a leak to be seen:
+The audit (``review.audit.audit_video``) is the run's last check. Alone it looks for faces with the
+fast pass, scanning every frame (``audit.audit_face_pass``, mode ``fast``). In a run it counts the face
+floor's looks at the source and looks where they were not (mode ``fast+floor``: the floor computed on the
+clip as a run computes it, its seconds apart, since the run pays them anyway; ``floor`` scores the floor's
+faces alone at the audit's threshold; ``fast|floor`` the alone audit's findings with the floor's, what the
+two passes on one schedule saw together). ``exact`` runs CenterFace at 640 px on every frame. They are scored
+here on unredacted made clips, where every visible face is a leak to be seen:
 
 - **flashes**: a real face shown on one frame alone, every 4th frame, at 16-128 px, somewhere new each
   time (a cover missing on a single frame: no face to follow, the scan must see it);
@@ -14,12 +18,14 @@ centre in the finding's box. Printed: face-frames seen by size band, and each au
 
     python benchmarks/bench_audit.py                 # 2 s clips
     python benchmarks/bench_audit.py --seconds 1 --clips flashes,small
+    python benchmarks/bench_audit.py --modes fast,fast+floor,exact
 """
 from __future__ import annotations
 
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +33,11 @@ import numpy as np
 from common import MEDIA, Actor, TruthScene, write_truth_clip
 from groundtruth import F24, H, W, backgrounds, decode, face_sprites, fh, scenes
 
-from vidmask_nb.review.audit import audit_video
+from vidmask_nb.detect.floor import compute_floor
+from vidmask_nb.detect.floorfile import floor_path
+from vidmask_nb.review.audit import audit_video, floor_looks
+
+MODES = ("fast", "fast+floor", "floor", "fast|floor", "exact")
 
 BANDS = ((0, 24), (24, 40), (40, 80), (80, 10_000))
 FLASH_SIZES = (16, 20, 24, 32, 48, 64, 96, 128)
@@ -79,7 +89,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each clip (default 2)")
     ap.add_argument("--clips", default=None, help="only clips whose names contain one of these (comma-separated)")
     ap.add_argument("--work", default="/tmp/vidmask_bench_audit")
+    ap.add_argument("--modes", default="fast,fast+floor,floor,fast|floor",
+                    help=f"comma-separated, of {', '.join(MODES)} (default fast,fast+floor,floor,fast|floor)")
     a = ap.parse_args()
+    modes = [m.strip() for m in a.modes.split(",")]
+    if not modes or set(modes) - set(MODES):
+        raise SystemExit(f"--modes: one or more of {', '.join(MODES)}, not {a.modes!r}")
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     print(f"load average at start {os.getloadavg()[0]:.2f}")
@@ -88,8 +103,8 @@ def main() -> None:
     occ = next(decode(MEDIA / "07_snowboarder.mp4", n=1))[200:520, 300:700]
     clips = {"flashes 23.976": flashes(faces, a.seconds)}
     clips.update({name: scene for name, (scene, kinds) in scenes(faces, a.seconds, occ).items() if kinds == "faces"})
-    totals = {m: {} for m in ("fast", "exact")}
-    cost = {m: [0, 0.0] for m in totals}
+    totals = {m: {} for m in modes}
+    cost = {m: [0, 0.0] for m in [*modes, "floor pass"]}
     print("| clip | audit | face-frames seen | by size | s |")
     print("|---|---|---|---|---|")
     for name, scene in clips.items():
@@ -98,14 +113,34 @@ def main() -> None:
         clip = work / (name.replace(" ", "_").replace("/", "-") + ".mp4")
         write_truth_clip(clip, scene, bgs)
         truth = {i: true_boxes(scene, i) for i in range(scene.frame_count)}
+        looks = None
+        if {"fast+floor", "floor", "fast|floor"} & set(modes):
+            t0 = time.perf_counter()
+            floor_path(work).unlink(missing_ok=True)
+            compute_floor(clip, work, ("face",))
+            cost["floor pass"][0] += scene.frame_count
+            cost["floor pass"][1] += time.perf_counter() - t0
+        after = alone = None
         for mode in totals:
             t0 = time.perf_counter()
-            report = audit_video(clip, ("face",), exact=mode == "exact")
+            if mode in ("fast+floor", "floor", "fast|floor"):
+                if after is None:
+                    looks = floor_looks(floor_path(work), clip)
+                    after = audit_video(clip, ("face",), floor=looks)
+                report = after
+            else:
+                report = audit_video(clip, ("face",), exact=mode == "exact")
+                alone = report if mode == "fast" else alone
+            if mode == "fast|floor":
+                alone = alone or audit_video(clip, ("face",))
+                report = replace(alone, findings=alone.findings + [f for f in after.findings if f.by == "floor"])
             s = time.perf_counter() - t0
             cost[mode][0] += scene.frame_count
             cost[mode][1] += s
             by_frame: dict[int, list] = {}
             for f in report.findings:
+                if mode == "floor" and f.by != "floor":
+                    continue
                 by_frame.setdefault(f.frame, []).append(f)
             per: dict[str, list[int]] = {}
             for i, boxes in truth.items():
@@ -126,7 +161,11 @@ def main() -> None:
         hit, n = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
         sizes = ", ".join(f"{k} {v[0]}/{v[1]} ({v[0] / max(v[1], 1):.0%})"
                           for k, v in sorted(per.items(), key=lambda kv: int(kv[0].split("-")[0].rstrip("+ px"))))
-        print(f"| {mode} | {hit}/{n} ({hit / max(n, 1):.1%}) | {sizes} | {cost[mode][0] / max(cost[mode][1], 1e-9):.2f} |")
+        fps = "(not its own)" if mode in ("floor", "fast|floor") else f"{cost[mode][0] / max(cost[mode][1], 1e-9):.2f}"
+        print(f"| {mode} | {hit}/{n} ({hit / max(n, 1):.1%}) | {sizes} | {fps} |")
+    if cost["floor pass"][1]:
+        print(f"(the floor pass itself, which a run makes anyway: {cost['floor pass'][0] / cost['floor pass'][1]:.2f} "
+              "frames/s; 'floor' and 'fast|floor' reuse the others' audits)")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

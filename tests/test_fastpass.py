@@ -148,3 +148,25 @@ def test_a_pass_left_early_stops_its_decoding_thread(sample_clip):
     with VideoReader(sample_clip, info=info, size=(info.width, info.height)) as reader:
         for (index, rgb), frame in zip(got, reader.frames(0)):
             assert index == frame.index and np.array_equal(rgb, frame.rgb)
+
+
+def test_the_runs_audit_looks_where_the_floor_did_not():
+    """After a floor, the audit's fast pass scans the frames between the floor's cheap scans, at full size
+    half-way between two of the floor's full-size scans, and its fine tiles half a cycle on: no look the
+    floor took is taken again."""
+    from types import SimpleNamespace
+
+    from vidmask_nb.review.audit import audit_face_pass
+
+    floor = FastPassOptions(threshold=0.25, fps=24.0).checked()
+    audit = audit_face_pass(SimpleNamespace(fps=24.0), None, floor.to_json())  # of the probe, only fps is read
+    assert audit.threshold == 0.4 and audit.fine_phase == 0.5 and audit.fine_cycle == 2 * floor.fine_cycle
+    frames = range(96)
+    floor_full = {n for n in frames if floor.scan_at(n) == "full"}
+    audit_full = {n for n in frames if audit.scan_at(n) == "full"}
+    assert floor_full == set(range(0, 96, 12)) and audit_full == set(range(6, 96, 24))
+    floor_low = {n for n in frames if floor.scan_at(n)}
+    audit_low = {n for n in frames if audit.scan_at(n) == "low"}
+    assert floor_low.isdisjoint(audit_low) and floor_low | audit_low == set(frames)
+    assert "low_phase" not in floor.to_json()  # a floor written before phases existed still matches
+    assert FastPassOptions.from_json(audit.to_json()) == audit

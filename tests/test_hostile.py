@@ -376,4 +376,9 @@ def test_the_audit_judges_a_finding_against_the_runs_covers(tmp_path):
     assert len(audit_run(clip, run.root, clip, "faces", options=RenderOptions(style="blur"), floor=False).leaks) == 8
     # The floor is a cover too: with it, both faces are covered.
     compute_floor(clip, run.root, "faces", info=info)
-    assert audit_run(clip, run.root, clip, "faces", options=RenderOptions(style="fill")).clean
+    report = audit_run(clip, run.root, clip, "faces", options=RenderOptions(style="fill"))
+    assert report.clean
+    # ...and the floor's looks at the source count as the audit's: both faces on every frame, covered
+    assert report.face_pass == "fast+floor"
+    by_floor = [f for f in report.findings if f.by == "floor"]
+    assert len(by_floor) == 8 and all(f.covered for f in by_floor)

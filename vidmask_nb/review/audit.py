@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from vidmask_nb.detect.detectors import parse_kinds
+from vidmask_nb.detect.detectors import Detections, parse_kinds
 
 # A finding is judged covered when at least this fraction of its box lies inside the run's opaque covers
 # (fill, mean; grown and held as the render drew them): the source pixels there are gone, so what the
@@ -43,6 +43,7 @@ class Finding:
     kept: bool = False  # on an object styled "keep": left visible on purpose, not a leak
     what: str = ""  # what matched: "email", "phone+word" (pii), "qr", "ean13" (codes); never the text
     covered: bool = False  # mostly inside the run's opaque covers (COVERED_FRACTION): its pixels are gone
+    by: str = ""  # "floor": seen by the run's floor on the source at this frame (``floor_looks``); "": by the audit
 
 
 @dataclass
@@ -52,7 +53,7 @@ class AuditReport:
     every: int
     frames_checked: int
     findings: list[Finding] = field(default_factory=list)
-    face_pass: str = "exact"  # "fast": faces by the fast pass, scanning every frame (AUDIT_FAST_PASS); "exact"
+    face_pass: str = "exact"  # "fast": faces by the fast pass (``audit_face_pass``); "fast+floor": with the floor's looks; "exact"
 
     @property
     def leaks(self) -> list[Finding]:
@@ -153,11 +154,16 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
                 keep_masks: Iterable[tuple[int, np.ndarray | None]] | None = None,
                 scale: float | None = None, threshold: float | None = None,
                 words: Sequence[str] = (),
-                covers: Iterable[tuple[int, np.ndarray | None]] | None = None, exact: bool = False) -> AuditReport:
+                covers: Iterable[tuple[int, np.ndarray | None]] | None = None, exact: bool = False,
+                floor: tuple[dict, Iterable[tuple[int, Detections]]] | None = None) -> AuditReport:
     """Detect ``kinds`` on every ``every``-th frame of ``video``.
 
     Faces are looked for by the fast pass with a scan of every frame (``audit_face_pass``), unless
     ``exact`` (or ``every`` > 1): CenterFace at 640 px on each frame checked, at several times the cost.
+    ``floor`` (a run's audit, ``floor_looks``): the fast face pass's settings and its faces, frame by frame,
+    as the run's floor found them on the source. Outside the covers the output is the source, so a look
+    the floor took there is the look the audit would take: its faces are findings on their frames (judged
+    against the covers like the audit's own), and the audit's pass looks where the floor's did not.
 
     ``keep_masks`` (optional): (frame, union of the kept objects' masks or None) for every frame
     in order; a detection centred inside it is reported as kept. ``covers`` (optional): (frame, the
@@ -177,8 +183,13 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
     cover_iter = iter(covers) if covers is not None else None
     keep_frame, keep = -1, None
     cover_frame, cover = -1, None
-    fast = None if exact or every != 1 or "face" not in kinds or scale is not None else audit_face_pass(info, threshold)
-    report = AuditReport(str(video), kinds, every, 0, face_pass="exact" if fast is None else "fast")
+    exact = exact or every != 1 or "face" not in kinds or scale is not None
+    floor = None if exact else floor
+    fast = None if exact else audit_face_pass(info, threshold, floor[0] if floor else None)
+    report = AuditReport(str(video), kinds, every, 0,
+                         face_pass="exact" if fast is None else "fast+floor" if floor else "fast")
+    floor_iter = iter(floor[1]) if floor else None
+    floor_frame, floor_faces = -1, None
     for index, dets in detect_video(video, kinds, every, info, scale, threshold, desc="audit", words=words,
                                     fast=fast):
         report.frames_checked += 1
@@ -186,7 +197,13 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
             keep_frame, keep = next(keep_iter, (info.frame_count, None))
         while cover_iter is not None and cover_frame < index:
             cover_frame, cover = next(cover_iter, (info.frame_count, None))
-        for box, score, kind, what in zip(dets.boxes, dets.scores, dets.kinds, dets.what):
+        seen = [(dets, "")]
+        while floor_iter is not None and floor_frame < index:
+            floor_frame, floor_faces = next(floor_iter, (info.frame_count, None))
+        if floor_faces is not None and floor_frame == index:
+            seen.append((floor_faces[floor_faces.scores >= fast.threshold], "floor"))
+        for (box, score, kind, what), by in ((row, by) for d, by in seen
+                                             for row in zip(d.boxes, d.scores, d.kinds, d.what)):
             cx = int(np.clip((box[0] + box[2]) / 2, 0, info.width - 1))
             cy = int(np.clip((box[1] + box[3]) / 2, 0, info.height - 1))
             kept = keep is not None and keep_frame == index and bool(keep[cy, cx])
@@ -194,21 +211,53 @@ def audit_video(video: str | os.PathLike, kinds: str | Sequence[str] = ("face",)
             # boxes to 0.1 px and scores to 3 places, as floor.json has them (Detections.to_json)
             report.findings.append(Finding(index, round(info.seconds(index), 4), str(kind),
                                            tuple(round(float(v), 1) for v in box), round(float(score), 3), kept,
-                                           str(what), covered and not kept))
+                                           str(what), covered and not kept, by))
     return report
 
 
-def audit_face_pass(info, threshold: float | None = None):
-    """The audit's fast face pass: the floor's, at the audit's threshold, with its cheap scan on every frame
-    instead of every other one (a cover missing on a single frame is seen there), the full-size scan every
-    12th frame and the fine tiles every second, and each face found followed frame by frame.
-    ``benchmarks/bench_audit.py`` measures what it sees of unredacted faces against the exact pass."""
+def audit_face_pass(info, threshold: float | None = None, floor_pass: dict | None = None):
+    """The audit's fast face pass, at the audit's threshold, each face it finds followed frame by frame.
+
+    Alone (any video): the floor's schedule with its cheap scan on every frame instead of every other
+    one (a cover missing on a single frame is seen there), the full-size scan every 12th frame and the
+    fine tiles every second. After a run's floor (``floor_pass``, its settings): the same detector on the
+    same pixels outside the covers sees what the floor saw, so the audit does not take the floor's looks
+    again (``audit_video`` counts the floor's faces instead) but looks where they were not: the cheap
+    scan on the frames between the floor's, the full-size scan half-way between two of the floor's
+    (every other gap) and the fine tiles half a cycle after the floor's (every other cycle). With the
+    floor's looks that is more than the two passes on one schedule saw, at a little over half the audit's
+    cost. ``benchmarks/bench_audit.py`` measures what both see of unredacted faces."""
+    from dataclasses import replace
+
     from vidmask_nb.detect.detectors import DEFAULT_THRESHOLD
     from vidmask_nb.detect.fastpass import FastPassOptions
 
     face = threshold.get("face") if isinstance(threshold, dict) else threshold
-    return FastPassOptions(low_every=1, fps=float(info.fps),
-                           threshold=DEFAULT_THRESHOLD["face"] if face is None else float(face))
+    face = DEFAULT_THRESHOLD["face"] if face is None else float(face)
+    if floor_pass is None:
+        return FastPassOptions(low_every=1, fps=float(info.fps), threshold=face)
+    f = FastPassOptions.from_json(floor_pass)
+    between = f.low_every <= 2  # the floor's cheap scans leave every other frame (or none) to look at
+    return replace(f, threshold=face, threads=None, low_every=2 if between else 1, low_phase=1 if between else 0,
+                   full_every=2 * f.full_every, full_phase=f.full_phase + f.full_every // 2,
+                   fine_cycle=2 * f.fine_cycle, fine_phase=(f.fine_phase + 0.5) % 1).checked()
+
+
+def floor_looks(floor, video) -> tuple[dict, Iterable[tuple[int, Detections]]] | None:
+    """A run's floor as ``audit_video`` takes it: (the fast face pass's settings, (frame, its faces) for
+    every frame), when ``floor`` (a ``floor.json``) holds one made on ``video`` (the source); else None
+    (no face floor, the exact pass, or every n-th frame: the audit then takes all its looks itself)."""
+    from vidmask_nb.detect.floorfile import read_floor
+    from vidmask_nb.media.video import probe
+    from vidmask_nb.prompts.records import VideoRef
+
+    header, frames = read_floor(floor)
+    detector = header.detector or {}
+    if "face" not in header.kinds or detector.get("pass") != "fast" or header.every != 1:
+        return None
+    VideoRef(frame_count=header.frame_count, fingerprint=header.fingerprint).check(
+        probe(video), f"{floor} was", "run with find again")
+    return detector, ((i, dets[dets.kinds == "face"]) for i, dets in frames)
 
 
 def inside_fraction(box, region: np.ndarray) -> float:
@@ -254,7 +303,8 @@ def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), ev
     ``options``: the render's ``RenderOptions`` (None: the defaults). Objects styled ``keep`` (by its
     ``style`` or ``object_styles``) are reported as kept, not as leaks; a detection mostly inside the
     run's opaque covers (``run_covers``: masks and floor, grown and held as the render grows and holds
-    them) as covered, not as a leak. ``pii_words``: the run's word list file for the ``pii`` kind.
+    them) as covered, not as a leak. ``pii_words``: the run's word list file for the ``pii`` kind. A
+    face floor's looks at the source count as the audit's where it took them (``floor_looks``).
     """
     from vidmask_nb.detect.pii import read_words
     from vidmask_nb.redact.render import RenderOptions, object_effects
@@ -266,9 +316,14 @@ def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), ev
     store = MaskStore.load(run.masks_json)
     effects = object_effects(store.object_infos, options.style, object_styles)
     kept = [i for i, e in effects.items() if getattr(e, "name", "") == "keep"]
+    from vidmask_nb.detect.floorfile import floor_path
+
     covers = run_covers(video, workdir, options, object_styles, floor)
+    if floor is None and floor_path(workdir).is_file():
+        floor = floor_path(workdir)
+    looks = floor_looks(floor, video) if floor else None
     report = audit_video(output, kinds, every, kept_masks(store, kept, options.dilate) if kept else None, covers=covers,
-                         words=read_words(pii_words) if pii_words else ())
+                         words=read_words(pii_words) if pii_words else (), floor=looks)
     run.qa_dir.mkdir(parents=True, exist_ok=True)
     report.save(run.qa_dir / f"{Path(video).stem}_audit.json")
     return report

@@ -23,6 +23,7 @@ import numpy as np
 from vidmask_nb.prompts.records import color_for
 
 FIGURE_WIDTH = 11.0  # inches; 1100 px at 100 dpi
+GRID_DPI = 150  # pixels an inch a grid's images keep (figures are saved at 100 dpi, shown at up to 2x on screens)
 CAPTION_PT = 11  # tile captions
 TITLE_PT = 13  # a figure's title
 
@@ -121,7 +122,13 @@ def show_grid(images: Sequence[np.ndarray], titles: Sequence[str] = (), cols: in
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
+    # matplotlib resamples an image to its axis on every draw (the notebook's, the saved PNG's): shrunk
+    # once to what the axis can show at GRID_DPI, a contact sheet of 720p frames draws in a fraction
+    most = max(1, int(width / cols * GRID_DPI))
     for ax, img, title in zip(axes.flat, images, list(titles) + [""] * n):
+        if img.shape[1] > most:
+            img = cv2.resize(img, (most, max(1, round(img.shape[0] * most / img.shape[1]))),
+                             interpolation=cv2.INTER_AREA)
         ax.imshow(img)
         if title:
             ax.set_title(title, fontsize=CAPTION_PT)

@@ -163,6 +163,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     key = options_key(info, opts, prompts_digest(prompts))
     lock = RunLock(workdir, say)
     result = RunResult(str(video), str(workdir))
+    kernel = None
     start = time.perf_counter()
     try:
         lock.acquire("run")
@@ -173,6 +174,9 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
         state.start(video, info.fingerprint, asdict(opts), key, prompts=prompts, inputs=(prompts,) if prompts else (),
                     say=say, output=str(output), prompt_check=source.to_json())
         run = Run._made(RunSettings(video, workdir, opts), say, "cli")
+        if reports:  # the report's kernel boots and imports the kit while the stages run, not after them
+            with lock.held_for_children():  # the report kernel is this run: it passes its lock
+                kernel = start_report_kernel(workdir, nb_dir)
         if opts.find is not None:  # the floor is made afresh for this run; drawn prompts stay
             (workdir / "floor.json").unlink(missing_ok=True)
         def hook(r) -> None:  # between 02 and 03: where tracking starts, then the cluster's groups (--ray)
@@ -191,12 +195,12 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
             raise
         if reports:
             t0 = time.perf_counter()
-            with lock.held_for_children():  # the report kernels are this run: they pass its lock
-                write_reports(workdir, nb_dir, say)
+            write_reports(workdir, nb_dir, say, kernel=kernel)
             result.stage_seconds["reports"] = round(time.perf_counter() - t0, 2)
     except OSError as exc:
         raise VidmaskError(f"cannot write in the run folder {workdir}: {exc.strerror or exc}") from None
     finally:
+        _shut_down(kernel)
         lock.release()
     state = RunState.open(workdir)
     if not output.is_file() or state.status != "complete":
@@ -216,11 +220,11 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
     return result
 
 
-def write_reports(workdir, nb_dir=None, say=print) -> list[Path]:
+def write_reports(workdir, nb_dir=None, say=print, kernel=None) -> list[Path]:
     """Execute the four notebooks on the finished run in ``workdir`` (papermill) as its report, into
-    ``sensitive/reports/``: they show what the stages made (nothing is done again)."""
+    ``sensitive/reports/``: they show what the stages made (nothing is done again). ``kernel``: the
+    kernel manager ``start_report_kernel`` started (None: one is started now); shut down after."""
     import papermill as pm
-    from jupyter_core.utils import run_sync
 
     nb_dir = nb_dir or notebooks_dir()
     folder = RunFolder(workdir)
@@ -232,7 +236,7 @@ def write_reports(workdir, nb_dir=None, say=print) -> list[Path]:
     # One kernel for the whole report: each notebook's parameters cell and first calls set everything it
     # uses (tests run each notebook in a kernel of its own), and a kernel's start costs more than a
     # notebook's cells on a short clip.
-    kernel = _kernel_manager(folder.reports_dir / "reports.kernel.log")
+    kernel = kernel or _kernel_manager(folder.reports_dir / "reports.kernel.log")
     try:
         for name in NOTEBOOKS:
             if name == "03_propagate" and settings is not None and settings.options.no_track:
@@ -249,10 +253,37 @@ def write_reports(workdir, nb_dir=None, say=print) -> list[Path]:
                                    f"{_first_line(str(exc))} (report: {report})") from None
             out.append(report)
     finally:
-        if kernel.has_kernel:
-            run_sync(kernel.shutdown_kernel)(now=False)
+        _shut_down(kernel)
     say(f"reports (SENSITIVE, they show the source): {folder.reports_dir}")
     return out
+
+
+# What the report's notebooks import, imported as its kernel starts (their cells then find it loaded);
+# the names are removed again, so the notebooks run in the namespace a person's kernel gives them.
+_WARM_IMPORTS = "import vidmask_nb.notebook.views, vidmask_nb.review.qa, matplotlib.pyplot; del vidmask_nb, matplotlib"
+
+
+def start_report_kernel(workdir, nb_dir=None):
+    """The report's kernel manager (``_kernel_manager``), its kernel started now in the notebooks' folder
+    with the arguments papermill gives one, importing what the notebooks use (``_WARM_IMPORTS``): its
+    process boots while the stages run. ``write_reports`` runs the notebooks on it."""
+    from jupyter_core.utils import run_sync
+
+    folder = RunFolder(workdir)
+    folder.reports_dir.mkdir(parents=True, exist_ok=True)
+    kernel = _kernel_manager(folder.reports_dir / "reports.kernel.log")
+    args = [*_REPORT_CONFIG["NotebookClient"]["extra_arguments"], "--HistoryManager.hist_file=:memory:",
+            f"--IPKernelApp.exec_lines={_WARM_IMPORTS}"]
+    run_sync(kernel.start_kernel)(cwd=str(nb_dir or notebooks_dir()), extra_arguments=args)
+    return kernel
+
+
+def _shut_down(kernel) -> None:
+    """Stop a report kernel (``start_report_kernel``) if it still runs."""
+    from jupyter_core.utils import run_sync
+
+    if kernel is not None and kernel.has_kernel:
+        run_sync(kernel.shutdown_kernel)(now=False)
 
 
 _REPORT_CONFIG = {"KernelManager": {"transport_encryption": "auto"},

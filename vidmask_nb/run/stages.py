@@ -352,7 +352,7 @@ class Run:
             raise VidmaskError(f"{out} is not rendered yet: run render() first")
         digest = sha256_file(out)
         styles = object_styles if object_styles is not None else self.object_styles
-        record = {"output_sha256": digest, "kinds": self.audit_kinds(), "every": every, "face_pass": "fast",
+        record = {"output_sha256": digest, "kinds": self.audit_kinds(), "every": every, "face_pass": "fast+floor",
                   "listened_for": [o.say_words, o.say_pii],
                   "object_styles": {str(k): v for k, v in (styles or {}).items()}}
         saved = self.state.record.stage("04_render").audit or {}
