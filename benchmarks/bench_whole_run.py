@@ -8,6 +8,7 @@ stage times from its ``run.json``, so what dominates is plain.
 
     python benchmarks/bench_whole_run.py                     # bedroom.mp4's first 150 frames (../shared/media)
     python benchmarks/bench_whole_run.py --clip my.mp4 --rounds 3
+    python benchmarks/bench_whole_run.py --clip long.mp4 --rounds 1 --no-blur
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=None, help="the clip (default: bedroom.mp4's first --frames frames)")
     ap.add_argument("--frames", type=int, default=150, help="frames cut from bedroom.mp4 (default 150)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--no-blur", action="store_true", help="leave out deface's blur (its solid is the reference)")
     args = ap.parse_args()
     from vidmask_nb.media.video import probe
 
@@ -40,6 +42,8 @@ def main() -> None:
         "deface solid": lambda: run_deface(clip, work, solid=True)[1],
         "deface blur": lambda: run_deface(clip, work, solid=False)[1],
     }
+    if args.no_blur:
+        del modes["deface blur"]
     times: dict[str, list[dict]] = {m: [] for m in modes}
     for r in range(args.rounds):
         for name, go in modes.items():
