@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from clip_helpers import write_clip
+from vidmask_nb.runfolder.folder import RunFolder
 from vidmask_nb.detect import find, floor, floorfile, hold, untracked
 from vidmask_nb.review.audit import audit_video
 from vidmask_nb.detect.detectors import Detections
@@ -238,6 +239,9 @@ def test_no_track_run_on_a_real_cut(shared_media, tmp_path):
     assert main(["audit", str(out), "--json"]) == 0
     mark = json.loads((tmp_path / "run" / "run.json").read_text())
     assert mark["audit"]["clean"] and mark["audit"]["frames_checked"] == 30
+    run = RunFolder(tmp_path / "run")
+    assert json.loads((run.qa_dir / "bed30_audit.json").read_text())["face_pass"] == "fast+floor"  # the floor's looks count
+    assert not (run.qa_dir / "bed30_overlay.mp4").exists()  # nothing tracked: no copy of the source under no tint
     assert (tmp_path / "run" / "floor.json").is_file() and not (tmp_path / "run" / "masks").exists()
     # a redaction, not a blackout
     with av.open(str(clip)) as a, av.open(str(out)) as b:

@@ -204,12 +204,17 @@ def show_contact_sheets(run, output, table=None, n: int = 8) -> None:
 
 
 def show_overlay(run, enabled: bool = True) -> None:
-    """04: the overlay video (SENSITIVE: the source under a tint; never share it); nothing unless ``enabled``."""
+    """04: the overlay video (SENSITIVE: the source under a tint; never share it); nothing unless ``enabled``,
+    or when no object was tracked."""
     from vidmask_nb.notebook.result import video_player
     from vidmask_nb.review import qa
 
     if not enabled:
         return
+    with run.masks() as store:
+        if not store.object_infos:  # a run of the floor alone (--no-track): nothing to tint
+            print("no tracked objects: an overlay would be a copy of the source, so none is written")
+            return
     overlay = qa.overlay_video(run.video, run.workdir)
     display(video_player(overlay, title="overlay preview (SENSITIVE: shows the source, never share)"))
 
