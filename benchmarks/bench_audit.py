@@ -2,9 +2,9 @@
 
 The audit (``review.audit.audit_video``) is the run's last check. Alone it looks for faces with the
 fast pass, scanning every frame (``audit.audit_face_pass``, mode ``fast``). In a run it counts the face
-floor's looks at the source and looks where they were not (mode ``fast+floor``: the floor computed on the
+floor's looks at the source and looks where they were not (mode ``after floor``: the floor computed on the
 clip as a run computes it, its seconds apart, since the run pays them anyway; ``floor`` scores the floor's
-faces alone at the audit's threshold; ``fast|floor`` the alone audit's findings with the floor's, what the
+faces alone at the audit's threshold; ``fast or floor`` the alone audit's findings with the floor's, what the
 two passes on one schedule saw together). ``exact`` runs CenterFace at 640 px on every frame. They are scored
 here on unredacted made clips, where every visible face is a leak to be seen:
 
@@ -18,7 +18,7 @@ centre in the finding's box. Printed: face-frames seen by size band, and each au
 
     python benchmarks/bench_audit.py                 # 2 s clips
     python benchmarks/bench_audit.py --seconds 1 --clips flashes,small
-    python benchmarks/bench_audit.py --modes fast,fast+floor,exact
+    python benchmarks/bench_audit.py --modes "fast,after floor,exact"
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from vidmask_nb.detect.floor import compute_floor
 from vidmask_nb.detect.floorfile import floor_path
 from vidmask_nb.review.audit import audit_video, floor_looks
 
-MODES = ("fast", "fast+floor", "floor", "fast|floor", "exact")
+MODES = ("fast", "after floor", "floor", "fast or floor", "exact")
 
 BANDS = ((0, 24), (24, 40), (40, 80), (80, 10_000))
 FLASH_SIZES = (16, 20, 24, 32, 48, 64, 96, 128)
@@ -89,8 +89,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each clip (default 2)")
     ap.add_argument("--clips", default=None, help="only clips whose names contain one of these (comma-separated)")
     ap.add_argument("--work", default="/tmp/vidmask_bench_audit")
-    ap.add_argument("--modes", default="fast,fast+floor,floor,fast|floor",
-                    help=f"comma-separated, of {', '.join(MODES)} (default fast,fast+floor,floor,fast|floor)")
+    ap.add_argument("--modes", default="fast,after floor,floor,fast or floor",
+                    help=f"comma-separated, of {', '.join(MODES)} (default fast,after floor,floor,fast or floor)")
     a = ap.parse_args()
     modes = [m.strip() for m in a.modes.split(",")]
     if not modes or set(modes) - set(MODES):
@@ -114,7 +114,7 @@ def main() -> None:
         write_truth_clip(clip, scene, bgs)
         truth = {i: true_boxes(scene, i) for i in range(scene.frame_count)}
         looks = None
-        if {"fast+floor", "floor", "fast|floor"} & set(modes):
+        if {"after floor", "floor", "fast or floor"} & set(modes):
             t0 = time.perf_counter()
             floor_path(work).unlink(missing_ok=True)
             compute_floor(clip, work, ("face",))
@@ -123,7 +123,7 @@ def main() -> None:
         after = alone = None
         for mode in totals:
             t0 = time.perf_counter()
-            if mode in ("fast+floor", "floor", "fast|floor"):
+            if mode in ("after floor", "floor", "fast or floor"):
                 if after is None:
                     looks = floor_looks(floor_path(work), clip)
                     after = audit_video(clip, ("face",), floor=looks)
@@ -131,7 +131,7 @@ def main() -> None:
             else:
                 report = audit_video(clip, ("face",), exact=mode == "exact")
                 alone = report if mode == "fast" else alone
-            if mode == "fast|floor":
+            if mode == "fast or floor":
                 alone = alone or audit_video(clip, ("face",))
                 report = replace(alone, findings=alone.findings + [f for f in after.findings if f.by == "floor"])
             s = time.perf_counter() - t0
@@ -161,11 +161,11 @@ def main() -> None:
         hit, n = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
         sizes = ", ".join(f"{k} {v[0]}/{v[1]} ({v[0] / max(v[1], 1):.0%})"
                           for k, v in sorted(per.items(), key=lambda kv: int(kv[0].split("-")[0].rstrip("+ px"))))
-        fps = "(not its own)" if mode in ("floor", "fast|floor") else f"{cost[mode][0] / max(cost[mode][1], 1e-9):.2f}"
+        fps = "(not its own)" if mode in ("floor", "fast or floor") else f"{cost[mode][0] / max(cost[mode][1], 1e-9):.2f}"
         print(f"| {mode} | {hit}/{n} ({hit / max(n, 1):.1%}) | {sizes} | {fps} |")
     if cost["floor pass"][1]:
         print(f"(the floor pass itself, which a run makes anyway: {cost['floor pass'][0] / cost['floor pass'][1]:.2f} "
-              "frames/s; 'floor' and 'fast|floor' reuse the others' audits)")
+              "frames/s; 'floor' and 'fast or floor' reuse the others' audits)")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
