@@ -63,6 +63,9 @@ INWARDS = 0.1  # s into Whisper's start a pause may begin and still be the one b
 GAP_REACH = 0.4  # s a start may move back to the word before's end (bench_speech.py: 0.4 and 0.6 the same)
 END_IN = 0.4  # s before Whisper's end a pause may end and still be the one after the word (its ends ran late:
 # often to the next word's start)
+END_SURE = 0.15  # s before Whisper's end within which any pause may end a name (bench_speech.py, seeds 0-3:
+END_LONG = 0.08  # 0.2 s found one name fewer); earlier, only a pause this long (0.1 s: more plain
+# speech silenced, no name more)
 QUIET = 4.0  # a 10 ms frame within 6 dB of the floor around it (in the whole band and above 2 kHz) is quiet
 PAUSE_FRAMES = 5  # 50 ms of quiet frames is a pause (a stop consonant's closure is mostly shorter)
 VOICE_PAD = 0.12  # s of the VAD's padding taken off again where a hit must lie on the voice
@@ -451,7 +454,7 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
             if n10 else np.zeros((1, 81)))
     high = spec[:, 20:].mean(axis=1)  # bins of 100 Hz
 
-    def valley(t: float, back: float, ahead: float, last: bool) -> float:
+    def valley(t: float, back: float, ahead: float, last: bool, number: bool = False) -> float:
         """A word's edge at the pause near ``t``, in the 10 ms frames from ``t - back`` to ``t + ahead`` s.
 
         A pause is ``PAUSE_FRAMES`` or more quiet frames in a row (``QUIET``: near the floor of the 2 s
@@ -481,7 +484,11 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
             j += 1
         ti = int(round((t - start) * 100)) - i0  # t's frame in the window
         if last:  # the end: where the first pause that ends after t (less END_IN) begins
-            after = [r for r in runs if r[1] > ti - int(END_IN * 100)]
+            # a name's end: a pause that begins well inside Whisper's last word (over END_SURE s before its
+            # end) counts only when it is END_LONG s or longer (under noise the closure of a stop inside the
+            # name, the k of Eriksen, was a 50 ms pause and cut the name short); a number's ends as before
+            after = [r for r in runs if r[1] > ti - int(END_IN * 100)
+                     and (number or r[0] >= ti - int(END_SURE * 100) or r[1] - r[0] >= int(END_LONG * 100))]
             return start + (i0 + (after[0][0] if after else len(e))) / 100
         before = [r for r in runs if r[0] <= ti]  # the start: where the last pause that begins by t ends
         return start + (i0 + (before[-1][1] if before else 0)) / 100
@@ -501,7 +508,7 @@ def hear_pcm(pcm: np.ndarray, words: SayWords | None, start: float = 0.0, stream
             # "Thomas" with no length at 15.78 s for a name said from 15.46 s), so its start is looked for
             # back to the word before's end, up to GAP_REACH s
             back = min(a - said[first - 1].end + 0.02, GAP_REACH)
-        a2, b2 = valley(a, back, INWARDS, False), valley(b, END_IN, ahead, True)
+        a2, b2 = valley(a, back, INWARDS, False), valley(b, END_IN, ahead, True, number)
         if b2 <= a2:
             a2, b2 = a, b
         # and clipped to the stretches of speech the VAD heard in it: tiny.en stretched a name said after
