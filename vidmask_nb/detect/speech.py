@@ -11,9 +11,10 @@ transcript wrote).
 A listed phrase matches the transcript tolerantly (``match_words``): case, accents and punctuation
 do not count; a multi-word name matches across the words the recogniser split or joined it into;
 a near miss that sounds alike (``Merck`` for ``Marek``) matches when its ``similarity`` reaches
-``DEFAULT_SIMILARITY`` (measured in ``benchmarks/bench_speech.py``). ``say_pii``: phone, card and
-IBAN numbers read aloud and e-mail addresses spelled out (``detect.spoken``, the text layer's own
-matchers). A false alarm costs a short silenced span; a miss leaks a name, so both lean to finding.
+``DEFAULT_SIMILARITY`` (measured in ``benchmarks/bench_speech.py``), and so does a name written as other
+words whose consonants are the name's (``Lauren Ericsson`` for Lars Eriksen: ``sound_alike`` over 1-4
+words, ``SOUNDED``). ``say_pii``: phone, card and IBAN numbers read aloud and e-mail addresses spelled
+out (``detect.spoken``, the text layer's own matchers). A false alarm costs a short silenced span; a miss leaks a name, so both lean to finding.
 
 ``asr="pocketsphinx"`` is the older keyword spotter, kept only so that ``benchmarks/bench_speech.py``
 measures it beside Whisper: it found 9 of 36 names there, so the kit's flags no longer offer it.
