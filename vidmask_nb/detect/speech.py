@@ -14,7 +14,8 @@ a near miss that sounds alike (``Merck`` for ``Marek``) matches when its ``simil
 ``DEFAULT_SIMILARITY`` (measured in ``benchmarks/bench_speech.py``), and so does a name written as other
 words whose consonants are the name's (``Lauren Ericsson`` for Lars Eriksen: ``sound_alike`` over 1-4
 words, ``SOUNDED``). ``say_pii``: phone, card and IBAN numbers read aloud and e-mail addresses spelled
-out (``detect.spoken``, the text layer's own matchers). A false alarm costs a short silenced span; a miss leaks a name, so both lean to finding.
+out (``detect.spoken``, the text layer's own matchers). A false alarm costs a short silenced span; a
+miss leaks a name, so both lean to finding.
 
 ``asr="pocketsphinx"`` is the older keyword spotter, kept only so that ``benchmarks/bench_speech.py``
 measures it beside Whisper: it found 9 of 36 names there, so the kit's flags no longer offer it.
