@@ -48,6 +48,14 @@ class FloorHeader:
                 "thresholds": self.thresholds, **({"words": self.words} if self.words else {}), "pass": self.detector}
 
 
+def run_floor(workdir, floor=None) -> Path | None:
+    """The floor a run's covers are made with: ``floor`` (a ``floor.json``) as given; None: the run folder's
+    own when it has one; False: none."""
+    if floor is None and floor_path(workdir).is_file():
+        return floor_path(workdir)
+    return Path(floor) if floor else None
+
+
 def floor_progress_paths(workdir) -> tuple[Path, Path]:
     """The floor's checkpoint beside ``floor.json`` while it is computed (both removed once it is
     complete): the lines detected so far (``floor-progress.jsonl``) and the mark of how much of them

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vidmask_nb.detect.detectors import Detections, boxes_mask, iou_matrix
-from vidmask_nb.detect.floorfile import FLOOR_MARGIN, floor_boxes, floor_path
+from vidmask_nb.detect.floorfile import FLOOR_MARGIN, floor_boxes, run_floor
 from vidmask_nb.detect.hold import HOLD_MATCH_IOU
 from vidmask_nb.detect.options import MATCH_IOU
 from vidmask_nb.errors import VidmaskError
@@ -94,9 +94,7 @@ def write_untracked_masks(video, workdir, info=None, prompts=None, hold: int = 0
     run = RunFolder(workdir)
     if prompts is None:
         prompts = PromptSet.load(run.prompts_json, info) if run.prompts_json.is_file() else PromptSet.for_video(info)
-    if floor is None and floor_path(workdir).is_file():
-        floor = floor_path(workdir)
-    covers = untracked_covers(prompts, info, floor, hold)
+    covers = untracked_covers(prompts, info, run_floor(workdir, floor), hold)
     objects = list(prompts.objects)
     path = run.masks_json
     video_ref = {"width": info.width, "height": info.height, "frame_count": info.frame_count,

@@ -247,17 +247,15 @@ def floor_looks(floor, video) -> tuple[dict, Iterable[tuple[int, Detections]]] |
     """A run's floor as ``audit_video`` takes it: (the fast face pass's settings, (frame, its faces) for
     every frame), when ``floor`` (a ``floor.json``) holds one made on ``video`` (the source); else None
     (no face floor, the exact pass, or every n-th frame: the audit then takes all its looks itself)."""
-    from vidmask_nb.detect.floorfile import read_floor
+    from vidmask_nb.detect.floorfile import floor_boxes, read_floor_header
     from vidmask_nb.media.video import probe
-    from vidmask_nb.prompts.records import VideoRef
 
-    header, frames = read_floor(floor)
+    header = read_floor_header(floor)
     detector = header.detector or {}
     if "face" not in header.kinds or detector.get("pass") != "fast" or header.every != 1:
         return None
-    VideoRef(frame_count=header.frame_count, fingerprint=header.fingerprint).check(
-        probe(video), f"{floor} was", "run with find again")
-    return detector, ((i, dets[dets.kinds == "face"]) for i, dets in frames)
+    # floor_boxes checks the floor was made on this video (with every 1 its frames are the file's own)
+    return detector, ((i, dets[dets.kinds == "face"]) for i, dets in floor_boxes(floor, probe(video)))
 
 
 def inside_fraction(box, region: np.ndarray) -> float:
@@ -316,11 +314,10 @@ def audit_run(video, workdir, output, kinds: str | Sequence[str] = ("face",), ev
     store = MaskStore.load(run.masks_json)
     effects = object_effects(store.object_infos, options.style, object_styles)
     kept = [i for i, e in effects.items() if getattr(e, "name", "") == "keep"]
-    from vidmask_nb.detect.floorfile import floor_path
+    from vidmask_nb.detect.floorfile import run_floor
 
-    covers = run_covers(video, workdir, options, object_styles, floor)
-    if floor is None and floor_path(workdir).is_file():
-        floor = floor_path(workdir)
+    floor = run_floor(workdir, floor)
+    covers = run_covers(video, workdir, options, object_styles, floor or False)
     looks = floor_looks(floor, video) if floor else None
     report = audit_video(output, kinds, every, kept_masks(store, kept, options.dilate) if kept else None, covers=covers,
                          words=read_words(pii_words) if pii_words else (), floor=looks)

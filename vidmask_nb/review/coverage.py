@@ -105,7 +105,7 @@ def run_cover_stream(video, workdir, options=None, object_styles=None, floor=Non
     """(info, plan, stream of (frame, {object id: mask})) as a run's render covers it with ``options``
     (``RenderOptions``; None: the defaults) and ``object_styles``: its masks and floor (the run folder's
     ``floor.json`` when ``floor`` is None; False: none)."""
-    from vidmask_nb.detect.floorfile import floor_path
+    from vidmask_nb.detect.floorfile import run_floor
     from vidmask_nb.media.encode import output_pix_fmt
     from vidmask_nb.media.video import probe
     from vidmask_nb.redact.render import RenderOptions, chroma_of, cover_stream, plan_render
@@ -115,9 +115,7 @@ def run_cover_stream(video, workdir, options=None, object_styles=None, floor=Non
     info = probe(video)
     store = MaskStore.load(RunFolder(workdir).masks_json)
     store.check_video(info)
-    if floor is None and floor_path(workdir).is_file():
-        floor = floor_path(workdir)
-    floor = floor or None
+    floor = run_floor(workdir, floor)
     plan = plan_render(store, (options or RenderOptions()).for_fps(info.fps), object_styles,
                        chroma=chroma_of(output_pix_fmt(info)))
     plan, masks = cover_stream(store, info, plan, floor)

@@ -223,7 +223,7 @@ def run_video(video, prompts, workdir, opts: RunOptions | None = None, checked: 
 def write_reports(workdir, nb_dir=None, say=print, kernel=None) -> list[Path]:
     """Execute the four notebooks on the finished run in ``workdir`` (papermill) as its report, into
     ``sensitive/reports/``: they show what the stages made (nothing is done again). ``kernel``: the
-    kernel manager ``start_report_kernel`` started (None: one is started now); shut down after."""
+    caller's ``start_report_kernel``, which the caller shuts down (None: one started here and stopped after)."""
     import papermill as pm
 
     nb_dir = nb_dir or notebooks_dir()
@@ -236,7 +236,8 @@ def write_reports(workdir, nb_dir=None, say=print, kernel=None) -> list[Path]:
     # One kernel for the whole report: each notebook's parameters cell and first calls set everything it
     # uses (tests run each notebook in a kernel of its own), and a kernel's start costs more than a
     # notebook's cells on a short clip.
-    kernel = kernel or _kernel_manager(folder.reports_dir / "reports.kernel.log")
+    own = kernel is None
+    kernel = start_report_kernel(workdir, nb_dir) if own else kernel
     try:
         for name in NOTEBOOKS:
             if name == "03_propagate" and settings is not None and settings.options.no_track:
@@ -253,7 +254,8 @@ def write_reports(workdir, nb_dir=None, say=print, kernel=None) -> list[Path]:
                                    f"{_first_line(str(exc))} (report: {report})") from None
             out.append(report)
     finally:
-        _shut_down(kernel)
+        if own:
+            _shut_down(kernel)
     say(f"reports (SENSITIVE, they show the source): {folder.reports_dir}")
     return out
 

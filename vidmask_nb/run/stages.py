@@ -150,10 +150,9 @@ class Run:
 
     @property
     def floor_file(self) -> Path | None:
-        from vidmask_nb.detect.floorfile import floor_path
+        from vidmask_nb.detect.floorfile import run_floor
 
-        path = floor_path(self.workdir)
-        return path if path.is_file() else None
+        return run_floor(self.workdir)
 
     @property
     def prompts(self):
